@@ -1,0 +1,42 @@
+// One build for everything: the extension host + CLI + analysis worker (node, cjs) and the webview bundles (browser).
+// Type-checking is separate (`npm run typecheck`), as esbuild does not check types.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const nodeEntries = ['src/extension.ts', 'src/cli.ts', 'src/analysis/worker.ts'].filter(existsSync);
+const webEntries = ['webview/attention/main.ts', 'webview/training/main.ts', 'webview/safetensors/main.ts'].filter(existsSync);
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+const builds = [
+  {
+    ...common,
+    entryPoints: nodeEntries,
+    outdir: 'dist',
+    outbase: 'src',
+    entryNames: '[name]',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'onnxruntime-node'],
+  },
+];
+if (webEntries.length) {
+  builds.push({
+    ...common,
+    entryPoints: webEntries,
+    outdir: 'dist/webview',
+    outbase: 'webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  });
+}
+
+if (watch) {
+  for (const b of builds) (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

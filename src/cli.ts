@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+/**
+ * `inheritune`: the same core as the extension, from a terminal. Bad input exits 1 with one clear line on stderr
+ * (the stack trace only with --verbose).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as fs from 'node:fs';
+import { openCheckpoint } from './checkpoint/checkpoint';
+import { activeTemps } from './checkpoint/writer';
+import { InherituneError, isInherituneError } from './checkpoint/errors';
+import { summarize, summaryText, formatBytes } from './inspect';
+import { executePlan } from './surgery/execute';
+import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
+import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
+import { TOOL_VERSION } from './version';
+
+const controller = new AbortController();
+let verbose = false;
+
+function int(name: string, min = 0) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}`);
+    return n;
+  };
+}
+
+function bytesArg(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('use a size such as 5GB, 500MB or 1000000');
+  const unit = (m[2] ?? '').toLowerCase().replace(/i?b$/, '');
+  const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[unit] ?? NaN;
+  const n = Math.floor(Number(m[1]) * mult);
+  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('use a size such as 5GB, 500MB or 1000000');
+  return n;
+}
+
+function layerList(v: string): number[] {
+  const out: number[] = [];
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new InvalidArgumentError('use layer indices such as 4,5 or 4-7');
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
+}
+
+async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; shardSize?: number; dryRun?: boolean; quiet?: boolean }) {
+  if (o.dryRun) {
+    console.log(describePlan(plan));
+    return;
+  }
+  const t0 = Date.now();
+  let last = -1;
+  const res = await executePlan(plan, out, {
+    force: o.force,
+    shardBytes: o.shardSize,
+    signal: controller.signal,
+    onProgress: (f) => {
+      const pct = Math.floor(f * 100);
+      if (!o.quiet && process.stderr.isTTY && pct !== last) {
+        last = pct;
+        process.stderr.write(`\r  writing ${pct}%`);
+      }
+    },
+  });
+  if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r');
+  const copied = plan.entries.filter((e) => e.source.kind === 'copy').length;
+  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${plan.entries.length - copied} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('inheritune')
+    .description('Model surgery and attention diagnostics for decoder language models (Inheritune).')
+    .version(TOOL_VERSION)
+    .option('--verbose', 'show stack traces on errors')
+    .hook('preAction', (cmd) => {
+      verbose = !!cmd.opts().verbose;
+    });
+
+  program
+    .command('inspect')
+    .description('summarise a checkpoint (folder, config.json, .safetensors or index.json)')
+    .argument('<ckpt>')
+    .option('--json', 'print JSON')
+    .action(async (ckpt: string, o: { json?: boolean }) => {
+      const s = summarize(await openCheckpoint(ckpt));
+      console.log(o.json ? JSON.stringify(s, null, 2) : summaryText(s));
+    });
+
+  const out = () => new Option('--out <dir>', 'output folder (written atomically)').makeOptionMandatory();
+  const common = (c: Command) =>
+    c
+      .option('--force', 'replace the output folder if it exists')
+      .option('--shard-size <bytes>', 'maximum shard size (e.g. 5GB, 500MB)', bytesArg)
+      .option('--dry-run', 'print the plan (every tensor, its source and byte range) and write nothing');
+
+  common(
+    program
+      .command('inherit')
+      .description('a smaller model from the first n blocks of a reference (Inheritune)')
+      .argument('<ref>', 'reference checkpoint')
+      .option('--layers <n>', 'blocks to inherit (default: half the reference, floor(k/2))', int('--layers', 1))
+      .addOption(out())
+      .addOption(new Option('--preset <preset>', 'paper: copy embeddings, positions, final norm and head; code: as the authors\' released code').choices(PRESETS as string[]).default('paper'))
+      .option('--modules <list>', 'sub-modules copied per block: attn,mlp,norm (the rest re-initialised)', 'attn,mlp,norm')
+      .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0),
+  ).action(async (ref: string, o: { layers?: number; out: string; preset: Preset; modules: string; seed: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planInherit(await openCheckpoint(ref), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed });
+    await runPlan(plan, o.out, o);
+  });
+
+  common(
+    program
+      .command('grow')
+      .description('an (n+g)-layer model: a trained n-layer model plus reference blocks n..n+g-1')
+      .argument('<small>', 'trained smaller checkpoint')
+      .requiredOption('--ref <dir>', 'reference checkpoint it was inherited from')
+      .requiredOption('--add <g>', 'blocks to add', int('--add', 1))
+      .addOption(out()),
+  ).action(async (small: string, o: { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planGrow(await openCheckpoint(small), await openCheckpoint(o.ref), o.add);
+    await runPlan(plan, o.out, o);
+  });
+
+  common(
+    program
+      .command('stack')
+      .description('stacking baseline: the blocks of a trained model duplicated to double depth')
+      .argument('<small>')
+      .addOption(out()),
+  ).action(async (small: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planStack(await openCheckpoint(small)), o.out, o);
+  });
+
+  common(
+    program
+      .command('init-random')
+      .description('random-init baseline with the shape of inheriting n layers')
+      .argument('<ref>')
+      .option('--layers <n>', 'depth (default floor(k/2))', int('--layers', 1))
+      .option('--seed <s>', 'seed', int('--seed'), 0)
+      .addOption(out()),
+  ).action(async (ref: string, o: { layers?: number; seed: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planInitRandom(await openCheckpoint(ref), { layers: o.layers, seed: o.seed }), o.out, o);
+  });
+
+  program
+    .command('synth')
+    .description('write a synthetic checkpoint from a seed (tests, demos, benchmarks); can plant lazy layers (gpt2)')
+    .addOption(new Option('--family <f>', 'architecture family').choices(SYNTH_FAMILIES).default('gpt2'))
+    .option('--layers <n>', 'depth', int('--layers', 1), 4)
+    .option('--hidden <d>', 'width', int('--hidden', 1), 64)
+    .option('--heads <h>', 'attention heads', int('--heads', 1), 4)
+    .option('--kv-heads <h>', 'key/value heads (llama family)', int('--kv-heads', 1))
+    .option('--vocab <v>', 'vocabulary size', int('--vocab', 2), 1024)
+    .option('--context <t>', 'context length', int('--context', 1), 256)
+    .option('--lazy <layers>', 'gpt2: plant these layers lazy (every query attends to position 0), e.g. 4-7', layerList)
+    .option('--std <x>', 'init std', parseFloat)
+    .addOption(new Option('--dtype <t>', 'tensor dtype').choices(['F32', 'F16', 'BF16']).default('F32'))
+    .option('--seed <s>', 'seed', int('--seed'), 0)
+    .option('--shard-size <bytes>', 'maximum shard size', bytesArg)
+    .option('--force', 'replace the output folder if it exists')
+    .addOption(out())
+    .action(async (o: { family: string; layers: number; hidden: number; heads: number; kvHeads?: number; vocab: number; context: number; lazy?: number[]; std?: number; dtype: 'F32' | 'F16' | 'BF16'; seed: number; shardSize?: number; force?: boolean; out: string }) => {
+      const dir = await writeSynthCheckpoint(o.out, {
+        family: o.family, numLayers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o.kvHeads, vocab: o.vocab, context: o.context,
+        lazyLayers: o.lazy, std: o.std, dtype: o.dtype, seed: o.seed, shardBytes: o.shardSize, force: o.force,
+      });
+      console.log(`synth: wrote ${dir}`);
+    });
+
+  return program;
+}
+
+function installSignalHandlers() {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+      // If the work does not stop promptly, remove half-written output ourselves.
+      setTimeout(() => {
+        for (const t of activeTemps) fs.rmSync(t, { recursive: true, force: true });
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      }, 2000).unref();
+    });
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  installSignalHandlers();
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      return code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help' ? 0 : 1;
+    }
+    if (isInherituneError(e)) {
+      if (e.code === 'E_CANCELLED') {
+        process.stderr.write('inheritune: cancelled; nothing was written\n');
+        return 130;
+      }
+      process.stderr.write(`inheritune: ${e.message}\n`);
+    } else {
+      process.stderr.write(`inheritune: ${(e as Error)?.message ?? String(e)}\n`);
+    }
+    if (verbose || process.argv.includes('--verbose')) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => process.exit(code));
+}
+
+export { InherituneError };
