@@ -169,7 +169,7 @@ export function buildProgram(): Command {
     .action(async (o: { family: string; layers: number; hidden: number; heads: number; kvHeads?: number; vocab: number; context: number; lazy?: number[]; std?: number; dtype: 'F32' | 'F16' | 'BF16'; seed: number; shardSize?: number; force?: boolean; out: string }) => {
       const dir = await writeSynthCheckpoint(o.out, {
         family: o.family, numLayers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o.kvHeads, vocab: o.vocab, context: o.context,
-        lazyLayers: o.lazy, std: o.std, dtype: o.dtype, seed: o.seed, shardBytes: o.shardSize, force: o.force,
+        lazyLayers: o.lazy, std: o.std, dtype: o.dtype, seed: o.seed, shardBytes: o.shardSize, force: o.force, signal: controller.signal,
       });
       console.log(`synth: wrote ${dir}`);
     });

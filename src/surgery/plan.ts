@@ -313,7 +313,7 @@ export function describePlan(plan: SurgeryPlan): string {
     const src =
       e.source.kind === 'copy'
         ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})`
-        : `init ${e.source.init}(std=${e.source.std})`;
+        : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
     lines.push(`${e.name} ${e.dtype}[${e.shape.join(',')}] <- ${src}`);
   }
   return lines.join('\n');

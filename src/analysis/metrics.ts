@@ -1,0 +1,563 @@
+/**
+ * Attention rank metrics (Inheritune, Sanyal et al. 2024): k*, m*, entropy, sink mass, Block
+ * Influence. Pure math: no vscode, no node:* imports (runs in the extension host, workers, browser).
+ *
+ * ── k*: certified count from a partial Lanczos run ───────────────────────────────────────────
+ * k* = min{k : S_k ≥ τ·tr} with λ_1 ≥ … ≥ λ_T the eigenvalues of G = AᵀA (= σ_i²),
+ * S_k = λ_1 + … + λ_k and tr = tr(G) = ‖A‖_F² (summed exactly from the entries).
+ *
+ * Lanczos on G (G never formed: Gx = Σ_i (a_i·x) a_i over the non-zero part of each row of A),
+ * full reorthogonalisation, M steps: orthonormal Q (T×M), T_M = QᵀGQ tridiagonal with Ritz
+ * values θ_1 ≥ … ≥ θ_M, and G·Q = Q·T_M + β·q_{M+1}·e_Mᵀ with q_{M+1} ⟂ Q, β = beta[M-1].
+ *
+ * Lower bound. By Ky Fan, S_k = max{tr(VᵀGV) : VᵀV = I_k}; taking V = Q·(top-k eigenvectors of
+ * T_M) gives S_k ≥ L_k := θ_1 + … + θ_k (Cauchy interlacing).
+ *
+ * Upper bound. Complete Q to an orthonormal basis W = [Q, Q⊥]. Then
+ *     WᵀGW = [[T_M, β·e_M·wᵀ], [β·w·e_Mᵀ, C]],  w = Q⊥ᵀq_{M+1} (unit),  C = Q⊥ᵀGQ⊥ ⪰ 0,
+ *     tr(C) = tr − tr(T_M) =: R   (the energy the Krylov space has not seen).
+ * For every ε > 0, [[ (β²/ε)·e eᵀ, −β·e wᵀ], [−β·w eᵀ, ε·w wᵀ]] ⪰ 0 (its 2×2 core [[β²/ε, −β],
+ * [−β, ε]] has determinant 0), so
+ *     G ≅ WᵀGW ⪯ Y := diag(Y1, Y2),  Y1 = T_M + (β²/ε)·e_M e_Mᵀ,  Y2 = C + ε·w wᵀ.
+ * Loewner order gives λ_i(G) ≤ λ_i(Y) for all i, hence S_j(G) ≤ S_j(Y)
+ *     = max_{r} [ S_{j−r}(Y1) + S_r(Y2) ],   S_r(Y2) ≤ S_r(C) + ε ≤ min(R, √r·‖C‖_F) + ε  (r ≥ 1)
+ * (S_r(C) ≤ tr(C) as C ⪰ 0; S_r(C) ≤ √r·‖C‖_F by Cauchy–Schwarz). ‖C‖_F is only used once the
+ * Gram matrix has been formed anyway (for the dense fallback): ‖C‖_F² = ‖G‖_F² − ‖T_M‖_F² − 2β²
+ * (block Frobenius norms of WᵀGW). U_j := that bound; Y1 is an M×M tridiagonal, so S(Y1) costs
+ * one small QL solve per trial ε; converged Ritz values (tiny last eigenvector component) barely
+ * move under the corner perturbation β²/ε, so a good ε costs only a sliver of the slack.
+ *
+ * Certificate. With k = min{k : L_k ≥ (τ−δ)·tr}: if k = 1 or U_{k−1} < (τ+δ)·tr for some ε, then
+ * S_k ≥ (τ−δ)tr and S_{k−1} < (τ+δ)tr, so k = k* unless a cumulative energy lies within δ·tr of
+ * τ·tr (δ = 1e-9, far inside the 1e-6 tie band of the spec; Lanczos rounding is ~1e-13·tr). Else
+ * take more steps; when the projected cost exceeds a fraction of the dense solve, form G = AᵀA
+ * (enables the ‖C‖_F bound), and past a second budget compute all eigenvalues of G exactly
+ * (Householder tridiagonalisation + implicit QL, linalg.ts). The dense path is exact to rounding.
+ * All bounds hold for any starting vector, so a missed eigenvector can only delay, never falsify.
+ */
+
+import {
+  GramLanczos,
+  RowMatrix,
+  frobeniusSquaredLower,
+  gramLower,
+  maxAbs,
+  packRows,
+  powerOfTwoScale,
+  sumSquares,
+  symmetricEigenvaluesLower,
+  tridiagonalEigenvalues,
+} from './linalg';
+
+export type KStarMode = 'mean' | 'per-seq';
+export type DegenerateWhen = 'kStar' | 'mStar' | 'either';
+
+export interface MetricOptions {
+  tau: number;
+  mode: KStarMode;
+  degenerateWhen?: DegenerateWhen;
+}
+
+export interface HeadMetrics {
+  kStar: number;
+  mStar: number;
+  mStarSquared: number;
+  entropy: number;
+  sinkMass: number;
+  dominantColumn: number;
+}
+
+export const DEFAULT_METRIC_OPTIONS: Readonly<MetricOptions> = { tau: 0.9, mode: 'mean', degenerateWhen: 'either' };
+
+// ---------------------------------------------------------------------------------------------
+// k*
+// ---------------------------------------------------------------------------------------------
+
+/** How k* was obtained (diagnostics, tests, benchmarks). */
+export type KStarMethod = 'zero' | 'dense' | 'lanczos' | 'lanczos+gram' | 'gram-dense';
+
+export interface KStarResult {
+  kStar: number;
+  method: KStarMethod;
+  /** Lanczos steps taken (0 on the pure dense path). */
+  steps: number;
+}
+
+export interface KStarSolverOptions {
+  /** Use the dense solver directly for T <= this (default 48). */
+  denseBelow?: number;
+  /** Tie tolerance δ relative to tr (default 1e-9). */
+  tieTolerance?: number;
+  /** Multiplies the step budgets (default 1; tests use large values to force the Lanczos path). */
+  budgetScale?: number;
+  /** Never use the dense fallback while the Krylov space is incomplete (tests only). */
+  noDense?: boolean;
+  /** Lanczos start-vector seed. */
+  seed?: number;
+}
+
+const DEFAULT_TIE = 1e-9;
+const EPS = 2.220446049250313e-16;
+
+function checkTau(tau: number): void {
+  if (!(tau > 0 && tau <= 1)) throw new RangeError(`tau must be in (0, 1], got ${tau}`);
+}
+
+function checkSquare(a: ArrayLike<number>, T: number): void {
+  if (!Number.isInteger(T) || T < 0) throw new RangeError(`T must be a non-negative integer, got ${T}`);
+  if (a.length < T * T) throw new RangeError(`matrix has ${a.length} entries, need T*T = ${T * T}`);
+}
+
+/** Scaled (exactly, by a power of two) row-packed copy and its energy tr = ‖A‖_F². */
+function prepare(a: ArrayLike<number>, T: number): { m: RowMatrix; tr: number } {
+  const mx = maxAbs(a, T * T);
+  if (!Number.isFinite(mx)) throw new RangeError('matrix contains NaN or Infinity');
+  const m = packRows(a, T, powerOfTwoScale(mx));
+  return { m, tr: sumSquares(m) };
+}
+
+/** Smallest k with cumulative sum of the descending values ≥ target (n if never reached). */
+function countToTarget(desc: Float64Array, n: number, target: number): number {
+  let c = 0;
+  for (let k = 0; k < n; k++) {
+    c += desc[k];
+    if (c >= target) return k + 1;
+  }
+  return n;
+}
+
+function kFromEigenvalues(ev: Float64Array, n: number, tau: number, tr: number): number {
+  ev.sort();
+  ev.reverse();
+  return countToTarget(ev, n, tau * tr);
+}
+
+/**
+ * k* of one T×T row-major matrix (any real matrix; attention need not be stochastic here):
+ * the smallest k whose top-k squared singular values reach τ of ‖A‖_F². Exact (certified, see the
+ * header). Returns 0 for the zero matrix.
+ */
+export function kStarOf(a: Float64Array | Float32Array, T: number, tau: number): number {
+  return kStarDetailed(a, T, tau).kStar;
+}
+
+/** k* by the exact dense float64 path only (Gram matrix + Householder + QL). Reference for tests. */
+export function kStarDense(a: Float64Array | Float32Array, T: number, tau: number): number {
+  checkTau(tau);
+  checkSquare(a, T);
+  const { m, tr } = prepare(a, T);
+  if (tr === 0) return 0;
+  return kFromEigenvalues(symmetricEigenvaluesLower(gramLower(m), T), T, tau, tr);
+}
+
+// Rough per-operation costs (ns) of the kernels in V8, used only to choose between the paths.
+// They make the choice deterministic (never wall-clock based); measured on a 2-core Xeon.
+const NS_MATVEC_PER_NNZ = 2.8;
+const NS_REORTH_PER_ENTRY = 1.2; // per (vector, component) pair, both CGS passes
+const NS_QL_PER_M2 = 25;
+const NS_GRAM_PER_FMA = 0.8;
+const NS_TRIDIAG_PER_ENTRY = 3.2;
+
+/** k* with diagnostics. See kStarOf. */
+export function kStarDetailed(
+  a: Float64Array | Float32Array,
+  T: number,
+  tau: number,
+  opts: KStarSolverOptions = {},
+): KStarResult {
+  checkTau(tau);
+  checkSquare(a, T);
+  const { m, tr } = prepare(a, T);
+  if (tr === 0) return { kStar: 0, method: 'zero', steps: 0 };
+  if (T === 1) return { kStar: 1, method: 'dense', steps: 0 };
+  const denseBelow = opts.denseBelow ?? 48;
+  if (T <= denseBelow && !opts.noDense) {
+    return { kStar: kFromEigenvalues(symmetricEigenvaluesLower(gramLower(m), T), T, tau, tr), method: 'dense', steps: 0 };
+  }
+  const delta = (opts.tieTolerance ?? DEFAULT_TIE) * tr;
+  const lowTarget = tau * tr - delta;
+  const highTarget = tau * tr + delta;
+  const budgetScale = opts.budgetScale ?? 1;
+
+  // cost model (ns)
+  const n = T;
+  const gramCost = NS_GRAM_PER_FMA * gramFmas(m);
+  const tridiagCost = (NS_TRIDIAG_PER_ENTRY * n * n * n) / 6;
+  const budget1 = 0.12 * (gramCost + tridiagCost) * budgetScale; // Lanczos before forming G
+  const budget2 = budget1 + 0.15 * tridiagCost * budgetScale; // Lanczos before the dense solve
+
+  const lz = new GramLanczos(m, Math.min(n, 64), opts.seed ?? 12345);
+  const cert = new Certifier(n);
+  let spent = 0;
+  let sinceCheck = 0;
+  let gram: Float64Array | null = null;
+  let frobG2 = 0;
+  // captured energy history for the progress projection
+  const captured: number[] = [];
+
+  for (;;) {
+    lz.step();
+    const M = lz.size;
+    spent += NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
+    sinceCheck += NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
+    let sumAlpha = 0;
+    for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
+    captured.push(sumAlpha);
+
+    const complete = M === n;
+    const qlCost = NS_QL_PER_M2 * M * M;
+    if (complete || (sumAlpha >= lowTarget && (M <= 24 || qlCost <= 0.25 * sinceCheck))) {
+      sinceCheck = 0;
+      spent += qlCost;
+      let cF = Infinity;
+      if (gram !== null) {
+        let t2 = 0;
+        for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
+        for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
+        const bM = lz.beta[M - 1];
+        const slack = (4 * n + 4 * M) * EPS * tr * tr;
+        cF = Math.sqrt(Math.max(0, frobG2 - t2 - 2 * bM * bM) + slack);
+      }
+      const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
+      if (k > 0) return { kStar: k, method: gram === null ? 'lanczos' : 'lanczos+gram', steps: M };
+      spent += cert.lastCost;
+    }
+    if (complete) break; // only reachable through rounding at τ ≈ 1: use the dense solve
+    if (opts.noDense) continue;
+
+    // budgets, with an (optimistic) linear projection of the captured energy
+    const limit = gram === null ? budget1 : budget2;
+    const stepCost = NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
+    let hopeless = spent > limit;
+    if (!hopeless && M >= 8 && sumAlpha < lowTarget) {
+      const w = Math.max(4, M >> 2);
+      const rate = (sumAlpha - captured[M - 1 - w]) / w;
+      const stepsLeft = rate > 0 ? (lowTarget - sumAlpha) / rate : Infinity;
+      if (spent + stepsLeft * stepCost > limit) hopeless = true;
+    }
+    if (!hopeless) continue;
+    if (gram === null) {
+      gram = gramLower(m);
+      frobG2 = frobeniusSquaredLower(gram, n);
+      spent += gramCost;
+      // re-check the projection against the second budget right away
+      if (spent <= budget2 && !(M >= 8 && sumAlpha < lowTarget && projectedHopeless(captured, M, lowTarget, spent, stepCost, budget2))) {
+        continue;
+      }
+    }
+    break;
+  }
+  const g = gram ?? gramLower(m);
+  const method: KStarMethod = gram === null ? 'dense' : 'gram-dense';
+  return { kStar: kFromEigenvalues(symmetricEigenvaluesLower(g, n), n, tau, tr), method, steps: lz.size };
+}
+
+function projectedHopeless(captured: number[], M: number, target: number, spent: number, stepCost: number, limit: number): boolean {
+  const w = Math.max(4, M >> 2);
+  const rate = (captured[M - 1] - captured[M - 1 - w]) / w;
+  const stepsLeft = rate > 0 ? (target - captured[M - 1]) / rate : Infinity;
+  return spent + stepsLeft * stepCost > limit;
+}
+
+/** Multiply-adds of the Gram matrix computation (overlap of the row supports, lower triangle). */
+function gramFmas(m: RowMatrix): number {
+  // Σ_i (row length)²/2: each row contributes to the pairs of its own support.
+  let s = 0;
+  for (let i = 0; i < m.n; i++) {
+    const l = m.hi[i] - m.lo[i];
+    s += (l * (l + 1)) / 2;
+  }
+  return s;
+}
+
+/** Certificate evaluation (see the header); keeps its scratch buffers between calls. */
+class Certifier {
+  private d: Float64Array;
+  private e: Float64Array;
+  private p: Float64Array;
+  private pt: Float64Array;
+  lastCost = 0;
+
+  constructor(n: number) {
+    const c = Math.min(n, 64);
+    this.d = new Float64Array(c);
+    this.e = new Float64Array(c);
+    this.p = new Float64Array(c + 1);
+    this.pt = new Float64Array(c + 1);
+  }
+
+  private ensure(M: number): void {
+    if (this.d.length >= M) return;
+    const c = Math.max(M, this.d.length * 2);
+    this.d = new Float64Array(c);
+    this.e = new Float64Array(c);
+    this.p = new Float64Array(c + 1);
+    this.pt = new Float64Array(c + 1);
+  }
+
+  /** Prefix sums (out[k] = sum of the k largest) of the eigenvalues of T_M with alpha[M-1] += rho. */
+  private ritzPrefix(lz: GramLanczos, M: number, rho: number, out: Float64Array): void {
+    const d = this.d;
+    const e = this.e;
+    for (let i = 0; i < M; i++) {
+      d[i] = lz.alpha[i];
+      e[i] = i + 1 < M ? lz.beta[i] : 0;
+    }
+    d[M - 1] += rho;
+    tridiagonalEigenvalues(d, e, M);
+    const s = d.subarray(0, M);
+    s.sort();
+    out[0] = 0;
+    for (let k = 1; k <= M; k++) out[k] = out[k - 1] + s[M - k];
+  }
+
+  /** Returns the certified k*, or 0 when the current Krylov space does not yet suffice. */
+  tryCertify(lz: GramLanczos, tr: number, lowTarget: number, highTarget: number, cF: number, complete: boolean): number {
+    const M = lz.size;
+    this.ensure(M);
+    this.lastCost = 0;
+    const P = this.p;
+    this.ritzPrefix(lz, M, 0, P);
+    let kL = 0;
+    for (let k = 1; k <= M; k++) {
+      if (P[k] >= lowTarget) {
+        kL = k;
+        break;
+      }
+    }
+    if (kL === 0) return 0;
+    if (kL === 1 || complete) return kL; // complete: Ritz values are the eigenvalues
+    const j = kL - 1;
+    let sumAlpha = 0;
+    for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
+    const R = Math.max(0, tr - sumAlpha);
+    const dimC = lz.n - M;
+    const upper = (pref: Float64Array, eps: number): number => {
+      let u = pref[j];
+      const rMax = Math.min(j, dimC);
+      for (let r = 1; r <= rMax; r++) {
+        const c = Math.min(R, cF * Math.sqrt(r)) + eps;
+        const v = pref[j - r] + c;
+        if (v > u) u = v;
+      }
+      return u;
+    };
+    const u0 = upper(P, 0); // ε → 0 limit without the corner term: necessary condition
+    if (u0 >= highTarget) return 0;
+    const beta = lz.beta[M - 1];
+    if (beta === 0) return kL; // exact invariant subspace: Y1 = T_M, Y2 = C
+    const slack = highTarget - u0;
+    const fractions = [0.5, 0.2, 0.05, 0.01, 1e-3, 1e-5];
+    for (const f of fractions) {
+      const eps = f * slack;
+      this.lastCost += NS_QL_PER_M2 * M * M;
+      this.ritzPrefix(lz, M, (beta * beta) / eps, this.pt);
+      if (upper(this.pt, eps) < highTarget) return kL;
+    }
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// m*
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * m*: fewest key columns whose summed attention mass reaches τ of the total mass (column sums
+ * sorted descending, counted until the cumulative sum ≥ τ·total). `squared`: column sums of A∘A.
+ * Assumes non-negative entries (attention). Returns 0 when the total mass is 0.
+ */
+export function mStarOf(a: Float64Array | Float32Array, T: number, tau: number, squared = false): number {
+  checkTau(tau);
+  checkSquare(a, T);
+  const col = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    const r = i * T;
+    if (squared) for (let j = 0; j < T; j++) col[j] += a[r + j] * a[r + j];
+    else for (let j = 0; j < T; j++) col[j] += a[r + j];
+  }
+  return mStarFromColumnSums(col, tau);
+}
+
+function mStarFromColumnSums(col: Float64Array, tau: number): number {
+  let total = 0;
+  for (let j = 0; j < col.length; j++) total += col[j];
+  if (!(total > 0)) return 0;
+  const s = Float64Array.from(col).sort();
+  const n = s.length;
+  const target = tau * total;
+  let c = 0;
+  for (let k = 1; k <= n; k++) {
+    c += s[n - k];
+    if (c >= target) return k;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-head metrics
+// ---------------------------------------------------------------------------------------------
+
+function checkPattern(pattern: Float32Array, batch: number, numHeads: number, T: number): void {
+  for (const [name, v] of [['batch', batch], ['numHeads', numHeads], ['T', T]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  }
+  if (pattern.length !== batch * numHeads * T * T) {
+    throw new RangeError(`pattern has ${pattern.length} entries, expected batch*numHeads*T*T = ${batch * numHeads * T * T}`);
+  }
+}
+
+/** Mean over the batch of head `head` of a [batch, head, query, key] pattern, in float64 ([T, T]). */
+export function batchMeanHead(pattern: Float32Array, batch: number, numHeads: number, head: number, T: number): Float64Array {
+  checkPattern(pattern, batch, numHeads, T);
+  if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
+  const TT = T * T;
+  const out = new Float64Array(TT);
+  for (let b = 0; b < batch; b++) {
+    const o = (b * numHeads + head) * TT;
+    for (let i = 0; i < TT; i++) out[i] += pattern[o + i];
+  }
+  const inv = 1 / batch;
+  for (let i = 0; i < TT; i++) out[i] *= inv;
+  return out;
+}
+
+/** Metrics of one head of a [batch, head, query, key] post-softmax pattern. */
+export function headMetrics(
+  pattern: Float32Array,
+  batch: number,
+  numHeads: number,
+  head: number,
+  T: number,
+  opts: MetricOptions,
+): HeadMetrics {
+  checkTau(opts.tau);
+  const mean = batchMeanHead(pattern, batch, numHeads, head, T);
+  const TT = T * T;
+  const tau = opts.tau;
+
+  // entropy and sink mass: mean over rows (and the batch) of each sequence's own matrix
+  let entSum = 0;
+  let sinkSum = 0;
+  for (let b = 0; b < batch; b++) {
+    const o = (b * numHeads + head) * TT;
+    for (let i = 0; i < T; i++) {
+      const r = o + i * T;
+      sinkSum += pattern[r];
+      if (i === 0) continue;
+      let h = 0;
+      for (let j = 0; j < T; j++) {
+        const p = pattern[r + j];
+        if (p > 0) h -= p * Math.log(p);
+      }
+      entSum += h / Math.log(i + 1);
+    }
+  }
+  const entropy = T > 1 ? entSum / (batch * (T - 1)) : 0;
+  const sinkMass = sinkSum / (batch * T);
+
+  // dominant column of the batch mean
+  let dominantColumn = 0;
+  {
+    const col = new Float64Array(T);
+    for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) col[j] += mean[i * T + j];
+    for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
+  }
+
+  let kStar: number;
+  let mStar: number;
+  let mStarSquared: number;
+  if (opts.mode === 'mean') {
+    kStar = kStarOf(mean, T, tau);
+    mStar = mStarOf(mean, T, tau, false);
+    mStarSquared = mStarOf(mean, T, tau, true);
+  } else if (opts.mode === 'per-seq') {
+    let ks = 0;
+    let ms = 0;
+    let ms2 = 0;
+    for (let b = 0; b < batch; b++) {
+      const o = (b * numHeads + head) * TT;
+      const a = pattern.subarray(o, o + TT);
+      ks += kStarOf(a, T, tau);
+      ms += mStarOf(a, T, tau, false);
+      ms2 += mStarOf(a, T, tau, true);
+    }
+    kStar = ks / batch;
+    mStar = ms / batch;
+    mStarSquared = ms2 / batch;
+  } else {
+    throw new RangeError(`unknown k* mode: ${String(opts.mode)}`);
+  }
+  return { kStar, mStar, mStarSquared, entropy, sinkMass, dominantColumn };
+}
+
+/** headMetrics for every head of a layer's [batch, head, query, key] pattern. */
+export function layerHeadMetrics(pattern: Float32Array, batch: number, numHeads: number, T: number, opts: MetricOptions): HeadMetrics[] {
+  checkPattern(pattern, batch, numHeads, T);
+  const out: HeadMetrics[] = [];
+  for (let h = 0; h < numHeads; h++) out.push(headMetrics(pattern, batch, numHeads, h, T, opts));
+  return out;
+}
+
+/**
+ * A head is degenerate when k* = 1 or m* = 1 (per `when`, default 'either'). Per-seq means are
+ * ≥ 1 unless a matrix is all zero, so `≤ 1` means "1 for every sequence" (a zero head counts too).
+ */
+export function isDegenerate(h: HeadMetrics, when: DegenerateWhen = 'either'): boolean {
+  const k = h.kStar <= 1;
+  const m = h.mStar <= 1;
+  if (when === 'kStar') return k;
+  if (when === 'mStar') return m;
+  return k || m;
+}
+
+/** A layer is lazy when all its heads are degenerate. */
+export function isLazyLayer(heads: readonly HeadMetrics[], when: DegenerateWhen = 'either'): boolean {
+  return heads.length > 0 && heads.every((h) => isDegenerate(h, when));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block Influence and angular distance
+// ---------------------------------------------------------------------------------------------
+
+function checkHidden(hIn: Float32Array, hOut: Float32Array, batch: number, T: number, d: number): void {
+  const n = batch * T * d;
+  if (hIn.length !== n || hOut.length !== n) {
+    throw new RangeError(`hidden states must have batch*T*d = ${n} entries (got ${hIn.length} and ${hOut.length})`);
+  }
+  if (!(batch >= 1 && T >= 1 && d >= 1)) throw new RangeError('batch, T and d must be positive');
+}
+
+/** cos(x, y) of two length-d slices; 1 when both are zero, 0 when exactly one is. */
+function cosine(x: Float32Array, y: Float32Array, o: number, d: number): number {
+  let xy = 0;
+  let xx = 0;
+  let yy = 0;
+  for (let k = 0; k < d; k++) {
+    const a = x[o + k];
+    const b = y[o + k];
+    xy += a * b;
+    xx += a * a;
+    yy += b * b;
+  }
+  if (xx === 0 && yy === 0) return 1;
+  if (xx === 0 || yy === 0) return 0;
+  const c = xy / Math.sqrt(xx * yy);
+  return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
+/** Block Influence: 1 − mean over (batch, positions) of cos(h_l, h_{l+1}); inputs are [batch, T, d]. */
+export function blockInfluence(hIn: Float32Array, hOut: Float32Array, batch: number, T: number, d: number): number {
+  checkHidden(hIn, hOut, batch, T, d);
+  let s = 0;
+  for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) s += cosine(hIn, hOut, (b * T + t) * d, d);
+  return 1 - s / (batch * T);
+}
+
+/** Angular distance arccos(cos(h_l, h_{l+1}))/π of the last token, mean over the batch. */
+export function angularDistance(hIn: Float32Array, hOut: Float32Array, batch: number, T: number, d: number): number {
+  checkHidden(hIn, hOut, batch, T, d);
+  let s = 0;
+  for (let b = 0; b < batch; b++) s += Math.acos(cosine(hIn, hOut, (b * T + T - 1) * d, d)) / Math.PI;
+  return s / batch;
+}

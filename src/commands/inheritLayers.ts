@@ -1,0 +1,107 @@
+/**
+ * "Inheritune: Inherit First n Layers": reference → n (1..k-1, default k/2) → preset → output folder → progress with
+ * cancel → reveal. All logic is the core's (planInherit/executePlan); this file only asks and reports.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { openCheckpoint } from '../checkpoint/checkpoint';
+import { isInherituneError } from '../checkpoint/errors';
+import { executePlan } from '../surgery/execute';
+import { defaultOutDir, validateLayers } from '../surgery/inputs';
+import { planInherit, Preset } from '../surgery/plan';
+import { abortSignalFor, log, reportError } from './log';
+import { pickCheckpoint } from './pickCheckpoint';
+
+export interface InheritArgs {
+  layers?: number;
+  preset?: Preset;
+  out?: string;
+  force?: boolean;
+}
+
+export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unknown): Promise<string | undefined> {
+  // From the Explorer the second argument is the multi-selection (Uri[]); from code it is InheritArgs.
+  const args: InheritArgs = maybeArgs && typeof maybeArgs === 'object' && !Array.isArray(maybeArgs) ? (maybeArgs as InheritArgs) : {};
+  const refPath = await pickCheckpoint(resource, 'Reference checkpoint to inherit from');
+  if (!refPath) return;
+  let ref;
+  try {
+    ref = await openCheckpoint(refPath);
+  } catch (e) {
+    await reportError('Inherit first n layers', e);
+    return;
+  }
+  const k = ref.dims.numLayers;
+  if (k < 2) {
+    await reportError('Inherit first n layers', new Error(`${ref.dir} has only ${k} layer; nothing to inherit`));
+    return;
+  }
+  let n = args.layers;
+  if (n === undefined) {
+    const input = await vscode.window.showInputBox({
+      title: `Inherit first n layers of ${path.basename(ref.dir)} (${ref.spec.family}, k = ${k})`,
+      prompt: `Blocks to inherit, 1..${k - 1}. The paper's choice is n = k/2 = ${Math.floor(k / 2)}.`,
+      value: String(Math.floor(k / 2)),
+      validateInput: (v) => validateLayers(v, k),
+    });
+    if (input === undefined) return;
+    n = Number(input);
+  } else {
+    const err = validateLayers(String(n), k);
+    if (err) {
+      await reportError('Inherit first n layers', new Error(err));
+      return;
+    }
+  }
+  let preset = args.preset;
+  if (!preset) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: 'paper', description: 'copy embeddings, positions, final norm and head (default)' },
+        { label: 'code', description: "as the authors' released code: re-initialise some embeddings and the final norm" },
+      ],
+      { title: 'Preset' },
+    );
+    if (!pick) return;
+    preset = pick.label as Preset;
+  }
+  let out = args.out;
+  if (!out) {
+    const suggested = defaultOutDir(ref.dir, n);
+    const input = await vscode.window.showInputBox({ title: 'Output folder', value: suggested, prompt: 'Written atomically: nothing appears until it is complete.' });
+    if (!input) return;
+    out = input;
+  }
+  const outDir = out;
+  try {
+    const plan = planInherit(ref, { layers: n, preset });
+    const res = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Inheriting ${n} of ${k} layers`, cancellable: true },
+      async (progress, token) => {
+        let last = 0;
+        return executePlan(plan, outDir, {
+          force: args.force,
+          signal: abortSignalFor(token),
+          onProgress: (f, msg) => {
+            const inc = Math.max(0, f * 100 - last);
+            last = f * 100;
+            progress.report({ increment: inc, message: msg });
+          },
+        });
+      },
+    );
+    log().appendLine(`[inherit] ${ref.dir} -> ${res.out}: ${n} layers, preset ${preset}`);
+    void vscode.window.showInformationMessage(`Inherited ${n} layers into ${path.basename(res.out)}.`, 'Reveal in Explorer', 'Open Folder').then((c) => {
+      if (c === 'Reveal in Explorer') void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(res.out));
+      if (c === 'Open Folder') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(res.out));
+    });
+    return res.out;
+  } catch (e) {
+    if (isInherituneError(e) && e.code === 'E_CANCELLED') {
+      void vscode.window.showInformationMessage('Inherit cancelled; nothing was written.');
+      return;
+    }
+    await reportError('Inherit first n layers', e);
+    return;
+  }
+}

@@ -1,0 +1,17 @@
+/** Resolve the checkpoint a command acts on: the Explorer selection, an argument, or a folder picker. */
+import * as vscode from 'vscode';
+
+export async function pickCheckpoint(arg: unknown, title: string): Promise<string | undefined> {
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (typeof arg === 'string' && arg) return arg;
+  if (arg && typeof arg === 'object' && 'fsPath' in arg && typeof (arg as { fsPath: unknown }).fsPath === 'string') return (arg as { fsPath: string }).fsPath;
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectFolders: true,
+    canSelectFiles: true,
+    canSelectMany: false,
+    filters: { Checkpoints: ['safetensors', 'json'] },
+    openLabel: 'Select checkpoint',
+  });
+  return picked?.[0]?.fsPath;
+}

@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { SPECS } from '../../src/arch/spec';
+import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
+import { InherituneError } from '../../src/checkpoint/errors';
+import { readTensorBytes } from '../../src/checkpoint/safetensors';
+import { SYNTH_FAMILIES, writeSynthCheckpoint } from '../../src/fixtures/synth';
+import { executePlan } from '../../src/surgery/execute';
+import { defaultOutDir, validateLayers } from '../../src/surgery/inputs';
+import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, rewriteConfig } from '../../src/surgery/plan';
+import { tmpDir } from '../helpers/tmp';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const dir = tmpDir();
+
+before(() => {
+  if (!existsSync(CLI)) spawnSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+});
+
+async function bytesOf(c: Checkpoint, name: string): Promise<Buffer> {
+  const t = c.tensors.get(name);
+  assert.ok(t, `${name} missing in ${c.dir}`);
+  return Buffer.from(await readTensorBytes(t));
+}
+
+for (const family of SYNTH_FAMILIES) {
+  test(`${family}: synth → inherit (default n = k/2) gives a complete checkpoint whose blocks are the reference's bytes`, async () => {
+    const ref = path.join(dir, `${family}-ref`);
+    await writeSynthCheckpoint(ref, { family, numLayers: 5, seed: 3 });
+    const r = await openCheckpoint(ref);
+    const plan = planInherit(r);
+    assert.equal(plan.numLayers, 2);
+    const out = path.join(dir, `${family}-2L`);
+    await executePlan(plan, out);
+    const c = await openCheckpoint(out); // validates against the spec
+    assert.equal(c.dims.numLayers, 2);
+    assert.equal(c.config[r.spec.numLayersKey], 2);
+    for (const name of c.tensors.keys()) assert.ok((await bytesOf(c, name)).equals(await bytesOf(r, name)), name);
+    const prov = JSON.parse(c.metadata.inheritune);
+    assert.equal(prov.op, 'inherit');
+    assert.equal(prov.preset, 'paper');
+    assert.deepEqual(prov.layerMap, ['0<-ref:0', '1<-ref:1']);
+    assert.equal(c.metadata.format, 'pt');
+  });
+}
+
+test('every spec expands to names the synth writer and reader agree on, with no duplicates', () => {
+  for (const s of SPECS) {
+    const names = s.layer.map((t) => t.name);
+    assert.equal(new Set(names).size, names.length, s.family);
+    assert.ok(names.every((n) => n.includes('{i}')), s.family);
+    assert.ok(s.presets.paper && s.presets.code, s.family);
+  }
+  const qwen2 = SPECS.find((s) => s.family === 'qwen2')!;
+  assert.ok(qwen2.layer.some((t) => t.name.endsWith('q_proj.bias') && !t.when));
+  assert.ok(!qwen2.layer.some((t) => t.name.endsWith('o_proj.bias')));
+  const qwen3 = SPECS.find((s) => s.family === 'qwen3')!;
+  assert.ok(qwen3.layer.some((t) => t.name.endsWith('q_norm.weight')));
+});
+
+test('depth-dependent config fields are cut or clamped to the new depth', () => {
+  const spec = SPECS.find((s) => s.family === 'qwen2')!;
+  const base = { num_hidden_layers: 6, max_window_layers: 4, layer_types: ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'], no_rope_layers: [1, 0, 1, 0, 1, 0] };
+  const out = rewriteConfig(spec, base, [0, 1, 2].map((layer) => ({ ckptConfig: base, layer })));
+  assert.deepEqual(out, { num_hidden_layers: 3, max_window_layers: 3, layer_types: ['a0', 'a1', 'a2'], no_rope_layers: [1, 0, 1] });
+  const stacked = rewriteConfig(spec, base, [0, 1, 0, 1].map((layer) => ({ ckptConfig: base, layer })));
+  assert.deepEqual(stacked.layer_types, ['a0', 'a1', 'a0', 'a1']);
+});
+
+test('preset code re-initialises what the authors\' code does (gpt2: wpe and ln_f; llama: embeddings and final norm)', async () => {
+  const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  const gp = planInherit(g, { layers: 2, preset: 'code', seed: 7 });
+  const init = gp.entries.filter((e) => e.source.kind === 'init').map((e) => e.name);
+  assert.deepEqual(init, ['transformer.wpe.weight', 'transformer.ln_f.weight', 'transformer.ln_f.bias']);
+  const l = await openCheckpoint(path.join(dir, 'llama-ref'));
+  const lp = planInherit(l, { layers: 2, preset: 'code' });
+  assert.deepEqual(lp.entries.filter((e) => e.source.kind === 'init').map((e) => e.name), ['model.embed_tokens.weight', 'model.norm.weight']);
+  const out = path.join(dir, 'gpt2-code');
+  await executePlan(gp, out);
+  const c = await openCheckpoint(out);
+  const lnf = await readTensorF32(c, 'transformer.ln_f.weight');
+  assert.ok(lnf.data.every((v) => v === 1));
+  const wpe = await readTensorF32(c, 'transformer.wpe.weight');
+  const std = Math.sqrt(wpe.data.reduce((a, v) => a + v * v, 0) / wpe.data.length);
+  assert.ok(Math.abs(std - 0.02) < 0.002, `wpe std ${std}`);
+  assert.ok(!(await bytesOf(c, 'transformer.wpe.weight')).equals(await bytesOf(g, 'transformer.wpe.weight')));
+  assert.ok((await bytesOf(c, 'transformer.wte.weight')).equals(await bytesOf(g, 'transformer.wte.weight')));
+});
+
+test('plan snapshot: inherit gpt2 2 of 5 layers, preset code, modules attn', async () => {
+  const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  const text = describePlan(planInherit(g, { layers: 2, preset: 'code', modules: parseModules('attn') }));
+  const snap = path.join(ROOT, 'test/unit/snapshots/inherit-gpt2-code-attn.txt');
+  assert.equal(text + '\n', readFileSync(snap, 'utf8'));
+});
+
+test('--modules: only the listed sub-modules are copied; the rest take the family init (the paper\'s ablation)', async () => {
+  const l = await openCheckpoint(path.join(dir, 'llama-ref'));
+  const plan = planInherit(l, { layers: 2, modules: parseModules('mlp') });
+  const kind = (n: string) => plan.entries.find((e) => e.name === n)!.source.kind;
+  assert.equal(kind('model.layers.1.mlp.up_proj.weight'), 'copy');
+  assert.equal(kind('model.layers.1.self_attn.q_proj.weight'), 'init');
+  assert.equal(kind('model.layers.1.input_layernorm.weight'), 'init');
+  assert.equal(kind('model.embed_tokens.weight'), 'copy');
+  assert.throws(() => parseModules('attn,ffn'), /unknown sub-module "ffn"/);
+  assert.equal(parseModules('none').size, 0);
+});
+
+test('n larger than the model, n < 1 and a bad preset are refused with the fix', async () => {
+  const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  assert.throws(() => planInherit(g, { layers: 9 }), (e: InherituneError) => /--layers = 9 is larger than the model: .* has 5 layers; choose 1\.\.5/.test(e.message));
+  assert.throws(() => planInherit(g, { layers: 0 }), /--layers must be a whole number ≥ 1/);
+  assert.throws(() => planInherit(g, { preset: 'nope' as 'paper' }), /unknown preset "nope"/);
+});
+
+test('grow appends reference blocks n..n+g-1 to the trained blocks; stack doubles; init-random is seeded', async () => {
+  const ref = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  const small = await openCheckpoint(path.join(dir, 'gpt2-2L'));
+  const grown = path.join(dir, 'gpt2-grown');
+  await executePlan(planGrow(small, ref, 2), grown);
+  const g = await openCheckpoint(grown);
+  assert.equal(g.dims.numLayers, 4);
+  assert.ok((await bytesOf(g, 'transformer.h.1.attn.c_attn.weight')).equals(await bytesOf(small, 'transformer.h.1.attn.c_attn.weight')));
+  assert.ok((await bytesOf(g, 'transformer.h.3.attn.c_attn.weight')).equals(await bytesOf(ref, 'transformer.h.3.attn.c_attn.weight')));
+  assert.throws(() => planGrow(small, ref, 4), /2 \+ 4 layers is larger than the reference .* use --add 3 at most/);
+  const llama = await openCheckpoint(path.join(dir, 'llama-ref'));
+  assert.throws(() => planGrow(small, llama, 1), /is gpt2 but the reference .* is llama/);
+
+  const stacked = path.join(dir, 'gpt2-stacked');
+  await executePlan(planStack(small), stacked);
+  const s = await openCheckpoint(stacked);
+  assert.equal(s.dims.numLayers, 4);
+  for (const j of [0, 1, 2, 3]) assert.ok((await bytesOf(s, `transformer.h.${j}.mlp.c_fc.weight`)).equals(await bytesOf(small, `transformer.h.${j % 2}.mlp.c_fc.weight`)));
+
+  const r1 = path.join(dir, 'rand-1');
+  const r1b = path.join(dir, 'rand-1b');
+  const r2 = path.join(dir, 'rand-2');
+  await executePlan(planInitRandom(ref, { layers: 2, seed: 1 }), r1);
+  await executePlan(planInitRandom(ref, { layers: 2, seed: 1 }), r1b);
+  await executePlan(planInitRandom(ref, { layers: 2, seed: 2 }), r2);
+  const [a, b, c] = await Promise.all([r1, r1b, r2].map((p) => openCheckpoint(p)));
+  const name = 'transformer.h.0.attn.c_attn.weight';
+  assert.ok((await bytesOf(a, name)).equals(await bytesOf(b, name)));
+  assert.ok(!(await bytesOf(a, name)).equals(await bytesOf(c, name)));
+  assert.ok(!(await bytesOf(a, name)).equals(await bytesOf(ref, name)));
+  // GPT-2 residual projections use std / sqrt(2 · n_layer) as transformers does.
+  const proj = (await readTensorF32(a, 'transformer.h.0.mlp.c_proj.weight')).data;
+  const std = Math.sqrt(proj.reduce((x, v) => x + v * v, 0) / proj.length);
+  assert.ok(Math.abs(std - 0.02 / Math.sqrt(4)) < 0.001, `c_proj std ${std}`);
+});
+
+test('an existing output is refused unless force; force replaces it', async () => {
+  const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  const out = path.join(dir, 'gpt2-2L');
+  await assert.rejects(executePlan(planInherit(g, { layers: 3 }), out), /already exists; choose another output folder or pass --force/);
+  assert.equal((await openCheckpoint(out)).dims.numLayers, 2);
+  await executePlan(planInherit(g, { layers: 3 }), out, { force: true });
+  assert.equal((await openCheckpoint(out)).dims.numLayers, 3);
+  await executePlan(planInherit(g, { layers: 2 }), out, { force: true });
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('inheritune-tmp')), []);
+});
+
+test('cancellation mid-write leaves no target and no temporary folder', async () => {
+  const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
+  const out = path.join(dir, 'cancelled');
+  const c = new AbortController();
+  await assert.rejects(
+    executePlan(planInherit(g), out, { signal: c.signal, onProgress: (f) => f > 0.3 && c.abort() }),
+    (e: InherituneError) => e.code === 'E_CANCELLED',
+  );
+  assert.ok(!existsSync(out));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('inheritune-tmp')), []);
+});
+
+test('kill -9 mid-write leaves no target (output appears only by rename)', async () => {
+  const out = path.join(dir, 'killed');
+  const child = spawn('node', [CLI, 'synth', '--family', 'gpt2', '--layers', '8', '--hidden', '512', '--heads', '8', '--vocab', '8192', '--out', out], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 400));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.ok(!existsSync(out), 'target must not exist after a kill mid-write');
+});
+
+test('SIGINT mid-write: the CLI removes its temporary folder, exits 130 and writes nothing', async () => {
+  const sub = tmpDir();
+  const out = path.join(sub, 'interrupted');
+  const child = spawn('node', [CLI, 'synth', '--family', 'gpt2', '--layers', '12', '--hidden', '768', '--heads', '12', '--vocab', '16384', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  // Wait until the temporary folder exists, then interrupt.
+  for (let i = 0; i < 100 && !readdirSync(sub).some((f) => f.includes('inheritune-tmp')); i++) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 130, stderr);
+  assert.ok(!existsSync(out));
+  assert.deepEqual(readdirSync(sub), []);
+});
+
+function cli(...args: string[]) {
+  return spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
+}
+
+test('CLI: bad input exits 1 with one clear line and no stack trace; --verbose shows it', () => {
+  const r = cli('inherit', path.join(dir, 'gpt2-ref'), '--layers', '40', '--out', path.join(dir, 'x'));
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^inheritune: --layers = 40 is larger than the model/);
+  const v = cli('--verbose', 'inspect', path.join(dir, 'missing'));
+  assert.equal(v.status, 1);
+  assert.match(v.stderr, /no such file or folder[\s\S]*at /);
+  const bad = path.join(dir, 'bad');
+  writeFileSync(path.join(dir, 'bad.safetensors'), Buffer.from([9, 0, 0, 0, 0, 0, 0, 0, 1]));
+  const h = cli('inspect', path.join(dir, 'bad.safetensors'));
+  assert.equal(h.status, 1);
+  assert.ok(!existsSync(bad));
+  const u = cli('inherit', path.join(dir, 'gpt2-ref'));
+  assert.equal(u.status, 1);
+  assert.match(u.stderr, /--out/);
+});
+
+test('CLI: inspect --json, inherit, grow, stack, init-random and --dry-run', () => {
+  const j = cli('inspect', path.join(dir, 'gpt2-ref'), '--json');
+  assert.equal(j.status, 0, j.stderr);
+  const s = JSON.parse(j.stdout);
+  assert.equal(s.numLayers, 5);
+  assert.equal(s.family, 'gpt2');
+  const dry = cli('inherit', path.join(dir, 'gpt2-ref'), '--layers', '1', '--out', path.join(dir, 'dry'), '--dry-run');
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /transformer\.h\.0\.ln_1\.weight F32\[64\] <- copy ref:transformer\.h\.0\.ln_1\.weight/);
+  assert.ok(!existsSync(path.join(dir, 'dry')));
+  const i = cli('inherit', path.join(dir, 'llama-ref'), '--layers', '3', '--out', path.join(dir, 'cli-3L'), '--shard-size', '100KB');
+  assert.equal(i.status, 0, i.stderr);
+  assert.ok(existsSync(path.join(dir, 'cli-3L', 'model.safetensors.index.json')));
+  const g = cli('grow', path.join(dir, 'cli-3L'), '--ref', path.join(dir, 'llama-ref'), '--add', '2', '--out', path.join(dir, 'cli-5L'));
+  assert.equal(g.status, 0, g.stderr);
+  assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-5L'), '--json').stdout).numLayers, 5);
+  assert.equal(cli('stack', path.join(dir, 'cli-3L'), '--out', path.join(dir, 'cli-6L')).status, 0);
+  assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-6L'), '--json').stdout).numLayers, 6);
+  assert.equal(cli('init-random', path.join(dir, 'llama-ref'), '--out', path.join(dir, 'cli-rand')).status, 0);
+  assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-rand'), '--json').stdout).numLayers, 2);
+});
+
+test('tokenizer and generation files are copied through', async () => {
+  const ref = path.join(dir, 'tok-ref');
+  await writeSynthCheckpoint(ref, { family: 'gpt2', numLayers: 2 });
+  writeFileSync(path.join(ref, 'tokenizer.json'), '{"model": {}}');
+  writeFileSync(path.join(ref, 'merges.txt'), '#version: 0.2\n');
+  await executePlan(planInherit(await openCheckpoint(ref), { layers: 1 }), path.join(dir, 'tok-1L'));
+  assert.deepEqual(readdirSync(path.join(dir, 'tok-1L')).sort(), ['config.json', 'generation_config.json', 'merges.txt', 'model.safetensors', 'tokenizer.json']);
+});
+
+test('the command\'s n input: 1..k-1, whole numbers; default output beside the reference', () => {
+  assert.equal(validateLayers('3', 6), undefined);
+  assert.match(validateLayers('6', 6)!, /between 1 and 5/);
+  assert.match(validateLayers('0', 6)!, /between 1 and 5/);
+  assert.match(validateLayers('2.5', 6)!, /whole number/);
+  assert.match(validateLayers('', 6)!, /whole number/);
+  assert.equal(defaultOutDir('/models/gpt2-medium', 12), '/models/gpt2-medium-inherit-12L');
+});
