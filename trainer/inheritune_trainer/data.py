@@ -4,16 +4,16 @@ Sampling is a pure function of (seed, global step): the global batch of an optim
 `batch_size * grad_accum * world_size` window offsets drawn from `default_rng([seed, 0, step])`;
 micro-step m of rank r takes the slice with index `m * world_size + r`. So the global batch does
 not depend on how it is split across ranks and micro-steps, and resuming at step s needs no
-generator state. Evaluation uses a fixed set of `eval_iters * batch_size` windows per split
-(drawn from `eval_seed`), split across ranks by stride, so every model in a run (the reference
-included) is scored on exactly the same windows.
+generator state. Evaluation uses a fixed set of `eval_iters * batch_size * world_size` windows per
+split (drawn from `eval_seed`), split across ranks by stride, so every model in a run (the
+reference included) is scored on exactly the same windows, however the work is split.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Sequence
 
 import numpy as np
 

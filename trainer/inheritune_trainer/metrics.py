@@ -6,7 +6,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 EVENTS = ("step", "eval", "grow", "checkpoint", "done", "error")
 

@@ -5,7 +5,6 @@ written by the CLI as a Hugging Face checkpoint folder, which the trainer then l
 """
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import time
