@@ -11,7 +11,7 @@ export default tseslint.config(
     rules: {},
   },
   {
-    files: ['src/checkpoint/**', 'src/arch/**', 'src/surgery/**', 'src/analysis/**', 'src/training/**', 'src/shared/**', 'src/cli.ts', 'webview/**'],
+    files: ['src/checkpoint/**', 'src/arch/**', 'src/gpu/**', 'src/fixtures/**', 'src/surgery/**', 'src/analysis/**', 'src/training/**', 'src/shared/**', 'src/cli.ts', 'webview/**'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Core modules must not import vscode: move this to src/commands, src/views or src/tasks.' }] }],
     },
