@@ -132,7 +132,8 @@ export class GraphBuilder {
 
   /** Append a node with `numOutputs` outputs; returns their names (given names are used as they are). */
   node(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs: number | readonly string[] = 1, domain?: string): string[] {
-    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase())) : outputs.map((o) => this.claim(o));
+    // '' is ONNX's "optional output not produced"
+    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase())) : outputs.map((o) => (o === '' ? o : this.claim(o)));
     this.nodes.push({
       name: this.fresh(`n_${opType}`),
       opType,

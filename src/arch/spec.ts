@@ -25,6 +25,8 @@ export interface TensorTemplate {
   role?: Role;
   /** Only present when this boolean config key is true. */
   when?: string;
+  /** The value assumed for `when` when config.json does not have the key (old Pythia configs have no attention_bias). */
+  whenDefault?: boolean;
   /** Non-parameter buffers that some checkpoints carry (causal masks, rotary caches): copied when present. */
   buffer?: boolean;
   /** Never carries the checkpoint's name prefix (gpt2's lm_head). */
@@ -185,7 +187,9 @@ export function layerName(t: TensorTemplate, i: number): string {
 
 /** Is this template part of a model with this config? (`when` keys such as attention_bias) */
 export function templateApplies(t: TensorTemplate, config: Record<string, unknown>): boolean {
-  return !t.when || config[t.when] === true;
+  if (!t.when) return true;
+  const v = config[t.when];
+  return typeof v === 'boolean' ? v : t.whenDefault === true;
 }
 
 export function shapeOf(t: TensorTemplate, dims: ModelDims, ctx: string): number[] | undefined {
