@@ -1,0 +1,82 @@
+/** Settings for an analysis: `inheritune.analysis.*`, a quick pick "Run with defaults / Adjust…", and the Adjust steps. */
+import * as vscode from 'vscode';
+import type { AnalysisSettings } from '../shared/protocol';
+import type { EpName, KStarMode } from '../shared/report';
+import { describeSettings, EP_NAMES, inputSettings, settingsFromConfig, validateInt, validateTau } from './settingsModel';
+
+export function configuredSettings(): AnalysisSettings {
+  const c = vscode.workspace.getConfiguration('inheritune.analysis');
+  const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return settingsFromConfig(
+    { seqLen: c.get('seqLen'), batch: c.get('batch'), tau: c.get('tau'), mode: c.get('mode'), executionProvider: c.get('executionProvider'), inputFile: c.get('inputFile') },
+    base,
+  );
+}
+
+/** "Run with defaults" or "Adjust…"; undefined when dismissed. */
+export async function chooseSettings(title: string, current: AnalysisSettings = configuredSettings()): Promise<AnalysisSettings | undefined> {
+  const pick = await vscode.window.showQuickPick(
+    [
+      { label: '$(play) Run with defaults', description: describeSettings(current), id: 'run' },
+      { label: '$(settings-gear) Adjust…', description: 'sequence length, batch, τ, k* mode, execution provider, input', id: 'adjust' },
+      { label: '$(gear) Open Settings', description: 'inheritune.analysis.*', id: 'settings' },
+    ],
+    { title, placeHolder: 'Analyze attention: per-head k*, m*, entropy and sink mass; lazy layers' },
+  );
+  if (!pick) return undefined;
+  if (pick.id === 'run') return current;
+  if (pick.id === 'settings') {
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'inheritune.analysis');
+    return undefined;
+  }
+  return adjustSettings(title, current);
+}
+
+export async function adjustSettings(title: string, cur: AnalysisSettings): Promise<AnalysisSettings | undefined> {
+  const steps = 6;
+  const seq = await vscode.window.showInputBox({ title: `${title} (1/${steps})`, prompt: 'Sequence length T (empty: min(512, context length))', value: cur.seqLen ? String(cur.seqLen) : '', validateInput: (v) => validateInt(v, 2, true) });
+  if (seq === undefined) return undefined;
+  const batch = await vscode.window.showInputBox({ title: `${title} (2/${steps})`, prompt: 'Batch: number of sequences', value: String(cur.batch ?? 4), validateInput: (v) => validateInt(v, 1, false) });
+  if (batch === undefined) return undefined;
+  const tau = await vscode.window.showInputBox({ title: `${title} (3/${steps})`, prompt: 'τ: fraction of energy (k*) / mass (m*) to hold', value: String(cur.tau ?? 0.9), validateInput: validateTau });
+  if (tau === undefined) return undefined;
+  const mode = await vscode.window.showQuickPick(
+    [
+      { label: 'mean', description: 'SVD of the batch-mean attention matrix (the authors’ code)' },
+      { label: 'per-seq', description: 'k* per sequence, then the mean' },
+    ].map((i) => ({ ...i, picked: i.label === (cur.mode ?? 'mean') })),
+    { title: `${title} (4/${steps})`, placeHolder: `k* mode (now ${cur.mode ?? 'mean'})` },
+  );
+  if (!mode) return undefined;
+  const ep = await vscode.window.showQuickPick(
+    EP_NAMES.map((e) => ({ label: e, description: e === 'auto' ? 'the fastest available, falling back to cpu' : e === (cur.ep ?? 'auto') ? 'current' : undefined })),
+    { title: `${title} (5/${steps})`, placeHolder: `Execution provider (now ${cur.ep ?? 'auto'})` },
+  );
+  if (!ep) return undefined;
+  const inputNow = cur.textFile ?? cur.tokensFile;
+  const input = await vscode.window.showQuickPick(
+    [
+      { label: 'Built-in text', id: 'builtin' },
+      ...(inputNow ? [{ label: `Keep ${inputNow}`, id: 'keep' }] : []),
+      { label: 'Choose a file…', description: 'text (.txt) or token ids (.bin uint16, .npy)', id: 'file' },
+    ],
+    { title: `${title} (6/${steps})`, placeHolder: 'Input tokens' },
+  );
+  if (!input) return undefined;
+  let inputPart: Pick<AnalysisSettings, 'textFile' | 'tokensFile'> = {};
+  if (input.id === 'keep') inputPart = { textFile: cur.textFile, tokensFile: cur.tokensFile };
+  if (input.id === 'file') {
+    const f = await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Input for the analysis', filters: { 'Text or tokens': ['txt', 'md', 'bin', 'npy'], All: ['*'] } });
+    if (!f?.[0]) return undefined;
+    inputPart = inputSettings(f[0].fsPath);
+  }
+  return {
+    seed: cur.seed,
+    seqLen: seq.trim() ? Number(seq) : undefined,
+    batch: Number(batch),
+    tau: Number(tau),
+    mode: mode.label as KStarMode,
+    ep: ep.label as EpName,
+    ...inputPart,
+  };
+}

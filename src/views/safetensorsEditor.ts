@@ -1,0 +1,108 @@
+/**
+ * Read-only custom editor for .safetensors files (default) and model.safetensors.index.json (optional): header(s) only.
+ * Two view types share one provider because a customEditors entry has a single priority.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isInherituneError } from '../checkpoint/errors';
+import { log, reportError } from '../commands/log';
+import { SAFETENSORS_VIEW_TYPE, ViewerHostMessage, ViewerWebviewMessage } from '../shared/protocol';
+import { Disposable } from './dispose';
+import { makeNonce, webviewHtml } from './html';
+import { buildViewerModel } from './viewerModel';
+
+export const SAFETENSORS_INDEX_VIEW_TYPE = 'inheritune.safetensorsIndexViewer';
+
+class HeaderDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {
+    /* nothing held: the header is read on demand */
+  }
+}
+
+class ViewerSession extends Disposable {
+  constructor(
+    private readonly doc: HeaderDocument,
+    private readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+  ) {
+    super();
+    const w = panel.webview;
+    w.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
+    const uri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
+    w.html = webviewHtml({
+      cspSource: w.cspSource,
+      nonce: makeNonce(),
+      scriptUri: uri('dist', 'webview', 'safetensors', 'main.js'),
+      styleUris: [uri('media', 'webview.css'), uri('media', 'safetensors.css')],
+      title: path.basename(doc.uri.fsPath),
+    });
+    this._register(w.onDidReceiveMessage((m: ViewerWebviewMessage) => void this.onMessage(m)));
+    this._register(panel.onDidDispose(() => this.dispose()));
+  }
+
+  private post(m: ViewerHostMessage): void {
+    if (!this.isDisposed) void this.panel.webview.postMessage(m);
+  }
+
+  private async load(): Promise<void> {
+    this.post({ type: 'loading' });
+    try {
+      const model = await buildViewerModel(this.doc.uri.fsPath);
+      log().appendLine(`[viewer] ${model.path}: ${model.tensors.length} tensors in ${model.files.length} file(s), header(s) read in ${Math.round(model.readMs)} ms`);
+      this.post({ type: 'model', model });
+    } catch (e) {
+      const message = isInherituneError(e) ? e.message : ((e as Error)?.message ?? String(e));
+      log().appendLine(`[viewer] ${this.doc.uri.fsPath}: ${message}`);
+      this.post({ type: 'error', message });
+    }
+  }
+
+  private async onMessage(m: ViewerWebviewMessage): Promise<void> {
+    const folder = vscode.Uri.file(path.dirname(this.doc.uri.fsPath));
+    try {
+      switch (m.type) {
+        case 'ready':
+        case 'retry':
+          await this.load();
+          break;
+        case 'analyze':
+          await vscode.commands.executeCommand('inheritune.analyzeAttention', folder);
+          break;
+        case 'inherit':
+          await vscode.commands.executeCommand('inheritune.inheritLayers', folder);
+          break;
+        case 'showLog':
+          log().show(true);
+          break;
+        default: {
+          const _exhaustive: never = m;
+          void _exhaustive;
+        }
+      }
+    } catch (e) {
+      reportError('Safetensors viewer', e);
+    }
+  }
+}
+
+export class SafetensorsEditorProvider implements vscode.CustomReadonlyEditorProvider<HeaderDocument> {
+  static register(extensionUri: vscode.Uri): vscode.Disposable[] {
+    const provider = new SafetensorsEditorProvider(extensionUri);
+    const opts = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } };
+    return [
+      vscode.window.registerCustomEditorProvider(SAFETENSORS_VIEW_TYPE, provider, opts),
+      vscode.window.registerCustomEditorProvider(SAFETENSORS_INDEX_VIEW_TYPE, provider, opts),
+    ];
+  }
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  openCustomDocument(uri: vscode.Uri): HeaderDocument {
+    return new HeaderDocument(uri);
+  }
+
+  resolveCustomEditor(doc: HeaderDocument, panel: vscode.WebviewPanel): void {
+    new ViewerSession(doc, panel, this.extensionUri);
+  }
+}

@@ -1,0 +1,77 @@
+/** Analysis settings: from VS Code configuration values to the engine's settings, and back to words (pure). */
+import * as path from 'node:path';
+import type { AnalysisRequest, AnalysisSettings } from '../shared/protocol';
+import type { AnalysisReport, EpName, KStarMode } from '../shared/report';
+
+export const EP_NAMES: EpName[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml'];
+export const MODES: KStarMode[] = ['mean', 'per-seq'];
+
+/** Raw values of `inheritune.analysis.*` (as read from the configuration; anything may be wrong). */
+export interface RawAnalysisConfig {
+  seqLen?: unknown;
+  batch?: unknown;
+  tau?: unknown;
+  mode?: unknown;
+  executionProvider?: unknown;
+  inputFile?: unknown;
+}
+
+/** Token files the engine reads as ids (nanoGPT uint16 .bin, .npy); anything else is text for the tokenizer. */
+export function inputSettings(file: string | undefined, baseDir?: string): Pick<AnalysisSettings, 'textFile' | 'tokensFile'> {
+  const f = (file ?? '').trim();
+  if (!f) return {};
+  const abs = path.isAbsolute(f) || !baseDir ? f : path.resolve(baseDir, f);
+  return /\.(bin|npy)$/i.test(abs) ? { tokensFile: abs } : { textFile: abs };
+}
+
+export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): AnalysisSettings {
+  const s: AnalysisSettings = {};
+  if (typeof c.seqLen === 'number' && Number.isInteger(c.seqLen) && c.seqLen >= 2) s.seqLen = c.seqLen;
+  if (typeof c.batch === 'number' && Number.isInteger(c.batch) && c.batch >= 1) s.batch = c.batch;
+  if (typeof c.tau === 'number' && c.tau > 0 && c.tau < 1) s.tau = c.tau;
+  if (typeof c.mode === 'string' && (MODES as string[]).includes(c.mode)) s.mode = c.mode as KStarMode;
+  if (typeof c.executionProvider === 'string' && (EP_NAMES as string[]).includes(c.executionProvider)) s.ep = c.executionProvider as EpName;
+  return { ...s, ...inputSettings(typeof c.inputFile === 'string' ? c.inputFile : undefined, baseDir) };
+}
+
+export function describeSettings(s: AnalysisSettings): string {
+  const input = s.textFile ? `text ${path.basename(s.textFile)}` : s.tokensFile ? `tokens ${path.basename(s.tokensFile)}` : 'built-in text';
+  return [`T ${s.seqLen ?? 'auto'}`, `batch ${s.batch ?? 4}`, `τ ${s.tau ?? 0.9}`, s.mode ?? 'mean', `EP ${s.ep ?? 'auto'}`, input].join(' · ');
+}
+
+/**
+ * Settings for a head's attention matrix: the request's, pinned to what the report resolved (T, batch, seed) and to the
+ * execution provider it used, so the matrix is the one behind the report's numbers.
+ */
+export function headSettings(req: AnalysisRequest, report: AnalysisReport): AnalysisSettings {
+  const used = report.executionProvider.used as EpName;
+  return {
+    ...req.settings,
+    seqLen: report.settings.seqLen,
+    batch: report.settings.batch,
+    seed: report.settings.seed,
+    tau: report.settings.tau,
+    mode: report.settings.mode,
+    ep: EP_NAMES.includes(used) ? used : req.settings.ep,
+    layers: undefined,
+  };
+}
+
+/** One report panel per checkpoint: the folder for any path inside it (config.json, a shard, the index). */
+export function checkpointKey(p: string): string {
+  const abs = path.resolve(p);
+  return /\.(json|safetensors)$/i.test(abs) ? path.dirname(abs) : abs;
+}
+
+/** Validation for the "Adjust…" input boxes (undefined = valid). */
+export function validateInt(v: string, min: number, allowEmpty: boolean): string | undefined {
+  const t = v.trim();
+  if (!t && allowEmpty) return undefined;
+  if (!/^\d+$/.test(t) || Number(t) < min) return `Enter a whole number ≥ ${min}${allowEmpty ? ' (or leave empty for the default)' : ''}`;
+  return undefined;
+}
+
+export function validateTau(v: string): string | undefined {
+  const n = Number(v.trim());
+  return v.trim() && n > 0 && n < 1 ? undefined : 'τ must be between 0 and 1, e.g. 0.9';
+}

@@ -1,0 +1,177 @@
+/**
+ * The report panel's host side against the real analysis worker, with a minimal fake of the `vscode` module: open a
+ * panel for a planted checkpoint, see progress and the report posted, ask for a head and get an ArrayBuffer of T×T
+ * float32, and check the webview never receives weights. (The in-VS Code integration test drives the real workbench.)
+ * Needs the build (dist/worker.js): node esbuild.mjs.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import Module from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeSynthCheckpoint } from '../../src/fixtures/synth';
+import type { ReportHostMessage, ReportWebviewMessage } from '../../src/shared/protocol';
+
+type Listener<T> = (e: T) => void;
+class Emitter<T> {
+  private ls: Listener<T>[] = [];
+  event = (l: Listener<T>) => {
+    this.ls.push(l);
+    return { dispose: () => (this.ls = this.ls.filter((x) => x !== l)) };
+  };
+  fire(e: T) {
+    for (const l of [...this.ls]) l(e);
+  }
+}
+
+class FakeUri {
+  constructor(readonly fsPath: string) {}
+  static file(p: string) {
+    return new FakeUri(p);
+  }
+  static joinPath(u: FakeUri, ...p: string[]) {
+    return new FakeUri(path.join(u.fsPath, ...p));
+  }
+  toString() {
+    return `https://webview.test${this.fsPath}`;
+  }
+}
+
+const posted: ReportHostMessage[] = [];
+const commands: { id: string; args: unknown[] }[] = [];
+const panels: { fromWebview: Emitter<ReportWebviewMessage>; dispose: () => void; html: string }[] = [];
+
+function fakePanel(title: string) {
+  const fromWebview = new Emitter<ReportWebviewMessage>();
+  const disposed = new Emitter<void>();
+  const panel = {
+    title,
+    iconPath: undefined as unknown,
+    webview: {
+      html: '',
+      options: {},
+      cspSource: 'https://webview.test',
+      asWebviewUri: (u: FakeUri) => u,
+      postMessage: async (m: ReportHostMessage) => {
+        posted.push(m);
+        return true;
+      },
+      onDidReceiveMessage: fromWebview.event,
+    },
+    onDidDispose: disposed.event,
+    reveal: () => undefined,
+    dispose: () => disposed.fire(),
+  };
+  panels.push({ fromWebview, dispose: panel.dispose, get html() {
+    return panel.webview.html;
+  } });
+  return panel;
+}
+
+const vscodeMock = {
+  Uri: FakeUri,
+  ViewColumn: { Active: -1 },
+  ProgressLocation: { Notification: 15 },
+  window: {
+    createWebviewPanel: (_type: string, title: string) => fakePanel(title),
+    withProgress: async (_o: unknown, task: (p: { report: () => void }, t: { isCancellationRequested: boolean; onCancellationRequested: () => { dispose(): void } }) => Promise<unknown>) =>
+      task({ report: () => undefined }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) }),
+    createOutputChannel: () => ({ appendLine: () => undefined, show: () => undefined, dispose: () => undefined }),
+    showErrorMessage: async (m: string) => {
+      throw new Error(`unexpected error message: ${m}`);
+    },
+    showInformationMessage: async () => undefined,
+  },
+  commands: { executeCommand: async (id: string, ...args: unknown[]) => void commands.push({ id, args }) },
+  workspace: { getConfiguration: () => ({ get: () => undefined }), workspaceFolders: undefined },
+};
+
+// Route `require('vscode')` to the fake (the host code is CommonJS under tsx).
+const M = Module as unknown as { _resolveFilename: (r: string, ...a: unknown[]) => string; _cache: Record<string, unknown> };
+const resolve = M._resolveFilename;
+M._resolveFilename = function (request: string, ...rest: unknown[]) {
+  return request === 'vscode' ? 'vscode' : resolve.call(this, request, ...rest);
+};
+require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: vscodeMock } as unknown as NodeJS.Module;
+const { ReportPanel } = require('../../src/views/reportPanel') as typeof import('../../src/views/reportPanel');
+
+const haveWorker = existsSync(path.resolve(__dirname, '../../dist/worker.js'));
+let ckpt: string;
+let tmp: string;
+
+async function until<T>(f: () => T | undefined, what: string, ms = 60_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('report panel host (fake vscode, real worker)', { skip: haveWorker ? false : 'run node esbuild.mjs first (needs dist/worker.js)' }, () => {
+  before(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'inheritune-host-'));
+    ckpt = await writeSynthCheckpoint(path.join(tmp, 'gpt2-6L'), { family: 'gpt2', numLayers: 6, lazyLayers: [4, 5], std: 0.2 });
+  });
+  after(() => {
+    ReportPanel.disposeAll();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('analyze → progress → report; head request → ArrayBuffer; inherit runs the command', async () => {
+    const { panel, done } = ReportPanel.open(FakeUri.file('/ext') as never, { path: ckpt, settings: { seqLen: 32, batch: 2 } });
+    const p = panels[panels.length - 1];
+    assert.match(p.html, /Content-Security-Policy/);
+    assert.match(p.html, /https:\/\/webview\.test\/ext\/dist\/webview\/attention\/main\.js/);
+    p.fromWebview.fire({ type: 'ready' });
+    const report = await done;
+    assert.ok(report, 'the analysis finished');
+    assert.deepEqual(
+      report.layers.filter((l) => l.lazy).map((l) => l.index),
+      [4, 5],
+    );
+    assert.equal(report.suggestedN, 4);
+    assert.ok(posted.some((m) => m.type === 'init'));
+    assert.ok(posted.some((m) => m.type === 'progress' && m.fraction > 0));
+    assert.ok(posted.some((m) => m.type === 'report'));
+    assert.equal(panel.side('a')?.status, 'ready');
+    // Nothing posted carries tensor data except head patterns (no weights ever).
+    for (const m of posted) if (m.type !== 'headPattern') assert.ok(JSON.stringify(m).length < 200_000);
+
+    p.fromWebview.fire({ type: 'requestHead', requestId: 7, side: 'a', layer: 5, head: 1 });
+    const hp = await until(() => posted.find((m): m is Extract<ReportHostMessage, { type: 'headPattern' }> => m.type === 'headPattern' && m.requestId === 7), 'the head pattern');
+    assert.equal(hp.T, 32);
+    assert.ok(hp.data instanceof ArrayBuffer);
+    assert.equal(hp.data.byteLength, 32 * 32 * 4);
+    const a = new Float32Array(hp.data);
+    // A planted lazy layer: every query on key 0.
+    for (let q = 0; q < 32; q++) assert.ok(a[q * 32] > 0.99, `row ${q}: ${a[q * 32]}`);
+
+    p.fromWebview.fire({ type: 'requestHead', requestId: 8, side: 'a', layer: 99, head: 0 });
+    const err = await until(() => posted.find((m) => m.type === 'headPatternError' && m.requestId === 8), 'the head error');
+    assert.equal(err.type, 'headPatternError');
+
+    p.fromWebview.fire({ type: 'inherit', side: 'a', layers: 4 });
+    const c = await until(() => commands.find((x) => x.id === 'inheritune.inheritLayers'), 'the inherit command');
+    assert.equal((c.args[0] as FakeUri).fsPath, report.model.path);
+    assert.deepEqual(c.args[1], { layers: 4 });
+  });
+
+  test('one panel per checkpoint; a reload restores from the webview state and marks an interrupted run', async () => {
+    const again = ReportPanel.open(FakeUri.file('/ext') as never, { path: path.join(ckpt, 'config.json'), settings: { seqLen: 32, batch: 2 } });
+    assert.equal(ReportPanel.get(ckpt), again.panel, 'config.json of the same checkpoint reuses the panel');
+    await again.done;
+    ReportPanel.disposeAll();
+    const restored = fakePanel('restored');
+    ReportPanel.revive(FakeUri.file('/ext') as never, restored as never, {
+      version: 1,
+      sides: { a: { request: { path: ckpt, settings: {} }, status: 'loading', progress: { fraction: 0.5, message: 'layer 3/6' } } },
+      ui: { metric: 'kStar', series: 'kStar' },
+    });
+    const s = ReportPanel.get(ckpt)?.side('a');
+    assert.equal(s?.status, 'error');
+    assert.match(s?.error ?? '', /interrupted/);
+  });
+});
