@@ -1,0 +1,198 @@
+/**
+ * The trainer's command line, built once for the CLI (`inheritune train`) and the VS Code task alike:
+ *
+ *   K = 1: <python> -m inheritune_trainer train --ref R --data D --out O [options] [extra]
+ *   K > 1: <python> -m torch.distributed.run --standalone --nproc_per_node K -m inheritune_trainer train ...
+ *
+ * with PYTHONPATH starting at the bundled trainer folder (`<extension>/trainer`, or `<dist>/../trainer` for the CLI).
+ * Also the task definition → `inheritune train ...` arguments, and the Python environment check.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { InherituneError } from '../checkpoint/errors';
+
+/** What a training run is: the options of `inheritune train` and of the `inheritune` task type. */
+export interface TrainingSpec {
+  ref: string;
+  data: string;
+  out: string;
+  /** n, layers of the first round (trainer default floor(k/2)). */
+  layers?: number;
+  /** G, layers added per growth. */
+  growBy?: number;
+  /** T, optimizer steps per round. */
+  stepsPerRound?: number;
+  maxRounds?: number;
+  /** Stop growing at this val loss (default: the reference's own). */
+  targetValLoss?: number;
+  /** Processes (GPUs) on this machine; > 1 launches torch.distributed.run. */
+  devices?: number;
+  /** Passed to the trainer unchanged, after ours (so they win: argparse keeps the last value). */
+  extraArgs?: string[];
+}
+
+export interface InvocationOptions extends TrainingSpec {
+  python: string;
+  /** Folder holding the `inheritune_trainer` package. */
+  trainerDir: string;
+  /** Node (or Electron as node) the trainer uses for surgery (`--node`); the trainer's default is `node`. */
+  nodePath?: string;
+  /** Working directory (default: the current one). */
+  cwd?: string;
+  /** PYTHONPATH already in the environment, kept after the trainer folder. */
+  basePythonPath?: string;
+  /** For the PYTHONPATH separator; default the current platform. */
+  platform?: string;
+}
+
+export interface TrainerInvocation {
+  command: string;
+  args: string[];
+  /** Variables to set on top of the inherited environment. */
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export const TRAINER_MODULE = 'inheritune_trainer';
+
+export function buildTrainerInvocation(o: InvocationOptions): TrainerInvocation {
+  validateSpec(o);
+  const devices = o.devices ?? 1;
+  const launcher = devices > 1 ? ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(devices)] : [];
+  const args = [...launcher, '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', o.data, '--out', o.out];
+  if (o.layers !== undefined) args.push('--layers', String(o.layers));
+  if (o.growBy !== undefined) args.push('--grow-by', String(o.growBy));
+  if (o.stepsPerRound !== undefined) args.push('--steps-per-round', String(o.stepsPerRound));
+  if (o.maxRounds !== undefined) args.push('--max-rounds', String(o.maxRounds));
+  if (o.targetValLoss !== undefined) args.push('--target-val-loss', String(o.targetValLoss));
+  if (o.nodePath) args.push('--node', o.nodePath);
+  args.push(...(o.extraArgs ?? []));
+  const sep = (o.platform ?? process.platform) === 'win32' ? ';' : ':';
+  const pythonPath = [o.trainerDir, ...(o.basePythonPath ?? '').split(sep).filter((p) => p && p !== o.trainerDir)].join(sep);
+  return {
+    command: o.python,
+    args,
+    // Unbuffered, so the terminal shows each line as the trainer prints it.
+    env: { PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1' },
+    cwd: o.cwd ?? process.cwd(),
+  };
+}
+
+/** Fail fast, naming the option, before anything starts. */
+export function validateSpec(s: TrainingSpec): void {
+  for (const k of ['ref', 'data', 'out'] as const) {
+    if (typeof s[k] !== 'string' || !s[k].trim()) throw new InherituneError('E_ARGS', `--${k} is required (a folder path)`);
+  }
+  const whole = (name: string, v: number | undefined, min: number) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new InherituneError('E_ARGS', `${name} must be a whole number ≥ ${min} (got ${v})`);
+  };
+  whole('--layers', s.layers, 1);
+  whole('--grow-by', s.growBy, 1);
+  whole('--steps-per-round', s.stepsPerRound, 0);
+  whole('--max-rounds', s.maxRounds, 1);
+  whole('--devices', s.devices, 1);
+  if (s.targetValLoss !== undefined && !(Number.isFinite(s.targetValLoss) && s.targetValLoss > 0)) {
+    throw new InherituneError('E_ARGS', `--target-val-loss must be a positive number (got ${s.targetValLoss})`);
+  }
+  if (s.extraArgs !== undefined && !(Array.isArray(s.extraArgs) && s.extraArgs.every((a) => typeof a === 'string'))) {
+    throw new InherituneError('E_ARGS', 'extraArgs must be a list of strings');
+  }
+}
+
+/** `inheritune train ...` arguments for a spec (what the VS Code task runs, after `node <dist>/cli.js`). */
+export function trainCliArgs(s: TrainingSpec & { python?: string }): string[] {
+  validateSpec(s);
+  const a = ['train', '--ref', s.ref, '--data', s.data, '--out', s.out];
+  if (s.layers !== undefined) a.push('--layers', String(s.layers));
+  if (s.growBy !== undefined) a.push('--grow-by', String(s.growBy));
+  if (s.stepsPerRound !== undefined) a.push('--steps-per-round', String(s.stepsPerRound));
+  if (s.maxRounds !== undefined) a.push('--max-rounds', String(s.maxRounds));
+  if (s.targetValLoss !== undefined) a.push('--target-val-loss', String(s.targetValLoss));
+  if (s.devices !== undefined) a.push('--devices', String(s.devices));
+  if (s.python) a.push('--python', s.python);
+  if (s.extraArgs?.length) a.push('--', ...s.extraArgs);
+  return a;
+}
+
+/**
+ * The folder holding `inheritune_trainer`: `<dir>/trainer` for dir = the given one and its parents (the bundle runs
+ * from dist/, the sources from src/training/). Undefined when there is none.
+ */
+export function findTrainerDir(from: string, exists: (p: string) => boolean = existsSync): string | undefined {
+  let dir = path.resolve(from);
+  for (let i = 0; i < 4; i++) {
+    const cand = path.join(dir, 'trainer');
+    if (exists(path.join(cand, TRAINER_MODULE, '__init__.py'))) return cand;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** Quote one argument for display in a POSIX shell (or cmd.exe on Windows). */
+export function quoteArg(a: string, platform: string = process.platform): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a)) return a;
+  if (platform === 'win32') return `"${a.replace(/"/g, '""')}"`;
+  return `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(command: string, args: string[], platform?: string): string {
+  return [command, ...args].map((a) => quoteArg(a, platform)).join(' ');
+}
+
+export function installCommand(python: string, trainerDir: string, platform?: string): string {
+  return commandLine(python, ['-m', 'pip', 'install', '-r', path.join(trainerDir, 'requirements.txt')], platform);
+}
+
+export type PythonCheck =
+  | { ok: true; python: string; torch: string; transformers: string }
+  | { ok: false; reason: 'no-python' | 'missing-packages' | 'failed'; message: string; installCommand?: string };
+
+/**
+ * Run `python -c "import torch, transformers"`. A failure says what is wrong and, for missing packages, the exact
+ * install command.
+ */
+export function checkPythonEnv(python: string, trainerDir: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PythonCheck> {
+  // `import torch, transformers`, but reporting every missing package at once, not just the first.
+  const code = [
+    'import importlib, sys',
+    'miss = []',
+    'for m in ("torch", "transformers"):',
+    '    try:',
+    '        print(m, getattr(importlib.import_module(m), "__version__", "?"))',
+    '    except ImportError as e:',
+    '        miss.append(m); print("missing", m, e)',
+    'print("exe", sys.executable)',
+    'sys.exit(3 if miss else 0)',
+  ].join('\n');
+  return new Promise((resolve) => {
+    execFile(python, ['-c', code], { timeout: opts.timeoutMs ?? 120_000, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) => {
+      const lines = String(stdout).split(/\r?\n/);
+      const field = (k: string) => lines.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1).trim();
+      if (!err) {
+        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?' });
+        return;
+      }
+      const e = err as NodeJS.ErrnoException & { killed?: boolean };
+      if (e.code === 'ENOENT' || e.code === 'EACCES') {
+        resolve({ ok: false, reason: 'no-python', message: `cannot run Python at ${quoteArg(python)} (${e.code}); give the interpreter that has torch and transformers` });
+        return;
+      }
+      const missing = lines.filter((l) => l.startsWith('missing ')).map((l) => l.split(' ')[1]);
+      if (missing.length) {
+        const cmd = installCommand(python, trainerDir);
+        resolve({
+          ok: false,
+          reason: 'missing-packages',
+          message: `Python ${quoteArg(python)} lacks ${missing.join(' and ')}, which the trainer needs. Install with: ${cmd}`,
+          installCommand: cmd,
+        });
+        return;
+      }
+      const last = String(stderr).trim().split(/\r?\n/).slice(-1)[0] || e.message;
+      resolve({ ok: false, reason: 'failed', message: `${quoteArg(python)} could not import torch and transformers${e.killed ? ' (timed out)' : ''}: ${last}` });
+    });
+  });
+}
