@@ -13,6 +13,8 @@ import { executePlan } from './surgery/execute';
 import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
 import { TOOL_VERSION } from './version';
+import { registerGpuCommands } from './gpu/cliGpu';
+import { registerTrainCommand } from './training/cliTrain';
 
 const controller = new AbortController();
 let verbose = false;
@@ -174,7 +176,64 @@ export function buildProgram(): Command {
       console.log(`synth: wrote ${dir}`);
     });
 
+  program
+    .command('analyze')
+    .description('attention diagnostics: per-head k*, m*, entropy, sink mass; lazy layers; suggested n')
+    .argument('<ckpt>')
+    .option('--text <file>', 'text to tokenize with the checkpoint\'s tokenizer')
+    .option('--tokens <file>', 'token ids: nanoGPT uint16 .bin or .npy')
+    .option('--seq-len <T>', 'sequence length (default min(512, context))', int('--seq-len', 2))
+    .option('--batch <B>', 'sequences', int('--batch', 1), 4)
+    .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
+    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices(['mean', 'per-seq']).default('mean'))
+    .addOption(new Option('--ep <ep>', 'execution provider').choices(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'))
+    .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
+    .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices(['kStar', 'mStar', 'either']).default('either'))
+    .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
+    .option('--json <out>', 'write the report (schema in README)')
+    .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
+    .option('--quiet', 'no summary on stdout')
+    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: 'mean' | 'per-seq'; ep: 'auto' | 'cuda' | 'webgpu' | 'cpu'; layers?: [number, number]; degenerateWhen: 'kStar' | 'mStar' | 'either'; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
+      if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
+      const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
+      let last = -1;
+      const report = await analyzeCheckpoint(
+        ckpt,
+        { seqLen: o.seqLen, batch: o.batch, tau: o.tau, mode: o.mode, ep: o.ep, textFile: o.text, tokensFile: o.tokens, seed: o.seed, layers: o.layers, degenerateWhen: o.degenerateWhen, savePatterns: o.savePatterns },
+        {
+          signal: controller.signal,
+          onProgress: (f, msg) => {
+            const pct = Math.floor(f * 100);
+            if (!o.quiet && process.stderr.isTTY && pct !== last) {
+              last = pct;
+              process.stderr.write(`\r  ${msg} ${pct}%   `);
+            }
+          },
+        },
+      );
+      if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      if (o.json) await writeJsonAtomically(o.json, report);
+      if (!o.quiet) console.log(reportText(report));
+    });
+
+  registerGpuCommands(program, controller.signal);
+  registerTrainCommand(program, controller.signal);
   return program;
+}
+
+async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.promises.writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+  await fs.promises.rename(tmp, file);
+}
+
+function layerRange(v: string): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError('use a range such as 0-11 or a single layer');
+  const a = Number(m[1]);
+  const b = m[2] !== undefined ? Number(m[2]) : a;
+  if (b < a) throw new InvalidArgumentError('the range must be ascending, e.g. 4-11');
+  return [a, b];
 }
 
 function installSignalHandlers() {

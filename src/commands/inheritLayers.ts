@@ -28,12 +28,12 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   try {
     ref = await openCheckpoint(refPath);
   } catch (e) {
-    await reportError('Inherit first n layers', e);
+    reportError('Inherit first n layers', e);
     return;
   }
   const k = ref.dims.numLayers;
   if (k < 2) {
-    await reportError('Inherit first n layers', new Error(`${ref.dir} has only ${k} layer; nothing to inherit`));
+    reportError('Inherit first n layers', new Error(`${ref.dir} has only ${k} layer; nothing to inherit`));
     return;
   }
   let n = args.layers;
@@ -49,7 +49,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   } else {
     const err = validateLayers(String(n), k);
     if (err) {
-      await reportError('Inherit first n layers', new Error(err));
+      reportError('Inherit first n layers', new Error(err));
       return;
     }
   }
@@ -101,7 +101,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
       void vscode.window.showInformationMessage('Inherit cancelled; nothing was written.');
       return;
     }
-    await reportError('Inherit first n layers', e);
+    reportError('Inherit first n layers', e);
     return;
   }
 }

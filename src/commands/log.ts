@@ -14,13 +14,25 @@ export function disposeLog(): void {
   channel = undefined;
 }
 
-/** Show a core error as one actionable line; the details and stack go to the output channel. */
-export async function reportError(what: string, e: unknown): Promise<void> {
+let lastError: string | undefined;
+
+/** The last error shown to the user (exposed through the extension's API for integration tests). */
+export function getLastError(): string | undefined {
+  return lastError;
+}
+
+/**
+ * Show a core error as one actionable line with "Show Log"; the details and stack go to the output channel.
+ * Does not wait for the user to dismiss the message.
+ */
+export function reportError(what: string, e: unknown): void {
   const msg = isInherituneError(e) ? e.message : (e as Error)?.message ?? String(e);
-  log().appendLine(`[error] ${what}: ${msg}`);
+  lastError = `${what}: ${msg}`;
+  log().appendLine(`[error] ${lastError}`);
   if ((e as Error)?.stack) log().appendLine((e as Error).stack!);
-  const choice = await vscode.window.showErrorMessage(`${what}: ${msg}`, 'Show Log');
-  if (choice === 'Show Log') log().show(true);
+  void vscode.window.showErrorMessage(lastError, 'Show Log').then((choice) => {
+    if (choice === 'Show Log') log().show(true);
+  });
 }
 
 /** An AbortSignal that follows a VS Code CancellationToken. */
