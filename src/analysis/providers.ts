@@ -104,6 +104,22 @@ export function shortReason(e: unknown): string {
   return s.length > 300 ? s.slice(0, 297) + '...' : s;
 }
 
+/** Folders the dynamic loader searches for libvulkan.so.1 (LD_LIBRARY_PATH first, then the usual system ones). */
+function loaderDirs(): string[] {
+  const fromEnv = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  return [...fromEnv, '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+}
+
+/**
+ * WebGPU on Linux runs on Vulkan: without the Vulkan loader it cannot find an adapter, and trying anyway makes the
+ * native library print a warning on stderr. Say why up front instead. Other platforms are left to onnxruntime.
+ */
+export function webgpuUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  if (loaderDirs().some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return undefined;
+  return 'no Vulkan loader (libvulkan.so.1) on this machine, so WebGPU has no adapter; install libvulkan1 and your GPU\'s Vulkan driver';
+}
+
 /**
  * Providers that failed to start in this process under `auto`, with the reason: a machine without a GPU adapter does
  * not grow one, so later runs skip them at once (and without the native library's log noise).
@@ -129,6 +145,14 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
       const why = cudaUnavailableReason();
       if (why) {
         if (requested !== 'auto') throw new InherituneError('E_RUNTIME', `execution provider cuda: ${why}`, { ep });
+        skipped.push({ name: ep, reason: why });
+        continue;
+      }
+    }
+    if (ep === 'webgpu') {
+      const why = webgpuUnavailableReason();
+      if (why) {
+        if (requested !== 'auto') throw new InherituneError('E_RUNTIME', `execution provider webgpu: ${why}`, { ep });
         skipped.push({ name: ep, reason: why });
         continue;
       }

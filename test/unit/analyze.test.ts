@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { before, test } from 'node:test';
+import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
+import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
+import { analyzeInWorker } from '../../src/analysis/runInWorker';
+import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
+import { toFloat32 } from '../../src/checkpoint/dtypes';
+import { InherituneError } from '../../src/checkpoint/errors';
+import { readHeader, readTensorBytes } from '../../src/checkpoint/safetensors';
+import { writeSynthCheckpoint } from '../../src/fixtures/synth';
+import { REPORT_SCHEMA_VERSION, suggestedN } from '../../src/shared/report';
+import { tmpDir } from '../helpers/tmp';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const dir = tmpDir();
+const planted = path.join(dir, 'planted');
+
+before(async () => {
+  spawnSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  await writeSynthCheckpoint(planted, { family: 'gpt2', numLayers: 6, lazyLayers: [3, 5], seed: 11, std: 0.2 });
+});
+
+function npy(values: number[], descr = '<i8'): Buffer {
+  const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${values.length},), }`;
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const h = Buffer.from(header + ' '.repeat(pad) + '\n');
+  const pre = Buffer.alloc(10);
+  Buffer.from([0x93]).copy(pre, 0);
+  pre.write('NUMPY', 1);
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(h.length, 8);
+  const data = Buffer.alloc(values.length * 8);
+  values.forEach((v, i) => data.writeBigInt64LE(BigInt(v), i * 8));
+  return Buffer.concat([pre, h, data]);
+}
+
+test('planted checkpoint: exactly the planted layers are lazy, all their heads k* = 1 and m* = 1', async () => {
+  const rep = await analyzeCheckpoint(planted, { seqLen: 64, batch: 2, ep: 'cpu' });
+  assert.equal(rep.schemaVersion, REPORT_SCHEMA_VERSION);
+  assert.deepEqual(rep.layers.map((l) => l.lazy), [false, false, false, true, false, true]);
+  for (const L of [3, 5]) for (const h of rep.layers[L].heads) {
+    assert.equal(h.kStar, 1);
+    assert.equal(h.mStar, 1);
+    assert.ok(h.sinkMass > 0.999);
+    assert.equal(h.dominantColumn, 0);
+  }
+  for (const L of [0, 1, 2, 4]) assert.ok(rep.layers[L].maxKStar > 1, `layer ${L} max k* ${rep.layers[L].maxKStar}`);
+  assert.equal(rep.executionProvider.used, 'cpu');
+  assert.equal(rep.model.numLayers, 6);
+  assert.equal(rep.suggestedN, 5); // only layer 5 onward is all-lazy
+  assert.ok(rep.layers.every((l) => l.blockInfluence !== null && l.blockInfluence >= 0 && l.angularDistance! >= 0 && l.angularDistance! <= 1));
+  assert.equal(rep.settings.input, 'random (seed 0)'); // vocab 1024 < GPT-2 BPE: no usable tokenizer
+});
+
+test('suggestedN: the first layer from which every remaining layer is lazy, else floor(k/2)', () => {
+  const ls = (flags: boolean[]) => flags.map((lazy, index) => ({ index, lazy }));
+  assert.equal(suggestedN(ls([false, false, true, true]), 4), 2);
+  assert.equal(suggestedN(ls([false, true, false, true]), 4), 3);
+  assert.equal(suggestedN(ls([false, false, false, false]), 4), 2);
+  assert.equal(suggestedN(ls([true, true, true]), 3), 1);
+  assert.equal(suggestedN(ls([false, true, true, false, false]), 5), 2);
+});
+
+test('token files: exactly B×T tokens are used in order; otherwise seeded windows; .npy and uint16 .bin', async () => {
+  const ck = await openCheckpoint(planted);
+  const ids = Array.from({ length: 2 * 16 }, (_, i) => (i * 7) % 1024);
+  writeFileSync(path.join(dir, 't.npy'), npy(ids));
+  const exact = await prepareTokens(ck, { tokensFile: path.join(dir, 't.npy'), batch: 2, seqLen: 16, seed: 3 });
+  assert.deepEqual([...exact.tokens], ids);
+  const bin = Buffer.alloc(ids.length * 2);
+  ids.forEach((v, i) => bin.writeUInt16LE(v, i * 2));
+  writeFileSync(path.join(dir, 't.bin'), bin);
+  assert.deepEqual([...(await prepareTokens(ck, { tokensFile: path.join(dir, 't.bin'), batch: 2, seqLen: 16, seed: 3 })).tokens], ids);
+  const long = Int32Array.from({ length: 1000 }, (_, i) => i);
+  const w1 = windows(long, 3, 10, 5, 'x');
+  assert.deepEqual(w1, windows(long, 3, 10, 5, 'x'));
+  assert.notDeepEqual(w1, windows(long, 3, 10, 6, 'x'));
+  for (let b = 0; b < 3; b++) for (let t = 1; t < 10; t++) assert.equal(w1[b * 10 + t], w1[b * 10] + t); // contiguous windows
+  assert.throws(() => windows(Int32Array.from([1, 2]), 1, 10, 0, 'short.bin'), /short\.bin: 2 tokens, fewer than --seq-len 10/);
+  assert.throws(() => parseTokenFile('odd.bin', new Uint8Array(3)), /not a whole number of uint16 tokens/);
+  assert.throws(() => parseTokenFile('x.npy', new Uint8Array(20)), /missing the \\x93NUMPY magic/);
+  writeFileSync(path.join(dir, 'big.npy'), npy([5, 2000, 7]));
+  await assert.rejects(prepareTokens(ck, { tokensFile: path.join(dir, 'big.npy'), batch: 1, seqLen: 3, seed: 0 }), /token id 2000 at position 1 is beyond the model's vocabulary \(1024\)/);
+});
+
+test('GPT-2 checkpoints without tokenizer files use the GPT-2 BPE ranks for --text and the built-in text', async () => {
+  const full = path.join(dir, 'gpt2-bpe');
+  await writeSynthCheckpoint(full, { family: 'gpt2', numLayers: 1, vocab: 50257, hidden: 32, heads: 2, seed: 2 });
+  const ck = await openCheckpoint(full);
+  writeFileSync(path.join(dir, 'hello.txt'), 'Hello world');
+  const t = await prepareTokens(ck, { textFile: path.join(dir, 'hello.txt'), batch: 1, seqLen: 2, seed: 0 });
+  assert.deepEqual([...t.tokens], [15496, 995]); // "Hello", " world" in GPT-2's vocabulary
+  assert.match(t.description, /GPT-2 BPE/);
+  const b = await prepareTokens(ck, { batch: 2, seqLen: 64, seed: 0 });
+  assert.match(b.description, /^builtin/);
+  await assert.rejects(
+    prepareTokens(await openCheckpoint(planted), { textFile: path.join(dir, 'hello.txt'), batch: 1, seqLen: 2, seed: 0 }),
+    /hello\.txt \(GPT-2 BPE\): token id 15496 at position 0 is beyond the model's vocabulary \(1024\)/,
+  );
+  const l = path.join(dir, 'llama-notok');
+  await writeSynthCheckpoint(l, { family: 'llama', numLayers: 1 });
+  await assert.rejects(
+    prepareTokens(await openCheckpoint(l), { textFile: path.join(dir, 'hello.txt'), batch: 1, seqLen: 2, seed: 0 }),
+    /has no tokenizer\.json to tokenize .*hello\.txt; add the tokenizer files or pass --tokens FILE/,
+  );
+});
+
+test('settings are validated against the model: T beyond the context, layers outside, tau', async () => {
+  const ck = await openCheckpoint(planted);
+  assert.throws(() => resolveSettings(ck, { seqLen: 1000 }), (e: InherituneError) => /--seq-len 1000 is beyond the model's context length \(n_positions = 256 in .*config\.json\); use --seq-len 256 or less/.test(e.message));
+  assert.throws(() => resolveSettings(ck, { layers: [2, 9] }), /outside the model's layers 0-5/);
+  assert.throws(() => resolveSettings(ck, { tau: 1 }), /--tau must be between 0 and 1/);
+  assert.equal(resolveSettings(ck, {}).seqLen, 256);
+  assert.equal(resolveSettings(ck, {}).batch, 4);
+});
+
+test('per-seq mode and a layer range; head pattern on request equals the saved pattern', async () => {
+  const out = path.join(dir, 'patterns');
+  const rep = await analyzeCheckpoint(planted, { seqLen: 32, batch: 3, mode: 'per-seq', layers: [2, 3], ep: 'cpu', savePatterns: out });
+  assert.deepEqual(rep.layers.map((l) => l.index), [2, 3]);
+  assert.equal(rep.settings.mode, 'per-seq');
+  assert.ok(rep.layers[1].lazy);
+  assert.equal(rep.suggestedN, 3); // the range does not reach the last layer
+  const h = await readHeader(path.join(out, 'model.safetensors'));
+  assert.deepEqual(h.tensors.map((t) => [t.name, t.dtype, t.shape]), [['blocks.2.attn.pattern', 'F16', [4, 32, 32]], ['blocks.3.attn.pattern', 'F16', [4, 32, 32]]]);
+  const saved = toFloat32('F16', await readTensorBytes(h.tensors[0]));
+  const one = await headPattern(planted, { seqLen: 32, batch: 3, ep: 'cpu' }, 2, 1);
+  assert.equal(one.T, 32);
+  for (let i = 0; i < 32 * 32; i++) assert.ok(Math.abs(one.data[i] - saved[32 * 32 + i]) < 1e-3, `entry ${i}`);
+  for (let q = 0; q < 32; q++) {
+    let row = 0;
+    for (let k = 0; k < 32; k++) row += one.data[q * 32 + k];
+    assert.ok(Math.abs(row - 1) < 1e-5);
+  }
+});
+
+test('the worker-thread route gives the same report and can be cancelled', async () => {
+  const direct = await analyzeCheckpoint(planted, { seqLen: 32, batch: 2, ep: 'cpu' });
+  const fractions: number[] = [];
+  const viaWorker = await analyzeInWorker(planted, { seqLen: 32, batch: 2, ep: 'cpu' }, { onProgress: (f) => fractions.push(f) });
+  assert.deepEqual(viaWorker.layers, direct.layers);
+  assert.ok(fractions.length >= 6 && fractions[fractions.length - 1] <= 1);
+  const c = new AbortController();
+  c.abort();
+  await assert.rejects(analyzeInWorker(planted, { seqLen: 32, batch: 2 }, { signal: c.signal }), (e: InherituneError) => e.code === 'E_CANCELLED');
+});
+
+test('CLI analyze: JSON report, summary, and one clear line for bad input', () => {
+  const out = path.join(dir, 'r.json');
+  const r = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '32', '--batch', '2', '--ep', 'cpu', '--json', out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /lazy layers: 3, 5; suggested n = 5/);
+  assert.match(r.stdout, /execution provider: cpu/);
+  const rep = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(rep.layers.length, 6);
+  for (const k of ['schemaVersion', 'tool', 'model', 'settings', 'executionProvider', 'timings', 'suggestedN', 'layers']) assert.ok(k in rep, k);
+  const bad = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '5000'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim().split('\n').filter((l) => l.startsWith('inheritune:')).length, 1);
+  assert.match(bad.stderr, /--seq-len 5000 is beyond the model's context length/);
+  const missing = spawnSync('node', [CLI, 'analyze', path.join(dir, 'nope')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /no such file or folder/);
+  assert.ok(!existsSync(path.join(dir, 'nope')));
+});
+
+test('bf16 checkpoints are converted for the forward pass and give the same verdict', async () => {
+  const b = path.join(dir, 'planted-bf16');
+  await writeSynthCheckpoint(b, { family: 'gpt2', numLayers: 6, lazyLayers: [3, 5], seed: 11, std: 0.2, dtype: 'BF16' });
+  const ck = await openCheckpoint(b);
+  assert.equal((await readTensorF32(ck, 'transformer.wte.weight')).dtype, 'BF16');
+  const rep = await analyzeCheckpoint(b, { seqLen: 32, batch: 2, ep: 'cpu' });
+  assert.deepEqual(rep.layers.map((l) => l.lazy), [false, false, false, true, false, true]);
+});
