@@ -34,19 +34,22 @@
  * (enables the ‖C‖_F bound), and past a second budget compute all eigenvalues of G exactly
  * (Householder tridiagonalisation + implicit QL, linalg.ts). The dense path is exact to rounding.
  * All bounds hold for any starting vector, so a missed eigenvector can only delay, never falsify.
+ * A Lanczos breakdown (coupling below n·eps·tr, i.e. rounding noise) restarts with a random
+ * vector orthogonal to Q and coupling 0; the dropped coupling is far below δ·tr.
+ * The O(T²)/O(T³) kernels run on WebAssembly f64x2 SIMD when available, else in plain JS.
  */
 
 import {
   GramLanczos,
   RowMatrix,
-  frobeniusSquaredLower,
-  gramLower,
-  maxAbs,
+  frobeniusSquaredPacked,
+  gramPacked,
+  kernels,
   packRows,
-  powerOfTwoScale,
   sumSquares,
-  symmetricEigenvaluesLower,
+  symmetricEigenvaluesPacked,
   tridiagonalEigenvalues,
+  withHeap,
 } from './linalg';
 
 export type KStarMode = 'mean' | 'per-seq';
@@ -88,7 +91,7 @@ export interface KStarSolverOptions {
   denseBelow?: number;
   /** Tie tolerance δ relative to tr (default 1e-9). */
   tieTolerance?: number;
-  /** Multiplies the step budgets (default 1; tests use large values to force the Lanczos path). */
+  /** Multiplies the Lanczos step budgets before the Gram / dense phases (default 1). */
   budgetScale?: number;
   /** Never use the dense fallback while the Krylov space is incomplete (tests only). */
   noDense?: boolean;
@@ -108,11 +111,9 @@ function checkSquare(a: ArrayLike<number>, T: number): void {
   if (a.length < T * T) throw new RangeError(`matrix has ${a.length} entries, need T*T = ${T * T}`);
 }
 
-/** Scaled (exactly, by a power of two) row-packed copy and its energy tr = ‖A‖_F². */
+/** Row-packed copy on the kernel heap (exactly rescaled if extreme) and its energy tr = ‖A‖_F². */
 function prepare(a: ArrayLike<number>, T: number): { m: RowMatrix; tr: number } {
-  const mx = maxAbs(a, T * T);
-  if (!Number.isFinite(mx)) throw new RangeError('matrix contains NaN or Infinity');
-  const m = packRows(a, T, powerOfTwoScale(mx));
+  const m = packRows(a, T);
   return { m, tr: sumSquares(m) };
 }
 
@@ -126,10 +127,14 @@ function countToTarget(desc: Float64Array, n: number, target: number): number {
   return n;
 }
 
+/**
+ * k from all eigenvalues of AᵀA. The target allows for the rounding of the dense solve
+ * (4·n·eps·tr, ≤ 1e-9·tr for n ≤ 10⁶), so e.g. τ = 1 counts the numerically non-zero spectrum.
+ */
 function kFromEigenvalues(ev: Float64Array, n: number, tau: number, tr: number): number {
   ev.sort();
   ev.reverse();
-  return countToTarget(ev, n, tau * tr);
+  return countToTarget(ev, n, tau * tr - 4 * n * EPS * tr);
 }
 
 /**
@@ -145,18 +150,23 @@ export function kStarOf(a: Float64Array | Float32Array, T: number, tau: number):
 export function kStarDense(a: Float64Array | Float32Array, T: number, tau: number): number {
   checkTau(tau);
   checkSquare(a, T);
-  const { m, tr } = prepare(a, T);
-  if (tr === 0) return 0;
-  return kFromEigenvalues(symmetricEigenvaluesLower(gramLower(m), T), T, tau, tr);
+  return withHeap(() => {
+    const { m, tr } = prepare(a, T);
+    if (tr === 0) return 0;
+    return kFromEigenvalues(symmetricEigenvaluesPacked(gramPacked(m), T), T, tau, tr);
+  });
 }
 
-// Rough per-operation costs (ns) of the kernels in V8, used only to choose between the paths.
-// They make the choice deterministic (never wall-clock based); measured on a 2-core Xeon.
-const NS_MATVEC_PER_NNZ = 2.8;
-const NS_REORTH_PER_ENTRY = 1.2; // per (vector, component) pair, both CGS passes
-const NS_QL_PER_M2 = 25;
-const NS_GRAM_PER_FMA = 0.8;
-const NS_TRIDIAG_PER_ENTRY = 3.2;
+/**
+ * Rough per-operation costs (ns) of the kernels, per backend (linalg.ts), used only to choose
+ * between the paths; they make the choice deterministic (never wall-clock based). Measured on a
+ * 2-core Xeon (Node 20): matvec per stored entry of A, reorthogonalisation per (vector, component),
+ * QL per M², Gram per multiply-add, tridiagonalisation per T³/6.
+ */
+const COSTS = {
+  wasm: { matvec: 0.6, reorth: 1.0, ql: 25, gram: 0.35, tridiag: 1.0 },
+  js: { matvec: 3.5, reorth: 6.0, ql: 25, gram: 1.0, tridiag: 4.0 },
+} as const;
 
 /** k* with diagnostics. See kStarOf. */
 export function kStarDetailed(
@@ -167,96 +177,107 @@ export function kStarDetailed(
 ): KStarResult {
   checkTau(tau);
   checkSquare(a, T);
+  return withHeap(() => kStarOnHeap(a, T, tau, opts));
+}
+
+function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSolverOptions): KStarResult {
   const { m, tr } = prepare(a, T);
   if (tr === 0) return { kStar: 0, method: 'zero', steps: 0 };
-  if (T === 1) return { kStar: 1, method: 'dense', steps: 0 };
+  const n = T;
   const denseBelow = opts.denseBelow ?? 48;
-  if (T <= denseBelow && !opts.noDense) {
-    return { kStar: kFromEigenvalues(symmetricEigenvaluesLower(gramLower(m), T), T, tau, tr), method: 'dense', steps: 0 };
+  if (n === 1 || (n <= denseBelow && !opts.noDense)) {
+    return { kStar: kFromEigenvalues(symmetricEigenvaluesPacked(gramPacked(m), n), n, tau, tr), method: 'dense', steps: 0 };
   }
   const delta = (opts.tieTolerance ?? DEFAULT_TIE) * tr;
   const lowTarget = tau * tr - delta;
   const highTarget = tau * tr + delta;
   const budgetScale = opts.budgetScale ?? 1;
 
-  // cost model (ns)
-  const n = T;
-  const gramCost = NS_GRAM_PER_FMA * gramFmas(m);
-  const tridiagCost = (NS_TRIDIAG_PER_ENTRY * n * n * n) / 6;
-  const budget1 = 0.12 * (gramCost + tridiagCost) * budgetScale; // Lanczos before forming G
-  const budget2 = budget1 + 0.15 * tridiagCost * budgetScale; // Lanczos before the dense solve
+  // Deterministic cost model (ns). Phase 1: Lanczos with the R bound. Phase 2: G = AᵀA formed
+  // (needed by the dense solve anyway), Lanczos with the ‖C‖_F bound. Phase 3: dense solve.
+  const cost = COSTS[kernels().kind];
+  const gramCost = cost.gram * gramFmas(m);
+  const tridiagCost = (cost.tridiag * n * n * n) / 6;
+  const budget1 = 0.12 * (gramCost + tridiagCost) * budgetScale;
+  const budget2 = 0.15 * tridiagCost * budgetScale;
 
   const lz = new GramLanczos(m, Math.min(n, 64), opts.seed ?? 12345);
-  const cert = new Certifier(n);
-  let spent = 0;
+  const cert = new Certifier(n, cost.ql);
+  let spent = 0; // Lanczos + check cost of the current phase
   let sinceCheck = 0;
-  let gram: Float64Array | null = null;
+  let gram: number | null = null; // heap offset of G = AᵀA once formed
   let frobG2 = 0;
-  // captured energy history for the progress projection
-  const captured: number[] = [];
+  const captured: number[] = []; // Σα after each step (energy seen by the Krylov space)
+  let lastRNeeded = -1;
+
+  /** Runs the certificate on the current Krylov space; returns k* or 0. */
+  const check = (M: number, complete: boolean): number => {
+    let cF = Infinity;
+    if (gram !== null) {
+      let t2 = 0;
+      for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
+      for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
+      const bM = lz.beta[M - 1];
+      const slack = (4 * n + 4 * M) * EPS * tr * tr; // rounding of ‖G‖_F² and ‖T_M‖_F²
+      cF = Math.sqrt(Math.max(0, frobG2 - t2 - 2 * bM * bM) + slack);
+    }
+    const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
+    spent += cert.lastCost;
+    sinceCheck = 0;
+    lastRNeeded = cert.rNeeded;
+    return k;
+  };
+  const done = (k: number): KStarResult => ({ kStar: k, method: gram === null ? 'lanczos' : 'lanczos+gram', steps: lz.size });
 
   for (;;) {
     lz.step();
     const M = lz.size;
-    spent += NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
-    sinceCheck += NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
+    const stepCost = cost.matvec * m.nnz + cost.reorth * M * n;
+    spent += stepCost;
+    sinceCheck += stepCost;
     let sumAlpha = 0;
     for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
     captured.push(sumAlpha);
 
     const complete = M === n;
-    const qlCost = NS_QL_PER_M2 * M * M;
-    if (complete || (sumAlpha >= lowTarget && (M <= 24 || qlCost <= 0.25 * sinceCheck))) {
-      sinceCheck = 0;
-      spent += qlCost;
-      let cF = Infinity;
-      if (gram !== null) {
-        let t2 = 0;
-        for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
-        for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
-        const bM = lz.beta[M - 1];
-        const slack = (4 * n + 4 * M) * EPS * tr * tr;
-        cF = Math.sqrt(Math.max(0, frobG2 - t2 - 2 * bM * bM) + slack);
-      }
-      const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
-      if (k > 0) return { kStar: k, method: gram === null ? 'lanczos' : 'lanczos+gram', steps: M };
-      spent += cert.lastCost;
+    if (complete || (sumAlpha >= lowTarget && (M <= 24 || cost.ql * M * M <= 0.25 * sinceCheck))) {
+      const k = check(M, complete);
+      if (k > 0) return done(k);
     }
     if (complete) break; // only reachable through rounding at τ ≈ 1: use the dense solve
     if (opts.noDense) continue;
 
-    // budgets, with an (optimistic) linear projection of the captured energy
-    const limit = gram === null ? budget1 : budget2;
-    const stepCost = NS_MATVEC_PER_NNZ * m.nnz + NS_REORTH_PER_ENTRY * M * n;
-    let hopeless = spent > limit;
-    if (!hopeless && M >= 8 && sumAlpha < lowTarget) {
+    // Projected steps to a target of the captured energy Σα (linear in the recent rate, which
+    // is optimistic since the energy captured per step tends to decrease).
+    const stepsTo = (target: number): number => {
+      if (sumAlpha >= target) return 0;
+      if (M < 8) return 0;
       const w = Math.max(4, M >> 2);
       const rate = (sumAlpha - captured[M - 1 - w]) / w;
-      const stepsLeft = rate > 0 ? (lowTarget - sumAlpha) / rate : Infinity;
-      if (spent + stepsLeft * stepCost > limit) hopeless = true;
-    }
-    if (!hopeless) continue;
+      return rate > 0 ? (target - sumAlpha) / rate : Infinity;
+    };
     if (gram === null) {
-      gram = gramLower(m);
-      frobG2 = frobeniusSquaredLower(gram, n);
-      spent += gramCost;
-      // re-check the projection against the second budget right away
-      if (spent <= budget2 && !(M >= 8 && sumAlpha < lowTarget && projectedHopeless(captured, M, lowTarget, spent, stepCost, budget2))) {
-        continue;
+      const left = budget1 - spent;
+      let leave = left < 0 || stepsTo(lowTarget) * stepCost > left;
+      // Ritz values good enough, but the unseen energy R is still too large for the R bound
+      if (!leave && lastRNeeded >= 0) leave = stepsTo(tr - lastRNeeded) * stepCost > Math.min(left, gramCost);
+      if (!leave) continue;
+      gram = gramPacked(m);
+      frobG2 = frobeniusSquaredPacked(gram, n);
+      spent = 0;
+      if (sumAlpha >= lowTarget) {
+        const k = check(M, false);
+        if (k > 0) return done(k);
       }
+      if (stepsTo(lowTarget) * stepCost <= budget2) continue;
+    } else if (spent <= budget2 && stepsTo(lowTarget) * stepCost <= budget2 - spent) {
+      continue;
     }
     break;
   }
-  const g = gram ?? gramLower(m);
+  const g = gram ?? gramPacked(m);
   const method: KStarMethod = gram === null ? 'dense' : 'gram-dense';
-  return { kStar: kFromEigenvalues(symmetricEigenvaluesLower(g, n), n, tau, tr), method, steps: lz.size };
-}
-
-function projectedHopeless(captured: number[], M: number, target: number, spent: number, stepCost: number, limit: number): boolean {
-  const w = Math.max(4, M >> 2);
-  const rate = (captured[M - 1] - captured[M - 1 - w]) / w;
-  const stepsLeft = rate > 0 ? (target - captured[M - 1]) / rate : Infinity;
-  return spent + stepsLeft * stepCost > limit;
+  return { kStar: kFromEigenvalues(symmetricEigenvaluesPacked(g, n), n, tau, tr), method, steps: lz.size };
 }
 
 /** Multiply-adds of the Gram matrix computation (overlap of the row supports, lower triangle). */
@@ -270,15 +291,78 @@ function gramFmas(m: RowMatrix): number {
   return s;
 }
 
+/**
+ * out[k] = sum of the k largest eigenvalues of T_M with alpha[M-1] += rho (k = 0..M), i.e. of
+ * Y1 in the header; d, e: scratch of length >= M.
+ */
+function ritzPrefix(lz: GramLanczos, M: number, rho: number, d: Float64Array, e: Float64Array, out: Float64Array): void {
+  for (let i = 0; i < M; i++) {
+    d[i] = lz.alpha[i];
+    e[i] = i + 1 < M ? lz.beta[i] : 0;
+  }
+  d[M - 1] += rho;
+  tridiagonalEigenvalues(d, e, M);
+  const s = d.subarray(0, M);
+  s.sort();
+  out[0] = 0;
+  for (let k = 1; k <= M; k++) out[k] = out[k - 1] + s[M - k];
+}
+
+/**
+ * Upper bound on S_j(G) from the prefix sums `pref` of eig(Y1): max_r pref[j−r] + S_r(Y2) with
+ * S_r(Y2) ≤ min(R, √r·cF) + ε for 1 ≤ r ≤ dim C (header). eps = 0 with pref of T_M is the ε → 0
+ * limit without the corner term: a necessary condition, not a bound.
+ */
+function upperFromPrefix(pref: Float64Array, j: number, R: number, cF: number, dimC: number, eps: number): number {
+  let u = pref[j];
+  const rMax = Math.min(j, dimC);
+  for (let r = 1; r <= rMax; r++) {
+    const v = pref[j - r] + Math.min(R, cF * Math.sqrt(r)) + eps;
+    if (v > u) u = v;
+  }
+  return u;
+}
+
+/**
+ * Diagnostics/tests: the certificate's bounds after the Lanczos steps taken so far, for one ε > 0:
+ * lower[k] ≤ S_k(AᵀA) ≤ upper[k] for k = 0..M (up to rounding). tr = ‖A‖_F² of the matrix the
+ * Lanczos run was built on; cF an upper bound on ‖C‖_F (Infinity if unknown).
+ */
+export function lanczosEnergyBounds(lz: GramLanczos, tr: number, eps: number, cF = Infinity): { lower: Float64Array; upper: Float64Array } {
+  const M = lz.size;
+  const d = new Float64Array(M);
+  const e = new Float64Array(M);
+  const lower = new Float64Array(M + 1);
+  const upper = new Float64Array(M + 1);
+  ritzPrefix(lz, M, 0, d, e, lower);
+  let sumAlpha = 0;
+  for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
+  const R = Math.max(0, tr - sumAlpha);
+  const dimC = lz.n - M;
+  const beta = lz.beta[M - 1];
+  const pt = new Float64Array(M + 1);
+  if (dimC === 0 || beta === 0) pt.set(lower);
+  else ritzPrefix(lz, M, (beta * beta) / eps, d, e, pt);
+  const epsUsed = dimC === 0 ? 0 : eps;
+  for (let j = 0; j <= M; j++) upper[j] = upperFromPrefix(pt, j, R, cF, dimC, epsUsed);
+  return { lower, upper };
+}
+
 /** Certificate evaluation (see the header); keeps its scratch buffers between calls. */
 class Certifier {
   private d: Float64Array;
   private e: Float64Array;
   private p: Float64Array;
   private pt: Float64Array;
+  /** Model cost (ns) of the last tryCertify. */
   lastCost = 0;
+  /** After a failed tryCertify whose lower bound found k: the R below which the R bound alone would pass (−1 if unknown). */
+  rNeeded = -1;
 
-  constructor(n: number) {
+  constructor(
+    n: number,
+    private readonly qlCost: number,
+  ) {
     const c = Math.min(n, 64);
     this.d = new Float64Array(c);
     this.e = new Float64Array(c);
@@ -295,29 +379,14 @@ class Certifier {
     this.pt = new Float64Array(c + 1);
   }
 
-  /** Prefix sums (out[k] = sum of the k largest) of the eigenvalues of T_M with alpha[M-1] += rho. */
-  private ritzPrefix(lz: GramLanczos, M: number, rho: number, out: Float64Array): void {
-    const d = this.d;
-    const e = this.e;
-    for (let i = 0; i < M; i++) {
-      d[i] = lz.alpha[i];
-      e[i] = i + 1 < M ? lz.beta[i] : 0;
-    }
-    d[M - 1] += rho;
-    tridiagonalEigenvalues(d, e, M);
-    const s = d.subarray(0, M);
-    s.sort();
-    out[0] = 0;
-    for (let k = 1; k <= M; k++) out[k] = out[k - 1] + s[M - k];
-  }
-
   /** Returns the certified k*, or 0 when the current Krylov space does not yet suffice. */
   tryCertify(lz: GramLanczos, tr: number, lowTarget: number, highTarget: number, cF: number, complete: boolean): number {
     const M = lz.size;
     this.ensure(M);
-    this.lastCost = 0;
+    this.lastCost = this.qlCost * M * M;
+    this.rNeeded = -1;
     const P = this.p;
-    this.ritzPrefix(lz, M, 0, P);
+    ritzPrefix(lz, M, 0, this.d, this.e, P);
     let kL = 0;
     for (let k = 1; k <= M; k++) {
       if (P[k] >= lowTarget) {
@@ -326,37 +395,30 @@ class Certifier {
       }
     }
     if (kL === 0) return 0;
-    if (kL === 1 || complete) return kL; // complete: Ritz values are the eigenvalues
+    if (kL === 1 || complete) return kL; // S_0 = 0 < τ·tr; complete: Ritz values = eigenvalues
     const j = kL - 1;
+    this.rNeeded = highTarget - P[j - 1];
     let sumAlpha = 0;
     for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
     const R = Math.max(0, tr - sumAlpha);
     const dimC = lz.n - M;
-    const upper = (pref: Float64Array, eps: number): number => {
-      let u = pref[j];
-      const rMax = Math.min(j, dimC);
-      for (let r = 1; r <= rMax; r++) {
-        const c = Math.min(R, cF * Math.sqrt(r)) + eps;
-        const v = pref[j - r] + c;
-        if (v > u) u = v;
-      }
-      return u;
-    };
-    const u0 = upper(P, 0); // ε → 0 limit without the corner term: necessary condition
+    const u0 = upperFromPrefix(P, j, R, cF, dimC, 0);
     if (u0 >= highTarget) return 0;
     const beta = lz.beta[M - 1];
-    if (beta === 0) return kL; // exact invariant subspace: Y1 = T_M, Y2 = C
+    if (beta === 0) return kL; // exact invariant subspace: no coupling, Y1 = T_M, Y2 = C
     const slack = highTarget - u0;
-    const fractions = [0.5, 0.2, 0.05, 0.01, 1e-3, 1e-5];
-    for (const f of fractions) {
+    for (const f of EPS_FRACTIONS) {
       const eps = f * slack;
-      this.lastCost += NS_QL_PER_M2 * M * M;
-      this.ritzPrefix(lz, M, (beta * beta) / eps, this.pt);
-      if (upper(this.pt, eps) < highTarget) return kL;
+      this.lastCost += this.qlCost * M * M;
+      ritzPrefix(lz, M, (beta * beta) / eps, this.d, this.e, this.pt);
+      if (upperFromPrefix(this.pt, j, R, cF, dimC, eps) < highTarget) return kL;
     }
     return 0;
   }
 }
+
+/** Trial values of ε as fractions of the slack left by the ε → 0 limit. */
+const EPS_FRACTIONS = [0.5, 0.2, 0.05, 0.01, 1e-3, 1e-5];
 
 // ---------------------------------------------------------------------------------------------
 // m*
@@ -371,12 +433,21 @@ export function mStarOf(a: Float64Array | Float32Array, T: number, tau: number, 
   checkTau(tau);
   checkSquare(a, T);
   const col = new Float64Array(T);
+  const col2 = new Float64Array(T);
+  columnSums(a, 0, T, col, col2);
+  return mStarFromColumnSums(squared ? col2 : col, tau);
+}
+
+/** col[j] += Σ_i a_ij and col2[j] += Σ_i a_ij² over the T×T block of `a` starting at `o`. */
+function columnSums(a: ArrayLike<number>, o: number, T: number, col: Float64Array, col2: Float64Array): void {
   for (let i = 0; i < T; i++) {
-    const r = i * T;
-    if (squared) for (let j = 0; j < T; j++) col[j] += a[r + j] * a[r + j];
-    else for (let j = 0; j < T; j++) col[j] += a[r + j];
+    const r = o + i * T;
+    for (let j = 0; j < T; j++) {
+      const v = a[r + j];
+      col[j] += v;
+      col2[j] += v * v;
+    }
   }
-  return mStarFromColumnSums(col, tau);
 }
 
 function mStarFromColumnSums(col: Float64Array, tau: number): number {
@@ -456,31 +527,32 @@ export function headMetrics(
   const entropy = T > 1 ? entSum / (batch * (T - 1)) : 0;
   const sinkMass = sinkSum / (batch * T);
 
-  // dominant column of the batch mean
+  // column sums (plain and squared) of the batch mean: dominant column, and m* in mode 'mean'
+  const col = new Float64Array(T);
+  const col2 = new Float64Array(T);
+  columnSums(mean, 0, T, col, col2);
   let dominantColumn = 0;
-  {
-    const col = new Float64Array(T);
-    for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) col[j] += mean[i * T + j];
-    for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
-  }
+  for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
 
   let kStar: number;
   let mStar: number;
   let mStarSquared: number;
   if (opts.mode === 'mean') {
     kStar = kStarOf(mean, T, tau);
-    mStar = mStarOf(mean, T, tau, false);
-    mStarSquared = mStarOf(mean, T, tau, true);
+    mStar = mStarFromColumnSums(col, tau);
+    mStarSquared = mStarFromColumnSums(col2, tau);
   } else if (opts.mode === 'per-seq') {
     let ks = 0;
     let ms = 0;
     let ms2 = 0;
     for (let b = 0; b < batch; b++) {
       const o = (b * numHeads + head) * TT;
-      const a = pattern.subarray(o, o + TT);
-      ks += kStarOf(a, T, tau);
-      ms += mStarOf(a, T, tau, false);
-      ms2 += mStarOf(a, T, tau, true);
+      ks += kStarOf(pattern.subarray(o, o + TT), T, tau);
+      col.fill(0);
+      col2.fill(0);
+      columnSums(pattern, o, T, col, col2);
+      ms += mStarFromColumnSums(col, tau);
+      ms2 += mStarFromColumnSums(col2, tau);
     }
     kStar = ks / batch;
     mStar = ms / batch;

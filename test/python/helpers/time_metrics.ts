@@ -1,0 +1,74 @@
+/**
+ * Per-head timing of kStarOf (not a test):
+ *   node --import tsx test/python/helpers/time_metrics.ts [js|wasm|auto] [T ...]
+ * Prints median wall and CPU time per head. Heads: (a) sink (rank-1-like), (b) near-uniform causal (logit std 0.05), (c) random temperature,
+ * plus a few harder ones. Prints the median wall time over repeats (after a warm-up), the path
+ * taken and the number of Lanczos steps; 'dense' is the exact dense float64 solve for comparison.
+ */
+import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
+import { kStarDense, kStarDetailed } from '../../../src/analysis/metrics';
+
+function gauss(r: Xorshift): number {
+  const u = (r.nextSigned() + 1) / 2 || 1e-12;
+  const v = (r.nextSigned() + 1) / 2;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+function head(T: number, s: number, seed: number, sink = 0, diag = 0): Float32Array {
+  const r = new Xorshift(seed);
+  const a = new Float32Array(T * T);
+  const row = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      row[j] = s * gauss(r) + (j === 0 ? sink : 0) + (j === i ? diag : 0);
+      mx = Math.max(mx, row[j]);
+    }
+    let z = 0;
+    for (let j = 0; j <= i; j++) z += row[j] = Math.exp(row[j] - mx);
+    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
+  }
+  return a;
+}
+
+const args = process.argv.slice(2);
+const backend = (['js', 'wasm', 'auto'].includes(args[0]) ? args.shift() : 'auto') as 'js' | 'wasm' | 'auto';
+const Ts = args.length ? args.map(Number) : [512, 1024];
+console.log(`backend: ${setLinalgBackend(backend)}`);
+const r = new Xorshift(1);
+const cases: [string, (T: number) => Float32Array][] = [
+  ['(a) sink', (T) => head(T, 1, 11, 8)],
+  ['(b) near-uniform', (T) => head(T, 0.05, 12)],
+  ['(c) random temp', (T) => head(T, 0.2 + 3 * Math.abs(r.nextSigned()), 13)],
+  ['    uniform', (T) => head(T, 0, 14)],
+  ['    sink, weaker', (T) => head(T, 1, 15, 4)],
+  ['    logit std 0.3', (T) => head(T, 0.3, 16)],
+  ['    logit std 1', (T) => head(T, 1, 17)],
+  ['    diagonal', (T) => head(T, 1, 18, 0, 5)],
+];
+for (const T of Ts) {
+  for (const [name, make] of cases) {
+    const a = make(T);
+    kStarDetailed(a, T, 0.9); // warm-up
+    const times: number[] = [];
+    const cpu: number[] = [];
+    let res = kStarDetailed(a, T, 0.9);
+    for (let i = 0; i < 5; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      res = kStarDetailed(a, T, 0.9);
+      times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    times.sort((x, y) => x - y);
+    cpu.sort((x, y) => x - y);
+    const t0 = performance.now();
+    const kd = kStarDense(a, T, 0.9);
+    const td = performance.now() - t0;
+    console.log(
+      `T=${T} ${name.padEnd(18)} k*=${String(res.kStar).padEnd(4)} ${res.method.padEnd(12)} steps=${String(res.steps).padEnd(4)} ` +
+        `wall ${times[2].toFixed(1).padStart(7)} ms  cpu ${cpu[2].toFixed(1).padStart(7)} ms   (dense ${td.toFixed(0)} ms${kd === res.kStar ? '' : `, MISMATCH ${kd}`})`,
+    );
+  }
+}

@@ -1,0 +1,586 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  GramLanczos,
+  Xorshift,
+  gramPackedOf,
+  kernels,
+  packRows,
+  setLinalgBackend,
+  squaredSingularValues,
+  symmetricEigenvalues,
+  tridiagonalEigenvalues,
+  withHeap,
+} from '../../src/analysis/linalg';
+import {
+  angularDistance,
+  batchMeanHead,
+  blockInfluence,
+  headMetrics,
+  isDegenerate,
+  isLazyLayer,
+  kStarDense,
+  kStarDetailed,
+  kStarOf,
+  lanczosEnergyBounds,
+  layerHeadMetrics,
+  mStarOf,
+  type HeadMetrics,
+} from '../../src/analysis/metrics';
+
+// ------------------------------------------------------------------------------------------
+// helpers
+// ------------------------------------------------------------------------------------------
+
+function gauss(r: Xorshift): number {
+  // Box–Muller
+  const u = (r.nextSigned() + 1) / 2 || 1e-12;
+  const v = (r.nextSigned() + 1) / 2;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** Causal softmax head with logits std s (+ optional sink / diagonal / previous-token bias). */
+function softmaxHead(T: number, s: number, seed: number, bias: { sink?: number; diag?: number; prev?: number } = {}): Float32Array {
+  const r = new Xorshift(seed);
+  const a = new Float32Array(T * T);
+  const row = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      let l = s * gauss(r);
+      if (j === 0) l += bias.sink ?? 0;
+      if (j === i) l += bias.diag ?? 0;
+      if (j === i - 1) l += bias.prev ?? 0;
+      row[j] = l;
+      if (l > mx) mx = l;
+    }
+    let z = 0;
+    for (let j = 0; j <= i; j++) {
+      row[j] = Math.exp(row[j] - mx);
+      z += row[j];
+    }
+    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
+  }
+  return a;
+}
+
+function uniformCausal(T: number): Float64Array {
+  const a = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) a[i * T + j] = 1 / (i + 1);
+  return a;
+}
+
+/** Random orthogonal n×n (modified Gram–Schmidt on a Gaussian matrix, twice), row-major. */
+function randomOrthogonal(n: number, r: Xorshift): Float64Array {
+  const q = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) q[i] = gauss(r);
+  for (let c = 0; c < n; c++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < c; p++) {
+        let d = 0;
+        for (let i = 0; i < n; i++) d += q[i * n + c] * q[i * n + p];
+        for (let i = 0; i < n; i++) q[i * n + c] -= d * q[i * n + p];
+      }
+      let s = 0;
+      for (let i = 0; i < n; i++) s += q[i * n + c] ** 2;
+      s = Math.sqrt(s);
+      for (let i = 0; i < n; i++) q[i * n + c] /= s;
+    }
+  }
+  return q;
+}
+
+/** A = U diag(sigma) Vᵀ (general dense n×n). */
+function planted(sigma: number[], seed: number): Float64Array {
+  const n = sigma.length;
+  const r = new Xorshift(seed);
+  const u = randomOrthogonal(n, r);
+  const v = randomOrthogonal(n, r);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const x = u[i * n + k] * sigma[k];
+      if (x === 0) continue;
+      for (let j = 0; j < n; j++) a[i * n + j] += x * v[j * n + k];
+    }
+  }
+  return a;
+}
+
+/** Reference k* from a descending spectrum of squared singular values. */
+function kFromEnergies(e: ArrayLike<number>, tau: number): number {
+  let tot = 0;
+  for (let i = 0; i < e.length; i++) tot += e[i];
+  let c = 0;
+  for (let i = 0; i < e.length; i++) {
+    c += e[i];
+    if (c >= tau * tot) return i + 1;
+  }
+  return e.length;
+}
+
+/** Minimum over k of |cumulative energy fraction − τ| (to recognise ties). */
+function tieDistance(e: ArrayLike<number>, tau: number): number {
+  let tot = 0;
+  for (let i = 0; i < e.length; i++) tot += e[i];
+  let c = 0;
+  let best = Infinity;
+  for (let i = 0; i < e.length; i++) {
+    c += e[i];
+    best = Math.min(best, Math.abs(c / tot - tau));
+  }
+  return best;
+}
+
+const FORCE_LANCZOS = { denseBelow: 0, noDense: true } as const;
+
+function frobSquaredOfPacked(g: Float64Array, n: number): number {
+  let s = 0;
+  let p = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++, p++) s += (i === j ? 1 : 2) * g[p] * g[p];
+  return s;
+}
+
+function sumSq(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return s;
+}
+
+// ------------------------------------------------------------------------------------------
+// linear algebra kernels
+// ------------------------------------------------------------------------------------------
+
+test('tridiagonal QL: eigenvalues of the 1-D Laplacian', () => {
+  for (const n of [1, 2, 3, 10, 57]) {
+    const d = new Float64Array(n).fill(2);
+    const e = new Float64Array(n).fill(-1);
+    tridiagonalEigenvalues(d, e, n);
+    const got = Array.from(d).sort((x, y) => x - y);
+    for (let k = 1; k <= n; k++) {
+      const want = 2 - 2 * Math.cos((k * Math.PI) / (n + 1));
+      assert.ok(Math.abs(got[k - 1] - want) < 1e-13, `n=${n} k=${k}: ${got[k - 1]} vs ${want}`);
+    }
+  }
+});
+
+test('dense symmetric eigenvalues recover a planted spectrum', () => {
+  const r = new Xorshift(7);
+  for (const n of [1, 2, 3, 8, 33, 100]) {
+    const lam = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : Math.exp(-i / 7) * (i % 2 ? 1 : -1)));
+    const q = randomOrthogonal(n, r);
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += q[i * n + k] * lam[k] * q[j * n + k];
+      a[i * n + j] = s;
+    }
+    const got = symmetricEigenvalues(a, n);
+    const want = [...lam].sort((x, y) => y - x);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12, `n=${n} i=${i}: ${got[i]} vs ${want[i]}`);
+  }
+});
+
+test('squared singular values of planted general and triangular matrices', () => {
+  const sigma = [5, 3, 3, 1, 0.5, 0.25, 1e-3, 0];
+  const e = squaredSingularValues(planted(sigma, 11), sigma.length);
+  sigma.forEach((s, i) => assert.ok(Math.abs(e[i] - s * s) < 1e-12, `${e[i]} vs ${s * s}`));
+  // Gram of a lower-triangular matrix with ragged zero runs equals the naive product
+  const n = 37;
+  const r = new Xorshift(5);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = (i * 7) % 5; j <= i; j++) a[i * n + j] = r.nextSigned();
+  const g = gramPackedOf(a, n);
+  let p = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += a[k * n + i] * a[k * n + j];
+    assert.ok(Math.abs(g[p++] - s) < 1e-13, `G[${i},${j}]`);
+  }
+  const tr = sumSq(a);
+  const ev = squaredSingularValues(a, n);
+  let sum = 0;
+  let sum2 = 0;
+  for (const x of ev) {
+    sum += x;
+    sum2 += x * x;
+  }
+  assert.ok(Math.abs(sum - tr) < 1e-12 * tr);
+  assert.ok(Math.abs(sum2 - frobSquaredOfPacked(g, n)) < 1e-11 * sum2);
+});
+
+test('Lanczos bounds bracket the true top-k energies at every step (the certificate is sound)', () => withHeap(() => {
+  let checked = 0;
+  for (const [T, s, seed] of [[40, 0.5, 1], [64, 2, 2], [90, 0.1, 3], [120, 1, 4]] as const) {
+    const a = softmaxHead(T, s, seed, seed === 4 ? { sink: 3 } : {});
+    const tr = sumSq(a);
+    const ev = squaredSingularValues(a, T);
+    const S = new Float64Array(T + 1);
+    for (let i = 0; i < T; i++) S[i + 1] = S[i] + ev[i];
+    const frob = frobSquaredOfPacked(gramPackedOf(a, T), T);
+    const m = packRows(a, T);
+    const lz = new GramLanczos(m, 8, seed);
+    for (let M = 1; M <= T; M++) {
+      lz.step();
+      if (M % 3 !== 0 && M !== T) continue;
+      let t2 = 0;
+      for (let i = 0; i < M; i++) t2 += lz.alpha[i] ** 2;
+      for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] ** 2;
+      const cF = Math.sqrt(Math.max(0, frob - t2 - 2 * lz.beta[M - 1] ** 2));
+      for (const eps of [1e-6 * tr, 1e-3 * tr, 0.1 * tr]) {
+        for (const useCF of [false, true]) {
+          const { lower, upper } = lanczosEnergyBounds(lz, tr, eps, useCF ? cF : Infinity);
+          const tol = 1e-12 * tr;
+          for (let k = 0; k <= M; k++) {
+            assert.ok(lower[k] <= S[k] + tol, `T=${T} M=${M} k=${k}: lower ${lower[k]} > S ${S[k]}`);
+            assert.ok(upper[k] >= S[k] - tol, `T=${T} M=${M} k=${k} eps=${eps} cF=${useCF}: upper ${upper[k]} < S ${S[k]}`);
+            checked++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(checked > 10000);
+  // rank-deficient matrix: the Krylov space (5 range directions + the start vector's null-space
+  // component) becomes invariant after 6 steps (breakdown, restart)
+  const sigma = [3, 2, 1, 0.5, 0.25, ...new Array<number>(25).fill(0)];
+  const a = planted(sigma, 5);
+  const m = packRows(a, 30);
+  const tr = sigma.reduce((x, y) => x + y * y, 0);
+  const lz = new GramLanczos(m, 4, 3);
+  const S = [0];
+  for (const x of sigma) S.push(S[S.length - 1] + x * x);
+  for (let M = 1; M <= 30; M++) {
+    lz.step();
+    if (M === 6) assert.equal(lz.beta[5], 0, 'breakdown after the 6-dimensional invariant subspace');
+    const { lower, upper } = lanczosEnergyBounds(lz, tr, 1e-4 * tr);
+    for (let k = 0; k <= M; k++) {
+      assert.ok(lower[k] <= S[k] + 1e-12 * tr && upper[k] >= S[k] - 1e-12 * tr, `rank-deficient M=${M} k=${k}`);
+    }
+  }
+  assert.equal(kStarDetailed(a, 30, 0.99, FORCE_LANCZOS).kStar, kFromEnergies(sigma.map((x) => x * x), 0.99));
+}));
+
+// ------------------------------------------------------------------------------------------
+// k*
+// ------------------------------------------------------------------------------------------
+
+test('rank-1 attention (all mass on key 0): k* = 1, m* = 1', () => {
+  for (const T of [1, 2, 16, 100, 300]) {
+    const a = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) a[i * T] = 1;
+    assert.equal(kStarOf(a, T, 0.9), 1);
+    assert.equal(kStarDetailed(a, T, 0.9, FORCE_LANCZOS).kStar, 1);
+    assert.equal(mStarOf(a, T, 0.9), 1);
+    assert.equal(mStarOf(a, T, 0.9, true), 1);
+  }
+});
+
+test('identity attention: k* = m* = ceil(τ·T)', () => {
+  for (const T of [10, 64, 200]) {
+    const a = new Float64Array(T * T);
+    for (let i = 0; i < T; i++) a[i * T + i] = 1;
+    for (const tau of [0.5, 0.9, 0.95]) {
+      // cumulative energy k/T: exact ties when τ·T is an integer, so use a τ just below
+      const t = tau - 1e-4;
+      assert.equal(kStarOf(a, T, t), Math.ceil(t * T), `T=${T} tau=${t}`);
+      assert.equal(kStarDetailed(a, T, t, FORCE_LANCZOS).kStar, Math.ceil(t * T));
+      assert.equal(mStarOf(a, T, t), Math.ceil(t * T));
+    }
+  }
+});
+
+test('identity-like causal attention (strong diagonal) has a large k*', () => {
+  const T = 128;
+  const a = softmaxHead(T, 0.5, 3, { diag: 6 });
+  const k = kStarOf(a, T, 0.9);
+  assert.ok(k > 80, `k* = ${k}`);
+  assert.equal(k, kStarDense(a, T, 0.9));
+});
+
+test('uniform causal attention: k* = 5, 6, 7 at T = 64, 256, 1024 (τ = 0.9)', () => {
+  assert.equal(kStarOf(uniformCausal(64), 64, 0.9), 5);
+  const r256 = kStarDetailed(uniformCausal(256), 256, 0.9);
+  assert.deepEqual([r256.kStar, r256.method], [6, 'lanczos']);
+  const r1024 = kStarDetailed(uniformCausal(1024), 1024, 0.9);
+  assert.deepEqual([r1024.kStar, r1024.method], [7, 'lanczos']);
+  // m*: column sums of uniform causal attention are H_T − H_j (harmonic numbers)
+  assert.equal(mStarOf(uniformCausal(64), 64, 0.9), kFromEnergies(columnSums(uniformCausal(64), 64).sort((x, y) => y - x), 0.9));
+});
+
+function columnSums(a: ArrayLike<number>, T: number, squared = false): number[] {
+  const c = new Array<number>(T).fill(0);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) c[j] += squared ? a[i * T + j] ** 2 : a[i * T + j];
+  return c;
+}
+
+test('planted spectra on general (non-triangular) matrices', () => {
+  const cases: { sigma: number[]; tau: number; k: number }[] = [];
+  // energies chosen so the crossing is at a known k with a clear margin
+  const n = 60;
+  const base = Array.from({ length: n }, (_, i) => 1 / (1 + i));
+  for (const tau of [0.5, 0.8, 0.9, 0.99]) {
+    const e = base.map((x) => x * x);
+    cases.push({ sigma: base, tau, k: kFromEnergies(e, tau) });
+  }
+  // one dominant singular value: k* = 1
+  cases.push({ sigma: [10, ...Array.from({ length: 49 }, () => 0.1)], tau: 0.9, k: 1 });
+  // flat top block of 5 then tiny tail: k* = 5 at τ = 0.9 (top-4 = 80%)
+  cases.push({ sigma: [1, 1, 1, 1, 1, ...Array.from({ length: 45 }, () => 1e-3)], tau: 0.9, k: 5 });
+  let i = 0;
+  for (const c of cases) {
+    const T = c.sigma.length;
+    const a = planted(c.sigma, 100 + i++);
+    assert.equal(kStarOf(a, T, c.tau), c.k, `planted case ${i}: default`);
+    assert.equal(kStarDetailed(a, T, c.tau, FORCE_LANCZOS).kStar, c.k, `planted case ${i}: Lanczos`);
+    assert.equal(kStarDense(a, T, c.tau), c.k, `planted case ${i}: dense`);
+  }
+});
+
+test('cumulative energy close to τ (1e-7 relative) is resolved exactly by the certificate', () => {
+  // energies e = [0.5, 0.2, 0.1, 0.1 ± x, rest] normalised so that S_4 / tr = 0.9 ± 1e-7
+  const n = 80;
+  for (const sign of [1, -1]) {
+    const tail = Array.from({ length: n - 4 }, (_, i) => 1 + 0.5 * Math.sin(i));
+    const tailSum = tail.reduce((x, y) => x + y, 0);
+    const top = [0.5, 0.2, 0.1, 0.1 + sign * 1e-7];
+    const topSum = top.reduce((x, y) => x + y, 0);
+    const scale = (1 - topSum) / tailSum;
+    const energies = [...top, ...tail.map((x) => x * scale)];
+    const sigma = energies.map(Math.sqrt);
+    const a = planted(sigma, 77 + sign);
+    const want = sign > 0 ? 4 : 5;
+    assert.equal(kStarOf(a, n, 0.9), want);
+    assert.equal(kStarDetailed(a, n, 0.9, FORCE_LANCZOS).kStar, want);
+    assert.equal(kStarDense(a, n, 0.9), want);
+  }
+});
+
+test('k* on many random softmax-causal heads equals the dense float64 eigen solve', () => {
+  const r = new Xorshift(2024);
+  let n = 0;
+  let viaLanczos = 0;
+  let ties = 0;
+  for (let it = 0; it < 140; it++) {
+    const T = [16, 24, 32, 48, 64, 96, 128, 160, 200, 256][it % 10];
+    const s = [0.05, 0.2, 0.5, 1, 2, 4][Math.floor(it / 10) % 6];
+    const bias = it % 7 === 0 ? { sink: 2 + 4 * Math.abs(r.nextSigned()) } : it % 7 === 3 ? { diag: 3 } : it % 7 === 5 ? { prev: 4 } : {};
+    const a = softmaxHead(T, s, 1000 + it, bias);
+    const tau = it % 3 === 0 ? 0.9 : it % 3 === 1 ? 0.8 : 0.95;
+    const ev = squaredSingularValues(a, T);
+    if (tieDistance(ev, tau) < 1e-9) {
+      ties++;
+      continue;
+    }
+    const want = kFromEnergies(ev, tau);
+    assert.equal(kStarDense(a, T, tau), want);
+    const forced = kStarDetailed(a, T, tau, FORCE_LANCZOS);
+    assert.equal(forced.kStar, want, `it=${it} T=${T} s=${s} tau=${tau} forced Lanczos (${forced.steps} steps)`);
+    assert.notEqual(forced.method, 'dense');
+    const def = kStarDetailed(a, T, tau);
+    assert.equal(def.kStar, want, `it=${it} T=${T} s=${s} tau=${tau} default (${def.method})`);
+    if (def.method === 'lanczos' || def.method === 'lanczos+gram') viaLanczos++;
+    n++;
+  }
+  assert.ok(ties <= 2, `${ties} ties`);
+  assert.ok(n >= 138);
+  assert.ok(viaLanczos >= 20, `only ${viaLanczos} heads certified by Lanczos on the default path`);
+});
+
+test('k*: float32 and float64 input agree; scale invariance; zero matrix; τ validation', () => {
+  const T = 70;
+  const a32 = softmaxHead(T, 1, 9, { sink: 2 });
+  const a64 = Float64Array.from(a32);
+  const k = kStarOf(a32, T, 0.9);
+  assert.equal(kStarOf(a64, T, 0.9), k);
+  for (const f of [1e-300, 1e-30, 3, 1e30, 1e300]) {
+    assert.equal(kStarOf(a64.map((x) => x * f), T, 0.9), k, `scale ${f}`);
+  }
+  assert.equal(kStarOf(new Float32Array(T * T), T, 0.9), 0);
+  assert.equal(mStarOf(new Float32Array(T * T), T, 0.9), 0);
+  assert.throws(() => kStarOf(a32, T, 0));
+  assert.throws(() => kStarOf(a32, T, 1.5));
+  assert.throws(() => kStarOf(a32, T, Number.NaN));
+  assert.throws(() => kStarOf(a32, T + 1, 0.9));
+  const bad = Float64Array.from(a64);
+  bad[5] = Number.NaN;
+  assert.throws(() => kStarOf(bad, T, 0.9));
+  // τ = 1 counts every non-zero singular value (a rank-3 planted matrix)
+  const r3 = planted([3, 2, 1, 0, 0, 0, 0, 0, 0, 0], 4);
+  assert.equal(kStarOf(r3, 10, 1), 3);
+});
+
+test('k* on banded (sliding-window) and upper-triangular matrices', () => {
+  const T = 150;
+  const r = new Xorshift(31);
+  const band = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = Math.max(0, i - 8); j <= i; j++) band[i * T + j] = Math.exp(r.nextSigned());
+  const up = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) up[i * T + j] = band[j * T + i];
+  for (const [name, a] of [['band', band], ['upper', up]] as const) {
+    for (const tau of [0.5, 0.9]) {
+      const want = kFromEnergies(squaredSingularValues(a, T), tau);
+      assert.equal(kStarOf(a, T, tau), want, name);
+      assert.equal(kStarDetailed(a, T, tau, FORCE_LANCZOS).kStar, want, name);
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// m*, head metrics, modes
+// ------------------------------------------------------------------------------------------
+
+test('m* and m*² count columns by (squared) mass', () => {
+  // 3×3 causal: column sums [1.5, 1.0, 0.5] of total 3 → τ=0.5 needs 1, τ=0.8 needs 2 (2.5/3), τ=0.9 needs 3
+  const a = new Float64Array([1, 0, 0, 0.5, 0.5, 0, 0, 0.5, 0.5]);
+  assert.equal(mStarOf(a, 3, 0.5), 1);
+  assert.equal(mStarOf(a, 3, 0.8), 2);
+  assert.equal(mStarOf(a, 3, 0.9), 3);
+  // squared: column sums [1.25, 0.5, 0.25] of 2 → τ=0.6 needs 1 (0.625), τ=0.8 needs 2 (0.875)
+  assert.equal(mStarOf(a, 3, 0.6, true), 1);
+  assert.equal(mStarOf(a, 3, 0.8, true), 2);
+  assert.equal(mStarOf(a, 3, 0.9, true), 3);
+});
+
+/** [batch, head, T, T] pattern from per-(b, h) matrices. */
+function pattern(mats: Float32Array[][], T: number): Float32Array {
+  const batch = mats.length;
+  const H = mats[0].length;
+  const p = new Float32Array(batch * H * T * T);
+  for (let b = 0; b < batch; b++) for (let h = 0; h < H; h++) p.set(mats[b][h], (b * H + h) * T * T);
+  return p;
+}
+
+test('per-seq vs mean mode', () => {
+  const T = 20;
+  const sink = new Float32Array(T * T);
+  const eye = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) {
+    sink[i * T] = 1;
+    eye[i * T + i] = 1;
+  }
+  const p = pattern([[sink, eye], [eye, eye]], T); // batch 2, 2 heads
+  const tau = 0.9 - 1e-4; // identity ties exactly at integers otherwise
+  const kEye = Math.ceil(tau * T); // 18
+  const perSeq = headMetrics(p, 2, 2, 0, T, { tau, mode: 'per-seq' });
+  assert.equal(perSeq.kStar, (1 + kEye) / 2);
+  assert.equal(perSeq.mStar, (1 + kEye) / 2);
+  assert.equal(perSeq.mStarSquared, (1 + kEye) / 2);
+  const mean = headMetrics(p, 2, 2, 0, T, { tau, mode: 'mean' });
+  const meanMat = batchMeanHead(p, 2, 2, 0, T);
+  assert.equal(meanMat[0], 1); // (1 + 1) / 2 at (0, 0)
+  assert.equal(meanMat[1 * T + 0], 0.5);
+  assert.equal(meanMat[1 * T + 1], 0.5);
+  assert.equal(mean.kStar, kFromEnergies(squaredSingularValues(meanMat, T), tau));
+  assert.equal(mean.mStar, kFromEnergies(columnSums(meanMat, T).sort((x, y) => y - x), tau));
+  assert.equal(mean.mStarSquared, kFromEnergies(columnSums(meanMat, T, true).sort((x, y) => y - x), tau));
+  assert.notEqual(mean.kStar, perSeq.kStar);
+  // head 1 is the identity in both sequences: both modes agree
+  const h1 = layerHeadMetrics(p, 2, 2, T, { tau, mode: 'per-seq' })[1];
+  assert.equal(h1.kStar, kEye);
+  assert.deepEqual(layerHeadMetrics(p, 2, 2, T, { tau, mode: 'mean' })[1], h1);
+  // sink mass, entropy, dominant column
+  assert.equal(perSeq.sinkMass, (1 + 1 / T) / 2);
+  assert.equal(h1.sinkMass, 1 / T);
+  assert.equal(perSeq.entropy, 0);
+  assert.equal(perSeq.dominantColumn, 0);
+  assert.throws(() => headMetrics(p, 2, 2, 2, T, { tau, mode: 'mean' }));
+  assert.throws(() => headMetrics(p, 3, 2, 0, T, { tau, mode: 'mean' }));
+  assert.throws(() => headMetrics(p, 2, 2, 0, T, { tau, mode: 'nope' as never }));
+});
+
+test('entropy and sink mass of uniform causal attention', () => {
+  const T = 50;
+  const u = Float32Array.from(uniformCausal(T));
+  const h = headMetrics(pattern([[u], [u], [u]], T), 3, 1, 0, T, { tau: 0.9, mode: 'mean' });
+  assert.ok(Math.abs(h.entropy - 1) < 1e-6, `entropy ${h.entropy}`);
+  let sink = 0;
+  for (let i = 0; i < T; i++) sink += 1 / (i + 1);
+  assert.ok(Math.abs(h.sinkMass - sink / T) < 1e-7);
+  assert.equal(h.dominantColumn, 0);
+  // a hand-made 3×3 row: row 1 = [0.5, 0.5] → entropy 1; row 2 = [1, 0, 0] → 0; mean 0.5
+  const a = new Float32Array([1, 0, 0, 0.5, 0.5, 0, 0, 0, 1]);
+  const g = headMetrics(a, 1, 1, 0, 3, { tau: 0.9, mode: 'per-seq' });
+  assert.ok(Math.abs(g.entropy - 0.5) < 1e-7);
+  assert.ok(Math.abs(g.sinkMass - 0.5) < 1e-7);
+  assert.equal(g.dominantColumn, 0);
+  const b = new Float32Array([1, 0, 0, 0, 1, 0, 0, 1, 0]);
+  assert.equal(headMetrics(b, 1, 1, 0, 3, { tau: 0.9, mode: 'mean' }).dominantColumn, 1);
+});
+
+test('degenerate heads and lazy layers', () => {
+  const h = (kStar: number, mStar: number): HeadMetrics => ({ kStar, mStar, mStarSquared: mStar, entropy: 0, sinkMass: 0, dominantColumn: 0 });
+  assert.equal(isDegenerate(h(1, 5)), true);
+  assert.equal(isDegenerate(h(3, 1)), true);
+  assert.equal(isDegenerate(h(3, 5)), false);
+  assert.equal(isDegenerate(h(1, 5), 'mStar'), false);
+  assert.equal(isDegenerate(h(3, 1), 'kStar'), false);
+  assert.equal(isDegenerate(h(1, 1), 'kStar'), true);
+  assert.equal(isDegenerate(h(1.5, 1), 'kStar'), false); // per-seq mean: not every sequence is rank 1
+  assert.equal(isLazyLayer([h(1, 3), h(2, 1)]), true);
+  assert.equal(isLazyLayer([h(1, 3), h(2, 2)]), false);
+  assert.equal(isLazyLayer([h(1, 3), h(2, 1)], 'kStar'), false);
+  assert.equal(isLazyLayer([]), false);
+});
+
+// ------------------------------------------------------------------------------------------
+// Block Influence / angular distance
+// ------------------------------------------------------------------------------------------
+
+test('Block Influence and angular distance on hand-computed cases', () => {
+  // batch 2, T 2, d 2
+  const hIn = new Float32Array([1, 0, 1, 0, /* b1 */ 0, 2, 3, 4]);
+  const hOut = new Float32Array([0, 1, 1, 1, /* b1 */ 0, -5, 3, 4]);
+  // cosines: (b0,t0) 0; (b0,t1) 1/√2; (b1,t0) −1; (b1,t1) 1
+  const cosMean = (0 + Math.SQRT1_2 - 1 + 1) / 4;
+  assert.ok(Math.abs(blockInfluence(hIn, hOut, 2, 2, 2) - (1 - cosMean)) < 1e-12);
+  // last tokens: (b0) 45° → 0.25; (b1) 0° → 0
+  assert.ok(Math.abs(angularDistance(hIn, hOut, 2, 2, 2) - 0.125) < 1e-12);
+  assert.equal(blockInfluence(hIn, hIn, 2, 2, 2), 0);
+  assert.equal(angularDistance(hIn, hIn, 2, 2, 2), 0);
+  const neg = hIn.map((x) => -x);
+  assert.ok(Math.abs(blockInfluence(hIn, neg, 2, 2, 2) - 2) < 1e-12);
+  assert.ok(Math.abs(angularDistance(hIn, neg, 2, 2, 2) - 1) < 1e-12);
+  // zero vectors: both zero → identical (cos 1); one zero → cos 0
+  assert.equal(blockInfluence(new Float32Array(2), new Float32Array(2), 1, 1, 2), 0);
+  assert.equal(blockInfluence(new Float32Array([1, 0]), new Float32Array(2), 1, 1, 2), 1);
+  assert.throws(() => blockInfluence(hIn, hOut, 2, 2, 3));
+});
+
+// ------------------------------------------------------------------------------------------
+// kernel backends
+// ------------------------------------------------------------------------------------------
+
+test('WebAssembly SIMD backend is available in Node and agrees with the JS kernels', () => {
+  assert.equal(setLinalgBackend('auto'), 'wasm');
+  const r = new Xorshift(99);
+  const cases: [number, Float32Array][] = [];
+  for (const T of [17, 64, 129]) cases.push([T, softmaxHead(T, 1.5, T, { sink: 1 })]);
+  const run = (): number[][] => cases.map(([T, a]) => [
+    ...squaredSingularValues(a, T).slice(0, 5),
+    kStarDetailed(a, T, 0.9, FORCE_LANCZOS).kStar,
+    kStarDense(a, T, 0.9),
+  ]);
+  const wasm = run();
+  assert.equal(setLinalgBackend('js'), 'js');
+  try {
+    assert.equal(kernels().kind, 'js');
+    const js = run();
+    for (let c = 0; c < cases.length; c++) {
+      for (let i = 0; i < 5; i++) assert.ok(Math.abs(wasm[c][i] - js[c][i]) <= 1e-12 * js[c][0]);
+      assert.deepEqual(wasm[c].slice(5), js[c].slice(5));
+    }
+    // the JS backend alone on random heads, both paths, against its own dense solve
+    for (let it = 0; it < 30; it++) {
+      const T = 40 + Math.floor(60 * Math.abs(r.nextSigned()));
+      const a = softmaxHead(T, [0.1, 0.5, 2][it % 3], 500 + it, it % 4 === 0 ? { sink: 4 } : {});
+      const ev = squaredSingularValues(a, T);
+      if (tieDistance(ev, 0.9) < 1e-9) continue;
+      const want = kFromEnergies(ev, 0.9);
+      assert.equal(kStarDetailed(a, T, 0.9, FORCE_LANCZOS).kStar, want);
+      assert.equal(kStarOf(a, T, 0.9), want);
+    }
+  } finally {
+    setLinalgBackend('auto');
+  }
+});
