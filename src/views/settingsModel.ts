@@ -35,7 +35,7 @@ export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): Anal
 }
 
 export function describeSettings(s: AnalysisSettings): string {
-  const input = s.textFile ? `text ${path.basename(s.textFile)}` : s.tokensFile ? `tokens ${path.basename(s.tokensFile)}` : 'built-in text';
+  const input = s.textFile ? `text ${path.basename(s.textFile)}` : s.tokensFile ? `tokens ${path.basename(s.tokensFile)}` : 'default input (built-in text, or seeded ids without a tokenizer)';
   return [`T ${s.seqLen ?? 'auto'}`, `batch ${s.batch ?? 4}`, `τ ${s.tau ?? 0.9}`, s.mode ?? 'mean', `EP ${s.ep ?? 'auto'}`, input].join(' · ');
 }
 

@@ -340,7 +340,7 @@ describe('host helpers', () => {
     assert.deepEqual(settingsFromConfig({ inputFile: 'data/train.bin' }, '/ws'), { tokensFile: path.resolve('/ws', 'data/train.bin') });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/a.npy' }), { tokensFile: '/t/a.npy' });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/book.txt' }), { textFile: '/t/book.txt' });
-    assert.equal(describeSettings({}), 'T auto · batch 4 · τ 0.9 · mean · EP auto · built-in text');
+    assert.equal(describeSettings({}), 'T auto · batch 4 · τ 0.9 · mean · EP auto · default input (built-in text, or seeded ids without a tokenizer)');
   });
 
   test('a head is computed with the settings the report resolved, on the provider it used', () => {
