@@ -186,14 +186,14 @@ export function buildProgram(): Command {
     .option('--batch <B>', 'sequences', int('--batch', 1), 4)
     .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
     .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices(['mean', 'per-seq']).default('mean'))
-    .addOption(new Option('--ep <ep>', 'execution provider').choices(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'))
+    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices(['auto', 'cuda', 'dml', 'webgpu', 'cpu']).default('auto'))
     .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
     .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices(['kStar', 'mStar', 'either']).default('either'))
     .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
-    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: 'mean' | 'per-seq'; ep: 'auto' | 'cuda' | 'webgpu' | 'cpu'; layers?: [number, number]; degenerateWhen: 'kStar' | 'mStar' | 'either'; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
+    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: 'mean' | 'per-seq'; ep: 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu'; layers?: [number, number]; degenerateWhen: 'kStar' | 'mStar' | 'either'; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
       if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
       const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
       let last = -1;

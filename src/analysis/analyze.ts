@@ -108,7 +108,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         if (patternSink) await patternSink.add(out.layer, H, T, (h) => batchMeanHead(out.pattern, B, H, h, T));
         metricsMs += performance.now() - tm;
       },
-      { ep: r.ep === 'dml' ? 'auto' : r.ep, layers: r.layers, wantResidual: true, signal: o.signal, onProgress: o.onProgress },
+      { ep: r.ep, layers: r.layers, wantResidual: true, signal: o.signal, onProgress: o.onProgress },
     );
     if (patternSink && s.savePatterns) await patternSink.finish(s.savePatterns, ckpt, r);
     const total = performance.now() - t0;
@@ -168,7 +168,7 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
     (out) => {
       if (out.layer === layer) data = Float32Array.from(batchMeanHead(out.pattern, r.batch, ckpt.dims.heads, head, r.seqLen));
     },
-    { ep: r.ep === 'dml' ? 'auto' : r.ep, layers: [layer, layer], signal: o.signal, onProgress: o.onProgress },
+    { ep: r.ep, layers: [layer, layer], signal: o.signal, onProgress: o.onProgress },
   );
   if (!data) throw new InherituneError('E_RUNTIME', `layer ${layer} produced no attention pattern`);
   return { T: r.seqLen, data };

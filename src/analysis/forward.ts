@@ -15,7 +15,7 @@ import { createSession, EpName, ExecutionProviderReport, ort } from './providers
 export type { ExecutionProviderReport } from './providers';
 
 export interface ForwardOptions {
-  ep?: 'auto' | 'cuda' | 'webgpu' | 'cpu';
+  ep?: EpName;
   /** Inclusive range of layers whose patterns are wanted (all layers still run up to the last one). */
   layers?: [number, number];
   /** Also deliver resid_pre/resid_post per layer. */

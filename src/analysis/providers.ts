@@ -10,10 +10,10 @@ import { cudaInstallState, loadCudaEpSpec } from '../gpu/metadata';
 import type { InferenceSession } from 'onnxruntime-node';
 import { InherituneError } from '../checkpoint/errors';
 
-export type EpName = 'auto' | 'cuda' | 'webgpu' | 'cpu';
-export const EP_NAMES: readonly EpName[] = ['auto', 'cuda', 'webgpu', 'cpu'];
-/** The order `auto` tries. */
-export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = ['cuda', 'webgpu', 'cpu'];
+export type EpName = 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu';
+export const EP_NAMES: readonly EpName[] = ['auto', 'cuda', 'dml', 'webgpu', 'cpu'];
+/** The order `auto` tries: CUDA, then DirectML (bundled on Windows only), then WebGPU, then CPU. */
+export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
 
 export interface ExecutionProviderReport {
   requested: string;
@@ -148,6 +148,9 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
         skipped.push({ name: ep, reason: why });
         continue;
       }
+    }
+    if (ep === 'dml' && process.platform !== 'win32') {
+      throw new InherituneError('E_RUNTIME', `execution provider dml: DirectML is only available on Windows (this is ${process.platform})`, { ep });
     }
     if (ep === 'webgpu') {
       const why = webgpuUnavailableReason();

@@ -177,3 +177,34 @@ test('bf16 checkpoints are converted for the forward pass and give the same verd
   const rep = await analyzeCheckpoint(b, { seqLen: 32, batch: 2, ep: 'cpu' });
   assert.deepEqual(rep.layers.map((l) => l.lazy), [false, false, false, true, false, true]);
 });
+
+test('every execution provider available here agrees with CPU (k*, m* identical; entropy and sink mass to 1e-4); an absent one is reported with its reason', async (t) => {
+  const { AUTO_ORDER } = await import('../../src/analysis/providers');
+  const settings = { seqLen: 48, batch: 2 };
+  const cpu = await analyzeCheckpoint(planted, { ...settings, ep: 'cpu' });
+  const auto = await analyzeCheckpoint(planted, { ...settings, ep: 'auto' });
+  for (const ep of AUTO_ORDER.filter((e) => e !== 'cpu')) {
+    let rep;
+    try {
+      rep = await analyzeCheckpoint(planted, { ...settings, ep });
+    } catch (e) {
+      assert.ok(e instanceof InherituneError && e.code === 'E_RUNTIME', String(e));
+      const skipped = auto.executionProvider.skipped.find((s) => s.name === ep);
+      assert.ok(skipped && skipped.reason.length > 10, `auto must report why ${ep} was skipped`);
+      t.diagnostic(`${ep}: not available on this machine, agreement not measured (${skipped.reason})`);
+      continue;
+    }
+    assert.equal(rep.executionProvider.used, ep);
+    for (const [l, layer] of rep.layers.entries()) {
+      for (const [h, head] of layer.heads.entries()) {
+        const ref = cpu.layers[l].heads[h];
+        assert.equal(head.kStar, ref.kStar, `${ep} layer ${l} head ${h} k*`);
+        assert.equal(head.mStar, ref.mStar, `${ep} layer ${l} head ${h} m*`);
+        assert.ok(Math.abs(head.entropy - ref.entropy) < 1e-4 && Math.abs(head.sinkMass - ref.sinkMass) < 1e-4, `${ep} layer ${l} head ${h}`);
+      }
+    }
+    t.diagnostic(`${ep}: agrees with cpu on ${rep.layers.length} layers`);
+  }
+  assert.equal(auto.executionProvider.used, AUTO_ORDER.find((e) => !auto.executionProvider.skipped.some((s) => s.name === e)));
+  if (process.platform !== 'win32') await assert.rejects(analyzeCheckpoint(planted, { ...settings, ep: 'dml' }), /DirectML is only available on Windows/);
+});
