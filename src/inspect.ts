@@ -1,6 +1,9 @@
 /** A checkpoint summary for `inheritune inspect`, the viewer and the report header. */
 import * as path from 'node:path';
 import { Checkpoint } from './checkpoint/checkpoint';
+import { formatBytes, formatCount } from './shared/format';
+
+export { formatBytes, formatCount };
 
 export interface CheckpointSummary {
   path: string;
@@ -49,20 +52,6 @@ export function summarize(c: Checkpoint): CheckpointSummary {
     tiedEmbeddings: c.tied,
     provenance,
   };
-}
-
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }
 
 export function summaryText(s: CheckpointSummary): string {

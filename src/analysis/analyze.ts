@@ -10,23 +10,15 @@ import { Checkpoint, openCheckpoint } from '../checkpoint/checkpoint';
 import { fromFloat32 } from '../checkpoint/dtypes';
 import { InherituneError, ProgressFn } from '../checkpoint/errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
+import type { AnalysisSettings } from '../shared/protocol';
 import { AnalysisReport, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { runForward } from './forward';
 import { prepareTokens } from './input';
 import { angularDistance, batchMeanHead, blockInfluence, isDegenerate, layerHeadMetrics } from './metrics';
 
-export interface AnalyzeSettings {
-  seqLen?: number;
-  batch?: number;
-  tau?: number;
-  mode?: KStarMode;
-  ep?: EpName;
-  textFile?: string;
-  tokensFile?: string;
-  seed?: number;
-  /** Inclusive layer range to report. */
-  layers?: [number, number];
+/** What the analysis is asked for: the settings the panels send, plus CLI-only options. */
+export interface AnalyzeSettings extends AnalysisSettings {
   degenerateWhen?: 'kStar' | 'mStar' | 'either';
   /** Write the batch-mean attention matrices of the reported layers as float16 safetensors into this folder. */
   savePatterns?: string;

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { TrainingSpec } from '../training/command';
 import { openCheckpoint } from '../checkpoint/checkpoint';
 import { checkPythonEnv, findTrainerDir } from '../training/command';
 import { defaultRunDir, relativeToFolder, validateTarget, validateWhole } from '../training/inputs';
@@ -17,17 +18,7 @@ import { resolvePython } from '../tasks/python';
 import { createTrainingTask, TRAINING_TASK_TYPE, TrainingTaskDefinition, trainingTaskLabel } from '../tasks/trainingTask';
 import { log, reportError } from './log';
 
-export interface StartTrainingArgs {
-  ref?: string;
-  data?: string;
-  out?: string;
-  layers?: number;
-  growBy?: number;
-  stepsPerRound?: number;
-  maxRounds?: number;
-  targetValLoss?: number;
-  devices?: number;
-  extraArgs?: string[];
+export interface StartTrainingArgs extends Partial<TrainingSpec> {
   python?: string;
   /** false: ask nothing, use defaults for what is not given. */
   prompt?: boolean;

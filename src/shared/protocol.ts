@@ -11,7 +11,7 @@ import type { AnalysisReport, EpName, KStarMode } from './report';
 export const REPORT_VIEW_TYPE = 'inheritune.attentionReport';
 export const SAFETENSORS_VIEW_TYPE = 'inheritune.safetensorsViewer';
 
-/** What the analysis is asked for (the same shape as AnalyzeSettings in src/analysis/runInWorker.ts). */
+/** What the analysis is asked for (src/analysis/analyze.ts extends it with CLI-only options). */
 export interface AnalysisSettings {
   seqLen?: number;
   batch?: number;

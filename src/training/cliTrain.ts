@@ -28,15 +28,7 @@ function positive(v: string): number {
   return n;
 }
 
-interface TrainCliOptions {
-  ref: string;
-  data: string;
-  out: string;
-  layers?: number;
-  growBy?: number;
-  stepsPerRound?: number;
-  maxRounds?: number;
-  targetValLoss?: number;
+interface TrainCliOptions extends Omit<TrainingSpec, 'devices' | 'extraArgs'> {
   devices: number;
   python: string;
   check: boolean;

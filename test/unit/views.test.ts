@@ -12,7 +12,7 @@ import { checkpointKey, describeSettings, headSettings, settingsFromConfig, vali
 import { buildViewerModel } from '../../src/views/viewerModel';
 import { attentionLut, attentionToRgba, metricColor, metricDomain, rampStops } from '../../webview/shared/colorScale';
 import { csvField, fileStem, reportsToCsv, CSV_COLUMNS } from '../../webview/shared/csv';
-import { baseName, formatBytes, formatCount, formatInt, formatMs, formatRanges } from '../../webview/shared/format';
+import { baseName, formatBytes, formatCount, formatInt, formatMs, formatRanges } from '../../src/shared/format';
 import { hasSeries, heatmapGeometry, heatmapModel, isDegenerate, layerLines, lazyRuns, moveCursor, verdict } from '../../webview/shared/heatmapModel';
 import { groupTensors, layerOf, parseProvenance, rowWindow, totals, visibleRows } from '../../webview/shared/tensorGroups';
 import { contrastRatio, readTheme, Theme, themeKindOf } from '../../webview/shared/theme';

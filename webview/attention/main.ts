@@ -9,7 +9,7 @@ import { HEAD_METRIC_ORDER, HEAD_METRICS, LAYER_SERIES, metricDomain } from '../
 import { reportsToCsv, fileStem } from '../shared/csv';
 import { button, clear, currentTheme, h, icon, onThemeChange, Tooltip } from '../shared/dom';
 import { serializeSvg, svgToPng } from '../shared/exportChart';
-import { baseName, formatCount, formatDate, formatMs, formatRanges } from '../shared/format';
+import { baseName, formatCount, formatDate, formatMs, formatRanges } from '../../src/shared/format';
 import { hasSeries, verdict } from '../shared/heatmapModel';
 import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap } from './heatmap';

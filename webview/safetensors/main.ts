@@ -4,7 +4,7 @@
  */
 import type { ViewerHostMessage, ViewerModel, ViewerViewState, ViewerWebviewMessage } from '../../src/shared/protocol';
 import { button, clear, h, icon } from '../shared/dom';
-import { baseName, formatBytes, formatCount, formatInt, formatMs } from '../shared/format';
+import { baseName, formatBytes, formatCount, formatInt, formatMs } from '../../src/shared/format';
 import { groupTensors, numel, parseProvenance, Row, rowWindow, TensorGroup, totals, visibleRows } from '../shared/tensorGroups';
 import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
 

@@ -1,4 +1,4 @@
-/** Number formatting shared by the panels (pure; unit-tested). */
+/** Number formatting shared by the CLI and the panels (pure; unit-tested). */
 
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return '–';
