@@ -3,7 +3,9 @@
 //   pkg    the .vsix: what it ships, and that code-server installs it
 //   b      palette "Inherit First n Layers" through every prompt, simple file dialog included
 //   error  Analyze / Inherit on a broken checkpoint: error notification, "Show Log", the Inheritune output channel
-//   a      Explorer "Analyze Attention" on the planted fixture: the heatmap marks exactly layers 5, 6, 7
+//   a      Explorer "Analyze Attention" on the planted fixture: the heatmap marks exactly layers 5, 6, 7; then in that
+//          report: a lazy and a non-lazy head's attention matrix, "Compare with…" the inherited child, Export heatmap
+//          SVG and metrics CSV through the save dialog, and the panel's "Inherit first n layers" (n = 5)
 //   c      "Start Training" on a tiny fixture: terminal, live training panel with points and a growth marker
 //   d      a .safetensors file opens in the viewer, which lists its tensors
 //   dev    flow a again with the extension loaded from the source folder (extensionDevelopmentPath)
@@ -16,7 +18,7 @@ import * as util from 'node:util';
 import { after, describe, it, test } from 'node:test';
 import { buildExtension, packageVsix, zipEntries } from './lib/build.mjs';
 import { installVsix, startCodeServer } from './lib/codeServer.mjs';
-import { PLANTED_LAZY, inspect, makeWorkspace } from './lib/fixtures.mjs';
+import { PLANTED_LAZY, cli, inspect, makeWorkspace } from './lib/fixtures.mjs';
 import { LOG_DIR, OUT_DIR, REPO, makeTemp, removeTemps } from './lib/paths.mjs';
 import { Workbench, launchBrowser } from './lib/workbench.mjs';
 
@@ -98,11 +100,11 @@ after(async () => {
 });
 
 /** A UI test on a workbench session: the UI is reset first, and a failure leaves a screenshot in test/e2e/out/. */
-function uiTest(group, name, fn, { timeout = 180_000, session = vsixSession } = {}) {
+function uiTest(group, name, fn, { timeout = 180_000, session = vsixSession, reset = true } = {}) {
   if (!want(group)) return;
   test(name, { timeout }, async (t) => {
     const s = await session();
-    await resetUi(s.wb);
+    if (reset) await resetUi(s.wb);
     try {
       await fn(s, t);
     } catch (e) {
@@ -321,11 +323,209 @@ async function flowA({ wb }, shot, docs) {
   assert.deepEqual(lazy, PLANTED_LAZY, 'layers marked lazy');
   const lazyCells = await view.locator('svg.heatmap rect.cell[data-lazy="true"]').evaluateAll((els) => [...new Set(els.map((e) => Number(e.getAttribute('data-layer'))))]);
   assert.deepEqual(lazyCells.sort((x, y) => x - y), PLANTED_LAZY, 'heatmap cells flagged data-lazy');
-  await wb.page.waitForTimeout(300);
-  await wb.screenshot(shot, { docs });
+  if (shot) {
+    await wb.page.waitForTimeout(300);
+    await wb.screenshot(shot, { docs });
+  }
 }
 
 uiTest('a', 'flow a: Explorer "Analyze Attention" on the planted fixture marks exactly layers 5, 6, 7 (installed .vsix)', (s) => flowA(s, 'report.png', 'report.png'));
+
+// a, continued: what a user does next in that report (installed .vsix). Each test starts from the planted report:
+// its tab when it is still open, else a fresh Explorer → Analyze Attention, so each can pass or fail on its own.
+
+const REPORT_TAB = 'Attention: planted';
+const NUM_HEADS = 4; // lib/fixtures.mjs: `synth --family gpt2 --layers 8` (checked against inspect below)
+const PLANTED_LAYERS = 8;
+const plantedShape = once(async () => {
+  const info = await inspect((await uiWorkspace()).planted);
+  assert.deepEqual([info.numLayers, info.numHeads], [PLANTED_LAYERS, NUM_HEADS], 'planted fixture: layers × heads');
+});
+
+/** A test that continues in the report: no reset (which would close it); plantedReport() brings it back. */
+const reportTest = (name, fn) =>
+  uiTest('a', name, async (s, t) => {
+    await plantedShape();
+    await fn(s, t);
+  }, { reset: false });
+
+/** The single-model report of the planted fixture, painted and in front; returns its webview frame. */
+async function plantedReport(s) {
+  const { wb } = s;
+  for (let i = 0; i < 3; i++) await wb.page.keyboard.press('Escape');
+  await wb.clearNotifications();
+  const tab = wb.editorTab(REPORT_TAB);
+  if (await tab.isVisible()) {
+    await tab.click();
+    const view = wb.activeWebview();
+    const ok = await view
+      .locator('body[data-heatmap-painted] .report-header:not(.compare)')
+      .waitFor({ state: 'visible', timeout: 20_000 })
+      .then(() => true, () => false);
+    if (ok) return view;
+  }
+  await resetUi(wb);
+  await flowA(s);
+  return wb.activeWebview();
+}
+
+/** `.chip-val` of the head view chip named `key` ("k*", "m*", …). */
+const chipValue = (view, key) => view.locator('.head-view .chip').filter({ has: view.locator('.chip-key', { hasText: new RegExp(`^${key.replace(/\*/g, '\\*')}$`) }) }).locator('.chip-val');
+
+/**
+ * Hover a heatmap cell (its tooltip gives the head's k*), click it, and wait for the head's attention matrix: title,
+ * chips, a canvas with more than one colour in the matrix area, and the read-out under the pointer.
+ */
+async function openHead(view, wb, layer, head) {
+  const cell = view.locator(`svg.heatmap g.cells[data-side="a"] rect.cell[data-layer="${layer}"][data-head="${head}"]`);
+  await cell.hover();
+  const tip = view.locator('.tooltip.visible');
+  await tip.locator('.tt-title', { hasText: `Layer ${layer} · Head ${head}` }).waitFor({ timeout: 5000 });
+  const tipKStar = await tip.locator('.tt-row', { has: view.locator('.tt-key', { hasText: /^k\*$/ }) }).locator('.tt-val').innerText();
+  await cell.click();
+  // The title appears with the matrix (while it is computed the card shows a spinner).
+  await view.locator('.head-view .head-title', { hasText: new RegExp(`^Layer ${layer} · Head ${head}$`) }).waitFor({ timeout: 90_000 });
+  const canvas = view.locator('.head-view canvas.attention-canvas');
+  await canvas.waitFor({ state: 'visible' });
+  // Colours inside the matrix area (the canvas has a 40 × 22 px margin for the tick labels).
+  const colours = await canvas.evaluate((c) => {
+    const dpr = c.width / parseFloat(c.style.width);
+    const x0 = Math.ceil(41 * dpr);
+    const y0 = Math.ceil(23 * dpr);
+    const img = c.getContext('2d').getImageData(x0, y0, c.width - x0 - 1, c.height - y0 - 1).data;
+    const seen = new Set();
+    for (let i = 0; i < img.length && seen.size < 50; i += 4 * 7) seen.add((img[i] << 16) | (img[i + 1] << 8) | img[i + 2]);
+    return seen.size;
+  });
+  assert.ok(colours > 1, `the attention canvas of layer ${layer} head ${head} is blank (${colours} colour)`);
+  // The read-out follows the pointer: a cell in the lower triangle (query ≥ key).
+  const box = await canvas.boundingBox();
+  await canvas.hover({ position: { x: 40 + (box.width - 40) * 0.25, y: 22 + (box.height - 22) * 0.75 } });
+  const readout = view.locator('.head-view .readout');
+  await readout.locator('.ro-key', { hasText: 'value' }).waitFor({ timeout: 5000 });
+  const ro = (await readout.innerText()).replace(/\s+/g, ' ');
+  const m = /query (\d+) key (\d+) value ([\d.e+-]+)/.exec(ro);
+  assert.ok(m, `read-out "${ro}"`);
+  assert.ok(Number(m[1]) >= Number(m[2]) && Number.isFinite(Number(m[3])), `read-out "${ro}"`);
+  return { kStar: await chipValue(view, 'k*').innerText(), tipKStar };
+}
+
+reportTest('flow a: clicking a lazy-layer cell shows that head\'s attention matrix with k* = 1', async (s) => {
+  const view = await plantedReport(s);
+  const layer = PLANTED_LAZY[1];
+  const { kStar, tipKStar } = await openHead(view, s.wb, layer, 2);
+  assert.equal(kStar, '1', `k* of lazy layer ${layer}, head 2`);
+  assert.equal(tipKStar, kStar, 'k* in the heatmap tooltip and in the head view');
+  await s.wb.screenshot('head-lazy.png');
+});
+
+reportTest('flow a: clicking a non-lazy-layer cell shows that head\'s attention matrix with its k* (> 1)', async (s) => {
+  const view = await plantedReport(s);
+  const { kStar, tipKStar } = await openHead(view, s.wb, 1, 0);
+  assert.equal(kStar, tipKStar, 'k* in the heatmap tooltip and in the head view');
+  assert.ok(Number(kStar) > 1, `k* of non-lazy layer 1, head 0 is ${kStar}`);
+  await s.wb.screenshot('head.png');
+});
+
+reportTest('flow a: "Compare with…" the inherited 4-layer child shows both models, the child as 4 layers × heads', async (s) => {
+  const { fx, wb } = s;
+  const child = path.join(fx.ws, 'inherited-4L');
+  // Flow b makes it through the UI; on its own, this test makes it with the CLI.
+  if (!fs.existsSync(path.join(child, 'config.json'))) await cli(['inherit', fx.planted, '--layers', '4', '--out', child]);
+  const view = await plantedReport(s);
+  await view.getByRole('button', { name: 'Compare with…', exact: true }).click();
+  await wb.waitQuickInput('Compare planted with');
+  await wb.openDialog(child);
+  await wb.editorTab(`${REPORT_TAB} ↔ inherited-4L`).waitFor({ timeout: 30_000 });
+  const cmp = wb.activeWebview();
+  await cmp.locator('.report-header.compare .model-block.side-b').waitFor({ timeout: 150_000 });
+  await cmp.locator('svg.heatmap g.cells[data-side="b"] rect.cell').first().waitFor({ state: 'attached', timeout: 10_000 });
+  assert.equal(await cmp.locator('.model-block.side-a .model-name').innerText(), 'planted');
+  assert.equal(await cmp.locator('.model-block.side-b .model-name').innerText(), 'inherited-4L');
+  const cells = (side) =>
+    cmp.locator(`svg.heatmap g.cells[data-side="${side}"] rect.cell`).evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-layer')), Number(e.getAttribute('data-head'))]));
+  const b = await cells('b');
+  assert.equal(b.length, 4 * NUM_HEADS, 'cells of the child');
+  assert.deepEqual([...new Set(b.map(([l]) => l))].sort(), [0, 1, 2, 3], 'layers of the child');
+  assert.deepEqual([...new Set(b.map(([, h]) => h))].sort(), [...Array(NUM_HEADS).keys()], 'heads of the child');
+  assert.equal((await cells('a')).length, PLANTED_LAYERS * NUM_HEADS, 'cells of the reference');
+  const titles = await cmp.locator('svg.heatmap .block-title').evaluateAll((els) => els.map((e) => e.textContent));
+  assert.deepEqual(titles, ['A · planted', 'B · inherited-4L'], 'heatmap block titles');
+  await wb.page.waitForTimeout(300);
+  await wb.screenshot('compare.png', { docs: 'compare.png' });
+});
+
+/** Export menu → `item` → the save dialog → `file`; waits for it on disk and for the "Saved" notification. */
+async function exportTo(wb, view, item, file) {
+  fs.rmSync(file, { force: true });
+  await view.getByRole('button', { name: 'Export', exact: true }).click();
+  await view.getByRole('menuitem', { name: item, exact: true }).click();
+  await wb.saveDialog(file, { title: /^Save (SVG|CSV)/ });
+  await wb.notification(`Saved ${path.basename(file)}.`).waitFor({ timeout: 30_000 });
+  assert.ok(fs.existsSync(file), `${file} was not written`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+reportTest('flow a: Export → Heatmap as SVG through the save dialog writes an SVG with layers × heads cells', async (s) => {
+  const { fx, wb } = s;
+  const view = await plantedReport(s);
+  const text = await exportTo(wb, view, 'Heatmap as SVG…', path.join(fx.ws, 'e2e-heatmap.svg'));
+  assert.match(text.trimStart(), /^(<\?xml|<svg)/, 'starts like an SVG');
+  // A real parse, by the browser's XML parser.
+  const parsed = await wb.page.evaluate((t) => {
+    const d = new DOMParser().parseFromString(t, 'image/svg+xml');
+    const cells = [...d.querySelectorAll('rect.cell')];
+    return {
+      error: d.querySelector('parsererror')?.textContent ?? null,
+      root: d.documentElement.localName,
+      ns: d.documentElement.namespaceURI,
+      cells: cells.length,
+      distinct: new Set(cells.map((c) => `${c.getAttribute('data-layer')}:${c.getAttribute('data-head')}`)).size,
+      lazy: [...new Set(cells.filter((c) => c.getAttribute('data-lazy') === 'true').map((c) => Number(c.getAttribute('data-layer'))))].sort((x, y) => x - y),
+    };
+  }, text);
+  assert.equal(parsed.error, null, 'XML parse error');
+  assert.equal(parsed.root, 'svg');
+  assert.equal(parsed.ns, 'http://www.w3.org/2000/svg');
+  assert.equal(parsed.cells, PLANTED_LAYERS * NUM_HEADS, 'rect.cell count = layers × heads');
+  assert.equal(parsed.distinct, PLANTED_LAYERS * NUM_HEADS, 'one cell per (layer, head)');
+  assert.deepEqual(parsed.lazy, PLANTED_LAZY, 'cells flagged lazy in the SVG');
+});
+
+reportTest('flow a: Export → Metrics as CSV through the save dialog writes one row per layer × head', async (s) => {
+  const { fx, wb } = s;
+  const view = await plantedReport(s);
+  const text = await exportTo(wb, view, 'Metrics as CSV…', path.join(fx.ws, 'e2e-metrics.csv'));
+  const lines = text.split(/\r?\n/).filter(Boolean);
+  const header = lines[0].split(',');
+  assert.deepEqual(header.slice(0, 5), ['model', 'layer', 'head', 'lazy_layer', 'k_star'], 'CSV header');
+  const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+  assert.equal(rows.length, PLANTED_LAYERS * NUM_HEADS, 'data rows = layers × heads');
+  assert.equal(new Set(rows.map((r) => `${r.layer}:${r.head}`)).size, rows.length, 'one row per (layer, head)');
+  assert.ok(rows.every((r) => r.model === 'planted' && r.k_star !== '' && Number.isFinite(Number(r.k_star))), 'model and k* on every row');
+  const lazy = [...new Set(rows.filter((r) => r.lazy_layer === '1').map((r) => Number(r.layer)))].sort((x, y) => x - y);
+  assert.deepEqual(lazy, PLANTED_LAZY, 'lazy_layer = 1 rows');
+  assert.ok(rows.filter((r) => r.lazy_layer === '1').every((r) => Number(r.k_star) === 1), 'k* = 1 in the lazy layers');
+});
+
+reportTest('flow a: the panel\'s "Inherit first n layers" (n prefilled with the suggested 5) writes a 5-layer checkpoint', async (s) => {
+  const { fx, wb } = s;
+  const out = path.join(fx.ws, 'inherited-5L');
+  const view = await plantedReport(s);
+  assert.equal(await view.locator('.verdict-n .big').innerText(), '5', 'suggested n in the verdict');
+  const n = view.locator('input.n-input');
+  assert.equal(await n.inputValue(), '5', 'n prefilled with the suggested n');
+  await view.getByRole('button', { name: 'Inherit first n layers', exact: true }).click();
+  await wb.waitQuickInput('Preset');
+  await wb.pick('paper');
+  await wb.waitQuickInput('Output folder');
+  await wb.answer(out);
+  await wb.notification('Inherited 5 layers into inherited-5L').waitFor({ timeout: 60_000 });
+  await wb.explorerRow('inherited-5L').waitFor({ timeout: 30_000 });
+  const info = await inspect(out);
+  assert.equal(info.numLayers, 5);
+  assert.equal(info.provenance?.op, 'inherit');
+});
 
 // ------------------------------------------------------------------------------------------------------------------
 // c: Start Training on a tiny fixture (CPU): the terminal runs, the live panel shows points and a growth marker

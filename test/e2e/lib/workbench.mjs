@@ -167,9 +167,7 @@ export class Workbench {
    * on it, press Enter.
    */
   async openDialog(fsPath, timeoutMs = 30_000) {
-    await this.quickInputBox.waitFor({ state: 'visible', timeout: timeoutMs });
-    await this.quickInputBox.fill(fsPath);
-    await this.page.waitForTimeout(700);
+    await this.typeDialogPath(fsPath, timeoutMs);
     await this.page.keyboard.press('Enter');
     // Typing a folder may first navigate into it; Enter again accepts the folder itself.
     await this.page.waitForTimeout(700);
@@ -179,8 +177,56 @@ export class Workbench {
     }
   }
 
+  /**
+   * Type `fsPath` into the simple file dialog once it has settled: it fills its input with the default path only
+   * after it has listed that folder, which overwrites anything typed before. Retype until the value sticks.
+   */
+  async typeDialogPath(fsPath, timeoutMs = 30_000) {
+    await this.quickInputBox.waitFor({ state: 'visible', timeout: timeoutMs });
+    const end = Date.now() + timeoutMs;
+    // Settled: a value that has not changed for 400 ms.
+    let last = await this.quickInputBox.inputValue();
+    for (let still = 0; still < 4 && Date.now() < end; ) {
+      await this.page.waitForTimeout(100);
+      const v = await this.quickInputBox.inputValue();
+      still = v === last && v !== '' ? still + 1 : 0;
+      last = v;
+    }
+    for (;;) {
+      await this.quickInputBox.fill(fsPath);
+      await this.page.waitForTimeout(700);
+      const v = await this.quickInputBox.inputValue();
+      if (v.replace(/\/$/, '') === fsPath.replace(/\/$/, '')) return;
+      if (Date.now() > end) throw new Error(`file dialog: typed "${fsPath}", it reads "${v}"`);
+    }
+  }
+
+  /**
+   * The simple file dialog in save mode (what showSaveDialog is in a browser): replace the prefilled path with
+   * `fsPath` (its folder must exist, the file should not), Enter, and wait for the dialog to close.
+   */
+  async saveDialog(fsPath, { title, timeoutMs = 30_000 } = {}) {
+    if (title) await this.waitQuickInput(title, timeoutMs);
+    await this.typeDialogPath(fsPath, timeoutMs);
+    await this.page.keyboard.press('Enter');
+    try {
+      await this.quickInput.waitFor({ state: 'hidden', timeout: 5000 });
+    } catch (e) {
+      const msg = await this.page.locator('.quick-input-widget .quick-input-message').innerText().catch(() => '');
+      throw new Error(`save dialog did not accept "${fsPath}" (${msg})`, { cause: e });
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // Notifications, panels, editors
+
+  /** The editor tab whose label is exactly `label`. */
+  editorTab(label) {
+    return this.page
+      .locator('.tabs-container .tab')
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(label)}$`) }) })
+      .first();
+  }
 
   /** A notification toast (or notification-center entry) whose message matches `text`. */
   notification(text) {
