@@ -45,6 +45,8 @@ export interface Kernels {
   matvecRow(g: number, u: number, p: number, n: number, ui: number): number;
   /** g_j ← g_j − (vi·w_j + wi·v_j) */
   updateRow(g: number, w: number, v: number, n: number, vi: number, wi: number): void;
+  /** f[d + t] += a_t·q over [0, n) (t = 0..3), then z += Σ_t f[d + t]·a_t over [0, n). */
+  rows4(a0: number, a1: number, a2: number, a3: number, q: number, z: number, n: number, d: number): void;
 }
 
 class JsKernels implements Kernels {
@@ -136,6 +138,26 @@ class JsKernels implements Kernels {
     const f = this.f;
     for (let j = 0; j < n; j++) f[g + j] -= vi * f[w + j] + wi * f[v + j];
   }
+
+  rows4(a0: number, a1: number, a2: number, a3: number, q: number, z: number, n: number, d: number): void {
+    const f = this.f;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let j = 0; j < n; j++) {
+      const x = f[q + j];
+      s0 += f[a0 + j] * x;
+      s1 += f[a1 + j] * x;
+      s2 += f[a2 + j] * x;
+      s3 += f[a3 + j] * x;
+    }
+    const d0 = (f[d] += s0);
+    const d1 = (f[d + 1] += s1);
+    const d2 = (f[d + 2] += s2);
+    const d3 = (f[d + 3] += s3);
+    for (let j = 0; j < n; j++) f[z + j] += d0 * f[a0 + j] + d1 * f[a1 + j] + (d2 * f[a2 + j] + d3 * f[a3 + j]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,6 +207,12 @@ const op = {
   f64load: (off = 0): Code => [0x2b, 3, ...uleb(off)],
   f64store: (off = 0): Code => [0x39, 3, ...uleb(off)],
   i32add: [0x6a],
+  i32sub: [0x6b],
+  i32mul: [0x6c],
+  i32shru: [0x76],
+  i32eqz: [0x45],
+  i32ltu: [0x49],
+  select: [0x1b],
   i32and: [0x71],
   i32shl: [0x74],
   i32geu: [0x4f],
@@ -199,6 +227,33 @@ const op = {
   vsub: [0xfd, 0xf1, 0x01],
   vmul: [0xfd, 0xf2, 0x01],
   vzero: [0xfd, 0x0c, ...new Array<number>(16).fill(0)],
+  load32splat: (off = 0): Code => [0xfd, 0x09, 2, ...uleb(off)],
+  f32x4add: [0xfd, 0xe4, 0x01],
+  f32x4mul: [0xfd, 0xe6, 0x01],
+  promoteLow: [0xfd, 0x5f],
+  /** swaps the two 64-bit halves of the v128 on the stack (consumes one operand twice: pass it via get twice) */
+  swapHalves: [0xfd, 0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7],
+  /** low 64 bits of the first operand, then the low 64 bits of the second */
+  lowHalves: [0xfd, 0x0d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23],
+  demoteZero: [0xfd, 0x5e],
+  f64x2eq: [0xfd, 0x47],
+  vand: [0xfd, 0x4e],
+  i64x2allTrue: [0xfd, 0xc3, 0x01],
+  /** v128.store64_lane 0: stores the low 64 bits */
+  vstore64lane0: [0xfd, 0x5b, 3, 0, 0],
+  drop: [0x1a],
+  load64zero: (off = 0): Code => [0xfd, 0x5d, 3, ...uleb(off)],
+  vabs: [0xfd, 0xec, 0x01],
+  vmin: [0xfd, 0xf4, 0x01],
+  vmax: [0xfd, 0xf5, 0x01],
+  f64min: [0xa4],
+  vpmin: [0xfd, 0xf6, 0x01],
+  vpmax: [0xfd, 0xf7, 0x01],
+  vne: [0xfd, 0x48],
+  vor: [0xfd, 0x50],
+  vanyTrue: [0xfd, 0x53],
+  f64convertI32u: [0xb8],
+  f64max: [0xa5],
 };
 
 interface FnDef {
@@ -397,7 +452,162 @@ function wasmKernelDefs(): FnDef[] {
       ]),
     ],
   };
-  return [dot, axpy, sub2, scale, dot4, fusedRow, matvecRow, updateRow];
+  // rows4(a0, a1, a2, a3, q, z, n, d): d[t] += a_t·q over [0, n) (d holds the dots of the parts
+  // of the rows outside the common range on entry), then z += Σ_t d[t]·a_t over [0, n).
+  // locals: 8 end 9..12 acc 13 xv 14..17 saved a_t (i32) 18..21 dt (f64) 22..25 dv 26..29 acc' 30 xv' (v128)
+  const acc4 = (t: number): Code[] => [op.get(9 + t), op.get(t), op.vload(), op.get(13), op.vmul, op.vadd, op.set(9 + t)];
+  const fin = (t: number): Code[] => [op.get(7), op.f64load(8 * t), ...hsum(9 + t), op.f64add, op.set(18 + t)];
+  const oddDot = (t: number): Code[] => [op.get(18 + t), op.get(t), op.f64load(), op.get(4), op.f64load(), op.f64mul, op.f64add, op.set(18 + t)];
+  const acc4b = (t: number): Code[] => [op.get(26 + t), op.get(t), op.vload(16), op.get(30), op.vmul, op.vadd, op.set(26 + t)];
+  const adv = (ptrs: number[], by: number): Code[] => ptrs.flatMap((p) => [op.get(p), op.i32(by), op.i32add, op.set(p)]);
+  const term = (dv: number, a: number): Code[] => [op.get(dv), op.get(a), op.vload(), op.vmul];
+  const rows4: FnDef = {
+    name: 'rows4',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    result: null,
+    locals: [I32, V128, V128, V128, V128, V128, I32, I32, I32, I32, F64, F64, F64, F64, V128, V128, V128, V128, V128, V128, V128, V128, V128],
+    code: [
+      op.vzero, op.set(9), op.vzero, op.set(10), op.vzero, op.set(11), op.vzero, op.set(12),
+      op.vzero, op.set(26), op.vzero, op.set(27), op.vzero, op.set(28), op.vzero, op.set(29),
+      op.get(0), op.set(14), op.get(1), op.set(15), op.get(2), op.set(16), op.get(3), op.set(17),
+      // dots, four doubles per iteration into two sets of accumulators
+      ...setEnd(8, 4, 6, -4),
+      op.block, op.loop, op.get(4), op.get(8), op.i32geu, op.brIf(1),
+      op.get(4), op.vload(), op.set(13), op.get(4), op.vload(16), op.set(30),
+      ...acc4(0), ...acc4b(0), ...acc4(1), ...acc4b(1), ...acc4(2), ...acc4b(2), ...acc4(3), ...acc4b(3),
+      ...adv([4, 0, 1, 2, 3], 32),
+      op.br(0), op.end, op.end,
+      op.get(6), op.i32(2), op.i32and, op.if,
+      op.get(4), op.vload(), op.set(13), ...acc4(0), ...acc4(1), ...acc4(2), ...acc4(3),
+      ...adv([4, 0, 1, 2, 3], 16),
+      op.end,
+      ...[0, 1, 2, 3].flatMap((t) => [op.get(9 + t), op.get(26 + t), op.vadd, op.set(9 + t)]),
+      ...fin(0), ...fin(1), ...fin(2), ...fin(3),
+      ...ifOdd(6, [...oddDot(0), ...oddDot(1), ...oddDot(2), ...oddDot(3)]),
+      op.get(7), op.get(18), op.f64store(0), op.get(7), op.get(19), op.f64store(8),
+      op.get(7), op.get(20), op.f64store(16), op.get(7), op.get(21), op.f64store(24),
+      op.get(18), op.splat, op.set(22), op.get(19), op.splat, op.set(23), op.get(20), op.splat, op.set(24), op.get(21), op.splat, op.set(25),
+      op.get(14), op.set(0), op.get(15), op.set(1), op.get(16), op.set(2), op.get(17), op.set(3),
+      // z += (d0·a0 + d1·a1) + (d2·a2 + d3·a3)
+      ...setEnd(8, 5, 6, -2),
+      ...pairLoop([5, 0, 1, 2, 3], 8, [
+        op.get(5),
+        ...term(22, 0), ...term(23, 1), op.vadd, ...term(24, 2), ...term(25, 3), op.vadd, op.vadd,
+        op.get(5), op.vload(), op.vadd,
+        op.vstore(),
+      ]),
+      ...ifOdd(6, [
+        op.get(5),
+        op.get(18), op.get(0), op.f64load(), op.f64mul, op.get(19), op.get(1), op.f64load(), op.f64mul, op.f64add,
+        op.get(20), op.get(2), op.f64load(), op.f64mul, op.get(21), op.get(3), op.f64load(), op.f64mul, op.f64add, op.f64add,
+        op.get(5), op.f64load(), op.f64add,
+        op.f64store(),
+      ]),
+    ],
+  };
+  // gramPanel32(pj, pk, nrows, ntiles, acc, tileBytes, p, accStride): float32 Gram tiles over one
+  // chunk of rows of the panel layout of gramFrobeniusUpper (per tile: nrows rows of 8 floats, 32
+  // bytes apart; tiles tileBytes apart). For tile t = 0..ntiles-1 and each of the p J blocks
+  // (4 columns each, starting at pj; block b at pj + (b>>1)·tileBytes + (b&1)·16): the 4×8
+  // products Σ_r A[r, j0+s]·A[r, k0_t+c] (s = 0..3 at 32r + 4s) are summed in float32 over the
+  // nrows rows, promoted exactly and added to the float64 sums at byte address
+  // acc + b·accStride + 8·(t·32 + s·8 + c). The p passes over a tile hit L1.
+  // locals: 8 cnt 9 jp 10 kp 11 b (i32) 12..19 acc 20 x0 21 x1 22 s (v128) 23 accp (i32)
+  const accT = (a: number, x: number): Code[] => [op.get(a), op.get(22), op.get(x), op.f32x4mul, op.f32x4add, op.set(a)];
+  const flush = (t: number, h: number): Code[] => {
+    const a = 12 + 2 * t + h;
+    const o = (t * 8 + 4 * h) * 8;
+    return [
+      op.get(23), op.get(23), op.vload(o), op.get(a), op.promoteLow, op.vadd, op.vstore(o),
+      op.get(23), op.get(23), op.vload(o + 16), op.get(a), op.get(a), op.swapHalves, op.promoteLow, op.vadd, op.vstore(o + 16),
+    ];
+  };
+  const gramPanel32: FnDef = {
+    name: 'gramPanel32',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    result: null,
+    locals: [I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, I32],
+    code: [
+      op.block, op.loop,
+      op.get(3), op.i32eqz, op.brIf(1),
+      op.i32(0), op.set(11),
+      op.block, op.loop,
+      op.get(11), op.get(6), op.i32geu, op.brIf(1),
+      ...[12, 13, 14, 15, 16, 17, 18, 19].flatMap((l) => [op.vzero, op.set(l)]),
+      op.get(2), op.set(8), op.get(1), op.set(10),
+      // J block s of the panel: column block s >> 1, half s & 1
+      op.get(0), op.get(11), op.i32(1), op.i32shru, op.get(5), op.i32mul, op.i32add,
+      op.get(11), op.i32(1), op.i32and, op.i32(4), op.i32shl, op.i32add, op.set(9),
+      op.get(4), op.get(11), op.get(7), op.i32mul, op.i32add, op.set(23),
+      op.block, op.loop,
+      op.get(8), op.i32eqz, op.brIf(1),
+      op.get(10), op.vload(0), op.set(20), op.get(10), op.vload(16), op.set(21),
+      op.get(9), op.load32splat(0), op.set(22), ...accT(12, 20), ...accT(13, 21),
+      op.get(9), op.load32splat(4), op.set(22), ...accT(14, 20), ...accT(15, 21),
+      op.get(9), op.load32splat(8), op.set(22), ...accT(16, 20), ...accT(17, 21),
+      op.get(9), op.load32splat(12), op.set(22), ...accT(18, 20), ...accT(19, 21),
+      op.get(10), op.i32(32), op.i32add, op.set(10), op.get(9), op.i32(32), op.i32add, op.set(9),
+      op.get(8), op.i32(1), op.i32sub, op.set(8),
+      op.br(0), op.end, op.end,
+      ...flush(0, 0), ...flush(0, 1), ...flush(1, 0), ...flush(1, 1), ...flush(2, 0), ...flush(2, 1), ...flush(3, 0), ...flush(3, 1),
+      op.get(11), op.i32(1), op.i32add, op.set(11),
+      op.br(0), op.end, op.end,
+      op.get(1), op.get(5), op.i32add, op.set(1),
+      op.get(4), op.i32(256), op.i32add, op.set(4),
+      op.get(3), op.i32(1), op.i32sub, op.set(3),
+      op.br(0), op.end, op.end,
+    ],
+  };
+  // cvt8(src, dst, nblocks, stride): float64 → float32 (round to nearest) in blocks of 8: block b
+  // reads src + 64b, writes dst + stride·b (the panel layout's column blocks).
+  const cvtHalf = (o: number): Code[] => [
+    op.get(1),
+    op.get(0), op.vload(o), op.demoteZero, op.get(0), op.vload(o + 16), op.demoteZero, op.lowHalves,
+    op.vstore(o / 2),
+  ];
+  const cvt8: FnDef = {
+    name: 'cvt8',
+    params: [I32, I32, I32, I32],
+    result: null,
+    locals: [],
+    code: [
+      op.block, op.loop,
+      op.get(2), op.i32eqz, op.brIf(1),
+      ...cvtHalf(0), ...cvtHalf(32),
+      op.get(0), op.i32(64), op.i32add, op.set(0), op.get(1), op.get(3), op.i32add, op.set(1),
+      op.get(2), op.i32(1), op.i32sub, op.set(2),
+      op.br(0), op.end, op.end,
+    ],
+  };
+  // absMaxMin(x, n, out): out[0] = max |x_i|, out[1] = min x_i, out[2] = 1 if some x_i is NaN else
+  // 0 (n a multiple of 4, ≥ 4). Two sets of accumulators (pmax/pmin are single instructions; NaN
+  // is detected separately). locals: 3 end (i32) 4 mx0 5 mx1 6 mn0 7 mn1 8 nan 9 v 10 w (v128)
+  const mm = (v: number, mx: number, mn: number): Code[] => [
+    op.get(mx), op.get(v), op.vabs, op.vpmax, op.set(mx),
+    op.get(mn), op.get(v), op.vpmin, op.set(mn),
+    op.get(8), op.get(v), op.get(v), op.vne, op.vor, op.set(8),
+  ];
+  const absMaxMin: FnDef = {
+    name: 'absMaxMin',
+    params: [I32, I32, I32],
+    result: null,
+    locals: [I32, V128, V128, V128, V128, V128, V128, V128],
+    code: [
+      op.get(0), op.vload(), op.set(6), op.get(6), op.set(7), op.get(6), op.vabs, op.set(4), op.get(4), op.set(5),
+      op.vzero, op.set(8),
+      op.get(0), op.get(1), op.i32(3), op.i32shl, op.i32add, op.set(3),
+      op.block, op.loop, op.get(0), op.get(3), op.i32geu, op.brIf(1),
+      op.get(0), op.vload(), op.set(9), op.get(0), op.vload(16), op.set(10),
+      ...mm(9, 4, 6), ...mm(10, 5, 7),
+      op.get(0), op.i32(32), op.i32add, op.set(0),
+      op.br(0), op.end, op.end,
+      op.get(4), op.get(5), op.vpmax, op.set(4), op.get(6), op.get(7), op.vpmin, op.set(6),
+      op.get(2), op.get(4), op.lane(0), op.get(4), op.lane(1), op.f64max, op.f64store(0),
+      op.get(2), op.get(6), op.lane(0), op.get(6), op.lane(1), op.f64min, op.f64store(8),
+      op.get(2), op.get(8), op.vanyTrue, op.f64convertI32u, op.f64store(16),
+    ],
+  };
+  return [dot, axpy, sub2, scale, dot4, fusedRow, matvecRow, updateRow, rows4, gramPanel32, cvt8, absMaxMin];
 }
 
 interface WasmMemory {
@@ -419,9 +629,13 @@ type WasmExports = {
   fusedRow(g: number, w: number, v: number, u: number, p: number, n: number, vi: number, wi: number, ui: number): number;
   matvecRow(g: number, u: number, p: number, n: number, ui: number): number;
   updateRow(g: number, w: number, v: number, n: number, vi: number, wi: number): void;
+  rows4(a0: number, a1: number, a2: number, a3: number, q: number, z: number, n: number, d: number): void;
+  gramPanel32(pj: number, pk: number, nrows: number, ntiles: number, acc: number, tileBytes: number, p: number, accStride: number): void;
+  cvt8(src: number, dst: number, nblocks: number, stride: number): void;
+  absMaxMin(x: number, n: number, out: number): void;
 };
 
-class WasmKernels implements Kernels {
+export class WasmKernels implements Kernels {
   readonly kind = 'wasm' as const;
   f: Float64Array;
   private readonly x: WasmExports;
@@ -470,6 +684,37 @@ class WasmKernels implements Kernels {
   updateRow(g: number, w: number, v: number, n: number, vi: number, wi: number): void {
     this.x.updateRow(g * 8, w * 8, v * 8, n, vi, wi);
   }
+  rows4(a0: number, a1: number, a2: number, a3: number, q: number, z: number, n: number, d: number): void {
+    this.x.rows4(a0 * 8, a1 * 8, a2 * 8, a3 * 8, q * 8, z * 8, n, d * 8);
+  }
+  /** See gramPanel32 in wasmKernelDefs; addresses in bytes. */
+  gramPanel32(pj: number, pk: number, nrows: number, ntiles: number, acc: number, tileBytes: number, p: number, accStride: number): void {
+    this.x.gramPanel32(pj, pk, nrows, ntiles, acc, tileBytes, p, accStride);
+  }
+  /** See cvt8 in wasmKernelDefs; addresses in bytes. */
+  cvt8(src: number, dst: number, nblocks: number, stride: number): void {
+    this.x.cvt8(src, dst, nblocks, stride);
+  }
+  /** [max |x_i| (NaN if any is NaN), min x_i] of n ≥ 2 doubles at heap offset x (out: 2 doubles of scratch). */
+  absMaxMin(x: number, n: number, out: number): [number, number] {
+    const n4 = n & ~3;
+    let mx = 0;
+    let mn = Infinity;
+    let nan = false;
+    if (n4 > 0) {
+      this.x.absMaxMin(x * 8, n4, out * 8);
+      mx = this.f[out];
+      mn = this.f[out + 1];
+      nan = this.f[out + 2] !== 0;
+    }
+    for (let i = n4; i < n; i++) {
+      const v = this.f[x + i];
+      if (v !== v) nan = true;
+      mx = Math.max(mx, Math.abs(v));
+      mn = Math.min(mn, v);
+    }
+    return [nan ? NaN : mx, mn];
+  }
 }
 
 /** Exercises every kernel on odd and even lengths against the JS kernels. */
@@ -504,8 +749,50 @@ function selfTest(k: Kernels): boolean {
     js.updateRow(14 * N, 8 * N + 3, 9 * N + 5, n, 0.25, 4);
     k.dot4(1, 2 * N, 3 * N + 1, 4 * N, 5 * N + 3, n, 15 * N);
     js.dot4(1, 2 * N, 3 * N + 1, 4 * N, 5 * N + 3, n, 15 * N);
+    k.rows4(2 * N + 1, 3 * N, 4 * N + 1, 5 * N, 6 * N + 3, 7 * N + 1, n, 15 * N + 8);
+    js.rows4(2 * N + 1, 3 * N, 4 * N + 1, 5 * N, 6 * N + 3, 7 * N + 1, n, 15 * N + 8);
     for (const [a, b] of r) if (!close(a, b)) return false;
     for (let i = 0; i < 16 * N; i++) if (!close(k.f[i], js.f[i])) return false;
+  }
+  return k instanceof WasmKernels ? selfTestWasmOnly(k) : true;
+}
+
+/** The kernels without a JS twin (float32 Gram tiles, conversion, max/min scan), on exact data. */
+function selfTestWasmOnly(k: WasmKernels): boolean {
+  const f = k.f;
+  f.fill(0, 0, 1024);
+  // absMaxMin over 13 doubles at offset 2 (max |x| = 6.5 at an odd index, min = −5.5); then a NaN
+  for (let i = 0; i < 13; i++) f[2 + i] = (i % 5) - 2 + (i === 7 ? -5.5 : 0) + (i === 9 ? 4.5 : 0);
+  let [mx, mn] = k.absMaxMin(2, 13, 40);
+  if (mx !== 6.5 || mn !== -5.5) return false;
+  f[2 + 5] = NaN;
+  [mx] = k.absMaxMin(2, 12, 40);
+  if (mx === mx) return false;
+  // cvt8: 2 blocks of 8 doubles → floats 96 bytes apart
+  for (let i = 0; i < 16; i++) f[64 + i] = 1 / (i + 3);
+  f.fill(0, 128, 192);
+  k.cvt8(64 * 8, 128 * 8, 2, 96);
+  const g = new Float32Array(f.buffer, 128 * 8, 48);
+  for (let i = 0; i < 16; i++) if (g[(i >> 3) * 24 + (i & 7)] !== Math.fround(1 / (i + 3))) return false;
+  // gramPanel32: a 3-row chunk of a layout with 2 column blocks (tiles 96 bytes apart) of small
+  // integers (exact sums); J blocks p = 2 (columns 0..3 and 4..7), K tiles 2
+  const base = 256; // doubles; layout floats at byte 2048
+  const L = new Float32Array(f.buffer, base * 8, 48);
+  for (let t = 0; t < 48; t++) L[t] = ((t * 7) % 11) - 3;
+  const acc = 320;
+  f.fill(0, acc, acc + 2 * 70);
+  k.gramPanel32(base * 8, base * 8, 3, 2, acc * 8, 96, 2, 70 * 8);
+  const A = (r: number, c: number): number => L[(c >> 3) * 24 + r * 8 + (c & 7)];
+  for (let b = 0; b < 2; b++) {
+    for (let t = 0; t < 2; t++) {
+      for (let sj = 0; sj < 4; sj++) {
+        for (let c = 0; c < 8; c++) {
+          let want = 0;
+          for (let r = 0; r < 3; r++) want += A(r, 4 * b + sj) * A(r, 8 * t + c);
+          if (f[acc + b * 70 + t * 32 + sj * 8 + c] !== want) return false;
+        }
+      }
+    }
   }
   return true;
 }
@@ -606,6 +893,10 @@ export interface RowMatrix {
   readonly nnz: number;
   /** The power of two the entries were multiplied by (1 unless they were huge or tiny). */
   readonly scale: number;
+  /** Largest |entry| after scaling. */
+  readonly maxAbs: number;
+  /** No entry is negative (e.g. attention). */
+  readonly nonNegative: boolean;
 }
 
 /** Largest |a_ij| (NaN if any entry is NaN). */
@@ -642,7 +933,6 @@ export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
   const lo = new Int32Array(n);
   const hi = new Int32Array(n);
   const off = new Int32Array(n + 1);
-  let nnz = 0;
   for (let i = 0; i < n; i++) {
     const r = i * n;
     let l = 0;
@@ -651,22 +941,60 @@ export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
     while (h > l && a[r + h - 1] === 0) h--;
     lo[i] = l;
     hi[i] = h;
+  }
+  // Rows 4g..4g+3 share one stored range when that costs little (e.g. consecutive causal rows:
+  // ≤ 3 stored zeros each): gramMatvec then takes the four rows in one kernel call.
+  for (let i = 0; i + 3 < n; i += 4) {
+    let l = n;
+    let h = 0;
+    let len = 0;
+    for (let t = i; t < i + 4; t++) {
+      if (hi[t] <= lo[t]) {
+        len = -1;
+        break;
+      }
+      l = Math.min(l, lo[t]);
+      h = Math.max(h, hi[t]);
+      len += hi[t] - lo[t];
+    }
+    if (len >= 0 && 4 * (h - l) <= 1.25 * len + 32) for (let t = i; t < i + 4; t++) [lo[t], hi[t]] = [l, h];
+  }
+  let nnz = 0;
+  for (let i = 0; i < n; i++) {
     off[i] = nnz;
-    nnz += h - l;
+    nnz += hi[i] - lo[i];
   }
   off[n] = nnz;
   const data = heapAlloc(nnz);
-  const f = kernels().f;
+  const k = kernels();
+  const f = k.f;
   let mx = 0;
-  for (let i = 0; i < n; i++) {
-    const r = i * n;
-    const o = data + off[i] - lo[i];
-    for (let j = lo[i], h = hi[i]; j < h; j++) {
-      const v = a[r + j];
-      f[o + j] = v;
-      const x = v < 0 ? -v : v;
-      if (x > mx) mx = x;
-      else if (!(x <= mx)) throw new RangeError('matrix contains NaN or Infinity');
+  let neg = false;
+  const typed = a as unknown as Float64Array;
+  if (k.kind === 'wasm' && nnz >= 2 && ArrayBuffer.isView(a) && typeof typed.subarray === 'function') {
+    // native copies (converting float32 input), then one SIMD pass for max |a|, min a and NaN
+    for (let i = 0; i < n; i++) if (hi[i] > lo[i]) f.set(typed.subarray(i * n + lo[i], i * n + hi[i]), data + off[i]);
+    const mark = heapMark();
+    const [m, mn] = (k as WasmKernels).absMaxMin(data, nnz, heapAlloc(3));
+    heapRelease(mark);
+    if (!(m <= Infinity)) throw new RangeError('matrix contains NaN or Infinity');
+    mx = m;
+    neg = mn < 0;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const r = i * n;
+      const o = data + off[i] - lo[i];
+      for (let j = lo[i], h = hi[i]; j < h; j++) {
+        const v = a[r + j];
+        f[o + j] = v;
+        let x = v;
+        if (v < 0) {
+          x = -v;
+          neg = true;
+        }
+        if (x > mx) mx = x;
+        else if (!(x <= mx)) throw new RangeError('matrix contains NaN or Infinity');
+      }
     }
   }
   if (!Number.isFinite(mx)) throw new RangeError('matrix contains NaN or Infinity');
@@ -675,7 +1003,7 @@ export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
     scale = powerOfTwoScale(mx);
     kernels().scale(scale, data, nnz);
   }
-  return { n, lo, hi, off, data, nnz, scale };
+  return { n, lo, hi, off, data, nnz, scale, maxAbs: mx * scale, nonNegative: !neg };
 }
 
 /** Σ a_ij² (= ‖A‖_F² = tr(AᵀA)) of the packed (scaled) matrix. */
@@ -683,19 +1011,73 @@ export function sumSquares(m: RowMatrix): number {
   return kernels().sumsq(m.data, m.nnz);
 }
 
-/** z = AᵀA q in a single pass over A: z = Σ_i (a_i·q) a_i (the row stays in L1 between dot and axpy). */
-export function gramMatvec(m: RowMatrix, q: number, z: number): void {
+/**
+ * z = AᵀA q in a single pass over A: z = Σ_i (a_i·q) a_i. Rows go four at a time through one
+ * kernel call over their common column range (four dots sharing the loads of q, then one
+ * four-row update of z; the rows stay in L1 between the two). packRows gives groups of four
+ * consecutive causal rows one stored range; other ragged ends are done in JS first for the dots
+ * and last for the updates. `d`: 4 doubles of heap scratch (allocated here if omitted).
+ */
+export function gramMatvec(m: RowMatrix, q: number, z: number, d = -1): void {
   const k = kernels();
+  if (d < 0) d = heapAlloc(4);
   const { n, lo, hi, off, data } = m;
-  k.f.fill(0, z, z + n);
-  for (let i = 0; i < n; i++) {
+  let f = k.f;
+  f.fill(0, z, z + n);
+  const one = (i: number): void => {
     const l = lo[i];
     const len = hi[i] - l;
-    if (len <= 0) continue;
+    if (len <= 0) return;
     const row = data + off[i];
     const s = k.dot(row, q + l, len);
     if (s !== 0) k.axpy(s, row, z + l, len);
+  };
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const l0 = lo[i];
+    const h0 = hi[i];
+    if (l0 === lo[i + 1] && l0 === lo[i + 2] && l0 === lo[i + 3] && h0 === hi[i + 1] && h0 === hi[i + 2] && h0 === hi[i + 3]) {
+      if (h0 - l0 >= 4) {
+        const o = data + off[i];
+        const len = h0 - l0;
+        f[d] = f[d + 1] = f[d + 2] = f[d + 3] = 0;
+        k.rows4(o, o + len, o + 2 * len, o + 3 * len, q + l0, z + l0, len, d);
+        continue;
+      }
+    }
+    const cl = Math.max(l0, lo[i + 1], lo[i + 2], lo[i + 3]);
+    const ch = Math.min(h0, hi[i + 1], hi[i + 2], hi[i + 3]);
+    const common = ch - cl;
+    let ragged = 0;
+    for (let t = 0; t < 4; t++) ragged += hi[i + t] - lo[i + t] - common;
+    if (common < 8 || ragged > 32) {
+      for (let t = 0; t < 4; t++) one(i + t);
+      continue;
+    }
+    f = k.f;
+    // dots of the ragged ends
+    for (let t = 0; t < 4; t++) {
+      const r = i + t;
+      const o = data + off[r] - lo[r]; // f[o + j] = A_rj
+      let s = 0;
+      for (let j = lo[r]; j < cl; j++) s += f[o + j] * f[q + j];
+      for (let j = ch; j < hi[r]; j++) s += f[o + j] * f[q + j];
+      f[d + t] = s;
+    }
+    const o0 = data + off[i] - lo[i];
+    const o1 = data + off[i + 1] - lo[i + 1];
+    const o2 = data + off[i + 2] - lo[i + 2];
+    const o3 = data + off[i + 3] - lo[i + 3];
+    k.rows4(o0 + cl, o1 + cl, o2 + cl, o3 + cl, q + cl, z + cl, common, d);
+    for (let t = 0; t < 4; t++) {
+      const r = i + t;
+      const o = data + off[r] - lo[r];
+      const s = f[d + t];
+      for (let j = lo[r]; j < cl; j++) f[z + j] += s * f[o + j];
+      for (let j = ch; j < hi[r]; j++) f[z + j] += s * f[o + j];
+    }
   }
+  for (; i < n; i++) one(i);
 }
 
 // =============================================================================================
@@ -786,6 +1168,183 @@ export function frobeniusSquaredPacked(g: number, n: number): number {
     diag += f[r + i] * f[r + i];
   }
   return diag + 2 * off;
+}
+
+// =============================================================================================
+// ‖AᵀA‖_F² of a non-negative A without forming AᵀA in float64: float32 SIMD tiles, bounded error
+// =============================================================================================
+
+/**
+ * Rows per float32 partial sum in gramFrobeniusUpper (2^F32_SHIFT): its error bound grows ~linearly
+ * with it (ε ≈ (B+2)·2^-24), its flushes to float64 cost less the longer it is.
+ */
+let F32_SHIFT = 5;
+/** J blocks (of 4 columns) per pass in gramFrobeniusUpper. */
+const JP = 4;
+/** Tests/benchmarks: sets log2 of the float32 block length (returns the previous one). */
+export function setF32BlockShift(s: number): number {
+  const p = F32_SHIFT;
+  F32_SHIFT = s;
+  return p;
+}
+const U32 = 2 ** -24;
+
+/** γ_k = k·u/(1 − k·u) (Higham), the relative error bound of a k-term recursive sum of non-negative terms. */
+function gamma(k: number, u: number): number {
+  return (k * u) / (1 - k * u);
+}
+
+/**
+ * For each column j: first row with a stored entry (clo, n if none) and last such row + 1 (chi, 0
+ * if none), from the row supports [lo_i, hi_i), in O(n·α(n)) ("next unassigned column" links).
+ */
+function columnSupports(m: RowMatrix): { clo: Int32Array; chi: Int32Array } {
+  const { n, lo, hi } = m;
+  const clo = new Int32Array(n).fill(n);
+  const chi = new Int32Array(n);
+  const next = new Int32Array(n + 1);
+  const find = (j: number): number => {
+    let r = j;
+    while (next[r] !== r) r = next[r];
+    while (next[j] !== r) {
+      const t = next[j];
+      next[j] = r;
+      j = t;
+    }
+    return r;
+  };
+  for (const [dst, first, last, step] of [[clo, 0, n, 1], [chi, n - 1, -1, -1]] as const) {
+    for (let j = 0; j <= n; j++) next[j] = j;
+    for (let i = first; i !== last; i += step) {
+      for (let j = find(lo[i]); j < hi[i]; j = find(j)) {
+        dst[j] = step > 0 ? i : i + 1;
+        next[j] = j + 1;
+      }
+    }
+  }
+  return { clo, chi };
+}
+
+/**
+ * A rigorous upper bound on ‖AᵀA‖_F² (same units as sumSquares(m)) for a matrix with no negative
+ * entry, or null when not applicable (a negative entry, max entry outside [2^-40, 2^40], or no
+ * WebAssembly backend). Cost ~Σ_i len_i²/2 float32 multiply-adds (T³/6 for a causal pattern) on
+ * f32x4 SIMD, ~5× less time than gramPacked; AᵀA itself is never stored.
+ *
+ * Error bound (u = 2^-24, γ_k = k·u/(1 − k·u), γ'_k the same with the double rounding unit, all
+ * arithmetic round-to-nearest as WebAssembly requires; a ≤ mx entrywise). Let G_jk = Σ_i a_ij·a_ik ≥ 0.
+ *  • ã = fl32(a) ≥ 0 with |ã − a| ≤ u·a + 2^-150 (the 2^-150: underflow), so the products ã_j·ã_k
+ *    are within (1 ± u)²·a_j·a_k ± (2·mx + 1)·2^-149.
+ *  • A float32 dot product of ≤ B = 2^F32_SHIFT terms (each block of rows in a panel) is within
+ *    γ_B of its exact value for non-negative terms, plus ≤ 2^-150 per product for underflow
+ *    (additions of subnormals are exact).
+ *  • The ≤ ⌈n/B⌉ + 1 block sums are promoted exactly and added in float64: relative γ'_{n/B+1}.
+ * Hence (1 − ε)·G_jk − η ≤ G̃_jk ≤ (1 + ε)·G_jk + η with ε = (1+u)²(1+γ_B)(1+γ'_{n/B+1}) − 1 and
+ * η = n·(2·mx + 2)·2^-149, so G ≤ (G̃ + η)/(1 − ε) entrywise and ‖G‖_F ≤ (‖G̃‖_F + n·η)/(1 − ε).
+ * ‖G̃‖_F² itself is summed in float64 (< n² + 64 non-negative terms: relative γ'_{n²+64}).
+ */
+export function gramFrobeniusUpper(m: RowMatrix): number | null {
+  const k = kernels();
+  if (k.kind !== 'wasm') return null;
+  const wk = k as WasmKernels;
+  const { n, lo, hi, off, data } = m;
+  let f = k.f;
+  if (!m.nonNegative) return null;
+  const mx = m.maxAbs;
+  if (mx === 0) return 0;
+  // float32 range: products ≤ 2^80 and sums ≤ n·2^80 stay finite; underflow only adds to η
+  if (mx > 2 ** 40 || mx < 2 ** -40) return null;
+  const SH = F32_SHIFT;
+  const CH = 1 << SH;
+  const NB = (n + 7) >> 3; // column blocks of 8
+  const nch = (n + CH - 1) >> SH;
+  const tileBytes = CH * 32;
+  return withHeap(() => {
+    // Panel layout: chunk c (rows 16c..16c+15) × column block b (columns 8b..8b+7) is a 16×8
+    // row-major float32 tile at floats ((c·NB + b)·16 + r)·8 + col: a Gram tile over one chunk
+    // reads 512 contiguous bytes.
+    const base = heapAlloc((nch * NB * CH * 8) / 2 + 2); // 16-byte aligned
+    const acc = heapAlloc(JP * (32 * NB + 2));
+    f = k.f;
+    const a32 = new Float32Array(f.buffer, f.byteOffset + base * 8, nch * NB * CH * 8);
+    a32.fill(0);
+    const ab = f.byteOffset + base * 8; // byte address of the layout (heap offsets are byte offsets × 8)
+    const at = (i: number, j: number): number => (((i >> SH) * NB + (j >> 3)) * CH + (i & (CH - 1))) * 8 + (j & 7);
+    for (let i = 0; i < n; i++) {
+      const l = lo[i];
+      const h = hi[i];
+      if (h <= l) continue;
+      const o = data + off[i] - l; // f[o + j] = A_ij
+      const b0 = (l + 7) >> 3;
+      const b1 = h >> 3;
+      if (b1 > b0) {
+        for (let j = l; j < 8 * b0; j++) a32[at(i, j)] = f[o + j];
+        wk.cvt8((o + 8 * b0) * 8, ab + at(i, 8 * b0) * 4, b1 - b0, tileBytes);
+        for (let j = 8 * b1; j < h; j++) a32[at(i, j)] = f[o + j];
+      } else {
+        for (let j = l; j < h; j++) a32[at(i, j)] = f[o + j];
+      }
+    }
+    const { clo, chi } = columnSupports(m);
+    // column range of the rows of each chunk
+    const cLo = new Int32Array(nch).fill(n);
+    const cHi = new Int32Array(nch);
+    for (let i = 0; i < n; i++) {
+      if (hi[i] <= lo[i]) continue;
+      const c = i >> SH;
+      if (lo[i] < cLo[c]) cLo[c] = lo[i];
+      if (hi[i] > cHi[c]) cHi[c] = hi[i];
+    }
+    // J panels of JP blocks of 4 columns: each K tile of a chunk is read from memory once per panel
+    // (the kernel's JP passes over it hit L1)
+    const accStride = 32 * NB + 2;
+    let sum = 0;
+    for (let jb = 0; jb < n; jb += 4 * JP) {
+      const jn = Math.min(n, jb + 4 * JP);
+      let jl = n;
+      let jh = 0;
+      for (let t = jb; t < jn; t++) {
+        if (clo[t] < jl) jl = clo[t];
+        if (chi[t] > jh) jh = chi[t];
+      }
+      if (jh <= jl) continue;
+      const p = (jn - jb + 3) >> 2;
+      const bMax = Math.min(NB - 1, (jn - 1) >> 3); // K tiles 0..bMax hold the columns k ≤ j
+      for (let s = 0; s < p; s++) f.fill(0, acc + s * accStride, acc + s * accStride + 32 * (bMax + 1));
+      for (let c = jl >> SH; c <= (jh - 1) >> SH; c++) {
+        const r0 = Math.max(jl, c * CH);
+        const r1 = Math.min(jh, c * CH + CH);
+        const bs = cLo[c] >> 3;
+        const be = Math.min(bMax, (cHi[c] - 1) >> 3);
+        if (r1 <= r0 || be < bs) continue;
+        wk.gramPanel32(ab + at(r0, jb) * 4, ab + at(r0, 8 * bs) * 4, r1 - r0, be - bs + 1, (acc + 32 * bs) * 8, tileBytes, p, accStride * 8);
+      }
+      f = k.f;
+      for (let s = 0; s < p; s++) {
+        const j0 = jb + 4 * s;
+        const a = acc + s * accStride;
+        // tiles entirely left of the diagonal count twice; the diagonal tile(s) entry by entry
+        const full = j0 >> 3;
+        sum += 2 * wk.sumsq(a, 32 * full);
+        for (let b = full; b <= (j0 + 3) >> 3 && b < NB; b++) {
+          for (let t = 0; t < 4 && j0 + t < n; t++) {
+            const j = j0 + t;
+            for (let cc = 0; cc < 8; cc++) {
+              const kk = 8 * b + cc;
+              if (kk > j) break;
+              const v = f[a + 32 * b + t * 8 + cc];
+              sum += (kk < j ? 2 : 1) * v * v;
+            }
+          }
+        }
+      }
+    }
+    const eps = (1 + U32) ** 2 * (1 + gamma(CH, U32)) * (1 + gamma(nch + 1, EPS / 2)) - 1;
+    const eta = n * (2 * mx + 2) * 2 ** -149;
+    const frob = Math.sqrt(sum * (1 + gamma(n * n + 64, EPS / 2)));
+    const bound = (frob + n * eta) / (1 - eps);
+    return bound * bound * (1 + 4 * EPS); // rounding of these few operations
+  });
 }
 
 // =============================================================================================
@@ -1036,6 +1595,7 @@ export class GramLanczos {
   /** Heap offset of the Lanczos vectors: q_i at q + i·ld (rows 0..size valid). */
   private q: number;
   private readonly z: number;
+  private readonly scratch: number;
   private h: Float64Array;
   private readonly rng: Xorshift;
   /** Couplings below this are rounding noise (n·eps·tr(G), tr(G) ≥ ‖G‖₂): treated as breakdowns. */
@@ -1053,6 +1613,7 @@ export class GramLanczos {
     this.capacity = Math.max(1, Math.min(n, capacityHint));
     this.q = heapAlloc((this.capacity + 1) * this.ld);
     this.z = heapAlloc(n);
+    this.scratch = heapAlloc(4);
     this.alpha = new Float64Array(this.capacity);
     this.beta = new Float64Array(this.capacity);
     this.h = new Float64Array(this.capacity + 1);
@@ -1092,7 +1653,7 @@ export class GramLanczos {
     const K = kernels();
     const z = this.z;
     const qk = this.vector(k);
-    gramMatvec(this.a, qk, z);
+    gramMatvec(this.a, qk, z, this.scratch);
     const a = K.dot(qk, z, n);
     this.alpha[k] = a;
     if (k > 0) K.sub2(a, qk, this.beta[k - 1], qk - this.ld, z, n);
@@ -1135,8 +1696,20 @@ export class GramLanczos {
     const K = kernels();
     const n = this.n;
     const h = this.h;
-    for (let r = 0; r < to; r++) h[r] = K.dot(this.vector(r), z, n);
+    const d = this.scratch;
     let r = 0;
+    for (; r + 3 < to; r += 4) {
+      // four dots sharing the loads of z (the vectors are ld apart)
+      const v = this.vector(r);
+      K.dot4(z, v, v + this.ld, v + 2 * this.ld, v + 3 * this.ld, n, d);
+      const f = K.f;
+      h[r] = f[d];
+      h[r + 1] = f[d + 1];
+      h[r + 2] = f[d + 2];
+      h[r + 3] = f[d + 3];
+    }
+    for (; r < to; r++) h[r] = K.dot(this.vector(r), z, n);
+    r = 0;
     for (; r + 1 < to; r += 2) K.sub2(h[r], this.vector(r), h[r + 1], this.vector(r + 1), z, n);
     if (r < to) K.axpy(-h[r], this.vector(r), z, n);
   }

@@ -20,29 +20,50 @@
  * [−β, ε]] has determinant 0), so
  *     G ≅ WᵀGW ⪯ Y := diag(Y1, Y2),  Y1 = T_M + (β²/ε)·e_M e_Mᵀ,  Y2 = C + ε·w wᵀ.
  * Loewner order gives λ_i(G) ≤ λ_i(Y) for all i, hence S_j(G) ≤ S_j(Y)
- *     = max_{r} [ S_{j−r}(Y1) + S_r(Y2) ],   S_r(Y2) ≤ S_r(C) + ε ≤ min(R, √r·‖C‖_F) + ε  (r ≥ 1)
- * (S_r(C) ≤ tr(C) as C ⪰ 0; S_r(C) ≤ √r·‖C‖_F by Cauchy–Schwarz). ‖C‖_F is only used once the
- * Gram matrix has been formed anyway (for the dense fallback): ‖C‖_F² = ‖G‖_F² − ‖T_M‖_F² − 2β²
- * (block Frobenius norms of WᵀGW). U_j := that bound; Y1 is an M×M tridiagonal, so S(Y1) costs
+ *     = max_{r} [ S_{j−r}(Y1) + S_r(Y2) ],   S_r(Y2) ≤ S_r(C) + ε   (r ≥ 1).
+ * S_r(C) from two global quantities, with μ_1 ≥ … ≥ μ_d ≥ 0 the eigenvalues of C, d = T − M:
+ *   • Σμ = R, so S_r(C) ≤ R;
+ *   • Σμ² = ‖C‖_F² =: F², so S_r(C) ≤ √r·F (Cauchy–Schwarz);
+ *   • both: with S = S_r(C), S²/r + (R−S)²/(d−r) ≤ F² (Cauchy–Schwarz on the top r and on the
+ *     other d − r), so S ≤ [R/m + √(F²(1/r + 1/m) − R²/(r·m))] / (1/r + 1/m), m = d − r
+ *     (evaluated with R ± its rounding bound where that is the safe side).
+ * F comes from ‖G‖_F: ‖C‖_F² = ‖G‖_F² − ‖T_M‖_F² − 2β² (block Frobenius norms of WᵀGW), so any
+ * upper bound on ‖G‖_F² gives one on F. For attention (A ≥ 0 entrywise) linalg.ts bounds ‖G‖_F²
+ * from float32 SIMD tiles without storing G (gramFrobeniusUpper: every G_jk is a sum of
+ * non-negative products, so float32 partial sums over ≤ 32 rows, accumulated in float64, are
+ * within a relative ε ≈ 34·2⁻²⁴ of it; ‖G‖_F ≤ ‖G̃‖_F/(1 − ε) (+ an underflow term)); this costs
+ * ~T³/6 float32 multiply-adds, ~5× less than forming G in float64, and its slack (≈ 2ε‖G‖_F² in
+ * F², ~1% of F at the point of certification) costs at most a step. Otherwise G itself is formed
+ * (the dense fallback reuses it). U_j := that bound; Y1 is an M×M tridiagonal, so S(Y1) costs
  * one small QL solve per trial ε; converged Ritz values (tiny last eigenvector component) barely
  * move under the corner perturbation β²/ε, so a good ε costs only a sliver of the slack.
+ * R alone certifies rank-1-like (sink) and smooth (uniform) heads after a few steps; noisy
+ * near-uniform heads (row entropy ~0.98, k* ~15) keep ~5–10% of tr in a slowly decaying
+ * power-law tail, so only F (which the tail dominates far less) can certify them, after the
+ * Krylov space has absorbed the top ~2k* directions.
  *
  * Certificate. With k = min{k : L_k ≥ (τ−δ)·tr}: if k = 1 or U_{k−1} < (τ+δ)·tr for some ε, then
  * S_k ≥ (τ−δ)tr and S_{k−1} < (τ+δ)tr, so k = k* unless a cumulative energy lies within δ·tr of
- * τ·tr (δ = 1e-9, far inside the 1e-6 tie band of the spec; Lanczos rounding is ~1e-13·tr). Else
- * take more steps; when the projected cost exceeds a fraction of the dense solve, form G = AᵀA
- * (enables the ‖C‖_F bound), and past a second budget compute all eigenvalues of G exactly
- * (Householder tridiagonalisation + implicit QL, linalg.ts). The dense path is exact to rounding.
+ * τ·tr (δ = 1e-9, far inside the 1e-6 tie band of the spec; Lanczos rounding is ~1e-13·tr).
+ * Else take more steps. Phase 1 uses R only; it ends when the projected cost of shrinking R to
+ * what the R bound needs (R ∝ M^−s fitted to the recent steps) exceeds the cost of ‖G‖_F², or a
+ * budget runs out. Phase 2 adds F (float32 bound when A ≥ 0 and L already found k, else G
+ * formed) and runs to a second budget, extended up to half the cost of the dense solve while the
+ * certificate's shortfall is projected to close within it; then all eigenvalues of G are
+ * computed exactly (Householder tridiagonalisation + implicit QL, linalg.ts). The dense path is
+ * exact to rounding. The budgets use a fixed cost model (deterministic: never wall-clock based).
  * All bounds hold for any starting vector, so a missed eigenvector can only delay, never falsify.
  * A Lanczos breakdown (coupling below n·eps·tr, i.e. rounding noise) restarts with a random
  * vector orthogonal to Q and coupling 0; the dropped coupling is far below δ·tr.
- * The O(T²)/O(T³) kernels run on WebAssembly f64x2 SIMD when available, else in plain JS.
+ * The O(T²)/O(T³) kernels run on WebAssembly SIMD (f64x2; f32x4 for the ‖G‖_F² tiles) when
+ * available, else in plain JS (there G is formed whenever F is needed).
  */
 
 import {
   GramLanczos,
   RowMatrix,
   frobeniusSquaredPacked,
+  gramFrobeniusUpper,
   gramPacked,
   kernels,
   packRows,
@@ -164,8 +185,8 @@ export function kStarDense(a: Float64Array | Float32Array, T: number, tau: numbe
  * QL per M², Gram per multiply-add, tridiagonalisation per T³/6.
  */
 const COSTS = {
-  wasm: { matvec: 0.6, reorth: 1.0, ql: 25, gram: 0.35, tridiag: 1.0 },
-  js: { matvec: 3.5, reorth: 6.0, ql: 25, gram: 1.0, tridiag: 4.0 },
+  wasm: { matvec: 0.6, reorth: 1.0, ql: 25, gram: 0.35, frob32: 0.1, tridiag: 1.0 },
+  js: { matvec: 3.5, reorth: 6.0, ql: 25, gram: 1.0, frob32: Infinity, tridiag: 4.0 },
 } as const;
 
 /** k* with diagnostics. See kStarOf. */
@@ -193,41 +214,67 @@ function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSo
   const highTarget = tau * tr + delta;
   const budgetScale = opts.budgetScale ?? 1;
 
-  // Deterministic cost model (ns). Phase 1: Lanczos with the R bound. Phase 2: G = AᵀA formed
-  // (needed by the dense solve anyway), Lanczos with the ‖C‖_F bound. Phase 3: dense solve.
+  // Deterministic cost model (ns). Phase 1: Lanczos with the R bound. Phase 2: ‖G‖_F² known (from
+  // float32 tiles with a rigorous error bound for a non-negative A, else by forming G = AᵀA, which
+  // the dense solve reuses), Lanczos with the ‖C‖_F bound. Phase 3: dense solve.
   const cost = COSTS[kernels().kind];
-  const gramCost = cost.gram * gramFmas(m);
+  const fmas = gramFmas(m);
+  const gramCost = cost.gram * fmas;
+  const f32Frob = m.nonNegative && cost.frob32 < Infinity;
+  const frobCost = f32Frob ? cost.frob32 * fmas : gramCost;
   const tridiagCost = (cost.tridiag * n * n * n) / 6;
   const budget1 = 0.12 * (gramCost + tridiagCost) * budgetScale;
-  const budget2 = 0.15 * tridiagCost * budgetScale;
+  let budget2 = 0.15 * tridiagCost * budgetScale; // phase 2, plus what phase 1 left of budget1
+  // Phase 2 goes on past budget2, up to half the cost of the dense solve, while the certificate's
+  // shortfall (ε → 0 upper bound − (τ+δ)·tr, which falls as the Krylov space soaks up the top of
+  // C) is projected to close within what is left of that.
+  const budget2Max = 0.5 * (gramCost + tridiagCost) * budgetScale;
+  const excessTrend: number[] = []; // (M, shortfall/tr) at the checks of phase 2 with the same k
+  let trendK = 0;
+  const stepsToClose = (): number => {
+    const c = excessTrend.length >> 1;
+    if (c < 3) return Infinity;
+    const w = Math.max(2, c >> 2);
+    const m1 = excessTrend[2 * (c - 1)];
+    const e1 = excessTrend[2 * (c - 1) + 1];
+    const m0 = excessTrend[2 * (c - 1 - w)];
+    const e0 = excessTrend[2 * (c - 1 - w) + 1];
+    const rate = (e0 - e1) / (m1 - m0);
+    return e1 <= 0 ? 0 : rate > 0 ? e1 / rate : Infinity;
+  };
 
   const lz = new GramLanczos(m, Math.min(n, 64), opts.seed ?? 12345);
   const cert = new Certifier(n, cost.ql);
   let spent = 0; // Lanczos + check cost of the current phase
   let sinceCheck = 0;
   let gram: number | null = null; // heap offset of G = AᵀA once formed
-  let frobG2 = 0;
+  let frobG2 = -1; // upper bound on ‖G‖_F² once known (phase 2)
   const captured: number[] = []; // Σα after each step (energy seen by the Krylov space)
   let lastRNeeded = -1;
 
   /** Runs the certificate on the current Krylov space; returns k* or 0. */
   const check = (M: number, complete: boolean): number => {
     let cF = Infinity;
-    if (gram !== null) {
+    if (frobG2 >= 0) {
       let t2 = 0;
       for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
       for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
       const bM = lz.beta[M - 1];
-      const slack = (4 * n + 4 * M) * EPS * tr * tr; // rounding of ‖G‖_F² and ‖T_M‖_F²
+      const slack = (4 * n + 4 * M) * EPS * tr * tr; // rounding of ‖G‖_F² (when formed), ‖T_M‖_F², the Lanczos relation
       cF = Math.sqrt(Math.max(0, frobG2 - t2 - 2 * bM * bM) + slack);
     }
     const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
     spent += cert.lastCost;
     sinceCheck = 0;
     lastRNeeded = cert.rNeeded;
+    if (frobG2 >= 0 && cert.kLower > 0) {
+      if (cert.kLower !== trendK) excessTrend.length = 0;
+      trendK = cert.kLower;
+      excessTrend.push(M, cert.excess);
+    }
     return k;
   };
-  const done = (k: number): KStarResult => ({ kStar: k, method: gram === null ? 'lanczos' : 'lanczos+gram', steps: lz.size });
+  const done = (k: number): KStarResult => ({ kStar: k, method: frobG2 < 0 ? 'lanczos' : 'lanczos+gram', steps: lz.size });
 
   for (;;) {
     lz.step();
@@ -245,7 +292,11 @@ function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSo
       if (k > 0) return done(k);
     }
     if (complete) break; // only reachable through rounding at τ ≈ 1: use the dense solve
-    if (opts.noDense) continue;
+    if (opts.noDense) {
+      // tests: the ‖C‖_F bound as soon as the R bound alone is hopeless (no dense fallback)
+      if (frobG2 < 0 && lastRNeeded >= 0 && M >= 8) frobG2 = frobeniusOf(m);
+      continue;
+    }
 
     // Projected steps to a target of the captured energy Σα (linear in the recent rate, which
     // is optimistic since the energy captured per step tends to decrease).
@@ -256,14 +307,39 @@ function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSo
       const rate = (sumAlpha - captured[M - 1 - w]) / w;
       return rate > 0 ? (target - sumAlpha) / rate : Infinity;
     };
-    if (gram === null) {
+    // Projected steps until the unseen energy R = tr − Σα is down to `r`, fitting R ∝ M^−s to
+    // the recent steps (the tail of an attention spectrum decays like a power law, so this is
+    // far less optimistic than stepsTo when R has to shrink by a large factor).
+    const stepsToR = (r: number): number => {
+      const rNow = tr - sumAlpha;
+      if (rNow <= r) return 0;
+      if (M < 8 || !(r > 0)) return r > 0 ? 0 : Infinity;
+      const w = Math.max(4, M >> 2);
+      const rThen = tr - captured[M - 1 - w];
+      const s = Math.log(rThen / rNow) / Math.log(M / (M - w));
+      return s > 0 ? M * (Math.pow(rNow / r, 1 / s) - 1) : Infinity;
+    };
+    if (frobG2 < 0) {
       const left = budget1 - spent;
       let leave = left < 0 || stepsTo(lowTarget) * stepCost > left;
       // Ritz values good enough, but the unseen energy R is still too large for the R bound
-      if (!leave && lastRNeeded >= 0) leave = stepsTo(tr - lastRNeeded) * stepCost > Math.min(left, gramCost);
+      if (!leave && lastRNeeded >= 0) leave = stepsToR(lastRNeeded) * stepCost > Math.min(left, frobCost);
       if (!leave) continue;
-      gram = gramPacked(m);
-      frobG2 = frobeniusSquaredPacked(gram, n);
+      if (stepsTo(lowTarget) * stepCost > budget2) break; // even the lower bound is far: dense
+      // Lower bound already at k: only the upper bound is missing, so the float32 ‖G‖_F² (a
+      // fraction of the cost of G) usually settles it, and phase 2 may also use what phase 1
+      // left. Otherwise a dense solve is likely: form G, which it reuses.
+      if (f32Frob && sumAlpha >= lowTarget) {
+        const b = gramFrobeniusUpper(m);
+        if (b !== null) {
+          frobG2 = b;
+          budget2 += Math.max(0, left);
+        }
+      }
+      if (frobG2 < 0) {
+        gram = gramPacked(m);
+        frobG2 = frobeniusSquaredPacked(gram, n);
+      }
       spent = 0;
       if (sumAlpha >= lowTarget) {
         const k = check(M, false);
@@ -272,12 +348,20 @@ function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSo
       if (stepsTo(lowTarget) * stepCost <= budget2) continue;
     } else if (spent <= budget2 && stepsTo(lowTarget) * stepCost <= budget2 - spent) {
       continue;
+    } else if (spent <= budget2Max && sumAlpha >= lowTarget && stepsToClose() * stepCost <= budget2Max - spent) {
+      continue;
     }
     break;
   }
   const g = gram ?? gramPacked(m);
-  const method: KStarMethod = gram === null ? 'dense' : 'gram-dense';
+  const method: KStarMethod = frobG2 < 0 ? 'dense' : 'gram-dense';
   return { kStar: kFromEigenvalues(symmetricEigenvaluesPacked(g, n), n, tau, tr), method, steps: lz.size };
+}
+
+/** Upper bound on ‖AᵀA‖_F²: float32 tiles with a rigorous error bound when possible, else exact via G. */
+function frobeniusOf(m: RowMatrix): number {
+  const b = m.nonNegative ? gramFrobeniusUpper(m) : null;
+  return b ?? withHeap(() => frobeniusSquaredPacked(gramPacked(m), m.n));
 }
 
 /** Multiply-adds of the Gram matrix computation (overlap of the row supports, lower triangle). */
@@ -309,15 +393,31 @@ function ritzPrefix(lz: GramLanczos, M: number, rho: number, d: Float64Array, e:
 }
 
 /**
+ * Upper bound on S_r(C) for a PSD C of order d with tr(C) ∈ [R − rErr, R + rErr] and ‖C‖_F ≤ cF
+ * (header): min(R + rErr, √r·cF, the energy bound with the trace constraint).
+ */
+function complementTop(r: number, R: number, rErr: number, cF: number, d: number): number {
+  let b = Math.min(R + rErr, cF * Math.sqrt(r));
+  const m = d - r;
+  if (m > 0 && cF < Infinity) {
+    const a = 1 / r + 1 / m;
+    const rLo = Math.max(0, R - rErr);
+    const disc = a * cF * cF - (rLo * rLo) / (r * m);
+    if (disc >= 0) b = Math.min(b, ((R + rErr) / m + Math.sqrt(disc)) / a);
+  }
+  return b;
+}
+
+/**
  * Upper bound on S_j(G) from the prefix sums `pref` of eig(Y1): max_r pref[j−r] + S_r(Y2) with
- * S_r(Y2) ≤ min(R, √r·cF) + ε for 1 ≤ r ≤ dim C (header). eps = 0 with pref of T_M is the ε → 0
+ * S_r(Y2) ≤ complementTop(r) + ε for 1 ≤ r ≤ dim C (header). eps = 0 with pref of T_M is the ε → 0
  * limit without the corner term: a necessary condition, not a bound.
  */
-function upperFromPrefix(pref: Float64Array, j: number, R: number, cF: number, dimC: number, eps: number): number {
+function upperFromPrefix(pref: Float64Array, j: number, R: number, rErr: number, cF: number, dimC: number, eps: number): number {
   let u = pref[j];
   const rMax = Math.min(j, dimC);
   for (let r = 1; r <= rMax; r++) {
-    const v = pref[j - r] + Math.min(R, cF * Math.sqrt(r)) + eps;
+    const v = pref[j - r] + complementTop(r, R, rErr, cF, dimC) + eps;
     if (v > u) u = v;
   }
   return u;
@@ -344,7 +444,8 @@ export function lanczosEnergyBounds(lz: GramLanczos, tr: number, eps: number, cF
   if (dimC === 0 || beta === 0) pt.set(lower);
   else ritzPrefix(lz, M, (beta * beta) / eps, d, e, pt);
   const epsUsed = dimC === 0 ? 0 : eps;
-  for (let j = 0; j <= M; j++) upper[j] = upperFromPrefix(pt, j, R, cF, dimC, epsUsed);
+  const rErr = (4 * lz.n + 4 * M) * EPS * tr;
+  for (let j = 0; j <= M; j++) upper[j] = upperFromPrefix(pt, j, R, rErr, cF, dimC, epsUsed);
   return { lower, upper };
 }
 
@@ -358,6 +459,10 @@ class Certifier {
   lastCost = 0;
   /** After a failed tryCertify whose lower bound found k: the R below which the R bound alone would pass (−1 if unknown). */
   rNeeded = -1;
+  /** After a tryCertify whose lower bound found k: (ε → 0 upper bound − (τ+δ)·tr)/tr (NaN if not reached). */
+  excess = NaN;
+  /** The k found by the lower bound in the last tryCertify (0 if none). */
+  kLower = 0;
 
   constructor(
     n: number,
@@ -385,6 +490,8 @@ class Certifier {
     this.ensure(M);
     this.lastCost = this.qlCost * M * M;
     this.rNeeded = -1;
+    this.excess = NaN;
+    this.kLower = 0;
     const P = this.p;
     ritzPrefix(lz, M, 0, this.d, this.e, P);
     let kL = 0;
@@ -402,7 +509,10 @@ class Certifier {
     for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
     const R = Math.max(0, tr - sumAlpha);
     const dimC = lz.n - M;
-    const u0 = upperFromPrefix(P, j, R, cF, dimC, 0);
+    const rErr = (4 * lz.n + 4 * M) * EPS * tr; // rounding of tr and of the α's
+    const u0 = upperFromPrefix(P, j, R, rErr, cF, dimC, 0);
+    this.excess = (u0 - highTarget) / tr;
+    this.kLower = kL;
     if (u0 >= highTarget) return 0;
     const beta = lz.beta[M - 1];
     if (beta === 0) return kL; // exact invariant subspace: no coupling, Y1 = T_M, Y2 = C
@@ -411,7 +521,7 @@ class Certifier {
       const eps = f * slack;
       this.lastCost += this.qlCost * M * M;
       ritzPrefix(lz, M, (beta * beta) / eps, this.d, this.e, this.pt);
-      if (upperFromPrefix(this.pt, j, R, cF, dimC, eps) < highTarget) return kL;
+      if (upperFromPrefix(this.pt, j, R, rErr, cF, dimC, eps) < highTarget) return kL;
     }
     return 0;
   }
@@ -478,12 +588,18 @@ function checkPattern(pattern: Float32Array, batch: number, numHeads: number, T:
   }
 }
 
-/** Mean over the batch of head `head` of a [batch, head, query, key] pattern, in float64 ([T, T]). */
-export function batchMeanHead(pattern: Float32Array, batch: number, numHeads: number, head: number, T: number): Float64Array {
+let meanScratch = new Float64Array(0);
+
+/**
+ * Mean over the batch of head `head` of a [batch, head, query, key] pattern, in float64 ([T, T]),
+ * into `out` (T·T entries, overwritten) when given.
+ */
+export function batchMeanHead(pattern: Float32Array, batch: number, numHeads: number, head: number, T: number, out?: Float64Array): Float64Array {
   checkPattern(pattern, batch, numHeads, T);
   if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
   const TT = T * T;
-  const out = new Float64Array(TT);
+  if (out === undefined) out = new Float64Array(TT);
+  else out.fill(0, 0, TT);
   for (let b = 0; b < batch; b++) {
     const o = (b * numHeads + head) * TT;
     for (let i = 0; i < TT; i++) out[i] += pattern[o + i];
@@ -503,8 +619,18 @@ export function headMetrics(
   opts: MetricOptions,
 ): HeadMetrics {
   checkTau(opts.tau);
-  const mean = batchMeanHead(pattern, batch, numHeads, head, T);
   const TT = T * T;
+  // batch mean: the sequence itself when batch = 1 (no copy), else in a reused scratch buffer
+  // (a fresh 8 MB array per head at T = 1024 costs more than its sum, in page faults and GC)
+  let mean: Float32Array | Float64Array;
+  if (batch === 1) {
+    checkPattern(pattern, batch, numHeads, T);
+    if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
+    mean = pattern.subarray(head * TT, (head + 1) * TT);
+  } else {
+    if (meanScratch.length < TT) meanScratch = new Float64Array(TT);
+    mean = batchMeanHead(pattern, batch, numHeads, head, T, meanScratch.subarray(0, TT));
+  }
   const tau = opts.tau;
 
   // entropy and sink mass: mean over rows (and the batch) of each sequence's own matrix
@@ -633,3 +759,34 @@ export function angularDistance(hIn: Float32Array, hOut: Float32Array, batch: nu
   for (let b = 0; b < batch; b++) s += Math.acos(cosine(hIn, hOut, (b * T + T - 1) * d, d)) / Math.PI;
   return s / batch;
 }
+
+// ---------------------------------------------------------------------------------------------
+// JIT warm-up
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs the k* kernels on a small synthetic attention matrix (once per process), so that V8 has
+ * compiled them with its optimising tiers before the first real heads arrive (cold, the first
+ * heads at T = 1024 take ~2–3× their steady-state time). It costs ~50–70 ms of cold-code time
+ * itself, so it only pays off where the thread would otherwise wait, e.g. while onnxruntime runs
+ * the first layer; it is not run at module load (measured: no net gain there).
+ */
+export function warmUpKStar(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const T = 256;
+  const a = new Float64Array(T * T);
+  let s = 12345;
+  for (let i = 0; i < T; i++) {
+    let z = 0;
+    for (let j = 0; j <= i; j++) {
+      s = (Math.imul(s, 1103515245) + 12345) | 0;
+      const v = Math.exp(0.4 * ((s >>> 8) / 8388608 - 1));
+      a[i * T + j] = v;
+      z += v;
+    }
+    for (let j = 0; j <= i; j++) a[i * T + j] /= z;
+  }
+  for (let r = 0; r < 3; r++) kStarDetailed(a, T, 0.9, { noDense: true });
+}
+let warmedUp = false;

@@ -2,7 +2,8 @@
  * Per-head timing of kStarOf (not a test):
  *   node --import tsx test/python/helpers/time_metrics.ts [js|wasm|auto] [T ...]
  * Prints median wall and CPU time per head. Heads: (a) sink (rank-1-like), (b) near-uniform causal (logit std 0.05), (c) random temperature,
- * plus a few harder ones. Prints the median wall time over repeats (after a warm-up), the path
+ * (d) noisy near-uniform (iid logit noise std 0.4, normalised row entropy ≈ 0.98, like the heads of a randomly initialised GPT-2),
+ * (e) the same with rank-64 logits q_i·k_j (as an untrained attention head computes them), plus a few harder ones. Prints the median wall time over repeats (after a warm-up), the path
  * taken and the number of Lanczos steps; 'dense' is the exact dense float64 solve for comparison.
  */
 import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
@@ -31,6 +32,28 @@ function head(T: number, s: number, seed: number, sink = 0, diag = 0): Float32Ar
   return a;
 }
 
+/** Causal softmax of logits s·(u_i·v_j)/√r with u, v ~ N(0, I_r) (an untrained head's q·k/√d). */
+function lowRankHead(T: number, s: number, r: number, seed: number): Float32Array {
+  const g = new Xorshift(seed);
+  const u = Float64Array.from({ length: T * r }, () => gauss(g));
+  const v = Float64Array.from({ length: T * r }, () => gauss(g));
+  const a = new Float32Array(T * T);
+  const row = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      let d = 0;
+      for (let t = 0; t < r; t++) d += u[i * r + t] * v[j * r + t];
+      row[j] = (s * d) / Math.sqrt(r);
+      mx = Math.max(mx, row[j]);
+    }
+    let z = 0;
+    for (let j = 0; j <= i; j++) z += row[j] = Math.exp(row[j] - mx);
+    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
+  }
+  return a;
+}
+
 const args = process.argv.slice(2);
 const backend = (['js', 'wasm', 'auto'].includes(args[0]) ? args.shift() : 'auto') as 'js' | 'wasm' | 'auto';
 const Ts = args.length ? args.map(Number) : [512, 1024];
@@ -40,6 +63,8 @@ const cases: [string, (T: number) => Float32Array][] = [
   ['(a) sink', (T) => head(T, 1, 11, 8)],
   ['(b) near-uniform', (T) => head(T, 0.05, 12)],
   ['(c) random temp', (T) => head(T, 0.2 + 3 * Math.abs(r.nextSigned()), 13)],
+  ['(d) noisy uniform', (T) => head(T, 0.4, 19)],
+  ['(e) noisy, rank 64', (T) => lowRankHead(T, 0.4, 64, 20)],
   ['    uniform', (T) => head(T, 0, 14)],
   ['    sink, weaker', (T) => head(T, 1, 15, 4)],
   ['    logit std 0.3', (T) => head(T, 0.3, 16)],
