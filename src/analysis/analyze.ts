@@ -15,7 +15,8 @@ import { AnalysisReport, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, 
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { runForward } from './forward';
 import { prepareTokens } from './input';
-import { angularDistance, batchMeanHead, blockInfluence, isDegenerate, layerHeadMetrics } from './metrics';
+import { computeLayer, MetricsWorker } from './layerMetrics';
+import { batchMeanHead } from './metrics';
 
 /** What the analysis is asked for: the settings the panels send, plus CLI-only options. */
 export interface AnalyzeSettings extends AnalysisSettings {
@@ -76,7 +77,15 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const B = r.batch;
   const layers: LayerReport[] = [];
   const patternSink = s.savePatterns ? await PatternSink.create() : undefined;
+  // Large layers go to a metrics worker so their metrics overlap onnxruntime's run of the next layer.
+  // INHERITUNE_METRICS_WORKER=always|never overrides the size rule (tests, measurements).
+  const workerMode = process.env.INHERITUNE_METRICS_WORKER ?? 'auto';
+  const useWorker = workerMode === 'always' || (workerMode !== 'never' && B * H * T * T >= OVERLAP_MIN_ENTRIES);
+  const pool = useWorker ? MetricsWorker.create() : undefined;
+  const inflight: Promise<{ value: LayerReport; ms: number }>[] = [];
+  let settled = 0;
   let metricsMs = 0;
+  const metricOpts = { tau: r.tau, mode: r.mode, degenerateWhen: r.degenerateWhen };
   try {
     const fwd = await runForward(
       ckpt,
@@ -84,28 +93,30 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
       B,
       T,
       async (out) => {
-        const tm = performance.now();
-        const heads = layerHeadMetrics(out.pattern, B, H, T, { tau: r.tau, mode: r.mode, degenerateWhen: r.degenerateWhen });
-        const ks = heads.map((h) => h.kStar);
-        const d = ckpt.dims.hidden;
-        layers.push({
-          index: out.layer,
-          lazy: heads.every((h) => isDegenerate(h, r.degenerateWhen)),
-          maxKStar: Math.max(...ks),
-          meanKStar: ks.reduce((a, b) => a + b, 0) / ks.length,
-          blockInfluence: out.residPre && out.residPost ? blockInfluence(out.residPre, out.residPost, B, T, d) : null,
-          angularDistance: out.residPre && out.residPost ? angularDistance(out.residPre, out.residPost, B, T, d) : null,
-          heads,
-        });
         if (patternSink) await patternSink.add(out.layer, H, T, (h) => batchMeanHead(out.pattern, B, H, h, T));
-        metricsMs += performance.now() - tm;
+        const job = { layer: out.layer, pattern: out.pattern, residPre: out.residPre, residPost: out.residPost, batch: B, heads: H, T, d: ckpt.dims.hidden, opts: metricOpts };
+        if (!pool) {
+          const tm = performance.now();
+          layers.push(computeLayer(job));
+          metricsMs += performance.now() - tm;
+          return;
+        }
+        // The residual of this layer feeds the next one: copy it; the pattern is handed over.
+        inflight.push(pool.compute({ ...job, residPre: job.residPre?.slice(), residPost: job.residPost?.slice() }));
+        while (inflight.length - settled > MAX_INFLIGHT) await inflight[settled++]; // bound the memory held
       },
       { ep: r.ep, layers: r.layers, wantResidual: true, signal: o.signal, onProgress: o.onProgress },
     );
+    for (const p of inflight) {
+      const { value, ms } = await p;
+      layers.push(value);
+      metricsMs += ms;
+    }
     if (patternSink && s.savePatterns) await patternSink.finish(s.savePatterns, ckpt, r);
     const total = performance.now() - t0;
-    // Everything after loading that is not metrics: graph build, session, weights, ORT runs.
-    const forwardMs = total - (tLoaded - t0) - metricsMs;
+    // Wall time of the forward (graph build, session, weight reads, onnxruntime runs); metricsMs is the metrics'
+    // own compute time, which overlaps the forward when a metrics worker is used.
+    const forwardMs = fwd.timings.buildMs + fwd.timings.sessionMs + fwd.timings.loadWeightsMs + fwd.timings.runMs;
     const archs = ckpt.config.architectures;
     return {
       schemaVersion: REPORT_SCHEMA_VERSION,
@@ -137,9 +148,16 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
       createdAt: new Date().toISOString(),
     };
   } finally {
+    await Promise.allSettled(inflight);
+    await pool?.close();
     await patternSink?.dispose();
   }
 }
+
+/** Layers with at least this many attention entries (B·H·T²) get their metrics in a worker, overlapping the forward. */
+const OVERLAP_MIN_ENTRIES = 1 << 20;
+/** Layers whose metrics may be pending at once (each holds its pattern: 64 MiB for 16 heads at T = 1024). */
+const MAX_INFLIGHT = 2;
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

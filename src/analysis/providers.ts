@@ -90,6 +90,8 @@ export function sessionOptions(ep: Exclude<EpName, 'auto'>, extra: InferenceSess
     interOpNumThreads: 1,
     executionMode: 'sequential',
     logSeverityLevel: 3,
+    // Idle intra-op threads sleep instead of spinning, leaving the cores to the metrics worker between kernels.
+    ...(process.env.INHERITUNE_ORT_SPIN === '1' ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     ...extra,
   };
 }

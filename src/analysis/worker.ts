@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { isInherituneError } from '../checkpoint/errors';
 import { analyzeCheckpoint, AnalyzeSettings, headPattern } from './analyze';
+import { computeLayer, MetricsWorkerReply, MetricsWorkerRequest } from './layerMetrics';
 
 export type WorkerRequest =
   | { type: 'analyze'; ckpt: string; settings: AnalyzeSettings }
@@ -21,7 +22,18 @@ if (parentPort) {
   const port = parentPort;
   const controller = new AbortController();
   const onProgress = (fraction: number, message: string) => port.postMessage({ type: 'progress', fraction, message } satisfies WorkerReply);
-  port.on('message', async (msg: WorkerRequest) => {
+  port.on('message', async (msg: WorkerRequest | MetricsWorkerRequest) => {
+    if (msg.type === 'layerMetrics') {
+      // Persistent metrics worker (layerMetrics.ts): one reply per layer, the worker stays up.
+      try {
+        const t0 = performance.now();
+        const value = computeLayer(msg.job);
+        port.postMessage({ type: 'layerResult', id: msg.id, value, ms: performance.now() - t0 } satisfies MetricsWorkerReply);
+      } catch (e) {
+        port.postMessage({ type: 'layerError', id: msg.id, message: (e as Error)?.message ?? String(e) } satisfies MetricsWorkerReply);
+      }
+      return;
+    }
     if (msg.type === 'abort') {
       controller.abort();
       return;

@@ -208,3 +208,18 @@ test('every execution provider available here agrees with CPU (k*, m* identical;
   assert.equal(auto.executionProvider.used, AUTO_ORDER.find((e) => !auto.executionProvider.skipped.some((s) => s.name === e)));
   if (process.platform !== 'win32') await assert.rejects(analyzeCheckpoint(planted, { ...settings, ep: 'dml' }), /DirectML is only available on Windows/);
 });
+
+test('metrics in the overlapping worker equal the inline ones, with --save-patterns too', async () => {
+  const run = async (mode: string, out: string) => {
+    process.env.INHERITUNE_METRICS_WORKER = mode;
+    try {
+      return await analyzeCheckpoint(planted, { seqLen: 40, batch: 2, ep: 'cpu', savePatterns: out });
+    } finally {
+      delete process.env.INHERITUNE_METRICS_WORKER;
+    }
+  };
+  const inline = await run('never', path.join(dir, 'p-inline'));
+  const worker = await run('always', path.join(dir, 'p-worker'));
+  assert.deepEqual(worker.layers, inline.layers);
+  assert.deepEqual(readFileSync(path.join(dir, 'p-worker', 'model.safetensors')).subarray(200), readFileSync(path.join(dir, 'p-inline', 'model.safetensors')).subarray(200));
+});
