@@ -82,6 +82,10 @@ def setup_distributed(device_arg: str) -> DistInfo:
         raise TrainerError("--device cuda, but torch.cuda.is_available() is False (CPU-only torch or no GPU)")
     use_cuda = device_arg == "cuda" or (device_arg == "auto" and torch.cuda.is_available())
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if not use_cuda and "OMP_NUM_THREADS" not in os.environ:
+        # Some torch builds (Debian's) default to one thread: on CPU, share this machine's cores among the local ranks.
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     if world > 1:
         rank = int(os.environ["RANK"])
         local = int(os.environ.get("LOCAL_RANK", "0"))
