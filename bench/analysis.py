@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "dist" / "cli.js"
 DATA = ROOT / "bench" / ".data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from surgery import update_results  # noqa: E402
+from surgery import timed, update_results  # noqa: E402
 
 TORCH_ROUTE = r"""
 import json, os, sys, time
@@ -76,19 +76,6 @@ json.dump({"layers": layers, "route": "gram+eigvalsh" if route is kstar_eig else
            "phases": {"load": t_load - t0, "forward": t_fwd - t_load, "metrics": t_end - t_fwd, "total": t_end - t0},
            "threads": torch.get_num_threads(), "blas": torch.__config__.show()}, open(out, "w"))
 """
-
-
-def timed(cmd, **kw):
-    t = tempfile.NamedTemporaryFile(delete=False)
-    t.close()
-    t0 = time.perf_counter()
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name, *cmd], **kw)
-    wall = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {getattr(r, 'stderr', '')}")
-    rss = int(Path(t.name).read_text().strip().splitlines()[-1]) / 1024
-    os.unlink(t.name)
-    return wall, rss
 
 
 def main():

@@ -36,12 +36,14 @@ m.save_pretrained(out, safe_serialization=True)
 
 
 def timed(cmd, **kw):
-    """(wall seconds, peak RSS MiB) of a command, via GNU time."""
+    """(wall seconds, peak RSS MiB) of a command, via GNU time; a failing command stops the benchmark."""
     t = tempfile.NamedTemporaryFile(delete=False)
     t.close()
     t0 = time.perf_counter()
-    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name, *cmd], check=True, **kw)
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name, *cmd], **kw)
     wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {getattr(r, 'stderr', '') or ''}")
     rss_kib = int(Path(t.name).read_text().strip().splitlines()[-1])
     os.unlink(t.name)
     return wall, rss_kib / 1024

@@ -59,6 +59,7 @@
  * available, else in plain JS (there G is formed whenever F is needed).
  */
 
+import type { HeadReport } from '../shared/report';
 import {
   GramLanczos,
   RowMatrix,
@@ -82,14 +83,8 @@ export interface MetricOptions {
   degenerateWhen?: DegenerateWhen;
 }
 
-export interface HeadMetrics {
-  kStar: number;
-  mStar: number;
-  mStarSquared: number;
-  entropy: number;
-  sinkMass: number;
-  dominantColumn: number;
-}
+/** One head's metrics: exactly the report's per-head record (src/shared/report.ts documents each field). */
+export type HeadMetrics = HeadReport;
 
 export const DEFAULT_METRIC_OPTIONS: Readonly<MetricOptions> = { tau: 0.9, mode: 'mean', degenerateWhen: 'either' };
 
