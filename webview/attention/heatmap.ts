@@ -3,13 +3,14 @@
  * a colour legend, hover/keyboard tooltips and selection. Compare mode stacks two blocks on one colour scale.
  * Colours are concrete values from the theme, so the serialized SVG is self-contained.
  */
-import { axisBottom, axisLeft, axisRight, format, range, scaleBand, scaleLinear, scaleLog, select } from 'd3';
+import { axisBottom, axisLeft, axisRight, format, range, scaleBand, scaleLinear, scaleLog } from 'd3';
 import type { AnalysisReport } from '../../src/shared/report';
 import type { HeadMetric, HeadSelection, Side } from '../../src/shared/protocol';
 import { HEAD_METRICS, metricColor } from '../shared/colorScale';
 import { Cursor, heatmapGeometry, heatmapModel, HeatmapGeometry, lazyRuns, moveCursor } from '../shared/heatmapModel';
 import { Theme, textOn } from '../shared/theme';
 import { Tooltip } from '../shared/dom';
+import { chartRoot } from './svgRoot';
 import { formatMetric, headTooltip } from './text';
 
 export interface HeatmapEntry {
@@ -31,7 +32,6 @@ export interface HeatmapOptions {
   announce: (text: string) => void;
 }
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const STRIP_H = 7;
 const TITLE_H = 22;
 
@@ -57,15 +57,7 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
   const top = 8;
   const height = top + blocks.reduce((a, b) => a + b.height, 0) + (compare ? 8 * (blocks.length - 1) : 0);
 
-  const svg = select(document.createElementNS(SVG_NS, 'svg') as SVGSVGElement)
-    .attr('xmlns', SVG_NS)
-    .attr('class', 'chart heatmap')
-    .attr('width', g.width)
-    .attr('height', height)
-    .attr('viewBox', `0 0 ${g.width} ${height}`)
-    .attr('font-family', theme.fontFamily)
-    .attr('font-size', 11)
-    .attr('fill', theme.foreground)
+  const svg = chartRoot('chart heatmap', g.width, height, theme)
     .attr('tabindex', 0)
     .attr('role', 'application')
     .attr('aria-roledescription', 'heatmap')

@@ -2,15 +2,15 @@
  * Per-layer chart: max and mean k* (the paper's figure), or Block Influence / angular distance. Layer i sits under
  * column i of the heatmap (same left margin and column width). Compare mode overlays both models.
  */
-import { axisBottom, axisLeft, line, max, pointer, scaleLinear, select } from 'd3';
+import { axisBottom, axisLeft, line, max, pointer, scaleLinear } from 'd3';
 import type { LayerSeries, Side } from '../../src/shared/protocol';
 import type { AnalysisReport } from '../../src/shared/report';
 import { LAYER_SERIES } from '../shared/colorScale';
 import { HeatmapGeometry, layerLines, lazyRuns } from '../shared/heatmapModel';
 import { Theme } from '../shared/theme';
 import { Tooltip } from '../shared/dom';
+import { chartRoot } from './svgRoot';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 export interface LayerChartOptions {
   theme: Theme;
@@ -40,15 +40,7 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
     return g.left + (i + 0.5) * g.cellW;
   };
 
-  const svg = select(document.createElementNS(SVG_NS, 'svg') as SVGSVGElement)
-    .attr('xmlns', SVG_NS)
-    .attr('class', 'chart layer-chart')
-    .attr('width', g.width)
-    .attr('height', height)
-    .attr('viewBox', `0 0 ${g.width} ${height}`)
-    .attr('font-family', theme.fontFamily)
-    .attr('font-size', 11)
-    .attr('fill', theme.foreground)
+  const svg = chartRoot('chart layer-chart', g.width, height, theme)
     .attr('role', 'img')
     .attr('tabindex', 0)
     .attr('aria-label', `${LAYER_SERIES[series].label} for ${o.entries.map((e) => `${e.label}: ${layerLines(e.report, series).map((l) => `${l.label} ${l.points.map((p) => +p.value.toFixed(3)).join(', ')}`).join('; ')}`).join('. ')}`);
