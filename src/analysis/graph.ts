@@ -457,6 +457,19 @@ function gpt2Block(ckpt: Checkpoint): BlockGraph {
   });
 }
 
+/**
+ * The rotary tables as graph inputs (built in JS per T by ropeTables), broadcastable over batch and heads. Reading the
+ * rope parameters here validates the rope config when the graph is built, not at the first layer.
+ */
+function ropeInputs(g: GraphBuilder, ckpt: Checkpoint) {
+  const rot = ropeParams(ckpt.config, ckpt.spec.family, ckpt.dims, 1).rotaryDim;
+  const cos = g.input(COS_INPUT, ['query', rot]); // [query, rotaryDim]
+  const sin = g.input(SIN_INPUT, ['query', rot]);
+  const cos5 = g.op('Unsqueeze', [cos, g.i64([1, 2])]); // [query, 1, 1, rotaryDim]
+  const sin5 = g.op('Unsqueeze', [sin, g.i64([1, 2])]);
+  return { rot, cos5, sin5 };
+}
+
 function llamaBlock(ckpt: Checkpoint): BlockGraph {
   const { spec, config, dims } = ckpt;
   const b = new Block(spec, ckpt, dims);
@@ -467,12 +480,7 @@ function llamaBlock(ckpt: Checkpoint): BlockGraph {
   const eps = num(config, 'rms_norm_eps', 1e-6);
   const act = activation(config, 'hidden_act', 'silu');
   const P = 'model.layers.{i}.';
-  const rope0 = ropeParams(config, spec.family, dims, 1); // validates the rope config now, not at the first layer
-  const rot = rope0.rotaryDim;
-  const cos = g.input(COS_INPUT, ['query', rot]); // [query, rotaryDim]
-  const sin = g.input(SIN_INPUT, ['query', rot]);
-  const cos5 = g.op('Unsqueeze', [cos, g.i64([1, 2])]); // [query, 1, 1, rotaryDim]
-  const sin5 = g.op('Unsqueeze', [sin, g.i64([1, 2])]);
+  const { rot, cos5, sin5 } = ropeInputs(g, ckpt);
 
   const x = b.flat(b.x); // [batch*query, d]
   const ln1 = b.rmsNorm(x, b.weight(`${P}input_layernorm.weight`), eps);
@@ -514,12 +522,7 @@ function gptNeoxBlock(ckpt: Checkpoint): BlockGraph {
   const act = activation(config, 'hidden_act', 'gelu');
   const parallel = bool(config, 'use_parallel_residual', true);
   const P = 'gpt_neox.layers.{i}.';
-  const rope0 = ropeParams(config, spec.family, dims, 1);
-  const rot = rope0.rotaryDim;
-  const cos = g.input(COS_INPUT, ['query', rot]); // [query, rotaryDim]
-  const sin = g.input(SIN_INPUT, ['query', rot]);
-  const cos5 = g.op('Unsqueeze', [cos, g.i64([1, 2])]); // [query, 1, 1, rotaryDim]
-  const sin5 = g.op('Unsqueeze', [sin, g.i64([1, 2])]);
+  const { rot, cos5, sin5 } = ropeInputs(g, ckpt);
 
   const x = b.flat(b.x); // [batch*query, d]
   const ln1 = b.layerNorm(x, b.weight(`${P}input_layernorm.weight`), b.weight(`${P}input_layernorm.bias`), eps);
