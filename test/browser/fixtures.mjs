@@ -8,7 +8,8 @@ import * as path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
-function rng(seed) {
+/** A seeded xorshift32 generator of uniforms in [0, 1) (test data only). */
+export function rng(seed) {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { rng } from '../browser/fixtures.mjs';
 import { importTs, launchBrowser } from '../browser/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -18,17 +19,6 @@ const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] 
 const OUT = path.resolve(ROOT, opt('--out', 'docs/screenshots/training-panel.png'));
 const THEME = opt('--theme', 'dark');
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 /**
  * metrics.jsonl events (camelCased MetricPoints) of an Inheritune-style run: per round, a loss that starts at

@@ -8,12 +8,8 @@
  */
 import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
 import { kStarDense, kStarDetailed } from '../../../src/analysis/metrics';
+import { gauss, lowRankHead } from '../../helpers/heads';
 
-function gauss(r: Xorshift): number {
-  const u = (r.nextSigned() + 1) / 2 || 1e-12;
-  const v = (r.nextSigned() + 1) / 2;
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
 
 function head(T: number, s: number, seed: number, sink = 0, diag = 0): Float32Array {
   const r = new Xorshift(seed);
@@ -32,27 +28,6 @@ function head(T: number, s: number, seed: number, sink = 0, diag = 0): Float32Ar
   return a;
 }
 
-/** Causal softmax of logits s·(u_i·v_j)/√r with u, v ~ N(0, I_r) (an untrained head's q·k/√d). */
-function lowRankHead(T: number, s: number, r: number, seed: number): Float32Array {
-  const g = new Xorshift(seed);
-  const u = Float64Array.from({ length: T * r }, () => gauss(g));
-  const v = Float64Array.from({ length: T * r }, () => gauss(g));
-  const a = new Float32Array(T * T);
-  const row = new Float64Array(T);
-  for (let i = 0; i < T; i++) {
-    let mx = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      let d = 0;
-      for (let t = 0; t < r; t++) d += u[i * r + t] * v[j * r + t];
-      row[j] = (s * d) / Math.sqrt(r);
-      mx = Math.max(mx, row[j]);
-    }
-    let z = 0;
-    for (let j = 0; j <= i; j++) z += row[j] = Math.exp(row[j] - mx);
-    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
-  }
-  return a;
-}
 
 const args = process.argv.slice(2);
 const backend = (['js', 'wasm', 'auto'].includes(args[0]) ? args.shift() : 'auto') as 'js' | 'wasm' | 'auto';

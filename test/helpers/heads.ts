@@ -1,0 +1,31 @@
+/** Seeded synthetic attention heads shared by the metrics tests and the timing script. */
+import { Xorshift } from '../../src/analysis/linalg';
+
+export function gauss(r: Xorshift): number {
+  // Box–Muller
+  const u = (r.nextSigned() + 1) / 2 || 1e-12;
+  const v = (r.nextSigned() + 1) / 2;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** Causal softmax of logits s·(u_i·v_j)/√r, u, v ~ N(0, I_r): an untrained attention head's q·k/√d. */
+export function lowRankHead(T: number, s: number, r: number, seed: number): Float32Array {
+  const g = new Xorshift(seed);
+  const u = Float64Array.from({ length: T * r }, () => gauss(g));
+  const v = Float64Array.from({ length: T * r }, () => gauss(g));
+  const a = new Float32Array(T * T);
+  const row = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      let d = 0;
+      for (let t = 0; t < r; t++) d += u[i * r + t] * v[j * r + t];
+      row[j] = (s * d) / Math.sqrt(r);
+      if (row[j] > mx) mx = row[j];
+    }
+    let z = 0;
+    for (let j = 0; j <= i; j++) z += row[j] = Math.exp(row[j] - mx);
+    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
+  }
+  return a;
+}
