@@ -68,6 +68,7 @@ import {
   gramPacked,
   kernels,
   packRows,
+  rowStats,
   sumSquares,
   symmetricEigenvaluesPacked,
   tridiagonalEigenvalues,
@@ -604,6 +605,17 @@ export function batchMeanHead(pattern: Float32Array, batch: number, numHeads: nu
   return out;
 }
 
+let invLogCache = new Float64Array(0);
+
+/** 1 / ln(i + 1) for i = 1..T−1 (the normalisation of row i's entropy), cached. */
+function inverseLogs(T: number): Float64Array {
+  if (invLogCache.length !== T) {
+    invLogCache = new Float64Array(T);
+    for (let i = 1; i < T; i++) invLogCache[i] = 1 / Math.log(i + 1);
+  }
+  return invLogCache;
+}
+
 /** Metrics of one head of a [batch, head, query, key] post-softmax pattern. */
 export function headMetrics(
   pattern: Float32Array,
@@ -627,60 +639,50 @@ export function headMetrics(
     mean = batchMeanHead(pattern, batch, numHeads, head, T, meanScratch.subarray(0, TT));
   }
   const tau = opts.tau;
+  const perSeq = opts.mode === 'per-seq';
+  if (!perSeq && opts.mode !== 'mean') throw new RangeError(`unknown k* mode: ${String(opts.mode)}`);
 
-  // entropy and sink mass: mean over rows (and the batch) of each sequence's own matrix
+  // One pass per sequence (rowStats): row entropies, and the column sums (plain and squared) where they are of this
+  // sequence's own matrix: per-seq mode, or the batch mean when batch = 1.
+  const invLog = inverseLogs(T);
+  const col = new Float64Array(T);
+  const col2 = new Float64Array(T);
+  const seqCols = perSeq || batch === 1;
   let entSum = 0;
   let sinkSum = 0;
+  let ks = 0;
+  let ms = 0;
+  let ms2 = 0;
   for (let b = 0; b < batch; b++) {
     const o = (b * numHeads + head) * TT;
-    for (let i = 0; i < T; i++) {
-      const r = o + i * T;
-      sinkSum += pattern[r];
-      if (i === 0) continue;
-      let h = 0;
-      for (let j = 0; j < T; j++) {
-        const p = pattern[r + j];
-        if (p > 0) h -= p * Math.log(p);
-      }
-      entSum += h / Math.log(i + 1);
+    for (let i = 0; i < T; i++) sinkSum += pattern[o + i * T];
+    if (perSeq) {
+      col.fill(0);
+      col2.fill(0);
+    }
+    const plogp = seqCols ? rowStats(pattern, o, T, col, col2) : rowStats(pattern, o, T);
+    for (let i = 1; i < T; i++) entSum -= plogp[i] * invLog[i];
+    if (perSeq) {
+      ks += kStarOf(pattern.subarray(o, o + TT), T, tau);
+      ms += mStarFromColumnSums(col, tau);
+      ms2 += mStarFromColumnSums(col2, tau);
     }
   }
   const entropy = T > 1 ? entSum / (batch * (T - 1)) : 0;
   const sinkMass = sinkSum / (batch * T);
 
-  // column sums (plain and squared) of the batch mean: dominant column, and m* in mode 'mean'
-  const col = new Float64Array(T);
-  const col2 = new Float64Array(T);
-  columnSums(mean, 0, T, col, col2);
+  // column sums of the batch mean: dominant column, and m* in mode 'mean'
+  if (batch > 1) {
+    col.fill(0);
+    col2.fill(0);
+    columnSums(mean, 0, T, col, col2);
+  }
   let dominantColumn = 0;
   for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
 
-  let kStar: number;
-  let mStar: number;
-  let mStarSquared: number;
-  if (opts.mode === 'mean') {
-    kStar = kStarOf(mean, T, tau);
-    mStar = mStarFromColumnSums(col, tau);
-    mStarSquared = mStarFromColumnSums(col2, tau);
-  } else if (opts.mode === 'per-seq') {
-    let ks = 0;
-    let ms = 0;
-    let ms2 = 0;
-    for (let b = 0; b < batch; b++) {
-      const o = (b * numHeads + head) * TT;
-      ks += kStarOf(pattern.subarray(o, o + TT), T, tau);
-      col.fill(0);
-      col2.fill(0);
-      columnSums(pattern, o, T, col, col2);
-      ms += mStarFromColumnSums(col, tau);
-      ms2 += mStarFromColumnSums(col2, tau);
-    }
-    kStar = ks / batch;
-    mStar = ms / batch;
-    mStarSquared = ms2 / batch;
-  } else {
-    throw new RangeError(`unknown k* mode: ${String(opts.mode)}`);
-  }
+  const kStar = perSeq ? ks / batch : kStarOf(mean, T, tau);
+  const mStar = perSeq ? ms / batch : mStarFromColumnSums(col, tau);
+  const mStarSquared = perSeq ? ms2 / batch : mStarFromColumnSums(col2, tau);
   return { kStar, mStar, mStarSquared, entropy, sinkMass, dominantColumn };
 }
 

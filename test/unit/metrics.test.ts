@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import * as v8 from 'node:v8';
 import { gauss, lowRankHead } from '../helpers/heads';
 import assert from 'node:assert/strict';
 import {
@@ -8,8 +9,10 @@ import {
   gramPackedOf,
   kernels,
   packRows,
+  rowStats,
   setF32BlockShift,
   setLinalgBackend,
+  setRelaxedSimd,
   squaredSingularValues,
   symmetricEigenvalues,
   tridiagonalEigenvalues,
@@ -436,7 +439,21 @@ function meanEntropy(a: ArrayLike<number>, T: number): number {
   return e / (T - 1);
 }
 
-test('float32 bound on ‖AᵀA‖_F² is an upper bound within its stated error (causal, ragged, banded)', () => withHeap(() => {
+// The CLI turns relaxed SIMD on this way on Node < 22 (src/cli.ts); the kernels are built both ways below.
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+test('float32 bound on ‖AᵀA‖_F² is an upper bound within its stated error (causal, ragged, banded), with and without relaxed SIMD', () => {
+  try {
+    assert.equal(setRelaxedSimd('off'), false);
+    floatBoundCases();
+    assert.equal(setRelaxedSimd('auto'), true, 'relaxed SIMD should compile once the V8 flag is on');
+    floatBoundCases();
+  } finally {
+    setRelaxedSimd('auto');
+  }
+});
+
+const floatBoundCases = () => withHeap(() => {
   const r = new Xorshift(17);
   const mats: [string, number, ArrayLike<number>][] = [];
   for (const T of [1, 5, 31, 64, 97, 200]) mats.push([`softmax T=${T}`, T, softmaxHead(T, 0.7, T, { sink: 1 })]);
@@ -467,7 +484,53 @@ test('float32 bound on ‖AᵀA‖_F² is an upper bound within its stated error
   const neg = Float64Array.from(softmaxHead(20, 1, 3));
   neg[45] = -1e-3;
   assert.equal(gramFrobeniusUpper(packRows(neg, 20)), null);
-}));
+});
+
+test('row entropies and column sums: WebAssembly kernel equals the scalar reference (Σ p·ln p to 1e-10, sums exactly)', () => {
+  const r = new Xorshift(31);
+  const cases: [string, number, Float32Array][] = [];
+  for (const T of [1, 3, 5, 8, 64, 130, 257]) cases.push([`softmax T=${T}`, T, softmaxHead(T, 1.2, 900 + T, { sink: 2 })]);
+  for (const T of [6, 37]) {
+    // negative and zero entries, zero rows, subnormal and tiny values, values at 1, a dense (non-causal) row
+    const a = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) {
+      if (i % 5 === 3) continue;
+      for (let j = 0; j < T; j++) {
+        const u = r.nextSigned();
+        a[i * T + j] = i === 1 ? Math.abs(u) : j > i + 2 ? 0 : u < -0.8 ? -u / 4 : u < -0.6 ? -0.25 : u < -0.5 ? 1e-40 : u < -0.4 ? 1 : Math.abs(u) * 2 ** (-30 * Math.abs(r.nextSigned()));
+      }
+    }
+    cases.push([`mixed T=${T}`, T, a]);
+  }
+  for (const [name, T, a] of cases) {
+    const run = (backend: 'wasm' | 'js') => {
+      assert.equal(setLinalgBackend(backend), backend);
+      const col = Float64Array.from({ length: T }, (_, j) => j / 7); // accumulates onto what is there
+      const col2 = Float64Array.from({ length: T }, (_, j) => j / 3);
+      return { ent: rowStats(a, 0, T, col, col2), col, col2, entOnly: rowStats(a, 0, T) };
+    };
+    try {
+      const w = run('wasm');
+      const j = run('js');
+      for (let i = 0; i < T; i++) {
+        let want = 0;
+        for (let k = 0; k < T; k++) if (a[i * T + k] > 0) want += a[i * T + k] * Math.log(a[i * T + k]);
+        assert.equal(j.ent[i], want, `${name} row ${i} (js)`);
+        assert.ok(Math.abs(w.ent[i] - want) <= 1e-10 * Math.abs(want) + 1e-300, `${name} row ${i}: ${w.ent[i]} vs ${want}`);
+        assert.equal(w.entOnly[i], w.ent[i], `${name} row ${i}: without column sums`);
+      }
+      assert.deepEqual(w.col, j.col, name);
+      assert.deepEqual(w.col2, j.col2, name);
+    } finally {
+      setLinalgBackend('auto');
+    }
+  }
+  // an offset into a larger array (a head of a [head, query, key] pattern)
+  const T = 12;
+  const two = new Float32Array(2 * T * T);
+  two.set(softmaxHead(T, 0.8, 5), T * T);
+  assert.deepEqual(rowStats(two, T * T, T), rowStats(two.slice(T * T), 0, T));
+});
 
 test('noisy near-uniform heads (T = 512, 1024): exact k* from the float32 ‖G‖_F² bound', () => {
   // softmax of causal logits with small noise: row entropy ≈ 0.97–0.99 and k* ≈ 10–30 (like the
