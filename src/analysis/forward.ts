@@ -84,10 +84,12 @@ class TensorReader {
     return step(0);
   }
 
-  tensor(name: string): Promise<Float32Array> {
+  /** The tensor as float32; F32 tensors are read into `reuse` when it has the right length. */
+  tensor(name: string, reuse?: Float32Array): Promise<Float32Array> {
     const t = tensorOrThrow(this.ckpt, name);
     if (t.dtype === 'F32') {
-      const out = new Float32Array((t.end - t.begin) / 4);
+      const n = (t.end - t.begin) / 4;
+      const out = reuse?.length === n ? reuse : new Float32Array(n);
       return this.readInto(t.file, new Uint8Array(out.buffer), t.begin, name).then(() => out);
     }
     const raw = new Uint8Array(t.end - t.begin);
@@ -203,9 +205,14 @@ export async function runForward(
   const O = ort();
 
   type Feeds = Record<string, Tensor>;
+  // Two sets of weight buffers, by layer parity: layer L+1 is read into one while layer L runs on the other, and a
+  // set is reused two layers later (reading into fresh 50 MB buffers every layer cost ~12k page faults each time).
+  const slots: Float32Array[][] = [[], []];
   const readLayer = async (L: number): Promise<Feeds> => {
     const feeds: Feeds = {};
-    const arrays = await Promise.all(graph.weights.map((w) => reader.tensor(nameIn(ckpt, w.template, L))));
+    const slot = slots[L & 1];
+    const arrays = await Promise.all(graph.weights.map((w, i) => reader.tensor(nameIn(ckpt, w.template, L), slot[i])));
+    arrays.forEach((a, i) => (slot[i] = a));
     graph.weights.forEach((w, i) => {
       const name = nameIn(ckpt, w.template, L);
       const shape = ckpt.tensors.get(name)!.shape;

@@ -3,7 +3,10 @@
  * onnxruntime-node's run() blocks the JS thread while it computes the next layer on every core it was given, and the
  * metrics are single-threaded JS/WASM: measured on the GPT-2-medium benchmark at T = 1024, the process used 6.4 s of
  * CPU in 5.3 s of wall time. Handing the metrics of layer L to a worker while onnxruntime runs layer L+1 lets the two
- * overlap.
+ * overlap. Tried and measured worse there (whole analysis, T = 1024, 2 cores): splitting each layer's heads between
+ * this thread and a worker while onnxruntime waits, so the two never compete for the cores (9.8 s against 9.3 s: the
+ * parts rarely finish together and the worker's part must be copied); a second worker, or the worker at nice 19
+ * (no gain: the work is CPU-bound, ~17 CPU-s in 9.3 s).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
