@@ -13,6 +13,7 @@ import {
   setF32BlockShift,
   setLinalgBackend,
   setRelaxedSimd,
+  sumSquares as sumSquaresOf,
   squaredSingularValues,
   symmetricEigenvalues,
   tridiagonalEigenvalues,
@@ -484,6 +485,40 @@ const floatBoundCases = () => withHeap(() => {
   const neg = Float64Array.from(softmaxHead(20, 1, 3));
   neg[45] = -1e-3;
   assert.equal(gramFrobeniusUpper(packRows(neg, 20)), null);
+});
+
+test('packRows: float32 input packed by the SIMD path holds exactly the matrix (zero rows, ragged, T mod 4 ≠ 0, NaN refused)', () => {
+  const r = new Xorshift(77);
+  for (const T of [4, 5, 7, 64, 130]) {
+    const a = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) {
+      if (i % 6 === 2) continue; // zero rows
+      const from = i % 3 === 0 ? 0 : Math.floor(i / 2);
+      for (let j = from; j <= Math.min(T - 1, i + (i % 5)); j++) a[i * T + j] = r.nextSigned() < -0.3 ? 0 : r.nextSigned();
+    }
+    if (T > 5) a[T + 3] = -0; // a negative zero counts as stored, never as negative
+    withHeap(() => {
+      const m = packRows(a, T);
+      const f = kernels().f;
+      let nnz = 0;
+      for (let i = 0; i < T; i++) {
+        assert.ok(m.lo[i] <= m.hi[i] && m.hi[i] <= T, `T=${T} row ${i}`);
+        for (let j = 0; j < T; j++) {
+          const inside = j >= m.lo[i] && j < m.hi[i];
+          if (inside) assert.equal(f[m.data + m.off[i] + j - m.lo[i]], a[i * T + j], `T=${T} (${i}, ${j})`);
+          else assert.equal(a[i * T + j], 0, `T=${T} (${i}, ${j}) dropped`);
+        }
+        nnz += m.hi[i] - m.lo[i];
+      }
+      assert.equal(m.nnz, nnz);
+      assert.equal(m.nonNegative, false);
+      const ss = a.reduce((s, v) => s + v * v, 0);
+      assert.ok(Math.abs(sumSquaresOf(m) - ss) <= 1e-14 * ss, `T=${T}: Σa² ${sumSquaresOf(m)} vs ${ss}`);
+    });
+  }
+  const bad = new Float32Array(64).fill(0.1);
+  bad[37] = NaN;
+  assert.throws(() => withHeap(() => packRows(bad, 8)), /NaN or Infinity/);
 });
 
 test('row entropies and column sums: WebAssembly kernel equals the scalar reference (Σ p·ln p to 1e-10, sums exactly)', () => {
