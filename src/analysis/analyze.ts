@@ -101,8 +101,8 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
           metricsMs += performance.now() - tm;
           return;
         }
-        // The residual of this layer feeds the next one: copy it; the pattern is handed over.
-        inflight.push(pool.compute({ ...job, residPre: job.residPre?.slice(), residPost: job.residPost?.slice() }));
+        // The output residual feeds the next layer: copy it; the pattern and the input residual are handed over.
+        inflight.push(pool.compute({ ...job, residPost: job.residPost?.slice() }));
         while (inflight.length - settled > MAX_INFLIGHT) await inflight[settled++]; // bound the memory held
       },
       { ep: r.ep, layers: r.layers, wantResidual: true, signal: o.signal, onProgress: o.onProgress },

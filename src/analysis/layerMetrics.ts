@@ -79,8 +79,10 @@ export class MetricsWorker {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       try {
-        // Hand over the pattern without a copy when its buffer can be transferred (it is not used after this).
-        this.worker.postMessage(msg, [job.pattern.buffer as ArrayBuffer]);
+        // Hand over the pattern and the input residual without a copy (neither is used after this) when they own
+        // their whole buffers.
+        const own = (a?: Float32Array): a is Float32Array => !!a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+        this.worker.postMessage(msg, [job.pattern, job.residPre].filter(own).map((a) => a.buffer as ArrayBuffer));
       } catch {
         this.worker.postMessage(msg);
       }
