@@ -159,19 +159,27 @@ try {
   assert.equal(exports.find((e) => e.format === 'csv').data.trim().split('\n').length, 1 + inheritune.length + random.length);
   assert.match(exports.find((e) => e.format === 'png').data, /^data:image\/png;base64,/);
 
-  // Toggles persist through setState; tokens axis redraws.
+  // Toggles persist through setState (at once); the chart redraws on the next animation frame.
+  const axisLabel = (label) => page.waitForFunction((l) => [...document.querySelectorAll('svg.loss-chart text')].some((t) => t.textContent === l), label);
   await page.getByRole('radio', { name: 'Tokens' }).click();
   await page.waitForFunction(() => window.__state?.xAxis === 'tokens');
-  assert.ok(await page.locator('svg.loss-chart text', { hasText: 'Tokens' }).count());
+  await axisLabel('Tokens');
   assert.deepEqual((await page.evaluate(() => window.__state.files)).sort(), RUNS.map((r) => r.id).sort());
   await page.getByRole('radio', { name: 'Steps' }).click();
   await page.waitForFunction(() => window.__state?.xAxis === 'step');
+  await axisLabel('Step');
 
   assert.deepEqual(errors, []);
   assert.deepEqual(await page.evaluate(() => window.__csp), []);
 
   // Hover readout on the loss chart for the screenshot.
-  const box = await page.locator('svg.loss-chart rect.hover-target').boundingBox();
+  // (the Steps toggle redraws the chart on the next frame, so the first rect found may be replaced while measured)
+  let box = null;
+  for (let tries = 0; !box && tries < 50; tries++) {
+    box = await page.locator('svg.loss-chart rect.hover-target').boundingBox();
+    if (!box) await page.waitForTimeout(100);
+  }
+  assert.ok(box, 'the loss chart has a hover target');
   await page.mouse.move(box.x + box.width * 0.62, box.y + box.height * 0.5);
   await page.waitForTimeout(100);
   mkdirSync(path.dirname(OUT), { recursive: true });

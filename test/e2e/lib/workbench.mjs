@@ -134,9 +134,11 @@ export class Workbench {
         await this.page.locator('.part.titlebar, .part.statusbar').first().click({ position: { x: 5, y: 5 } }).catch(() => {});
         continue;
       }
-      await this.quickInputBox.fill(`>${title}`);
       const row = this.page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
       try {
+        // The box can close again between becoming visible and the fill (focus moving to a webview as it loads):
+        // a short timeout, then the retry below, instead of the 30 s default.
+        await this.quickInputBox.fill(`>${title}`, { timeout: 3000 });
         await row.waitFor({ timeout: 3000 });
         // The palette matches fuzzily: make sure the first row is exactly this command.
         const label = (await row.getAttribute('aria-label')) ?? (await row.innerText());
