@@ -638,8 +638,9 @@ function wasmKernelDefs(relaxed: boolean): FnDef[] {
 /**
  * rowExtents32(src, ld, nrows, out): for each of `nrows` float32 rows of `ld` entries (a multiple of 4) at src + 4·ld·i,
  * the index of the first group of 4 holding a non-zero bit pattern and one past the last, as two i32 at out + 8·i
- * (both ld/4 for a zero row). promote32(src, dst, n): n float32 at src → float64 at dst. With these, packRows reads a float32 matrix
- * in two SIMD passes instead of a scalar zero scan and a float32 → float64 TypedArray.set (1.7 ms → 0.6 ms at T = 1024).
+ * (both ld/4 for a zero row). promote32(src, dst, n): n float32 at src → float64 at dst. With these, packRows reads a
+ * float32 matrix in two SIMD passes instead of a scalar zero scan and a float32 → float64 TypedArray.set: at T = 1024,
+ * 1.8 → 0.6 ms (lazy head), 2.0 → 1.2 ms (noisy head).
  */
 function packDefs(): FnDef[] {
   // params 0 src 1 ld 2 nrows 3 out; locals 4 i 5 r 6 g 7 end (i32)
@@ -696,7 +697,8 @@ function packDefs(): FnDef[] {
  * doCols ≠ 0, col[j] += p_ij and col2[j] += p_ij² (float64, row by row: the same order and rounding as a scalar
  * float64 loop). Trailing all-zero groups of 4 are skipped (the zero upper triangle of a causal
  * pattern). ln: p = 2^e·m with m in [√½, √2), ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| ≤ 0.172, by its series to
- * s¹¹ in float64 (truncation < 3e-11 relative): Σ p·ln p to ~1e-10 relative, against ~1e-7 needed for the report.
+ * s¹¹ in float64 (truncation ≤ s¹²/13 < 1e-10 relative): Σ p·ln p to ~1e-10 relative, against ~1e-7 needed for the
+ * report.
  * Replaces two scalar JS passes (Math.log per entry, column sums): 10.4 → 3.2 ms per noisy 1024×1024 causal head.
  */
 function rowStats32Def(): FnDef {
@@ -1116,6 +1118,23 @@ export function powerOfTwoScale(maxAbsValue: number): number {
 }
 
 /**
+ * The n×n row-major float32 matrix at a[o ...] copied onto the (WASM) kernel heap as float32 rows of ld = n rounded up
+ * to a multiple of 4 (zero padded), for the f32x4 kernels; returns its heap offset (in doubles).
+ */
+function heapCopyF32(a: Float32Array, o: number, n: number): number {
+  const ld = (n + 3) & ~3;
+  const src = heapAlloc((ld * n) / 2 + 2);
+  const k = kernels();
+  const view = new Float32Array(k.f.buffer, k.f.byteOffset + src * 8, ld * n);
+  if (ld === n) view.set(a.subarray(o, o + n * n));
+  else {
+    view.fill(0);
+    for (let i = 0; i < n; i++) view.set(a.subarray(o + i * n, o + (i + 1) * n), i * ld);
+  }
+  return src;
+}
+
+/**
  * Packs the n×n row-major matrix `a` onto the kernel heap, dropping leading/trailing zeros of each
  * row. Entries are rescaled by an exact power of two only if max|a| is outside [2^-100, 2^100]
  * (squares and Gram entries then neither overflow nor underflow); k* is scale invariant.
@@ -1130,16 +1149,9 @@ export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
   // to the group of 4 (a few stored zeros at the ends are harmless) and the float64 conversion in SIMD passes.
   const f32in = k.kind === 'wasm' && a instanceof Float32Array && n >= 4 ? (k as WasmKernels) : null;
   const ld = (n + 3) & ~3;
-  const src = f32in ? heapAlloc((ld * n) / 2 + 2) : 0;
+  const src = f32in ? heapCopyF32(a as Float32Array, 0, n) : 0;
   if (f32in) {
     const ext = heapAlloc(n + 2);
-    const view = new Float32Array(k.f.buffer, k.f.byteOffset + src * 8, ld * n);
-    const a32 = a as Float32Array;
-    if (ld === n) view.set(a32.subarray(0, n * n));
-    else {
-      view.fill(0);
-      for (let i = 0; i < n; i++) view.set(a32.subarray(i * n, (i + 1) * n), i * ld);
-    }
     f32in.rowExtents32(src * 8, ld, n, ext * 8);
     const e = new Int32Array(k.f.buffer, k.f.byteOffset + ext * 8, 2 * n);
     for (let i = 0; i < n; i++) {
@@ -1824,17 +1836,11 @@ export function rowStats(a: Float32Array, o: number, T: number, col?: Float64Arr
   const wk = k as WasmKernels;
   const ld = (T + 3) & ~3;
   withHeap(() => {
-    const src = heapAlloc((ld * T) / 2 + 2);
+    const src = heapCopyF32(a, o, T);
     const c1 = heapAlloc(ld);
     const c2 = heapAlloc(ld);
     const ent = heapAlloc(T);
     const f = k.f; // after the allocations (the heap may have grown)
-    const f32 = new Float32Array(f.buffer, f.byteOffset + src * 8, ld * T);
-    if (ld === T) f32.set(a.subarray(o, o + T * T));
-    else {
-      f32.fill(0);
-      for (let i = 0; i < T; i++) f32.set(a.subarray(o + i * T, o + (i + 1) * T), i * ld);
-    }
     const cols = !!(col && col2);
     if (cols) {
       f.set(col!.subarray(0, T), c1);
