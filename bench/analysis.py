@@ -12,7 +12,7 @@ the layers planted lazy (every query attends to position 0), the rest random-ini
 
 Both report wall time (process start → metrics; the fastest of --repeat interleaved runs), phases and peak RSS (GNU
 time); k* and m* must be identical.
-Usage: .venv/bin/python bench/analysis.py [--seq-lens 512 1024] [--repeat 2] [--write]
+Usage: .venv/bin/python bench/analysis.py [--seq-lens 512 1024] [--repeat 3] [--write]
 """
 import argparse
 import json
@@ -82,7 +82,7 @@ json.dump({"layers": layers, "route": "gram+eigvalsh" if route is kstar_eig else
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seq-lens", type=int, nargs="+", default=[512, 1024])
-    ap.add_argument("--repeat", type=int, default=2, help="runs per contender (the fastest counts)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per contender (the fastest counts)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     subprocess.run(["node", "esbuild.mjs"], cwd=ROOT, check=True)
@@ -99,7 +99,7 @@ def main():
 
     lines = ["## Analysis: GPT-2-medium shape, deepest third lazy, B = 1, CPU", "",
              f"{os.cpu_count()} cores; PyTorch BLAS {blas_line.split(': ', 1)[1]}; both page-cache warm. "
-             "Command: `.venv/bin/python bench/analysis.py --write`.", "",
+             f"Command: `.venv/bin/python bench/analysis.py --repeat {args.repeat} --write`.", "",
              f"Wall time: the fastest of {args.repeat} interleaved runs per contender (all runs listed), process start to "
              "metrics; peak RSS: the largest of the runs.", "",
              "| T | ours (s) | PyTorch (s) | PyTorch / ours | all runs ours / PyTorch (s) | ours phases (load / forward / metrics, s) | PyTorch phases (load / forward / metrics, s) | peak RSS ours / PyTorch (MiB) | k*, m* identical |",
