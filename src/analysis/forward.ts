@@ -50,14 +50,14 @@ export interface ForwardResult {
 
 const now = () => performance.now();
 
+const truncated = (file: string, what: string) =>
+  new InherituneError('E_HEADER', `${file}: unexpected end of file while reading ${what}; the file is truncated or corrupt`, { file, tensor: what });
+
 /**
  * Reads tensors through file handles opened once per run. A read is handed to libuv's pool as soon as it is asked
  * for, so the next layer's weights load while the JS thread is busy inside the (synchronous) onnxruntime run.
  * F32 lands straight in the Float32Array that is fed to onnxruntime (no intermediate buffer); F16/BF16 are converted.
  */
-const truncated = (file: string, what: string) =>
-  new InherituneError('E_HEADER', `${file}: unexpected end of file while reading ${what}; the file is truncated or corrupt`, { file, tensor: what });
-
 class TensorReader {
   private readonly handles = new Map<string, FileHandle>();
 
@@ -239,7 +239,8 @@ export async function runForward(
 
   const reader = new TensorReader(ckpt);
   await reader.open();
-  // The embedding gather and layer 0's weights are read while onnxruntime loads and the session is created.
+  // Layer 0's weights are read in the background while the embedding is gathered, onnxruntime loads and the session
+  // is created.
   let pending: Promise<Float32Array[]> | undefined = readLayer(0);
   const embedding = embed(ckpt, reader, graph, tokens, batch, T);
   pending.catch(() => undefined); // surfaced when awaited; never an unhandled rejection on early exit
