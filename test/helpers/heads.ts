@@ -29,3 +29,28 @@ export function lowRankHead(T: number, s: number, r: number, seed: number): Floa
   }
   return a;
 }
+
+/** Causal softmax head with logits std s (+ optional sink / diagonal / previous-token bias). */
+export function softmaxHead(T: number, s: number, seed: number, bias: { sink?: number; diag?: number; prev?: number } = {}): Float32Array {
+  const r = new Xorshift(seed);
+  const a = new Float32Array(T * T);
+  const row = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    let mx = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      let l = s * gauss(r);
+      if (j === 0) l += bias.sink ?? 0;
+      if (j === i) l += bias.diag ?? 0;
+      if (j === i - 1) l += bias.prev ?? 0;
+      row[j] = l;
+      if (l > mx) mx = l;
+    }
+    let z = 0;
+    for (let j = 0; j <= i; j++) {
+      row[j] = Math.exp(row[j] - mx);
+      z += row[j];
+    }
+    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
+  }
+  return a;
+}

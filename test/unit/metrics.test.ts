@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
-import { gauss, lowRankHead } from '../helpers/heads';
+import { gauss, lowRankHead, softmaxHead } from '../helpers/heads';
 import assert from 'node:assert/strict';
 import {
   GramLanczos,
@@ -40,31 +40,6 @@ import {
 // helpers
 // ------------------------------------------------------------------------------------------
 
-
-/** Causal softmax head with logits std s (+ optional sink / diagonal / previous-token bias). */
-function softmaxHead(T: number, s: number, seed: number, bias: { sink?: number; diag?: number; prev?: number } = {}): Float32Array {
-  const r = new Xorshift(seed);
-  const a = new Float32Array(T * T);
-  const row = new Float64Array(T);
-  for (let i = 0; i < T; i++) {
-    let mx = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      let l = s * gauss(r);
-      if (j === 0) l += bias.sink ?? 0;
-      if (j === i) l += bias.diag ?? 0;
-      if (j === i - 1) l += bias.prev ?? 0;
-      row[j] = l;
-      if (l > mx) mx = l;
-    }
-    let z = 0;
-    for (let j = 0; j <= i; j++) {
-      row[j] = Math.exp(row[j] - mx);
-      z += row[j];
-    }
-    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
-  }
-  return a;
-}
 
 function uniformCausal(T: number): Float64Array {
   const a = new Float64Array(T * T);

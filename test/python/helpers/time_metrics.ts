@@ -8,25 +8,11 @@
  */
 import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
 import { kStarDense, kStarDetailed } from '../../../src/analysis/metrics';
-import { gauss, lowRankHead } from '../../helpers/heads';
+import { lowRankHead, softmaxHead } from '../../helpers/heads';
 
 
-function head(T: number, s: number, seed: number, sink = 0, diag = 0): Float32Array {
-  const r = new Xorshift(seed);
-  const a = new Float32Array(T * T);
-  const row = new Float64Array(T);
-  for (let i = 0; i < T; i++) {
-    let mx = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      row[j] = s * gauss(r) + (j === 0 ? sink : 0) + (j === i ? diag : 0);
-      mx = Math.max(mx, row[j]);
-    }
-    let z = 0;
-    for (let j = 0; j <= i; j++) z += row[j] = Math.exp(row[j] - mx);
-    for (let j = 0; j <= i; j++) a[i * T + j] = row[j] / z;
-  }
-  return a;
-}
+/** Causal softmax head with logit std s, a sink bias on key 0 and a diagonal bias (test/helpers/heads.ts). */
+const head = (T: number, s: number, seed: number, sink = 0, diag = 0): Float32Array => softmaxHead(T, s, seed, { sink, diag });
 
 
 const args = process.argv.slice(2);
