@@ -66,6 +66,26 @@ function styleAxis(g: G, theme: Theme): void {
   g.selectAll('.tick text').attr('fill', theme.muted);
 }
 
+/** The step (or token) scale of a plot `iw` wide; a single x value gets a unit of room on each side. */
+function xScale(ext: [number, number], iw: number): ScaleContinuousNumeric<number, number> {
+  return scaleLinear()
+    .domain(ext[0] === ext[1] ? [ext[0] - 1, ext[1] + 1] : ext)
+    .range([0, iw]);
+}
+
+/** The x axis along the bottom of a plot `ih` high: about one tick per 90 px, compact numbers. */
+function xAxis(g: G, x: ScaleContinuousNumeric<number, number>, iw: number, ih: number, theme: Theme): void {
+  const ax = g
+    .append('g')
+    .attr('transform', `translate(0,${ih})`)
+    .call(
+      axisBottom(x)
+        .ticks(Math.max(2, Math.floor(iw / 90)))
+        .tickFormat((d) => formatAxisNumber(Number(d))),
+    );
+  styleAxis(ax, theme);
+}
+
 function grid(g: G, y: YScale, x0: number, x1: number, ticks: number, theme: Theme): void {
   g.append('g')
     .attr('class', 'grid')
@@ -125,21 +145,11 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
       .text(o.axis === 'tokens' && runs.length && runs.every((r) => !r.series.hasTokens) ? 'These logs have no token counts: switch the x axis to steps.' : 'No loss values yet.');
     return undefined;
   }
-  const x = scaleLinear()
-    .domain(xExt[0] === xExt[1] ? [xExt[0] - 1, xExt[1] + 1] : xExt)
-    .range([0, iw]);
+  const x = xScale(xExt, iw);
   const y = yScale(yExt, [ih, 0], o.logY);
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
   grid(g, y, 0, iw, 6, theme);
-  const ax = g
-    .append('g')
-    .attr('transform', `translate(0,${ih})`)
-    .call(
-      axisBottom(x)
-        .ticks(Math.max(2, Math.floor(iw / 90)))
-        .tickFormat((d) => formatAxisNumber(Number(d))),
-    );
-  styleAxis(ax, theme);
+  xAxis(g, x, iw, ih, theme);
   const ay = g.append('g').call(
     axisLeft(y)
       .ticks(6)
@@ -323,24 +333,14 @@ export function drawSmallChart(el: SVGSVGElement, lines: { color: string; xy: XY
     svg.append('text').attr('x', width / 2).attr('y', height / 2 + 6).attr('text-anchor', 'middle').attr('fill', theme.muted).text('no data');
     return;
   }
-  const x = scaleLinear().domain(xExt[0] === xExt[1] ? [xExt[0] - 1, xExt[1] + 1] : xExt).range([0, iw]);
+  const x = xScale(xExt, iw);
   const y = scaleLinear()
     .domain([Math.min(0, yExt[0]), yExt[1] === Math.min(0, yExt[0]) ? yExt[1] + 1 : yExt[1]])
     .range([ih, 0])
     .nice();
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
   grid(g, y, 0, iw, 3, theme);
-  styleAxis(
-    g
-      .append('g')
-      .attr('transform', `translate(0,${ih})`)
-      .call(
-        axisBottom(x)
-          .ticks(Math.max(2, Math.floor(iw / 90)))
-          .tickFormat((d) => formatAxisNumber(Number(d))),
-      ),
-    theme,
-  );
+  xAxis(g, x, iw, ih, theme);
   styleAxis(
     g.append('g').call(
       axisLeft(y)
