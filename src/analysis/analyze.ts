@@ -15,7 +15,7 @@ import { AnalysisReport, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, 
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { runForward } from './forward';
 import { prepareTokens } from './input';
-import { computeLayer, MetricsWorker } from './layerMetrics';
+import { computeLayer, MetricsPool } from './layerMetrics';
 import { batchMeanHead } from './metrics';
 
 /** What the analysis is asked for: the settings the panels send, plus CLI-only options. */
@@ -77,11 +77,11 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const B = r.batch;
   const layers: LayerReport[] = [];
   const patternSink = s.savePatterns ? await PatternSink.create() : undefined;
-  // Large layers go to a metrics worker so their metrics overlap onnxruntime's run of the next layer.
+  // Large layers go to the metrics workers so their metrics overlap onnxruntime's run of the next layers.
   // INHERITUNE_METRICS_WORKER=always|never overrides the size rule (tests, measurements).
   const workerMode = process.env.INHERITUNE_METRICS_WORKER ?? 'auto';
   const useWorker = workerMode === 'always' || (workerMode !== 'never' && B * H * T * T >= OVERLAP_MIN_ENTRIES);
-  const pool = useWorker ? MetricsWorker.create() : undefined;
+  const pool = useWorker ? MetricsPool.create() : undefined;
   const inflight: Promise<{ value: LayerReport; ms: number }>[] = [];
   let settled = 0;
   let metricsMs = 0;
@@ -103,7 +103,9 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         }
         // The output residual feeds the next layer: copy it; the pattern and the input residual are handed over.
         inflight.push(pool.compute({ ...job, residPost: job.residPost?.slice() }));
-        while (inflight.length - settled > MAX_INFLIGHT) await inflight[settled++]; // bound the memory held
+        // Bound the memory held. It also paces the forward: when the (low-priority) metrics fall behind, the forward
+        // waits here and the workers get the cores (layerMetrics.ts).
+        while (inflight.length - settled > MAX_INFLIGHT) await inflight[settled++];
       },
       { ep: r.ep, layers: r.layers, wantResidual: true, signal: o.signal, onProgress: o.onProgress },
     );

@@ -1,19 +1,30 @@
 /**
- * One layer's report from its attention pattern (and residual stream), computed inline or in a metrics worker.
+ * One layer's report from its attention pattern (and residual stream), computed inline or in a pool of metrics workers.
  * onnxruntime-node's run() blocks the JS thread while it computes the next layer on every core it was given, and the
- * metrics are single-threaded JS/WASM: measured on the GPT-2-medium benchmark at T = 1024, the process used 6.4 s of
- * CPU in 5.3 s of wall time. Handing the metrics of layer L to a worker while onnxruntime runs layer L+1 lets the two
- * overlap. Tried and measured worse there (whole analysis, T = 1024, 2 cores): splitting each layer's heads between
- * this thread and a worker while onnxruntime waits, so the two never compete for the cores (9.8 s against 9.3 s: the
- * parts rarely finish together and the worker's part must be copied); a second worker, or the worker at nice 19
- * (no gain: the work is CPU-bound, ~17 CPU-s in 9.3 s).
+ * metrics are single-threaded JS/WASM: handing the metrics of layer L to a worker while onnxruntime runs layer L+1
+ * lets the two overlap (GPT-2-medium benchmark, T = 1024: 6.19 → 5.45 s for 6 layers when first measured).
+ *
+ * The workers run at the lowest priority (nice 19, Linux). With one worker at normal priority, three threads shared
+ * two cores: when the worker preempted onnxruntime's pool thread, the thread that called run() finished its half of
+ * a GEMM and then spun (onnxruntime waits for its pool by spinning, whatever allow_spinning says) — `perf` showed 7 %
+ * of all CPU time in that spin at T = 512. At nice 19 the workers take the cores only while onnxruntime leaves them
+ * idle, and the bound on layers in flight (analyze.ts) makes the forward wait when the metrics fall behind; then two
+ * workers use both cores. Measured on the benchmark (whole analysis, 2 cores, against one worker at normal priority,
+ * alternating runs, medians): T = 512 4.23 → 4.03 s and 3.74 → 3.62 s (two sessions), T = 1024 10.88 → 10.38 s;
+ * the spin fell from 594 to 197 perf samples. One worker at nice 19 was as fast at T = 512 but slower at T = 1024
+ * (11.8 s: the metrics left at the end ran on one core); two workers at normal priority gained nothing.
+ * Also tried and measured worse (T = 1024, 2 cores): splitting each layer's heads between this thread and a worker
+ * while onnxruntime waits (9.8 s against 9.3 s: the parts rarely finish together and the worker's part must be
+ * copied); onnxruntime on one thread while the worker has a backlog (T = 512: 4.08 → 5.42 s).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InherituneError } from '../checkpoint/errors';
 import type { LayerReport } from '../shared/report';
 import { angularDistance, blockInfluence, isDegenerate, layerHeadMetrics, MetricOptions } from './metrics';
+import { numThreads } from './providers';
 
 export interface LayerJob {
   layer: number;
@@ -43,20 +54,62 @@ export function computeLayer(j: LayerJob): LayerReport {
 }
 
 export type MetricsWorkerRequest = { type: 'layerMetrics'; id: number; job: LayerJob };
-export type MetricsWorkerReply = { type: 'layerResult'; id: number; value: LayerReport; ms: number } | { type: 'layerError'; id: number; message: string };
+export type MetricsWorkerReply =
+  | { type: 'started'; nice: number | null }
+  | { type: 'layerResult'; id: number; value: LayerReport; ms: number }
+  | { type: 'layerError'; id: number; message: string };
+
+/** workerData of a metrics worker (the same script also runs whole analyses for the extension, at normal priority). */
+export interface MetricsWorkerData {
+  role: 'metrics';
+  nice: number;
+}
+
+export function isMetricsWorkerData(d: unknown): d is MetricsWorkerData {
+  return typeof d === 'object' && d !== null && (d as MetricsWorkerData).role === 'metrics' && typeof (d as MetricsWorkerData).nice === 'number';
+}
+
+/** The nice value of the metrics workers: the lowest priority. */
+export const METRICS_NICE = 19;
+
+/**
+ * Lowers the calling thread's priority to `nice`: on Linux by setpriority on its thread id (from /proc/thread-self);
+ * a thread may always lower its own priority. Node has no per-thread call elsewhere (os.setPriority on the process
+ * id would slow the whole process down), so nothing changes there. Returns the thread's nice value afterwards, or
+ * null where it was left alone.
+ */
+export function lowerThreadPriority(nice: number): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    const tid = Number(path.basename(readlinkSync('/proc/thread-self')));
+    if (!Number.isInteger(tid) || tid <= 0) return null;
+    os.setPriority(tid, nice);
+    return os.getPriority(tid);
+  } catch {
+    return null;
+  }
+}
 
 function workerPath(): string | undefined {
   const candidates = [process.env.INHERITUNE_WORKER, path.join(__dirname, 'worker.js'), path.resolve(__dirname, '../../dist/worker.js')];
   return candidates.find((p): p is string => !!p && existsSync(p));
 }
 
-/** A persistent worker computing layer reports in order of submission. */
-export class MetricsWorker {
+/** A persistent low-priority worker computing layer reports in order of submission. */
+class MetricsWorker {
   private pending = new Map<number, { resolve: (v: { value: LayerReport; ms: number }) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** The worker's nice value once it has started (null: left at the process's priority). */
+  readonly nice: Promise<number | null>;
 
-  private constructor(private worker: Worker) {
+  constructor(private worker: Worker) {
+    let started: (nice: number | null) => void = () => undefined;
+    this.nice = new Promise((resolve) => (started = resolve));
     worker.on('message', (m: MetricsWorkerReply) => {
+      if (m.type === 'started') {
+        started(m.nice);
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -64,13 +117,10 @@ export class MetricsWorker {
       else p.reject(new InherituneError('E_RUNTIME', `metrics worker: ${m.message}`));
     });
     worker.on('error', (e) => this.failAll(e));
-    worker.on('exit', (code) => this.failAll(new InherituneError('E_RUNTIME', `metrics worker exited with code ${code}`)));
-  }
-
-  /** undefined when the built worker script is not there (sources run without a build): the caller computes inline. */
-  static create(): MetricsWorker | undefined {
-    const p = workerPath();
-    return p ? new MetricsWorker(new Worker(p)) : undefined;
+    worker.on('exit', (code) => {
+      started(null);
+      this.failAll(new InherituneError('E_RUNTIME', `metrics worker exited with code ${code}`));
+    });
   }
 
   compute(job: LayerJob): Promise<{ value: LayerReport; ms: number }> {
@@ -97,5 +147,40 @@ export class MetricsWorker {
   async close(): Promise<void> {
     this.worker.removeAllListeners('exit');
     await this.worker.terminate();
+  }
+}
+
+/**
+ * Metrics workers (two, as measured; one on a single core) taking the layers in turn. Results come back per layer;
+ * the caller awaits them in layer order.
+ */
+export class MetricsPool {
+  private turn = 0;
+
+  private constructor(private readonly workers: MetricsWorker[]) {}
+
+  /** undefined when the built worker script is not there (sources run without a build): the caller computes inline. */
+  static create(size = Math.min(2, numThreads())): MetricsPool | undefined {
+    const p = workerPath();
+    if (!p) return undefined;
+    const workerData: MetricsWorkerData = { role: 'metrics', nice: METRICS_NICE };
+    return new MetricsPool(Array.from({ length: Math.max(1, size) }, () => new MetricsWorker(new Worker(p, { workerData }))));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  compute(job: LayerJob): Promise<{ value: LayerReport; ms: number }> {
+    return this.workers[this.turn++ % this.workers.length].compute(job);
+  }
+
+  /** Each worker's nice value once started (null where the platform left it alone). */
+  niceValues(): Promise<(number | null)[]> {
+    return Promise.all(this.workers.map((w) => w.nice));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
 import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
+import { METRICS_NICE, MetricsPool } from '../../src/analysis/layerMetrics';
 import { analyzeInWorker } from '../../src/analysis/runInWorker';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { toFloat32 } from '../../src/checkpoint/dtypes';
@@ -222,4 +224,19 @@ test('metrics in the overlapping worker equal the inline ones, with --save-patte
   const worker = await run('always', path.join(dir, 'p-worker'));
   assert.deepEqual(worker.layers, inline.layers);
   assert.deepEqual(readFileSync(path.join(dir, 'p-worker', 'model.safetensors')).subarray(200), readFileSync(path.join(dir, 'p-inline', 'model.safetensors')).subarray(200));
+});
+
+test('the metrics workers run at the lowest priority (Linux), two of them where there are two cores', async () => {
+  const pool = MetricsPool.create();
+  assert.ok(pool, 'dist/worker.js is missing: build first (node esbuild.mjs)');
+  try {
+    assert.equal(pool.size, Math.min(2, os.availableParallelism()));
+    const nice = await pool.niceValues();
+    if (process.platform === 'linux') assert.deepEqual(nice, nice.map(() => METRICS_NICE));
+    else assert.ok(nice.every((v) => v === null), `no per-thread priority on ${process.platform}: ${nice}`);
+    // this thread keeps its priority
+    assert.equal(os.getPriority(), 0);
+  } finally {
+    await pool.close();
+  }
 });
