@@ -1,13 +1,12 @@
 /**
  * `inheritune install-gpu` and `inheritune gpu-check`. Wired into the CLI by `registerGpuCommands(program, signal)`.
+ * The installer and the check are loaded when one of these commands runs: their HTTP(S), stream and child-process
+ * modules added ~15 ms to every CLI start (an analysis included).
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { InherituneError } from '../checkpoint/errors';
-import { proxyResolver } from './http';
-import { installCudaEp } from './install';
 import { loadCudaEpSpec, ortBinDir, ortPackageDir } from './metadata';
-import { gpuCheckText, runGpuCheck } from './report';
 
 function progressPrinter(quiet?: boolean) {
   let last = '';
@@ -45,6 +44,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
       const say = (s: string) => {
         if (!o.quiet) console.log(s);
       };
+      const [{ proxyResolver }, { installCudaEp }, { gpuCheckText, runGpuCheck }] = await Promise.all([import('./http'), import('./install'), import('./report')]);
       const ortDir = ortPackageDir();
       const spec = loadCudaEpSpec(ortDir);
       const binDir = o.target ?? ortBinDir(ortDir);
@@ -90,6 +90,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
     .option('--no-probe', 'do not create test sessions')
     .option('--verify', 're-hash the installed CUDA EP files against the install manifest')
     .action(async (o: { json?: boolean; probe: boolean; verify?: boolean }) => {
+      const { gpuCheckText, runGpuCheck } = await import('./report');
       const r = await runGpuCheck({ probe: o.probe, verify: o.verify, signal });
       console.log(o.json ? JSON.stringify(r, null, 2) : gpuCheckText(r));
     });

@@ -5,7 +5,7 @@
  * session probe.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -813,5 +813,34 @@ describe('ELF and session probes', () => {
     assert.match(probeHint('cuda', 'Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file', '')!, /libcudnn\.so\.9 is missing/);
     assert.match(probeHint('cuda', '/x/libonnxruntime_providers_shared.so: cannot open shared object file', '')!, /install-gpu/);
     assert.equal(probeHint('cpu', 'x', ''), undefined);
+  });
+});
+
+describe('the built CLI', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  const CLI = path.join(ROOT, 'dist/cli.js');
+  before(() => {
+    if (!fs.existsSync(CLI)) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  });
+
+  test('gpu-check and install-gpu run (their installer and check modules are loaded on demand)', () => {
+    const r = JSON.parse(execFileSync('node', [CLI, 'gpu-check', '--no-probe', '--json'], { encoding: 'utf8' })) as { ortVersion: string; spec: { packageId: string } };
+    assert.equal(r.spec.packageId, ID);
+    assert.equal(r.ortVersion, JSON.parse(fs.readFileSync(path.join(ORT_DIR, 'package.json'), 'utf8')).version);
+    const missing = path.join(fresh('cli'), 'missing.nupkg');
+    const e = spawnSync('node', [CLI, 'install-gpu', '--from', missing, '--no-check'], { encoding: 'utf8' });
+    assert.equal(e.status, 1, e.stderr);
+    assert.match(e.stderr, /missing\.nupkg does not exist/);
+    assert.match(e.stderr, /install-gpu --from/);
+  });
+
+  test('a CLI start loads no HTTP(S) module (the GPU installer is loaded only by its commands)', () => {
+    const probe = path.join(fresh('cli'), 'loaded.js');
+    fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write('LOADED ' + process.moduleLoadList.join(',')));");
+    const r = spawnSync('node', ['-r', probe, CLI, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const loaded = r.stderr.slice(r.stderr.indexOf('LOADED ') + 7).split(',');
+    assert.ok(loaded.includes('NativeModule fs'), 'moduleLoadList lists the built-in modules');
+    assert.deepEqual(loaded.filter((m) => /^NativeModule (https?|_http_\w+)$/.test(m)), []);
   });
 });
