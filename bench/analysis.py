@@ -101,7 +101,9 @@ def main():
              f"{os.cpu_count()} cores; PyTorch BLAS {blas_line.split(': ', 1)[1]}; both page-cache warm. "
              f"Command: `.venv/bin/python bench/analysis.py --repeat {args.repeat} --write`.", "",
              f"Wall time: the fastest of {args.repeat} interleaved runs per contender (all runs listed), process start to "
-             "metrics; peak RSS: the largest of the runs.", "",
+             "metrics; peak RSS: the largest of the runs. Phases of the last run; ours overlap: the forward is wall time "
+             "(graph, session, weight waits, onnxruntime runs), the metrics are the CPU time of the low-priority metrics "
+             "workers, which run while onnxruntime leaves a core idle.", "",
              "| T | ours (s) | PyTorch (s) | PyTorch / ours | all runs ours / PyTorch (s) | ours phases (load / forward / metrics, s) | PyTorch phases (load / forward / metrics, s) | peak RSS ours / PyTorch (MiB) | k*, m* identical |",
              "|---:|---:|---:|---:|---|---|---|---|---|"]
     for T in args.seq_lens:

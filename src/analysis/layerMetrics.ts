@@ -17,7 +17,7 @@
  * while onnxruntime waits (9.8 s against 9.3 s: the parts rarely finish together and the worker's part must be
  * copied); onnxruntime on one thread while the worker has a backlog (T = 512: 4.08 → 5.42 s).
  */
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -88,6 +88,29 @@ export function lowerThreadPriority(nice: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU time of the calling thread in ms (Linux: /proc/thread-self/schedstat, in nanoseconds), or undefined elsewhere.
+ * The metrics workers report it per layer: at nice 19 their wall time also counts the time they wait for a core.
+ */
+export function threadCpuMs(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const ns = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** computeLayer with its cost: the thread's CPU time where known, else wall time. */
+export function computeLayerTimed(job: LayerJob): { value: LayerReport; ms: number } {
+  const c0 = threadCpuMs();
+  const t0 = performance.now();
+  const value = computeLayer(job);
+  const c1 = threadCpuMs();
+  return { value, ms: c0 !== undefined && c1 !== undefined ? c1 - c0 : performance.now() - t0 };
 }
 
 function workerPath(): string | undefined {

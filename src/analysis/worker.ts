@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isInherituneError } from '../checkpoint/errors';
 import { analyzeCheckpoint, AnalyzeSettings, headPattern } from './analyze';
-import { computeLayer, isMetricsWorkerData, lowerThreadPriority, MetricsWorkerReply, MetricsWorkerRequest } from './layerMetrics';
+import { computeLayerTimed, isMetricsWorkerData, lowerThreadPriority, MetricsWorkerReply, MetricsWorkerRequest } from './layerMetrics';
 
 export type WorkerRequest =
   | { type: 'analyze'; ckpt: string; settings: AnalyzeSettings }
@@ -29,9 +29,8 @@ if (parentPort) {
     if (msg.type === 'layerMetrics') {
       // Persistent metrics worker (layerMetrics.ts): one reply per layer, the worker stays up.
       try {
-        const t0 = performance.now();
-        const value = computeLayer(msg.job);
-        port.postMessage({ type: 'layerResult', id: msg.id, value, ms: performance.now() - t0 } satisfies MetricsWorkerReply);
+        const { value, ms } = computeLayerTimed(msg.job);
+        port.postMessage({ type: 'layerResult', id: msg.id, value, ms } satisfies MetricsWorkerReply);
       } catch (e) {
         port.postMessage({ type: 'layerError', id: msg.id, message: (e as Error)?.message ?? String(e) } satisfies MetricsWorkerReply);
       }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
 import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
-import { METRICS_NICE, MetricsPool } from '../../src/analysis/layerMetrics';
+import { METRICS_NICE, MetricsPool, threadCpuMs } from '../../src/analysis/layerMetrics';
 import { analyzeInWorker } from '../../src/analysis/runInWorker';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { toFloat32 } from '../../src/checkpoint/dtypes';
@@ -239,4 +239,16 @@ test('the metrics workers run at the lowest priority (Linux), two of them where 
   } finally {
     await pool.close();
   }
+});
+
+test("threadCpuMs counts this thread's CPU time, not its waits (Linux; the workers' per-layer cost)", async () => {
+  const c0 = threadCpuMs();
+  if (process.platform !== 'linux') return assert.equal(c0, undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  const c1 = threadCpuMs()!;
+  const t = performance.now();
+  while (performance.now() - t < 60);
+  const c2 = threadCpuMs()!;
+  assert.ok(c1 - c0! < 40, `sleeping 100 ms cost ${c1 - c0!} ms of CPU`);
+  assert.ok(c2 - c1 > 30 && c2 - c1 < 120, `60 ms of busy loop counted ${c2 - c1} ms`);
 });
