@@ -17,6 +17,7 @@ import { runForward } from './forward';
 import { prepareTokens } from './input';
 import { computeLayer, MetricsPool } from './layerMetrics';
 import { batchMeanHead } from './metrics';
+import { densePattern } from './pattern';
 
 /** What the analysis is asked for: the settings the panels send, plus CLI-only options. */
 export interface AnalyzeSettings extends AnalysisSettings {
@@ -93,7 +94,10 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
       B,
       T,
       async (out) => {
-        if (patternSink) await patternSink.add(out.layer, H, T, (h) => batchMeanHead(out.pattern, B, H, h, T));
+        if (patternSink) {
+          const dense = densePattern(out.pattern, B, H, T);
+          await patternSink.add(out.layer, H, T, (h) => batchMeanHead(dense, B, H, h, T));
+        }
         const job = { layer: out.layer, pattern: out.pattern, residPre: out.residPre, residPost: out.residPost, batch: B, heads: H, T, d: ckpt.dims.hidden, opts: metricOpts };
         if (!pool) {
           const tm = performance.now();
@@ -178,7 +182,7 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
     r.batch,
     r.seqLen,
     (out) => {
-      if (out.layer === layer) data = Float32Array.from(batchMeanHead(out.pattern, r.batch, ckpt.dims.heads, head, r.seqLen));
+      if (out.layer === layer) data = Float32Array.from(batchMeanHead(densePattern(out.pattern, r.batch, ckpt.dims.heads, r.seqLen), r.batch, ckpt.dims.heads, head, r.seqLen));
     },
     { ep: r.ep, layers: [layer, layer], signal: o.signal, onProgress: o.onProgress },
   );

@@ -9,7 +9,8 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Checkpoint, nameIn, tensorOrThrow } from '../checkpoint/checkpoint';
 import { DTYPE_BYTES, toFloat32 } from '../checkpoint/dtypes';
 import { cancelled, InherituneError } from '../checkpoint/errors';
-import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, PATTERN_OUTPUT, RESID_OUTPUT, ropeTables, SCALE_INPUT, SIN_INPUT, X_INPUT } from './graph';
+import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, ropeTables, SCALE_INPUT, SIN_INPUT, X_INPUT } from './graph';
+import type { PatternBlock } from './pattern';
 import { createSession, EpName, ExecutionProviderReport, ort } from './providers';
 
 export type { ExecutionProviderReport } from './providers';
@@ -23,12 +24,14 @@ export interface ForwardOptions {
   /** Checked between layers → throws cancelled(). */
   signal?: AbortSignal;
   onProgress?: (fraction: number, message: string) => void;
+  /** Query rows per attention block (graph.ts; default QUERY_BLOCK_ROWS); Infinity: one block (tests, measurements). */
+  queryBlockRows?: number;
 }
 
 export interface LayerOutput {
   layer: number;
-  /** [batch, head, query, key] */
-  pattern: Float32Array;
+  /** [batch, head, query, key] in blocks of query rows (pattern.ts: densePattern puts them together) */
+  pattern: PatternBlock[];
   /** [batch, query, d] */
   residPre?: Float32Array;
   /** [batch, query, d] */
@@ -212,7 +215,9 @@ export async function runForward(
   const { signal, onProgress } = opts;
   if (signal?.aborted) throw cancelled();
   const t0 = now();
-  const graph = buildBlockGraph(ckpt);
+  // built for this T (the attention in query blocks) when T is valid; otherwise validate() says what is wrong
+  const knownT = Number.isInteger(T) && T >= 1 && T <= ckpt.dims.ctx ? T : undefined;
+  const graph = buildBlockGraph(ckpt, { seqLen: knownT, queryBlockRows: opts.queryBlockRows });
   const [first, last] = validate(ckpt, graph, tokens, batch, T, opts);
   const buildMs = now() - t0;
 
@@ -301,7 +306,7 @@ export async function runForward(
       const tr = now();
       let out: Record<string, Tensor>;
       try {
-        out = (await session.run(feeds, wantPattern ? [PATTERN_OUTPUT, RESID_OUTPUT] : [RESID_OUTPUT])) as Record<string, Tensor>;
+        out = (await session.run(feeds, wantPattern ? [...graph.patternOutputs.map((p) => p.name), RESID_OUTPUT] : [RESID_OUTPUT])) as Record<string, Tensor>;
       } catch (e) {
         throw new InherituneError('E_RUNTIME', `layer ${L}: onnxruntime (${report.used}) failed: ${(e as Error).message}`, { layer: L, ep: report.used });
       }
@@ -312,7 +317,7 @@ export async function runForward(
       if (wantPattern) {
         await onLayer({
           layer: L,
-          pattern: out[PATTERN_OUTPUT].data as Float32Array,
+          pattern: graph.patternOutputs.map((p) => ({ start: p.start, end: p.end ?? T, data: out[p.name].data as Float32Array })),
           ...(opts.wantResidual ? { residPre: x, residPost } : {}),
         });
       }

@@ -24,11 +24,12 @@ import { Worker } from 'node:worker_threads';
 import { InherituneError } from '../checkpoint/errors';
 import type { LayerReport } from '../shared/report';
 import { angularDistance, blockInfluence, isDegenerate, layerHeadMetrics, MetricOptions } from './metrics';
+import { DenseScratch, PatternBlock } from './pattern';
 import { numThreads } from './providers';
 
 export interface LayerJob {
   layer: number;
-  pattern: Float32Array; // [batch, head, query, key]
+  pattern: PatternBlock[]; // [batch, head, query, key] in blocks of query rows (pattern.ts)
   residPre?: Float32Array; // [batch, query, d]
   residPost?: Float32Array;
   batch: number;
@@ -38,8 +39,11 @@ export interface LayerJob {
   opts: MetricOptions & { degenerateWhen: 'kStar' | 'mStar' | 'either' };
 }
 
+/** This thread's dense copy of the blocked patterns (reused: its zeros stay put). */
+const scratch = new DenseScratch();
+
 export function computeLayer(j: LayerJob): LayerReport {
-  const heads = layerHeadMetrics(j.pattern, j.batch, j.heads, j.T, j.opts);
+  const heads = layerHeadMetrics(scratch.dense(j.pattern, j.batch, j.heads, j.T), j.batch, j.heads, j.T, j.opts);
   const ks = heads.map((h) => h.kStar);
   const resid = j.residPre && j.residPost;
   return {
@@ -152,10 +156,10 @@ class MetricsWorker {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       try {
-        // Hand over the pattern and the input residual without a copy (neither is used after this) when they own
-        // their whole buffers.
+        // Hand over the pattern blocks and the input residual without a copy (none is used after this) when they
+        // own their whole buffers.
         const own = (a?: Float32Array): a is Float32Array => !!a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
-        this.worker.postMessage(msg, [job.pattern, job.residPre].filter(own).map((a) => a.buffer as ArrayBuffer));
+        this.worker.postMessage(msg, [...job.pattern.map((b) => b.data), job.residPre].filter(own).map((a) => a.buffer as ArrayBuffer));
       } catch {
         this.worker.postMessage(msg);
       }

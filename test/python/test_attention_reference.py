@@ -111,12 +111,13 @@ def tokens_for(seed: int, vocab: int = VOCAB) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, vocab, size=(BATCH, T))
 
 
-def run_ours(ckpt: Path, ids: np.ndarray, work: Path) -> tuple[dict, np.ndarray]:
+def run_ours(ckpt: Path, ids: np.ndarray, work: Path, query_block_rows: int | None = None) -> tuple[dict, np.ndarray]:
     tok = work / "tokens.json"
     out = work / "out.bin"
     tok.write_text(json.dumps(ids.tolist()))
+    blocks = ["--query-block-rows", str(query_block_rows)] if query_block_rows else []
     proc = subprocess.run(
-        ["node", "--import", "tsx", str(HELPER), str(ckpt), str(tok), str(out), "--ep", "cpu"],
+        ["node", "--import", "tsx", str(HELPER), str(ckpt), str(tok), str(out), "--ep", "cpu", *blocks],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -162,6 +163,18 @@ def check_layers(manifest: dict, data: np.ndarray, ref_attn: list[np.ndarray], r
 @needs_node
 @pytest.mark.parametrize("case", list(CASES))
 def test_matches_transformers(case: str, tmp_path: Path) -> None:
+    check_case(case, tmp_path)
+
+
+# The attention in blocks of query rows (what runs when T > 128): blocks of 7 rows over T = 24, the last one short.
+@needs_node
+@pytest.mark.parametrize("case", ["gpt2", "llama_gqa", "llama_mqa_headdim_bias", "mistral_sliding_window", "gpt_neox_parallel"])
+def test_query_blocks_match_transformers(case: str, tmp_path: Path) -> None:
+    manifest = check_case(case, tmp_path, query_block_rows=7)
+    assert all(l["blocks"] == 4 for l in manifest["layers"])
+
+
+def check_case(case: str, tmp_path: Path, query_block_rows: int | None = None) -> dict:
     cls, kwargs, opts = CASES[case]
     seed = sum(map(ord, case))
     torch.manual_seed(seed)
@@ -186,9 +199,10 @@ def test_matches_transformers(case: str, tmp_path: Path) -> None:
     if case == "mistral_sliding_window":
         # the window really masks: position 20 cannot see position 0
         assert float(ref_attn[0][:, :, 20, :13].max()) == 0.0
-    manifest, data = run_ours(ckpt, ids, tmp_path)
+    manifest, data = run_ours(ckpt, ids, tmp_path, query_block_rows)
     heads = config.num_attention_heads if hasattr(config, "num_attention_heads") else config.n_head
     check_layers(manifest, data, ref_attn, ref_hidden, heads, model.config.hidden_size)
+    return manifest
 
 
 # ---------------------------------------------------------------------------------------------------------------------

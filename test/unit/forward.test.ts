@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { causalMask, LayerOutput, runForward } from '../../src/analysis/forward';
-import { buildBlockGraph, ropeParams } from '../../src/analysis/graph';
+import { causalMask, ForwardOptions, LayerOutput, runForward } from '../../src/analysis/forward';
+import { buildBlockGraph, PATTERN_OUTPUT, QUERY_BLOCK_ROWS, ropeParams } from '../../src/analysis/graph';
+import { DenseScratch, densePattern, PatternBlock } from '../../src/analysis/pattern';
 import { AUTO_ORDER } from '../../src/analysis/providers';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { InherituneError } from '../../src/checkpoint/errors';
@@ -28,9 +29,13 @@ function tokens(batch: number, T: number, vocab = 1024, seed = 1): Int32Array {
   return Int32Array.from({ length: batch * T }, (_, i) => (i * 7919 + seed * 104729) % vocab);
 }
 
-async function collect(ckpt: Checkpoint, ids: Int32Array, batch: number, T: number, opts = {}) {
-  const layers: LayerOutput[] = [];
-  const result = await runForward(ckpt, ids, batch, T, (o) => void layers.push(o), { ep: 'cpu', ...opts });
+/** A layer with its pattern put together ([batch, head, query, key]) and the number of query blocks it came in. */
+type DenseLayer = Omit<LayerOutput, 'pattern'> & { pattern: Float32Array; blocks: number };
+
+async function collect(ckpt: Checkpoint, ids: Int32Array, batch: number, T: number, opts: ForwardOptions = {}) {
+  const layers: DenseLayer[] = [];
+  const onLayer = (o: LayerOutput) => void layers.push({ ...o, pattern: densePattern(o.pattern, batch, ckpt.dims.heads, T), blocks: o.pattern.length });
+  const result = await runForward(ckpt, ids, batch, T, onLayer, { ep: 'cpu', ...opts });
   return { layers, result };
 }
 
@@ -76,6 +81,71 @@ for (const family of ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gpt_neox'])
     assert.equal(result.executionProvider.used, 'cpu');
   });
 }
+
+for (const [family, kvHeads, window] of [['gpt2', 4], ['llama', 2], ['mistral', 1, 5], ['gpt_neox', 4]] as const) {
+  test(`${family}${window ? ' (sliding window)' : ''}: attention in query blocks equals one block`, async () => {
+    const ckpt = await synth({ family, numLayers: 2, heads: 4, kvHeads }, window ? (c) => (c.sliding_window = window) : undefined);
+    const B = 2;
+    const T = 40;
+    const blocked = await collect(ckpt, tokens(B, T), B, T, { queryBlockRows: 16, wantResidual: true });
+    const whole = await collect(ckpt, tokens(B, T), B, T, { queryBlockRows: Infinity, wantResidual: true });
+    for (const [a, b] of blocked.layers.map((l, i) => [l, whole.layers[i]] as const)) {
+      assert.equal(a.blocks, 3); // rows 0-16, 16-32, 32-40
+      assert.equal(b.blocks, 1);
+      checkCausalRows(a.pattern, B, 4, T, `${family} blocked layer ${a.layer}`);
+      let dp = 0;
+      for (let i = 0; i < a.pattern.length; i++) dp = Math.max(dp, Math.abs(a.pattern[i] - b.pattern[i]));
+      assert.ok(dp < 1e-6, `${family} layer ${a.layer}: patterns differ by ${dp}`);
+      let dr = 0;
+      for (let i = 0; i < a.residPost!.length; i++) dr = Math.max(dr, Math.abs(a.residPost![i] - b.residPost![i]));
+      assert.ok(dr < 1e-5, `${family} layer ${a.layer}: residuals differ by ${dr}`);
+    }
+  });
+}
+
+test('built for a known T, the graph has one pattern output per block of query rows', async () => {
+  const ckpt = await synth({ family: 'gpt2', numLayers: 1 });
+  assert.deepEqual(buildBlockGraph(ckpt).patternOutputs, [{ name: PATTERN_OUTPUT, start: 0, end: undefined }]);
+  assert.deepEqual(buildBlockGraph(ckpt, { seqLen: QUERY_BLOCK_ROWS }).patternOutputs, [{ name: PATTERN_OUTPUT, start: 0, end: QUERY_BLOCK_ROWS }]);
+  const g = buildBlockGraph(ckpt, { seqLen: 2 * QUERY_BLOCK_ROWS + 44 });
+  assert.deepEqual(
+    g.patternOutputs.map((p) => [p.start, p.end]),
+    [[0, 128], [128, 256], [256, 300]],
+  );
+  assert.equal(g.patternOutputs[2].name, `${PATTERN_OUTPUT}.256-300`);
+  assert.throws(() => buildBlockGraph(ckpt, { seqLen: 64, queryBlockRows: 0 }), /queryBlockRows/);
+});
+
+test('densePattern puts query blocks together (zeros right of each block), and a scratch buffer keeps its zeros', () => {
+  const B = 2;
+  const H = 3;
+  const T = 5;
+  // block [s, e): value 1000·bh + 10·row + key + 1 at [bh, row, key < e]
+  const blocks: PatternBlock[] = [[0, 2], [2, 5]].map(([s, e]) => {
+    const data = new Float32Array(B * H * (e - s) * e);
+    for (let bh = 0; bh < B * H; bh++) for (let r = s; r < e; r++) for (let k = 0; k < e; k++) data[(bh * (e - s) + r - s) * e + k] = 1000 * bh + 10 * r + k + 1;
+    return { start: s, end: e, data };
+  });
+  const check = (d: Float32Array) => {
+    for (let bh = 0; bh < B * H; bh++) {
+      for (let r = 0; r < T; r++) {
+        const e = r < 2 ? 2 : 5;
+        for (let k = 0; k < T; k++) assert.equal(d[(bh * T + r) * T + k], k < e ? 1000 * bh + 10 * r + k + 1 : 0, `[${bh}, ${r}, ${k}]`);
+      }
+    }
+  };
+  check(densePattern(blocks, B, H, T));
+  const scratch = new DenseScratch();
+  const first = scratch.dense(blocks, B, H, T);
+  check(first);
+  assert.equal(scratch.dense(blocks, B, H, T), first); // reused, still right
+  check(first);
+  const one: PatternBlock[] = [{ start: 0, end: T, data: new Float32Array(B * H * T * T) }];
+  assert.equal(densePattern(one, B, H, T), one[0].data); // one block: no copy
+  assert.throws(() => densePattern([blocks[1]], B, H, T), /cover rows 0\.\.5/);
+  assert.throws(() => densePattern([blocks[0]], B, H, T), /end at row 2/);
+  assert.throws(() => densePattern([{ ...blocks[0], data: new Float32Array(3) }, blocks[1]], B, H, T), /has 3 entries/);
+});
 
 test('the graph has one input per weight tensor of a layer, and encodes as a valid ONNX model', async () => {
   const ckpt = await synth({ family: 'qwen2', numLayers: 2 });

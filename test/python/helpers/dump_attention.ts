@@ -1,7 +1,7 @@
 /**
  * Test helper: run our ONNX forward pass on a checkpoint and dump every layer's attention pattern and residuals.
  *
- *   node --import tsx test/python/helpers/dump_attention.ts CKPT TOKENS.json OUT.bin [--ep cpu]
+ *   node --import tsx test/python/helpers/dump_attention.ts CKPT TOKENS.json OUT.bin [--ep cpu] [--query-block-rows N]
  *
  * TOKENS.json: a list of equally long token lists (one per sequence). OUT.bin: float32 little-endian arrays back to
  * back; OUT.bin.json: { batch, T, heads, hidden, numLayers, executionProvider, timings, layers: [{ layer, pattern,
@@ -10,12 +10,15 @@
 import { promises as fsp } from 'node:fs';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint';
 import { runForward } from '../../../src/analysis/forward';
+import { densePattern } from '../../../src/analysis/pattern';
 
 async function main() {
   const [ckptPath, tokensPath, outPath, ...rest] = process.argv.slice(2);
   if (!ckptPath || !tokensPath || !outPath) throw new Error('usage: dump_attention.ts CKPT TOKENS.json OUT.bin [--ep cpu|auto|webgpu|cuda]');
   const epIdx = rest.indexOf('--ep');
   const ep = (epIdx >= 0 ? rest[epIdx + 1] : 'cpu') as 'auto' | 'cpu' | 'webgpu' | 'cuda';
+  const rowsIdx = rest.indexOf('--query-block-rows');
+  const queryBlockRows = rowsIdx >= 0 ? Number(rest[rowsIdx + 1]) : undefined;
   const seqs = JSON.parse(await fsp.readFile(tokensPath, 'utf8')) as number[][];
   const batch = seqs.length;
   const T = seqs[0].length;
@@ -30,16 +33,17 @@ async function main() {
     offset += a.length;
     return [at, a.length];
   };
-  const layers: { layer: number; pattern: [number, number]; residPre: [number, number]; residPost: [number, number] }[] = [];
+  const layers: { layer: number; pattern: [number, number]; residPre: [number, number]; residPost: [number, number]; blocks: number }[] = [];
   const result = await runForward(
     ckpt,
     tokens,
     batch,
     T,
     async (o) => {
-      layers.push({ layer: o.layer, pattern: await write(o.pattern), residPre: await write(o.residPre!), residPost: await write(o.residPost!) });
+      const pattern = await write(densePattern(o.pattern, batch, ckpt.dims.heads, T));
+      layers.push({ layer: o.layer, pattern, residPre: await write(o.residPre!), residPost: await write(o.residPost!), blocks: o.pattern.length });
     },
-    { ep, wantResidual: true },
+    { ep, wantResidual: true, queryBlockRows },
   );
   await fh.close();
   const manifest = { batch, T, heads: ckpt.dims.heads, hidden: ckpt.dims.hidden, numLayers: ckpt.dims.numLayers, ...result, layers };
