@@ -1135,21 +1135,41 @@ function heapCopyF32(a: Float32Array, o: number, n: number): number {
 }
 
 /**
+ * heapCopyF32 of an n×n matrix given by rows: row i is rowOf(i) (at most n entries; the rest of the row is zero), e.g.
+ * a row of a query block of a pattern, which stops at the block's last key.
+ */
+export function heapCopyRowsF32(n: number, rowOf: (i: number) => Float32Array): number {
+  const ld = (n + 3) & ~3;
+  const src = heapAlloc((ld * n) / 2 + 2);
+  const k = kernels();
+  const view = new Float32Array(k.f.buffer, k.f.byteOffset + src * 8, ld * n);
+  for (let i = 0; i < n; i++) {
+    const row = rowOf(i);
+    if (row.length > n) throw new RangeError(`row ${i} has ${row.length} entries, more than n = ${n}`);
+    view.set(row, i * ld);
+    view.fill(0, i * ld + row.length, (i + 1) * ld);
+  }
+  return src;
+}
+
+/**
  * Packs the n×n row-major matrix `a` onto the kernel heap, dropping leading/trailing zeros of each
  * row. Entries are rescaled by an exact power of two only if max|a| is outside [2^-100, 2^100]
  * (squares and Gram entries then neither overflow nor underflow); k* is scale invariant.
  * Throws on NaN/Infinity.
  */
-export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
+export function packRows(a: ArrayLike<number>, n: number, heapSrc32?: number): RowMatrix {
   const lo = new Int32Array(n);
   const hi = new Int32Array(n);
   const off = new Int32Array(n + 1);
   const k = kernels();
-  // float32 input on the WASM backend: a float32 copy on the heap (left there below the packed rows), row extents
-  // to the group of 4 (a few stored zeros at the ends are harmless) and the float64 conversion in SIMD passes.
-  const f32in = k.kind === 'wasm' && a instanceof Float32Array && n >= 4 ? (k as WasmKernels) : null;
+  // float32 input on the WASM backend: a float32 copy on the heap (left there below the packed rows; or the one at
+  // heapSrc32, from heapCopyF32/heapCopyRowsF32, when given: `a` is then not read), row extents to the group of 4 (a
+  // few stored zeros at the ends are harmless) and the float64 conversion in SIMD passes.
+  if (heapSrc32 !== undefined && (k.kind !== 'wasm' || n < 4)) throw new RangeError('packRows: a float32 heap copy needs the WASM kernels and n ≥ 4');
+  const f32in = k.kind === 'wasm' && (heapSrc32 !== undefined || (a instanceof Float32Array && n >= 4)) ? (k as WasmKernels) : null;
   const ld = (n + 3) & ~3;
-  const src = f32in ? heapCopyF32(a as Float32Array, 0, n) : 0;
+  const src = f32in ? (heapSrc32 ?? heapCopyF32(a as Float32Array, 0, n)) : 0;
   if (f32in) {
     const ext = heapAlloc(n + 2);
     f32in.rowExtents32(src * 8, ld, n, ext * 8);
@@ -1198,7 +1218,7 @@ export function packRows(a: ArrayLike<number>, n: number): RowMatrix {
   let mx = 0;
   let neg = false;
   const typed = a as unknown as Float64Array;
-  if (k.kind === 'wasm' && nnz >= 2 && ArrayBuffer.isView(a) && typeof typed.subarray === 'function') {
+  if (f32in || (k.kind === 'wasm' && nnz >= 2 && ArrayBuffer.isView(a) && typeof typed.subarray === 'function')) {
     // copies (float32 input: converted from the heap copy), then one SIMD pass for max |a|, min a and NaN
     if (f32in) {
       for (let i = 0; i < n; i++) if (hi[i] > lo[i]) f32in.promote32(src * 8 + 4 * (i * ld + lo[i]), (data + off[i]) * 8, hi[i] - lo[i]);
@@ -1833,10 +1853,20 @@ export function rowStats(a: Float32Array, o: number, T: number, col?: Float64Arr
     }
     return out;
   }
+  withHeap(() => rowStatsOnHeap(heapCopyF32(a, o, T), T, col, col2, out));
+  return out;
+}
+
+/**
+ * rowStats of the T×T float32 matrix already on the heap at `src` (heapCopyF32/heapCopyRowsF32 layout; WASM kernels):
+ * Σ_j p·ln p per row into `out` (returned), column sums added to col/col2 when given.
+ */
+export function rowStatsOnHeap(src: number, T: number, col?: Float64Array, col2?: Float64Array, out = new Float64Array(T)): Float64Array {
+  const k = kernels();
+  if (k.kind !== 'wasm') throw new RangeError('rowStatsOnHeap needs the WASM kernels');
   const wk = k as WasmKernels;
   const ld = (T + 3) & ~3;
   withHeap(() => {
-    const src = heapCopyF32(a, o, T);
     const c1 = heapAlloc(ld);
     const c2 = heapAlloc(ld);
     const ent = heapAlloc(T);

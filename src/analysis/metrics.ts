@@ -66,9 +66,11 @@ import {
   frobeniusSquaredPacked,
   gramFrobeniusUpper,
   gramPacked,
+  heapCopyRowsF32,
   kernels,
   packRows,
   rowStats,
+  rowStatsOnHeap,
   sumSquares,
   symmetricEigenvaluesPacked,
   tridiagonalEigenvalues,
@@ -129,8 +131,8 @@ function checkSquare(a: ArrayLike<number>, T: number): void {
 }
 
 /** Row-packed copy on the kernel heap (exactly rescaled if extreme) and its energy tr = ‖A‖_F². */
-function prepare(a: ArrayLike<number>, T: number): { m: RowMatrix; tr: number } {
-  const m = packRows(a, T);
+function prepare(a: ArrayLike<number>, T: number, heapSrc32?: number): { m: RowMatrix; tr: number } {
+  const m = packRows(a, T, heapSrc32);
   return { m, tr: sumSquares(m) };
 }
 
@@ -197,8 +199,9 @@ export function kStarDetailed(
   return withHeap(() => kStarOnHeap(a, T, tau, opts));
 }
 
-function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSolverOptions): KStarResult {
-  const { m, tr } = prepare(a, T);
+/** `heapSrc32`: A is the float32 heap copy there (heapCopyRowsF32), and `a` is not read. */
+function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: KStarSolverOptions, heapSrc32?: number): KStarResult {
+  const { m, tr } = prepare(a, T, heapSrc32);
   if (tr === 0) return { kStar: 0, method: 'zero', steps: 0 };
   const n = T;
   const denseBelow = opts.denseBelow ?? 48;
@@ -626,6 +629,12 @@ export function headMetrics(
   opts: MetricOptions,
 ): HeadMetrics {
   checkTau(opts.tau);
+  if (batch === 1 && oneSeqOnHeap(T)) {
+    checkPattern(pattern, batch, numHeads, T);
+    if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
+    const o = head * T * T;
+    return headMetricsOneSeq((i) => pattern.subarray(o + i * T, o + (i + 1) * T), T, opts);
+  }
   const TT = T * T;
   // batch mean: the sequence itself when batch = 1 (no copy), else in a reused scratch buffer
   // (a fresh 8 MB array per head at T = 1024 costs more than its sum, in page faults and GC)
@@ -685,6 +694,51 @@ export function headMetrics(
   const mStarSquared = perSeq ? ms2 / batch : mStarFromColumnSums(col2, tau);
   return { kStar, mStar, mStarSquared, entropy, sinkMass, dominantColumn };
 }
+
+/** Can headMetricsOneSeq keep the head on the kernel heap (WASM kernels, T ≥ 4)? */
+function oneSeqOnHeap(T: number): boolean {
+  return T >= 4 && kernels().kind === 'wasm';
+}
+
+/**
+ * headMetrics of one head of one sequence given by its rows: row i is rowOf(i) (keys 0..length-1; the keys after it
+ * are 0), e.g. a row of a query block of the pattern (pattern.ts), so a blocked pattern needs no dense copy. The head
+ * is copied onto the kernel heap once, and the row statistics and k* both read that copy (headMetrics with batch = 1
+ * made two). The results are those of headMetrics on the dense matrix, bit for bit.
+ */
+export function headMetricsOneSeq(rowOf: (i: number) => Float32Array, T: number, opts: MetricOptions): HeadMetrics {
+  checkTau(opts.tau);
+  if (opts.mode !== 'mean' && opts.mode !== 'per-seq') throw new RangeError(`unknown k* mode: ${String(opts.mode)}`);
+  if (!oneSeqOnHeap(T)) {
+    const dense = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) dense.set(rowOf(i), i * T);
+    return headMetrics(dense, 1, 1, 0, T, opts);
+  }
+  const invLog = inverseLogs(T);
+  const col = new Float64Array(T);
+  const col2 = new Float64Array(T);
+  let sinkSum = 0;
+  for (let i = 0; i < T; i++) sinkSum += rowOf(i)[0];
+  const { plogp, kStar } = withHeap(() => {
+    const src = heapCopyRowsF32(T, rowOf);
+    const plogp = rowStatsOnHeap(src, T, col, col2);
+    return { plogp, kStar: kStarOnHeap(EMPTY, T, opts.tau, {}, src).kStar };
+  });
+  let entSum = 0;
+  for (let i = 1; i < T; i++) entSum -= plogp[i] * invLog[i];
+  let dominantColumn = 0;
+  for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
+  return {
+    kStar,
+    mStar: mStarFromColumnSums(col, opts.tau),
+    mStarSquared: mStarFromColumnSums(col2, opts.tau),
+    entropy: T > 1 ? entSum / (T - 1) : 0,
+    sinkMass: sinkSum / T,
+    dominantColumn,
+  };
+}
+
+const EMPTY = new Float32Array(0);
 
 /** headMetrics for every head of a layer's [batch, head, query, key] pattern. */
 export function layerHeadMetrics(pattern: Float32Array, batch: number, numHeads: number, T: number, opts: MetricOptions): HeadMetrics[] {

@@ -50,6 +50,22 @@ export function densePattern(blocks: readonly PatternBlock[], batch: number, hea
   return out;
 }
 
+/**
+ * Row i of head `head` of a one-sequence (batch 1) blocked pattern, as a view of its block: keys 0..end-1 of the
+ * block holding row i (the keys after it are zero).
+ */
+export function blockRowOf(blocks: readonly PatternBlock[], heads: number, head: number, T: number): (i: number) => Float32Array {
+  checkBlocks(blocks, 1, heads, T);
+  if (!Number.isInteger(head) || head < 0 || head >= heads) throw new RangeError(`head ${head} out of range [0, ${heads})`);
+  const blockOf = new Int32Array(T);
+  blocks.forEach((b, k) => blockOf.fill(k, b.start, b.end));
+  return (i) => {
+    const { start, end, data } = blocks[blockOf[i]];
+    const o = (head * (end - start) + i - start) * end;
+    return data.subarray(o, o + end);
+  };
+}
+
 /** A reusable dense buffer per block layout: the zeros right of the blocks stay zero between layers. */
 export class DenseScratch {
   private buf = new Float32Array(0);

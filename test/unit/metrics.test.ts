@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
 import { gauss, lowRankHead, softmaxHead } from '../helpers/heads';
+import { blockRowOf, PatternBlock } from '../../src/analysis/pattern';
 import assert from 'node:assert/strict';
 import {
   GramLanczos,
@@ -24,6 +25,7 @@ import {
   batchMeanHead,
   blockInfluence,
   headMetrics,
+  headMetricsOneSeq,
   isDegenerate,
   isLazyLayer,
   kStarDense,
@@ -540,6 +542,54 @@ test('row entropies and column sums: WebAssembly kernel equals the scalar refere
   const two = new Float32Array(2 * T * T);
   two.set(softmaxHead(T, 0.8, 5), T * T);
   assert.deepEqual(rowStats(two, T * T, T), rowStats(two.slice(T * T), 0, T));
+});
+
+test('one sequence: headMetrics from query-block rows (one heap copy) equals the batch path on the same matrix', () => {
+  // The batch-1 path (headMetricsOneSeq, also behind headMetrics with batch = 1) against its parts computed one by one
+  // (exactly), and against the batch path with the sequence twice, whose float64 mean is the matrix itself, whose
+  // column sums are JS loops and whose k* starts from float64 (exactly, but for the entropy's summation order).
+  const cases: [string, number, Float32Array][] = [];
+  for (const T of [3, 5, 37, 64, 130]) cases.push([`softmax T=${T}`, T, softmaxHead(T, 1.1, 40 + T, { sink: 1 })]);
+  cases.push(['rank-8 T=96', 96, lowRankHead(96, 0.6, 8, 77)]);
+  const lazy = new Float32Array(50 * 50);
+  for (let i = 0; i < 50; i++) lazy[i * 50] = 1;
+  cases.push(['lazy T=50', 50, lazy]);
+  for (const [name, T, a] of cases) {
+    const two = new Float32Array(2 * T * T);
+    two.set(a, 0);
+    two.set(a, T * T);
+    const rows: PatternBlock[] = [];
+    for (let s0 = 0; s0 < T; s0 += 16) {
+      const e = Math.min(T, s0 + 16);
+      const data = new Float32Array((e - s0) * e);
+      for (let i = s0; i < e; i++) data.set(a.subarray(i * T, i * T + e), (i - s0) * e);
+      rows.push({ start: s0, end: e, data });
+    }
+    // the parts, each by its own public function, in headMetrics' order
+    const col = new Float64Array(T);
+    const plogp = rowStats(a, 0, T, col, new Float64Array(T));
+    let ent = 0;
+    for (let i = 1; i < T; i++) ent -= plogp[i] * (1 / Math.log(i + 1));
+    let sink = 0;
+    for (let i = 0; i < T; i++) sink += a[i * T];
+    const parts = {
+      kStar: kStarOf(a, T, 0.9),
+      mStar: mStarOf(a, T, 0.9),
+      mStarSquared: mStarOf(a, T, 0.9, true),
+      entropy: T > 1 ? ent / (T - 1) : 0,
+      sinkMass: sink / T,
+      dominantColumn: col.indexOf(Math.max(...col)),
+    };
+    for (const mode of ['mean', 'per-seq'] as const) {
+      const opts = { tau: 0.9, mode, degenerateWhen: 'either' as const };
+      assert.deepEqual(headMetrics(a, 1, 1, 0, T, opts), parts, `${name} ${mode}: headMetrics, batch 1`);
+      assert.deepEqual(headMetricsOneSeq(blockRowOf(rows, 1, 0, T), T, opts), parts, `${name} ${mode}: from query blocks`);
+      const { entropy, ...rest } = headMetrics(two, 2, 1, 0, T, opts);
+      const { entropy: e1, ...rest1 } = parts;
+      assert.deepEqual(rest, rest1, `${name} ${mode}: batch path`);
+      assert.ok(Math.abs(entropy - e1) <= 1e-14 * e1, `${name} ${mode}: entropy ${entropy} vs ${e1}`);
+    }
+  }
 });
 
 test('noisy near-uniform heads (T = 512, 1024): exact k* from the float32 ‖G‖_F² bound', () => {
