@@ -14,7 +14,7 @@
  *                 block.resid_post   [batch, query, d]           (run for layer L = hook `blocks.{L}.resid_post`)
  * The LM head is never computed.
  *
- * Built for a known sequence length T, the attention runs in blocks of query rows (`queryBlocks`): block [s, e) only
+ * Built for a known sequence length T, the attention runs in blocks of query rows (`patternOutputs`): block [s, e) only
  * meets keys [0, e), so the causal upper triangle is neither computed nor copied out, and the pattern comes out as
  * one output per block, `block.attn.pattern.{s}-{e}` [batch, head, e − s, e] (pattern.ts puts them together).
  * Measured on the attention core of GPT-2-medium's 16 heads with its output copies (2 cores): T = 512 20 → 11 ms,
@@ -427,9 +427,9 @@ class Block {
     const b = g.op('Slice', [this.bt, g.i64([0]), g.i64([1])]); // [1] = (batch)
     const ctxs: string[] = [];
     for (const blk of this.patternOutputs) {
-      // rows [s, e) against keys [0, e); one open block is the whole sequence
-      const { start: s, end: e } = blk;
-      const whole = e === undefined;
+      // rows [s, e) against keys [0, e); a single block is the whole sequence
+      const { start: s, end: e = 0 } = blk;
+      const whole = this.patternOutputs.length === 1;
       const qb = whole ? qT : g.op('Slice', [qT, g.i64([s]), g.i64([e]), g.i64([3])]); // [batch, kvHead, group, e-s, headDim]
       const kb = whole ? kT : g.op('Slice', [kT, g.i64([0]), g.i64([e]), g.i64([4])]); // [batch, kvHead, 1, headDim, e]
       const vb = whole ? vT : g.op('Slice', [vT, g.i64([0]), g.i64([e]), g.i64([3])]); // [batch, kvHead, 1, e, headDim]
