@@ -17,8 +17,7 @@
  * while onnxruntime waits (9.8 s against 9.3 s: the parts rarely finish together and the worker's part must be
  * copied); onnxruntime on one thread while the worker has a backlog (T = 512: 4.08 → 5.42 s).
  */
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InherituneError } from '../checkpoint/errors';
@@ -26,6 +25,7 @@ import type { LayerReport } from '../shared/report';
 import { angularDistance, blockInfluence, headMetricsOneSeq, isDegenerate, layerHeadMetrics, MetricOptions } from './metrics';
 import { blockRowOf, DenseScratch, PatternBlock } from './pattern';
 import { numThreads } from './providers';
+import { threadCpuMs } from './thread';
 
 export interface LayerJob {
   layer: number;
@@ -67,50 +67,13 @@ export type MetricsWorkerReply =
   | { type: 'layerResult'; id: number; value: LayerReport; ms: number }
   | { type: 'layerError'; id: number; message: string };
 
-/** workerData of a metrics worker (the same script also runs whole analyses for the extension, at normal priority). */
+/** workerData of a metrics worker (metricsWorker.ts). */
 export interface MetricsWorkerData {
-  role: 'metrics';
   nice: number;
-}
-
-export function isMetricsWorkerData(d: unknown): d is MetricsWorkerData {
-  return typeof d === 'object' && d !== null && (d as MetricsWorkerData).role === 'metrics' && typeof (d as MetricsWorkerData).nice === 'number';
 }
 
 /** The nice value of the metrics workers: the lowest priority. */
 export const METRICS_NICE = 19;
-
-/**
- * Lowers the calling thread's priority to `nice`: on Linux by setpriority on its thread id (from /proc/thread-self);
- * a thread may always lower its own priority. Node has no per-thread call elsewhere (os.setPriority on the process
- * id would slow the whole process down), so nothing changes there. Returns the thread's nice value afterwards, or
- * null where it was left alone.
- */
-export function lowerThreadPriority(nice: number): number | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    const tid = Number(path.basename(readlinkSync('/proc/thread-self')));
-    if (!Number.isInteger(tid) || tid <= 0) return null;
-    os.setPriority(tid, nice);
-    return os.getPriority(tid);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU time of the calling thread in ms (Linux: /proc/thread-self/schedstat, in nanoseconds), or undefined elsewhere.
- * The metrics workers report it per layer: at nice 19 their wall time also counts the time they wait for a core.
- */
-export function threadCpuMs(): number | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    const ns = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-    return Number.isFinite(ns) ? ns / 1e6 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** computeLayer with its cost: the thread's CPU time where known, else wall time. */
 export function computeLayerTimed(job: LayerJob): { value: LayerReport; ms: number } {
@@ -121,8 +84,9 @@ export function computeLayerTimed(job: LayerJob): { value: LayerReport; ms: numb
   return { value, ms: c0 !== undefined && c1 !== undefined ? c1 - c0 : performance.now() - t0 };
 }
 
+/** dist/metricsWorker.js beside the bundle; from sources (tests), the built one. */
 function workerPath(): string | undefined {
-  const candidates = [process.env.INHERITUNE_WORKER, path.join(__dirname, 'worker.js'), path.resolve(__dirname, '../../dist/worker.js')];
+  const candidates = [path.join(__dirname, 'metricsWorker.js'), path.resolve(__dirname, '../../dist/metricsWorker.js')];
   return candidates.find((p): p is string => !!p && existsSync(p));
 }
 
@@ -190,11 +154,11 @@ export class MetricsPool {
 
   private constructor(private readonly workers: MetricsWorker[]) {}
 
-  /** undefined when the built worker script is not there (sources run without a build): the caller computes inline. */
+  /** undefined when the built worker script (dist/metricsWorker.js) is not there: the caller computes inline. */
   static create(size = Math.min(2, numThreads())): MetricsPool | undefined {
     const p = workerPath();
     if (!p) return undefined;
-    const workerData: MetricsWorkerData = { role: 'metrics', nice: METRICS_NICE };
+    const workerData: MetricsWorkerData = { nice: METRICS_NICE };
     return new MetricsPool(Array.from({ length: Math.max(1, size) }, () => new MetricsWorker(new Worker(p, { workerData }))));
   }
 

@@ -199,7 +199,7 @@ if (want('pkg')) {
     const has = (f) => files.includes(f);
     const missing = [];
     for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js']) if (!has(f)) missing.push(f);
-    if (fs.existsSync(path.join(REPO, 'src/analysis/worker.ts')) && !has('dist/worker.js')) missing.push('dist/worker.js');
+    for (const w of ['worker', 'metricsWorker']) if (fs.existsSync(path.join(REPO, `src/analysis/${w}.ts`)) && !has(`dist/${w}.js`)) missing.push(`dist/${w}.js`);
     for (const panel of fs.readdirSync(path.join(REPO, 'webview'))) {
       if (panel !== 'shared' && fs.existsSync(path.join(REPO, 'webview', panel, 'main.ts')) && !has(`dist/webview/${panel}/main.js`)) missing.push(`dist/webview/${panel}/main.js`);
     }

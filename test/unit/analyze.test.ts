@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
 import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
-import { METRICS_NICE, MetricsPool, threadCpuMs } from '../../src/analysis/layerMetrics';
+import { METRICS_NICE, MetricsPool } from '../../src/analysis/layerMetrics';
+import { threadCpuMs } from '../../src/analysis/thread';
 import { analyzeInWorker } from '../../src/analysis/runInWorker';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { toFloat32 } from '../../src/checkpoint/dtypes';
@@ -228,7 +229,7 @@ test('metrics in the overlapping worker equal the inline ones, with --save-patte
 
 test('the metrics workers run at the lowest priority (Linux), two of them where there are two cores', async () => {
   const pool = MetricsPool.create();
-  assert.ok(pool, 'dist/worker.js is missing: build first (node esbuild.mjs)');
+  assert.ok(pool, 'dist/metricsWorker.js is missing: build first (node esbuild.mjs)');
   try {
     assert.equal(pool.size, Math.min(2, os.availableParallelism()));
     const nice = await pool.niceValues();
