@@ -1122,15 +1122,10 @@ export function powerOfTwoScale(maxAbsValue: number): number {
  * to a multiple of 4 (zero padded), for the f32x4 kernels; returns its heap offset (in doubles).
  */
 function heapCopyF32(a: Float32Array, o: number, n: number): number {
-  const ld = (n + 3) & ~3;
-  const src = heapAlloc((ld * n) / 2 + 2);
+  if ((n & 3) !== 0) return heapCopyRowsF32(n, (i) => a.subarray(o + i * n, o + (i + 1) * n));
+  const src = heapAlloc((n * n) / 2 + 2);
   const k = kernels();
-  const view = new Float32Array(k.f.buffer, k.f.byteOffset + src * 8, ld * n);
-  if (ld === n) view.set(a.subarray(o, o + n * n));
-  else {
-    view.fill(0);
-    for (let i = 0; i < n; i++) view.set(a.subarray(o + i * n, o + (i + 1) * n), i * ld);
-  }
+  new Float32Array(k.f.buffer, k.f.byteOffset + src * 8, n * n).set(a.subarray(o, o + n * n)); // ld = n: one copy
   return src;
 }
 

@@ -629,20 +629,16 @@ export function headMetrics(
   opts: MetricOptions,
 ): HeadMetrics {
   checkTau(opts.tau);
-  if (batch === 1 && oneSeqOnHeap(T)) {
-    checkPattern(pattern, batch, numHeads, T);
-    if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
-    const o = head * T * T;
-    return headMetricsOneSeq((i) => pattern.subarray(o + i * T, o + (i + 1) * T), T, opts);
-  }
   const TT = T * T;
-  // batch mean: the sequence itself when batch = 1 (no copy), else in a reused scratch buffer
-  // (a fresh 8 MB array per head at T = 1024 costs more than its sum, in page faults and GC)
+  // batch mean: the sequence itself when batch = 1 (no copy; on the WASM kernels the one-sequence path below), else in
+  // a reused scratch buffer (a fresh 8 MB array per head at T = 1024 costs more than its sum, in page faults and GC)
   let mean: Float32Array | Float64Array;
   if (batch === 1) {
     checkPattern(pattern, batch, numHeads, T);
     if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
-    mean = pattern.subarray(head * TT, (head + 1) * TT);
+    const o = head * TT;
+    if (oneSeqOnHeap(T)) return headMetricsOneSeq((i) => pattern.subarray(o + i * T, o + (i + 1) * T), T, opts);
+    mean = pattern.subarray(o, o + TT);
   } else {
     if (meanScratch.length < TT) meanScratch = new Float64Array(TT);
     mean = batchMeanHead(pattern, batch, numHeads, head, T, meanScratch.subarray(0, TT));
