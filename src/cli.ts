@@ -13,6 +13,7 @@ import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
 import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
+import { DEGENERATE_WHEN, EP_NAMES, K_STAR_MODES, type DegenerateWhen, type EpName, type KStarMode } from './shared/report';
 import { TOOL_VERSION } from './version';
 import { registerGpuCommands } from './gpu/cliGpu';
 import { registerTrainCommand } from './training/cliTrain';
@@ -191,15 +192,15 @@ export function buildProgram(): Command {
     .option('--seq-len <T>', 'sequence length (default min(512, context))', int('--seq-len', 2))
     .option('--batch <B>', 'sequences', int('--batch', 1), 4)
     .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
-    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices(['mean', 'per-seq']).default('mean'))
-    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices(['auto', 'cuda', 'dml', 'webgpu', 'cpu']).default('auto'))
+    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices([...K_STAR_MODES]).default('mean'))
+    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices([...EP_NAMES]).default('auto'))
     .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
-    .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices(['kStar', 'mStar', 'either']).default('either'))
+    .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices([...DEGENERATE_WHEN]).default('either'))
     .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
-    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: 'mean' | 'per-seq'; ep: 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu'; layers?: [number, number]; degenerateWhen: 'kStar' | 'mStar' | 'either'; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
+    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: KStarMode; ep: EpName; layers?: [number, number]; degenerateWhen: DegenerateWhen; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
       if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
       const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
       let last = -1;

@@ -1,42 +1,20 @@
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
 import { gauss, lowRankHead, softmaxHead } from '../helpers/heads';
-import { blockRowOf, PatternBlock } from '../../src/analysis/pattern';
+import { blockRowOf, PatternBlock } from '../../src/analysis/graph/pattern';
 import assert from 'node:assert/strict';
-import {
-  GramLanczos,
-  Xorshift,
-  gramFrobeniusUpper,
-  gramPackedOf,
-  kernels,
-  packRows,
-  rowStats,
-  setF32BlockShift,
-  setLinalgBackend,
-  setRelaxedSimd,
-  sumSquares as sumSquaresOf,
-  squaredSingularValues,
-  symmetricEigenvalues,
-  tridiagonalEigenvalues,
-  withHeap,
-} from '../../src/analysis/linalg';
-import {
-  angularDistance,
-  batchMeanHead,
-  blockInfluence,
-  headMetrics,
-  headMetricsOneSeq,
-  isDegenerate,
-  isLazyLayer,
-  kStarDense,
-  kStarDetailed,
-  kStarOf,
-  lanczosEnergyBounds,
-  warmUpKStar,
-  layerHeadMetrics,
-  mStarOf,
-  type HeadMetrics,
-} from '../../src/analysis/metrics';
+import { kernels, setLinalgBackend, setRelaxedSimd, withHeap } from '../../src/analysis/kernels/heap';
+import { angularDistance, blockInfluence } from '../../src/analysis/metrics/blockInfluence';
+import { batchMeanHead, headMetrics, headMetricsOneSeq, isLazyLayer, layerHeadMetrics, mStarOf, type HeadMetrics } from '../../src/analysis/metrics/headMetrics';
+import { rowStats } from '../../src/analysis/metrics/rowStats';
+import { lanczosEnergyBounds } from '../../src/analysis/rank/certificate';
+import { gramPackedOf, squaredSingularValues, symmetricEigenvalues, tridiagonalEigenvalues } from '../../src/analysis/rank/dense';
+import { gramFrobeniusUpper, setF32BlockShift } from '../../src/analysis/rank/gram';
+import { kStarDense, kStarDetailed, kStarOf } from '../../src/analysis/rank/kStar';
+import { GramLanczos } from '../../src/analysis/rank/lanczos';
+import { packRows, sumSquares as sumSquaresOf } from '../../src/analysis/rank/rowMatrix';
+import { isDegenerate } from '../../src/shared/report';
+import { Xorshift } from '../../src/util/random';
 
 // ------------------------------------------------------------------------------------------
 // helpers
@@ -618,8 +596,6 @@ test('noisy near-uniform heads (T = 512, 1024): exact k* from the float32 ‖G�
     }
   }
   assert.ok(viaFrob >= heads.length - 1, `only ${viaFrob} of ${heads.length} certified with the ‖C‖_F bound`);
-  warmUpKStar(); // smoke: the JIT warm-up runs (once) without error
-  warmUpKStar();
 });
 
 // ------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@
  * (e) the same with rank-64 logits q_i·k_j (as an untrained attention head computes them), plus a few harder ones. Prints the median wall time over repeats (after a warm-up), the path
  * taken and the number of Lanczos steps; 'dense' is the exact dense float64 solve for comparison.
  */
-import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
-import { kStarDense, kStarDetailed } from '../../../src/analysis/metrics';
+import { setLinalgBackend } from '../../../src/analysis/kernels/heap';
+import { kStarDense, kStarDetailed } from '../../../src/analysis/rank/kStar';
+import { Xorshift } from '../../../src/util/random';
 import { lowRankHead, softmaxHead } from '../../helpers/heads';
 
 
