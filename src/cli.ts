@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { activeTemps } from './checkpoint/writer';
-import { InherituneError, isInherituneError } from './checkpoint/errors';
+import { InherituneError, isInherituneError } from './errors';
 import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
 import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint, openCheckpoint } from '../checkpoint/checkpoint';
 import { fromFloat32 } from '../checkpoint/dtypes';
-import { InherituneError, ProgressFn } from '../checkpoint/errors';
+import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import type { AnalysisSettings } from '../shared/protocol';
 import { AnalysisReport, DegenerateWhen, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';

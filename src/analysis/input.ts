@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { Rng } from '../util/random';
 import { DEFAULT_TEXT } from './defaultText';
 

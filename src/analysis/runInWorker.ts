@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { cancelled, ErrorCode, InherituneError, ProgressFn } from '../checkpoint/errors';
+import { cancelled, ErrorCode, InherituneError, ProgressFn } from '../errors';
 import { AnalysisReport } from '../shared/report';
 import type { AnalyzeSettings } from './analyze';
 import type { WorkerReply, WorkerRequest } from './worker';

@@ -5,7 +5,7 @@
  * Imports analyze.ts (beside it, not in run/: run/ is what analyze.ts uses) and checkpoint errors.
  */
 import { parentPort } from 'node:worker_threads';
-import { isInherituneError } from '../checkpoint/errors';
+import { isInherituneError } from '../errors';
 import { analyzeCheckpoint, AnalyzeSettings, headPattern } from './analyze';
 
 export type WorkerRequest =

@@ -11,7 +11,7 @@ import { threadCpuMs } from '../../src/analysis/run/thread';
 import { analyzeInWorker } from '../../src/analysis/runInWorker';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { toFloat32 } from '../../src/checkpoint/dtypes';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { readHeader, readTensorBytes } from '../../src/checkpoint/safetensors';
 import { writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { REPORT_SCHEMA_VERSION, suggestedN } from '../../src/shared/report';

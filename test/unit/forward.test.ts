@@ -8,7 +8,7 @@ import { ropeParams } from '../../src/analysis/graph/rope';
 import { DenseScratch, densePattern, PatternBlock } from '../../src/analysis/graph/pattern';
 import { AUTO_ORDER } from '../../src/analysis/run/providers';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { SynthOptions, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { tmpDir } from '../helpers/tmp';
 

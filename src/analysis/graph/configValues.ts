@@ -3,7 +3,7 @@
  * (beside the family specs). Imports checkpoint/ only.
  */
 import type { ModelConfig } from '../../checkpoint/config';
-import { InherituneError } from '../../checkpoint/errors';
+import { InherituneError } from '../../errors';
 
 export function num(config: ModelConfig, key: string, fallback: number): number {
   const v = config[key];

@@ -24,7 +24,7 @@ import { ArchSpec, ModelDims, TensorTemplate, templateApplies } from '../../arch
 import type { Checkpoint } from '../../checkpoint/checkpoint';
 import { nameIn } from '../../checkpoint/checkpoint';
 import type { ModelConfig } from '../../checkpoint/config';
-import { InherituneError } from '../../checkpoint/errors';
+import { InherituneError } from '../../errors';
 import { bool, num } from './configValues';
 import { attr, GraphBuilder } from './onnxBuilder';
 import { RopeParams, ropeParams } from './rope';

@@ -5,7 +5,7 @@
  */
 import type { ModelDims } from '../../arch/spec';
 import type { ModelConfig } from '../../checkpoint/config';
-import { InherituneError } from '../../checkpoint/errors';
+import { InherituneError } from '../../errors';
 import { num } from './configValues';
 
 export interface RopeParams {

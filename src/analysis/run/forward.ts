@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Checkpoint, nameIn, tensorOrThrow } from '../../checkpoint/checkpoint';
 import { DTYPE_BYTES, toFloat32 } from '../../checkpoint/dtypes';
-import { cancelled, InherituneError } from '../../checkpoint/errors';
+import { cancelled, InherituneError } from '../../errors';
 import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, SCALE_INPUT, SIN_INPUT, X_INPUT } from '../graph/graph';
 import { ropeTables } from '../graph/rope';
 import type { PatternBlock } from '../graph/pattern';

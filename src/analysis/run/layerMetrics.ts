@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { InherituneError } from '../../checkpoint/errors';
+import { InherituneError } from '../../errors';
 import { isDegenerate, type DegenerateWhen, type LayerReport } from '../../shared/report';
 import { blockRowOf, DenseScratch, PatternBlock } from '../graph/pattern';
 import { angularDistance, blockInfluence } from '../metrics/blockInfluence';

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cudaInstallState, loadCudaEpSpec } from '../../gpu/metadata';
 import type { InferenceSession } from 'onnxruntime-node';
-import { InherituneError } from '../../checkpoint/errors';
+import { InherituneError } from '../../errors';
 import { EP_NAMES, type EpName, type ExecutionProviderReport } from '../../shared/report';
 /** The order `auto` tries: CUDA, then DirectML (bundled on Windows only), then WebGPU, then CPU. */
 export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
