@@ -1,4 +1,7 @@
-/** Export from a webview: the webview sends the serialized SVG / PNG data URL / CSV / JSON; the host asks where and writes. */
+/**
+ * Export from a webview: the webview sends the serialized SVG / PNG data URL / CSV / JSON; the host asks where and
+ * writes. Imports vscode, src/shared, ui/ and this folder.
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExportFormat } from '../shared/protocol';

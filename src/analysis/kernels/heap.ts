@@ -11,6 +11,8 @@ let relaxedSimdChoice: 'auto' | 'off' = 'auto';
 let kernelsCache: Kernels | null = null;
 let wasmCache: Kernels | null | undefined;
 let backendChoice: 'auto' | 'js' | 'wasm' = 'auto';
+/** First free heap offset (doubles). */
+let heapTop = 0;
 
 /** The kernels in use (created lazily). */
 export function kernels(): Kernels {
@@ -44,8 +46,6 @@ export function setRelaxedSimd(choice: 'auto' | 'off'): boolean {
   return k instanceof WasmKernels && k.relaxed;
 }
 
-/** First free heap offset (doubles). */
-let heapTop = 0;
 
 /** Allocates `n` doubles on the kernel heap (16-byte aligned, staggered against 4K aliasing). */
 export function heapAlloc(n: number): number {

@@ -2,6 +2,7 @@
  * The WebAssembly SIMD kernels: assembled from wasmDefs.ts at load, checked against the JS twins (jsKernels.ts) on
  * odd and even lengths, and used only if that self-test passes (it cannot under a CSP without 'wasm-unsafe-eval'; the
  * JS kernels are used then). Method arguments are heap offsets in doubles unless a comment says bytes.
+ * Imports this folder only.
  */
 import { assemble } from './assembler';
 import { JsKernels, Kernels } from './jsKernels';

@@ -3,6 +3,7 @@
  * lowers its priority before it loads anything else, then loads the metrics code and answers one request per layer.
  * Kept apart from ../worker.ts (whole analyses for the extension), whose bundle also carries the onnxruntime glue, the
  * tokenizers and onnx-proto: a small bundle to load per worker (docs/design/performance-notes.md).
+ * Imports node:worker_threads and this folder (layerMetrics.ts, loaded after the priority is lowered).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MetricsWorkerReply, MetricsWorkerRequest } from './layerMetrics';
