@@ -20,7 +20,7 @@ import { registerTrainCommand } from './training/cliTrain';
 
 // WebAssembly relaxed SIMD (an FMA in the float32 Gram tiles of the k* certificate, 1.26× faster there) ships
 // enabled from Node 22 and in Electron; Node 20 has it behind this V8 flag. The CLI is its own process, so it turns
-// the flag on before any module is compiled (linalg.ts falls back to plain SIMD where it is missing).
+// the flag on before any module is compiled (analysis/kernels/wasmKernels.ts falls back to plain SIMD without it).
 if (Number(process.versions.node.split('.')[0]) < 22) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const controller = new AbortController();

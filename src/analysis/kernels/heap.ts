@@ -26,7 +26,7 @@ export function kernels(): Kernels {
 }
 
 /** Selects the kernel backend ('auto': WASM SIMD when available). Returns the backend in use. */
-export function setLinalgBackend(choice: 'auto' | 'js' | 'wasm'): 'js' | 'wasm' {
+export function setKernelBackend(choice: 'auto' | 'js' | 'wasm'): 'js' | 'wasm' {
   backendChoice = choice;
   kernelsCache = null;
   heapTop = 0;
