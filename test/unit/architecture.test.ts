@@ -39,6 +39,28 @@ describe('folder imports', () => {
     assert.deepEqual(importSpecifiers(src), ['./a', '../b', './c', './d', '../e', './side']);
   });
 
+  test('imports flow one way: entry points -> commands -> tasks -> views -> ui -> core -> shared', () => {
+    // A folder may import folders of a lower layer, and core folders each other (the cycle test keeps those acyclic).
+    const LAYERS: [number, string[]][] = [
+      [6, ['src/extension.ts', 'src/cli.ts']],
+      [5, ['src/commands']],
+      [4, ['src/tasks']],
+      [3, ['src/views']],
+      [2, ['src/ui', 'webview/attention', 'webview/training', 'webview/safetensors']],
+      [1, ['src/analysis', 'src/arch', 'src/checkpoint', 'src/surgery', 'src/training', 'src/gpu', 'src/fixtures', 'src/inspect.ts', 'webview/shared']],
+      [0, ['src/shared', 'src/util', 'src/errors.ts', 'src/version.ts']],
+    ];
+    const rank = new Map(LAYERS.flatMap(([r, names]) => names.map((n) => [n, r] as const)));
+    const top = (node: string): string => node.split('/').slice(0, 2).join('/');
+    for (const e of folderEdges(SOURCES, read)) {
+      const [from, to] = [top(e.from), top(e.to)];
+      if (from === to) continue;
+      for (const n of [from, to]) assert.ok(rank.has(n), `${n} is in no layer of this test: add it where it belongs (${e.via})`);
+      const ok = rank.get(to)! < rank.get(from)! || (rank.get(to) === 1 && rank.get(from) === 1 && from.startsWith('src/') && to.startsWith('src/'));
+      assert.ok(ok, `${from} must not import ${to}, a layer above or beside it (${e.via})`);
+    }
+  });
+
   test('src/analysis subfolders sit in layers: kernels <- rank <- metrics <- run; graph apart', () => {
     const edges = folderEdges(SOURCES, read).filter((e) => e.from.startsWith('src/analysis/') && e.to.startsWith('src/analysis/'));
     const layer: Record<string, number> = {
