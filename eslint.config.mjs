@@ -1,5 +1,6 @@
 // The core (checkpoint, arch, surgery, analysis, training, shared) must never import vscode: it runs in the CLI,
-// in worker threads and in tests without VS Code. Only commands/, views/, tasks/ and extension.ts may.
+// in worker threads and in tests without VS Code. Only commands/, views/, ui/, tasks/ and extension.ts may
+// (layers: extension -> commands -> views -> ui -> core; test/unit/architecture.test.ts fails on a folder cycle).
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

@@ -8,18 +8,19 @@ import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { activeTemps } from './checkpoint/writer';
-import { InherituneError, isInherituneError } from './checkpoint/errors';
+import { InherituneError, isInherituneError } from './errors';
 import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
 import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
+import { DEGENERATE_WHEN, EP_NAMES, K_STAR_MODES, type DegenerateWhen, type EpName, type KStarMode } from './shared/report';
 import { TOOL_VERSION } from './version';
 import { registerGpuCommands } from './gpu/cliGpu';
 import { registerTrainCommand } from './training/cliTrain';
 
 // WebAssembly relaxed SIMD (an FMA in the float32 Gram tiles of the k* certificate, 1.26× faster there) ships
 // enabled from Node 22 and in Electron; Node 20 has it behind this V8 flag. The CLI is its own process, so it turns
-// the flag on before any module is compiled (linalg.ts falls back to plain SIMD where it is missing).
+// the flag on before any module is compiled (analysis/kernels/wasmKernels.ts falls back to plain SIMD without it).
 if (Number(process.versions.node.split('.')[0]) < 22) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const controller = new AbortController();
@@ -191,15 +192,15 @@ export function buildProgram(): Command {
     .option('--seq-len <T>', 'sequence length (default min(512, context))', int('--seq-len', 2))
     .option('--batch <B>', 'sequences', int('--batch', 1), 4)
     .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
-    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices(['mean', 'per-seq']).default('mean'))
-    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices(['auto', 'cuda', 'dml', 'webgpu', 'cpu']).default('auto'))
+    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices([...K_STAR_MODES]).default('mean'))
+    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices([...EP_NAMES]).default('auto'))
     .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
-    .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices(['kStar', 'mStar', 'either']).default('either'))
+    .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices([...DEGENERATE_WHEN]).default('either'))
     .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
-    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: 'mean' | 'per-seq'; ep: 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu'; layers?: [number, number]; degenerateWhen: 'kStar' | 'mStar' | 'either'; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
+    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: KStarMode; ep: EpName; layers?: [number, number]; degenerateWhen: DegenerateWhen; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
       if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
       const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
       let last = -1;

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { analyzeAttentionCommand } from './commands/analyzeAttention';
 import { compareAttentionCommand } from './commands/compare';
 import { inheritLayersCommand } from './commands/inheritLayers';
-import { disposeLog, getLastError, log } from './commands/log';
+import { disposeLog, getLastError, log } from './ui/log';
 import { registerGpu } from './commands/installGpu';
 import { REPORT_VIEW_TYPE } from './shared/protocol';
 import { ReportPanel, ReportPanelSerializer } from './views/reportPanel';

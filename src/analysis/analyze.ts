@@ -8,20 +8,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Checkpoint, openCheckpoint } from '../checkpoint/checkpoint';
 import { fromFloat32 } from '../checkpoint/dtypes';
-import { InherituneError, ProgressFn } from '../checkpoint/errors';
+import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import type { AnalysisSettings } from '../shared/protocol';
-import { AnalysisReport, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
+import { AnalysisReport, DegenerateWhen, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
-import { runForward } from './forward';
+import { hookName } from './graph/graph';
+import { densePattern } from './graph/pattern';
 import { prepareTokens } from './input';
-import { computeLayer, MetricsPool } from './layerMetrics';
-import { batchMeanHead } from './metrics';
-import { densePattern } from './pattern';
+import { batchMeanHead } from './metrics/headMetrics';
+import { runForward } from './run/forward';
+import { computeLayer, MetricsPool } from './run/layerMetrics';
 
 /** What the analysis is asked for: the settings the panels send, plus CLI-only options. */
 export interface AnalyzeSettings extends AnalysisSettings {
-  degenerateWhen?: 'kStar' | 'mStar' | 'either';
+  degenerateWhen?: DegenerateWhen;
   /** Write the batch-mean attention matrices of the reported layers as float16 safetensors into this folder. */
   savePatterns?: string;
 }
@@ -39,7 +40,7 @@ export interface ResolvedSettings {
   seed: number;
   ep: EpName;
   layers: [number, number];
-  degenerateWhen: 'kStar' | 'mStar' | 'either';
+  degenerateWhen: DegenerateWhen;
 }
 
 function argError(msg: string): InherituneError {
@@ -217,7 +218,7 @@ class PatternSink {
     await this.fh.sync();
     const scratch = path.join(this.dir, 'scratch.bin');
     const entries: WriteEntry[] = this.entries.map((e) => ({
-      name: `blocks.${e.layer}.attn.pattern`,
+      name: hookName(e.layer, 'attn.pattern'),
       dtype: 'F16',
       shape: e.shape,
       byteLength: e.end - e.begin,

@@ -7,8 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint';
-import { InherituneError } from '../checkpoint/errors';
-import { Rng } from '../surgery/init';
+import { InherituneError } from '../errors';
+import { Rng } from '../util/random';
 import { DEFAULT_TEXT } from './defaultText';
 
 export interface InputOptions {

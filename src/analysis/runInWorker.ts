@@ -1,8 +1,12 @@
-/** Run analyses in a worker thread (used by the extension host so it stays responsive). */
+/**
+ * Run analyses in a worker thread (dist/worker.js, worker.ts) so the extension host stays responsive. Beside
+ * analyze.ts rather than in run/, as worker.ts is: they wrap the whole analysis. Imports checkpoint errors, src/shared
+ * and the types of analyze.ts and worker.ts.
+ */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { cancelled, ErrorCode, InherituneError, ProgressFn } from '../checkpoint/errors';
+import { cancelled, ErrorCode, InherituneError, ProgressFn } from '../errors';
 import { AnalysisReport } from '../shared/report';
 import type { AnalyzeSettings } from './analyze';
 import type { WorkerReply, WorkerRequest } from './worker';

@@ -2,9 +2,10 @@
  * Worker-thread entry (dist/worker.js): runs analyses off the extension host's main thread. Protocol: the parent
  * posts one request; the worker posts progress messages and then one result or error, and exits. Abort: post
  * { type: 'abort' } and the analysis stops between layers.
+ * Imports analyze.ts (beside it, not in run/: run/ is what analyze.ts uses) and checkpoint errors.
  */
 import { parentPort } from 'node:worker_threads';
-import { isInherituneError } from '../checkpoint/errors';
+import { isInherituneError } from '../errors';
 import { analyzeCheckpoint, AnalyzeSettings, headPattern } from './analyze';
 
 export type WorkerRequest =

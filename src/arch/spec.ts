@@ -8,7 +8,7 @@ import mistral from './specs/mistral.json';
 import qwen2 from './specs/qwen2.json';
 import qwen3 from './specs/qwen3.json';
 import gptNeox from './specs/gpt_neox.json';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 
 export type Module = 'attn' | 'mlp' | 'norm';
 export const ALL_MODULES: readonly Module[] = ['attn', 'mlp', 'norm'];

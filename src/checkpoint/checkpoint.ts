@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ArchSpec, detectPrefix, detectSpec, fullName, isTied, layerName, ModelDims, readDims, shapeOf, templateApplies, TensorTemplate } from '../arch/spec';
 import { readConfig, ModelConfig } from './config';
 import { DType, toFloat32 } from './dtypes';
-import { InherituneError } from './errors';
+import { InherituneError } from '../errors';
 import { readHeader, readTensorBytes, SafetensorsHeader, TensorInfo } from './safetensors';
 
 export const INDEX_FILE = 'model.safetensors.index.json';

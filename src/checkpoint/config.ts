@@ -1,7 +1,7 @@
 /** config.json read/write, and the tokenizer/generation files that travel with a checkpoint. */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { InherituneError } from './errors';
+import { InherituneError } from '../errors';
 
 export type ModelConfig = Record<string, unknown>;
 

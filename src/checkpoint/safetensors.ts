@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { byteLength, DType, isDType, SUPPORTED_DTYPES } from './dtypes';
-import { InherituneError } from './errors';
+import { InherituneError } from '../errors';
 
 /** Largest header we accept (the reference implementation uses 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;

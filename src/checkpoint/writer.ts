@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DType, DTYPE_BYTES } from './dtypes';
-import { InherituneError, ProgressFn, throwIfAborted } from './errors';
+import { InherituneError, ProgressFn, throwIfAborted } from '../errors';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint';
 
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;

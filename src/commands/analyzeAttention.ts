@@ -7,7 +7,7 @@ import type { AnalysisSettings } from '../shared/protocol';
 import type { AnalysisReport } from '../shared/report';
 import { chooseSettings, configuredSettings } from '../views/analysisSettings';
 import { ReportPanel } from '../views/reportPanel';
-import { pickCheckpoint } from './pickCheckpoint';
+import { pickCheckpoint } from '../ui/pickCheckpoint';
 
 export interface AnalyzeArgs {
   /** Skip the quick pick and use these settings (merged over the configured ones). */

@@ -8,8 +8,8 @@ import type { AnalysisSettings } from '../shared/protocol';
 import type { AnalysisReport } from '../shared/report';
 import { chooseSettings, configuredSettings } from '../views/analysisSettings';
 import { ReportPanel } from '../views/reportPanel';
-import { pickCheckpoint } from './pickCheckpoint';
-import { reportError } from './log';
+import { pickCheckpoint } from '../ui/pickCheckpoint';
+import { reportError } from '../ui/log';
 
 function fsPathOf(x: unknown): string | undefined {
   if (x instanceof vscode.Uri) return x.fsPath;

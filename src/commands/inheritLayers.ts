@@ -5,12 +5,12 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openCheckpoint } from '../checkpoint/checkpoint';
-import { isInherituneError } from '../checkpoint/errors';
+import { isInherituneError } from '../errors';
 import { executePlan } from '../surgery/execute';
 import { defaultOutDir, validateLayers } from '../surgery/inputs';
 import { planInherit, Preset } from '../surgery/plan';
-import { abortSignalFor, log, reportError } from './log';
-import { pickCheckpoint } from './pickCheckpoint';
+import { abortSignalFor, log, reportError } from '../ui/log';
+import { pickCheckpoint } from '../ui/pickCheckpoint';
 
 export interface InheritArgs {
   layers?: number;

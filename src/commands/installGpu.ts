@@ -5,12 +5,12 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isInherituneError } from '../checkpoint/errors';
+import { isInherituneError } from '../errors';
 import { proxyResolver } from '../gpu/http';
 import { installCudaEp } from '../gpu/install';
 import { handDownload, loadCudaEpSpec, ortBinDir, ortPackageDir } from '../gpu/metadata';
 import { GpuCheckReport, gpuCheckText, runGpuCheck } from '../gpu/report';
-import { abortSignalFor, log, reportError } from './log';
+import { abortSignalFor, log, reportError } from '../ui/log';
 
 const TITLE = 'Install GPU runtime (CUDA)';
 

@@ -16,7 +16,7 @@ import { defaultRunDir, relativeToFolder, validateTarget, validateWhole } from '
 import { upsertTask } from '../training/tasksJson';
 import { resolvePython } from '../tasks/python';
 import { createTrainingTask, TRAINING_TASK_TYPE, TrainingTaskDefinition, trainingTaskLabel } from '../tasks/trainingTask';
-import { log, reportError } from './log';
+import { log, reportError } from '../ui/log';
 
 export interface StartTrainingArgs extends Partial<TrainingSpec> {
   python?: string;

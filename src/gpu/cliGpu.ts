@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { loadCudaEpSpec, ortBinDir, ortPackageDir } from './metadata';
 
 function progressPrinter(quiet?: boolean) {

@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
-import { cancelled, InherituneError } from '../checkpoint/errors';
+import { cancelled, InherituneError } from '../errors';
 
 /** The proxy URL to use for a request URL, or undefined for a direct connection. */
 export type ProxyResolver = (url: URL) => string | undefined;

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cancelled, InherituneError, isInherituneError, ProgressFn, throwIfAborted } from '../checkpoint/errors';
+import { cancelled, InherituneError, isInherituneError, ProgressFn, throwIfAborted } from '../errors';
 import { downloadFile, HttpOptions, HttpStatusError, isAbort, isNetworkError, RetryOptions } from './http';
 import {
   CUDA_PROVIDER_LIB,

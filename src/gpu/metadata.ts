@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 
 export const NUGET_ORG_INDEX = 'https://api.nuget.org/v3/index.json';
 /** nuget.org's PackageBaseAddress/3.0.0, for messages that must name a URL without asking the feed. */

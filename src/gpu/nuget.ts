@@ -6,7 +6,7 @@
  * NuGet publishes no SHA-256 and no `.nupkg.sha512` file (that one is written by NuGet clients into the local
  * packages folder), so SHA-512 from the catalog is the feed's own checksum.
  */
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { getJson, HttpOptions, RetryOptions } from './http';
 
 export interface ResolvedPackage {

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { cancelled, InherituneError } from '../checkpoint/errors';
+import { cancelled, InherituneError } from '../errors';
 
 interface YauzlEntry {
   fileName: string;

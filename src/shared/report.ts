@@ -4,8 +4,21 @@
  */
 export const REPORT_SCHEMA_VERSION = 1;
 
+/** How k* is taken over a batch: of the batch-mean matrix, or the mean of each sequence's k*. */
 export type KStarMode = 'mean' | 'per-seq';
-export type EpName = 'auto' | 'cuda' | 'webgpu' | 'cpu' | 'dml';
+export const K_STAR_MODES: readonly KStarMode[] = ['mean', 'per-seq'];
+
+/**
+ * onnxruntime execution providers the analysis can ask for (`auto`: the fastest that starts, src/analysis/run/
+ * providers.ts), in the order the settings offer them (package.json's `inheritune.executionProvider` enum, which a
+ * unit test keeps equal).
+ */
+export type EpName = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml';
+export const EP_NAMES: readonly EpName[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml'];
+
+/** Which of k* = 1 and m* = 1 makes a head degenerate. */
+export type DegenerateWhen = 'kStar' | 'mStar' | 'either';
+export const DEGENERATE_WHEN: readonly DegenerateWhen[] = ['kStar', 'mStar', 'either'];
 
 export interface HeadReport {
   /** Smallest k with Σ_{i≤k} σ_i² ≥ τ·Σσ² (an integer in mode mean; the mean over sequences in per-seq). */
@@ -60,7 +73,7 @@ export interface AnalysisReport {
     tau: number;
     mode: KStarMode;
     seed: number;
-    degenerateWhen: 'kStar' | 'mStar' | 'either';
+    degenerateWhen: DegenerateWhen;
     /** Where the tokens came from: "text:FILE", "tokens:FILE" or "builtin". */
     input: string;
     layers: [number, number];
@@ -80,4 +93,17 @@ export function suggestedN(layers: { index: number; lazy: boolean }[], numLayers
   while (first > 0 && layers[first - 1].lazy && layers[first - 1].index === layers[first].index - 1) first--;
   const n = layers[first].index;
   return n >= 1 ? n : Math.floor(numLayers / 2);
+}
+
+/**
+ * A head is degenerate when k* = 1 or m* = 1 (per `when`). In mode per-seq these are means over the sequences, each
+ * ≥ 1 unless its matrix is all zero, and multiples of 1/batch: `≤ 1` means "1 for every sequence" (a zero head counts
+ * too) and needs no tolerance. The core's lazy verdict and the webview's marks both use this one rule.
+ */
+export function isDegenerate(h: { kStar: number; mStar: number }, when: DegenerateWhen = 'either'): boolean {
+  const k = h.kStar <= 1;
+  const m = h.mStar <= 1;
+  if (when === 'kStar') return k;
+  if (when === 'mStar') return m;
+  return k || m;
 }

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
 import { fromFloat32 } from '../checkpoint/dtypes';
-import { ProgressFn } from '../checkpoint/errors';
+import { ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import { initValues } from './init';
 import { SurgeryPlan } from './plan';

@@ -8,7 +8,7 @@ import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, Role, Ten
 import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
 import { ModelConfig } from '../checkpoint/config';
 import { DType } from '../checkpoint/dtypes';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { initStd } from './init';
 

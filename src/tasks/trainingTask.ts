@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TrainingSpec, trainCliArgs, validateSpec } from '../training/command';
 import { trainingTasksIn } from '../training/tasksJson';
-import { reportError } from '../commands/log';
+import { reportError } from '../ui/log';
 import { TrainingPanel } from '../views/trainingPanel';
 import { resolvePython } from './python';
 

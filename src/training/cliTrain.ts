@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Command, InvalidArgumentError } from 'commander';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { buildTrainerInvocation, checkPythonEnv, commandLine, findTrainerDir, TrainerInvocation, TrainingSpec } from './command';
 
 export function defaultPython(): string {

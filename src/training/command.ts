@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 
 /** What a training run is: the options of `inheritune train` and of the `inheritune` task type. */
 export interface TrainingSpec {

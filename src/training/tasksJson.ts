@@ -4,7 +4,7 @@
  */
 // The ESM build: esbuild cannot follow the UMD build's require() calls (they go through a factory parameter).
 import { applyEdits, FormattingOptions, modify, parse, ParseError, printParseErrorCode } from 'jsonc-parser/lib/esm/main.js';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 
 export interface TaskEntry {
   label: string;

@@ -1,8 +1,8 @@
 /** Settings for an analysis: `inheritune.analysis.*`, a quick pick "Run with defaults / Adjust…", and the Adjust steps. */
 import * as vscode from 'vscode';
 import type { AnalysisSettings } from '../shared/protocol';
-import type { EpName, KStarMode } from '../shared/report';
-import { describeSettings, EP_NAMES, inputSettings, settingsFromConfig, validateInt, validateTau } from './settingsModel';
+import { EP_NAMES, type EpName, type KStarMode } from '../shared/report';
+import { describeSettings, inputSettings, settingsFromConfig, validateInt, validateTau } from './settingsModel';
 
 export function configuredSettings(): AnalysisSettings {
   const c = vscode.workspace.getConfiguration('inheritune.analysis');

@@ -6,15 +6,15 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { analyzeInWorker, headPatternInWorker } from '../analysis/runInWorker';
-import { isInherituneError } from '../checkpoint/errors';
-import { log, reportError } from '../commands/log';
-import { saveExport } from '../commands/export';
-import { pickCheckpoint } from '../commands/pickCheckpoint';
+import { isInherituneError } from '../errors';
+import { log, reportError } from '../ui/log';
+import { pickCheckpoint } from '../ui/pickCheckpoint';
 import { AnalysisRequest, REPORT_VIEW_TYPE, ReportHostMessage, ReportViewState, ReportWebviewMessage, Side, SideState } from '../shared/protocol';
 import type { AnalysisReport } from '../shared/report';
 import { chooseSettings } from './analysisSettings';
 import { Disposable } from './dispose';
 import { makeNonce, webviewHtml } from './html';
+import { saveExport } from './saveExport';
 import { checkpointKey, describeSettings, headSettings } from './settingsModel';
 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {

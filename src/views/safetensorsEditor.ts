@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isInherituneError } from '../checkpoint/errors';
-import { log, reportError } from '../commands/log';
+import { isInherituneError } from '../errors';
+import { log, reportError } from '../ui/log';
 import { SAFETENSORS_VIEW_TYPE, ViewerHostMessage, ViewerWebviewMessage } from '../shared/protocol';
 import { Disposable } from './dispose';
 import { makeNonce, webviewHtml } from './html';

@@ -1,10 +1,7 @@
 /** Analysis settings: from VS Code configuration values to the engine's settings, and back to words (pure). */
 import * as path from 'node:path';
 import type { AnalysisRequest, AnalysisSettings } from '../shared/protocol';
-import type { AnalysisReport, EpName, KStarMode } from '../shared/report';
-
-export const EP_NAMES: EpName[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml'];
-export const MODES: KStarMode[] = ['mean', 'per-seq'];
+import { EP_NAMES, K_STAR_MODES, type AnalysisReport, type EpName, type KStarMode } from '../shared/report';
 
 /** Raw values of `inheritune.analysis.*` (as read from the configuration; anything may be wrong). */
 export interface RawAnalysisConfig {
@@ -29,8 +26,8 @@ export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): Anal
   if (typeof c.seqLen === 'number' && Number.isInteger(c.seqLen) && c.seqLen >= 2) s.seqLen = c.seqLen;
   if (typeof c.batch === 'number' && Number.isInteger(c.batch) && c.batch >= 1) s.batch = c.batch;
   if (typeof c.tau === 'number' && c.tau > 0 && c.tau < 1) s.tau = c.tau;
-  if (typeof c.mode === 'string' && (MODES as string[]).includes(c.mode)) s.mode = c.mode as KStarMode;
-  if (typeof c.executionProvider === 'string' && (EP_NAMES as string[]).includes(c.executionProvider)) s.ep = c.executionProvider as EpName;
+  if (typeof c.mode === 'string' && (K_STAR_MODES as readonly string[]).includes(c.mode)) s.mode = c.mode as KStarMode;
+  if (typeof c.executionProvider === 'string' && (EP_NAMES as readonly string[]).includes(c.executionProvider)) s.ep = c.executionProvider as EpName;
   return { ...s, ...inputSettings(typeof c.inputFile === 'string' ? c.inputFile : undefined, baseDir) };
 }
 

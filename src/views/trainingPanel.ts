@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { MetricPoint, RunInfo, TRAINING_VIEW_TYPE, TrainingHostMessage, TrainingViewState, TrainingWebviewMessage } from '../shared/trainingProtocol';
 import { MetricsTail, TailSource } from '../training/tail';
-import { log, reportError } from '../commands/log';
+import { log, reportError } from '../ui/log';
 import { makeNonce, webviewHtml } from './html';
 
 interface Run {

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readIndex } from '../checkpoint/checkpoint';
-import { InherituneError } from '../checkpoint/errors';
+import { InherituneError } from '../errors';
 import { readHeader, SafetensorsHeader } from '../checkpoint/safetensors';
 import type { ViewerModel, ViewerTensor } from '../shared/protocol';
 

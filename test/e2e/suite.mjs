@@ -199,7 +199,11 @@ if (want('pkg')) {
     const has = (f) => files.includes(f);
     const missing = [];
     for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js']) if (!has(f)) missing.push(f);
-    for (const w of ['worker', 'metricsWorker']) if (fs.existsSync(path.join(REPO, `src/analysis/${w}.ts`)) && !has(`dist/${w}.js`)) missing.push(`dist/${w}.js`);
+    for (const src of ['src/analysis/worker.ts', 'src/analysis/run/metricsWorker.ts']) {
+      const w = path.basename(src, '.ts');
+      if (!fs.existsSync(path.join(REPO, src))) missing.push(`${src} (the worker entry moved: update this list and esbuild.mjs)`);
+      else if (!has(`dist/${w}.js`)) missing.push(`dist/${w}.js`);
+    }
     for (const panel of fs.readdirSync(path.join(REPO, 'webview'))) {
       if (panel !== 'shared' && fs.existsSync(path.join(REPO, 'webview', panel, 'main.ts')) && !has(`dist/webview/${panel}/main.js`)) missing.push(`dist/webview/${panel}/main.js`);
     }

@@ -1,5 +1,5 @@
 /** Seeded synthetic attention heads shared by the metrics tests and the timing script. */
-import { Xorshift } from '../../src/analysis/linalg';
+import { Xorshift } from '../../src/util/random';
 
 export function gauss(r: Xorshift): number {
   // Box–Muller

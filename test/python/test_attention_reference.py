@@ -1,4 +1,4 @@
-"""Our ONNX forward pass (src/analysis/forward.ts) against transformers' eager attention.
+"""Our ONNX forward pass (src/analysis/run/forward.ts) against transformers' eager attention.
 
 For each case a tiny model is made by transformers from a seed, every parameter is redrawn with a large std (so the
 attention is far from uniform and every norm weight and bias matters), and it is saved with

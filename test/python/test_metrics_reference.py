@@ -1,4 +1,4 @@
-"""Independent reference for src/analysis/metrics.ts: k*, m*, m*² against numpy/LAPACK in float64.
+"""Independent reference for src/analysis/rank/kStar.ts and src/analysis/metrics/headMetrics.ts: k*, m*, m*² against numpy/LAPACK in float64.
 
 k* (the reference) = smallest k with cumsum(sigma**2)[k-1] >= tau * sum(sigma**2), sigma from
 np.linalg.svd(A.astype(np.float64)). A matrix (or sequence) is skipped only when some cumulative

@@ -6,12 +6,12 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
 import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
-import { METRICS_NICE, MetricsPool } from '../../src/analysis/layerMetrics';
-import { threadCpuMs } from '../../src/analysis/thread';
+import { METRICS_NICE, MetricsPool } from '../../src/analysis/run/layerMetrics';
+import { threadCpuMs } from '../../src/analysis/run/thread';
 import { analyzeInWorker } from '../../src/analysis/runInWorker';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { toFloat32 } from '../../src/checkpoint/dtypes';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { readHeader, readTensorBytes } from '../../src/checkpoint/safetensors';
 import { writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { REPORT_SCHEMA_VERSION, suggestedN } from '../../src/shared/report';
@@ -182,7 +182,7 @@ test('bf16 checkpoints are converted for the forward pass and give the same verd
 });
 
 test('every execution provider available here agrees with CPU (k*, m* identical; entropy and sink mass to 1e-4); an absent one is reported with its reason', async (t) => {
-  const { AUTO_ORDER } = await import('../../src/analysis/providers');
+  const { AUTO_ORDER } = await import('../../src/analysis/run/providers');
   const settings = { seqLen: 48, batch: 2 };
   const cpu = await analyzeCheckpoint(planted, { ...settings, ep: 'cpu' });
   const auto = await analyzeCheckpoint(planted, { ...settings, ep: 'auto' });

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { causalMask, ForwardOptions, LayerOutput, runForward } from '../../src/analysis/forward';
-import { buildBlockGraph, PATTERN_OUTPUT, QUERY_BLOCK_ROWS, ropeParams } from '../../src/analysis/graph';
-import { DenseScratch, densePattern, PatternBlock } from '../../src/analysis/pattern';
-import { AUTO_ORDER } from '../../src/analysis/providers';
+import { causalMask, ForwardOptions, LayerOutput, runForward } from '../../src/analysis/run/forward';
+import { buildBlockGraph, PATTERN_OUTPUT, QUERY_BLOCK_ROWS } from '../../src/analysis/graph/graph';
+import { ropeParams } from '../../src/analysis/graph/rope';
+import { DenseScratch, densePattern, PatternBlock } from '../../src/analysis/graph/pattern';
+import { AUTO_ORDER } from '../../src/analysis/run/providers';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { SynthOptions, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { tmpDir } from '../helpers/tmp';
 

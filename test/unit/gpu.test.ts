@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, mock, test } from 'node:test';
 import * as zlib from 'node:zlib';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { checkCudaRequirements, cudaLibsFromNeeded, parseDriverVersion, parseLdconfig, RunResult, SystemIo } from '../../src/gpu/check';
 import { readElfDynamicFile } from '../../src/gpu/elf';
 import { bypassesProxy, getJson, proxyResolver } from '../../src/gpu/http';

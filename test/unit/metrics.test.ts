@@ -1,42 +1,20 @@
 import { test } from 'node:test';
 import * as v8 from 'node:v8';
 import { gauss, lowRankHead, softmaxHead } from '../helpers/heads';
-import { blockRowOf, PatternBlock } from '../../src/analysis/pattern';
+import { blockRowOf, PatternBlock } from '../../src/analysis/graph/pattern';
 import assert from 'node:assert/strict';
-import {
-  GramLanczos,
-  Xorshift,
-  gramFrobeniusUpper,
-  gramPackedOf,
-  kernels,
-  packRows,
-  rowStats,
-  setF32BlockShift,
-  setLinalgBackend,
-  setRelaxedSimd,
-  sumSquares as sumSquaresOf,
-  squaredSingularValues,
-  symmetricEigenvalues,
-  tridiagonalEigenvalues,
-  withHeap,
-} from '../../src/analysis/linalg';
-import {
-  angularDistance,
-  batchMeanHead,
-  blockInfluence,
-  headMetrics,
-  headMetricsOneSeq,
-  isDegenerate,
-  isLazyLayer,
-  kStarDense,
-  kStarDetailed,
-  kStarOf,
-  lanczosEnergyBounds,
-  warmUpKStar,
-  layerHeadMetrics,
-  mStarOf,
-  type HeadMetrics,
-} from '../../src/analysis/metrics';
+import { kernels, setKernelBackend, setRelaxedSimd, withHeap } from '../../src/analysis/kernels/heap';
+import { angularDistance, blockInfluence } from '../../src/analysis/metrics/blockInfluence';
+import { batchMeanHead, headMetrics, headMetricsOneSeq, isLazyLayer, layerHeadMetrics, mStarOf, type HeadMetrics } from '../../src/analysis/metrics/headMetrics';
+import { rowStats } from '../../src/analysis/metrics/rowStats';
+import { lanczosEnergyBounds } from '../../src/analysis/rank/certificate';
+import { gramPackedOf, squaredSingularValues, symmetricEigenvalues, tridiagonalEigenvalues } from '../../src/analysis/rank/dense';
+import { gramFrobeniusUpper, setF32BlockShift } from '../../src/analysis/rank/gram';
+import { kStarDense, kStarDetailed, kStarOf } from '../../src/analysis/rank/kStar';
+import { GramLanczos } from '../../src/analysis/rank/lanczos';
+import { packRows, sumSquares as sumSquaresOf } from '../../src/analysis/rank/rowMatrix';
+import { isDegenerate } from '../../src/shared/report';
+import { Xorshift } from '../../src/util/random';
 
 // ------------------------------------------------------------------------------------------
 // helpers
@@ -516,7 +494,7 @@ test('row entropies and column sums: WebAssembly kernel equals the scalar refere
   }
   for (const [name, T, a] of cases) {
     const run = (backend: 'wasm' | 'js') => {
-      assert.equal(setLinalgBackend(backend), backend);
+      assert.equal(setKernelBackend(backend), backend);
       const col = Float64Array.from({ length: T }, (_, j) => j / 7); // accumulates onto what is there
       const col2 = Float64Array.from({ length: T }, (_, j) => j / 3);
       return { ent: rowStats(a, 0, T, col, col2), col, col2, entOnly: rowStats(a, 0, T) };
@@ -534,7 +512,7 @@ test('row entropies and column sums: WebAssembly kernel equals the scalar refere
       assert.deepEqual(w.col, j.col, name);
       assert.deepEqual(w.col2, j.col2, name);
     } finally {
-      setLinalgBackend('auto');
+      setKernelBackend('auto');
     }
   }
   // an offset into a larger array (a head of a [head, query, key] pattern)
@@ -618,8 +596,6 @@ test('noisy near-uniform heads (T = 512, 1024): exact k* from the float32 ‖G�
     }
   }
   assert.ok(viaFrob >= heads.length - 1, `only ${viaFrob} of ${heads.length} certified with the ‖C‖_F bound`);
-  warmUpKStar(); // smoke: the JIT warm-up runs (once) without error
-  warmUpKStar();
 });
 
 // ------------------------------------------------------------------------------------------
@@ -748,7 +724,7 @@ test('Block Influence and angular distance on hand-computed cases', () => {
 // ------------------------------------------------------------------------------------------
 
 test('WebAssembly SIMD backend is available in Node and agrees with the JS kernels', () => {
-  assert.equal(setLinalgBackend('auto'), 'wasm');
+  assert.equal(setKernelBackend('auto'), 'wasm');
   const r = new Xorshift(99);
   const cases: [number, Float32Array][] = [];
   for (const T of [17, 64, 129]) cases.push([T, softmaxHead(T, 1.5, T, { sink: 1 })]);
@@ -758,7 +734,7 @@ test('WebAssembly SIMD backend is available in Node and agrees with the JS kerne
     kStarDense(a, T, 0.9),
   ]);
   const wasm = run();
-  assert.equal(setLinalgBackend('js'), 'js');
+  assert.equal(setKernelBackend('js'), 'js');
   try {
     assert.equal(kernels().kind, 'js');
     const js = run();
@@ -777,6 +753,6 @@ test('WebAssembly SIMD backend is available in Node and agrees with the JS kerne
       assert.equal(kStarOf(a, T, 0.9), want);
     }
   } finally {
-    setLinalgBackend('auto');
+    setKernelBackend('auto');
   }
 });

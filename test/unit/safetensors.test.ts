@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { bf16ToFloat, floatToBf16, floatToHalf, fromFloat32, halfToFloat, toFloat32 } from '../../src/checkpoint/dtypes';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { readHeader, readTensorBytes } from '../../src/checkpoint/safetensors';
 import { encodeHeader, planShards, writeSafetensors, WriteEntry } from '../../src/checkpoint/writer';
 import { writeSynthCheckpoint } from '../../src/fixtures/synth';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { SPECS } from '../../src/arch/spec';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
-import { InherituneError } from '../../src/checkpoint/errors';
+import { InherituneError } from '../../src/errors';
 import { readTensorBytes } from '../../src/checkpoint/safetensors';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { executePlan } from '../../src/surgery/execute';

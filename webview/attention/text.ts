@@ -1,7 +1,6 @@
 /** Wording and number formats of the report panel. */
-import type { AnalysisReport, KStarMode, LayerReport } from '../../src/shared/report';
+import { isDegenerate, type AnalysisReport, type KStarMode, type LayerReport } from '../../src/shared/report';
 import type { HeadMetric } from '../../src/shared/protocol';
-import { isDegenerate } from '../shared/heatmapModel';
 
 export function formatMetric(metric: HeadMetric, v: number, mode: KStarMode): string {
   if (!Number.isFinite(v)) return '–';
@@ -27,7 +26,7 @@ export function headTooltip(r: AnalysisReport, l: LayerReport, head: number, mod
   lines.push(['sink mass', h.sinkMass.toFixed(4)]);
   lines.push(['dominant key', String(h.dominantColumn)]);
   if (l.lazy) lines.push('Lazy layer: every head is degenerate');
-  else if (isDegenerate(r, h)) lines.push('Degenerate head (rank 1)');
+  else if (isDegenerate(h, r.settings.degenerateWhen)) lines.push('Degenerate head (rank 1)');
   lines.push('Click or press Enter for the attention matrix');
   return lines;
 }

@@ -1,5 +1,5 @@
 /** View models of the report charts (pure; unit-tested): heatmap cells, lazy layers, keyboard moves, per-layer series. */
-import type { AnalysisReport } from '../../src/shared/report';
+import { isDegenerate, type AnalysisReport } from '../../src/shared/report';
 import type { HeadMetric, LayerSeries } from '../../src/shared/protocol';
 import { headValue } from './colorScale';
 
@@ -22,25 +22,12 @@ export interface HeatmapModel {
   lazyLayers: number[];
 }
 
-export function isDegenerate(report: AnalysisReport, h: { kStar: number; mStar: number }): boolean {
-  const k = h.kStar <= 1 + 1e-9;
-  const m = h.mStar <= 1 + 1e-9;
-  switch (report.settings.degenerateWhen) {
-    case 'kStar':
-      return k;
-    case 'mStar':
-      return m;
-    default:
-      return k || m;
-  }
-}
-
 export function heatmapModel(report: AnalysisReport, metric: HeadMetric): HeatmapModel {
   const cells: HeatCell[] = [];
   let numHeads = 0;
   for (const l of report.layers) {
     numHeads = Math.max(numHeads, l.heads.length);
-    l.heads.forEach((h, head) => cells.push({ layer: l.index, head, value: headValue(h, metric), lazy: l.lazy, degenerate: isDegenerate(report, h) }));
+    l.heads.forEach((h, head) => cells.push({ layer: l.index, head, value: headValue(h, metric), lazy: l.lazy, degenerate: isDegenerate(h, report.settings.degenerateWhen) }));
   }
   return {
     numLayers: report.layers.length,

@@ -9,8 +9,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint';
-import { runForward } from '../../../src/analysis/forward';
-import { densePattern } from '../../../src/analysis/pattern';
+import { runForward } from '../../../src/analysis/run/forward';
+import { densePattern } from '../../../src/analysis/graph/pattern';
 
 async function main() {
   const [ckptPath, tokensPath, outPath, ...rest] = process.argv.slice(2);

@@ -7,7 +7,9 @@
  * OUT: { "results": [ { "kStar", "mStar", "mStarSquared", "method", "steps", "ms" } | { "heads": HeadMetrics[], "ms" } ] }
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { kStarDetailed, layerHeadMetrics, mStarOf, type KStarMode } from '../../../src/analysis/metrics';
+import type { KStarMode } from '../../../src/shared/report';
+import { layerHeadMetrics, mStarOf } from '../../../src/analysis/metrics/headMetrics';
+import { kStarDetailed } from '../../../src/analysis/rank/kStar';
 
 interface MatrixItem {
   kind: 'matrix';

@@ -6,8 +6,9 @@
  * (e) the same with rank-64 logits q_i·k_j (as an untrained attention head computes them), plus a few harder ones. Prints the median wall time over repeats (after a warm-up), the path
  * taken and the number of Lanczos steps; 'dense' is the exact dense float64 solve for comparison.
  */
-import { setLinalgBackend, Xorshift } from '../../../src/analysis/linalg';
-import { kStarDense, kStarDetailed } from '../../../src/analysis/metrics';
+import { setKernelBackend } from '../../../src/analysis/kernels/heap';
+import { kStarDense, kStarDetailed } from '../../../src/analysis/rank/kStar';
+import { Xorshift } from '../../../src/util/random';
 import { lowRankHead, softmaxHead } from '../../helpers/heads';
 
 
@@ -18,7 +19,7 @@ const head = (T: number, s: number, seed: number, sink = 0, diag = 0): Float32Ar
 const args = process.argv.slice(2);
 const backend = (['js', 'wasm', 'auto'].includes(args[0]) ? args.shift() : 'auto') as 'js' | 'wasm' | 'auto';
 const Ts = args.length ? args.map(Number) : [512, 1024];
-console.log(`backend: ${setLinalgBackend(backend)}`);
+console.log(`backend: ${setKernelBackend(backend)}`);
 const r = new Xorshift(1);
 const cases: [string, (T: number) => Float32Array][] = [
   ['(a) sink', (T) => head(T, 1, 11, 8)],

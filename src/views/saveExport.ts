@@ -1,9 +1,12 @@
-/** Export from a webview: the webview sends the serialized SVG / PNG data URL / CSV / JSON; the host asks where and writes. */
+/**
+ * Export from a webview: the webview sends the serialized SVG / PNG data URL / CSV / JSON; the host asks where and
+ * writes. Imports vscode, src/shared, ui/ and this folder.
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExportFormat } from '../shared/protocol';
-import { decodeExport, EXPORT_FILTERS, exportFileName, isExportFormat } from '../views/exportData';
-import { log, reportError } from './log';
+import { decodeExport, EXPORT_FILTERS, exportFileName, isExportFormat } from './exportData';
+import { log, reportError } from '../ui/log';
 
 export async function saveExport(msg: { format: ExportFormat; suggestedName: string; data: string }, defaultDir?: string): Promise<vscode.Uri | undefined> {
   try {

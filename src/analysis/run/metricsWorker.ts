@@ -1,10 +1,9 @@
 /**
- * Metrics worker entry (dist/metricsWorker.js; MetricsPool in layerMetrics.ts starts two). It lowers its priority
- * before it loads anything else, then loads the metrics code and answers one request per layer. Kept apart from
- * worker.ts (whole analyses for the extension), whose bundle also carries the onnxruntime glue, the tokenizers and
- * onnx-proto: 93 KB instead of 1.15 MB to load per worker, ~15 MB less peak RSS at T = 512. (Measured too: the
- * workers' start-up delays the first layer by ~40 ms — ~190 against ~150 ms after process start at T = 512 — with
- * either bundle, and starting them after the first layer instead changed the whole run by < 1 %.)
+ * Metrics worker entry (dist/metricsWorker.js, an esbuild entry point; MetricsPool in layerMetrics.ts starts two). It
+ * lowers its priority before it loads anything else, then loads the metrics code and answers one request per layer.
+ * Kept apart from ../worker.ts (whole analyses for the extension), whose bundle also carries the onnxruntime glue, the
+ * tokenizers and onnx-proto: a small bundle to load per worker (docs/design/performance-notes.md).
+ * Imports node:worker_threads and this folder (layerMetrics.ts, loaded after the priority is lowered).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MetricsWorkerReply, MetricsWorkerRequest } from './layerMetrics';

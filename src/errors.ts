@@ -1,6 +1,7 @@
 /**
  * Errors a person can act on: a code, a message that says what is wrong, where (file, tensor) and how to fix it.
  * The CLI prints `message` on one line (stack only with --verbose); the extension shows it with "Show Log".
+ * At the bottom of the import graph (every folder may use it): imports nothing.
  */
 export type ErrorCode =
   | 'E_NOT_FOUND'

@@ -2,6 +2,7 @@
  * A tiny ONNX graph builder over onnx-proto (the protobuf encoding is the library's, never hand-written).
  * Values are referred to by name; `op()` appends a node and returns the name of its (first) output.
  * No `vscode`, no file I/O: the result is the encoded ModelProto bytes.
+ * Imports onnx-proto only.
  */
 import { onnx } from 'onnx-proto';
 

@@ -3,6 +3,7 @@
  * attention so when it knows T). Block [start, end) holds rows start..end-1 against keys 0..end-1 as
  * [batch, head, end − start, end]; the keys from `end` on are masked (zero) in those rows. One block [0, T) is the
  * dense [batch, head, query, key] pattern itself.
+ * Imports nothing.
  */
 
 export interface PatternBlock {

@@ -1,19 +1,20 @@
 /**
- * The forward pass that yields attention probabilities: one block graph (graph.ts), one onnxruntime session, run
+ * The forward pass that yields attention probabilities: one block graph (../graph/graph.ts), one onnxruntime session, run
  * layer by layer with that layer's weights read from the checkpoint just before (the next layer's read overlaps the
  * current run). Embeddings (+ learned positions) are gathered in JS. The LM head is never computed.
+ * Imports checkpoint/, graph/, src/shared and this folder.
  */
 import { promises as fsp, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { Checkpoint, nameIn, tensorOrThrow } from '../checkpoint/checkpoint';
-import { DTYPE_BYTES, toFloat32 } from '../checkpoint/dtypes';
-import { cancelled, InherituneError } from '../checkpoint/errors';
-import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, ropeTables, SCALE_INPUT, SIN_INPUT, X_INPUT } from './graph';
-import type { PatternBlock } from './pattern';
-import { createSession, EpName, ExecutionProviderReport, ort } from './providers';
-
-export type { ExecutionProviderReport } from './providers';
+import { Checkpoint, nameIn, tensorOrThrow } from '../../checkpoint/checkpoint';
+import { DTYPE_BYTES, toFloat32 } from '../../checkpoint/dtypes';
+import { cancelled, InherituneError } from '../../errors';
+import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, SCALE_INPUT, SIN_INPUT, X_INPUT } from '../graph/graph';
+import { ropeTables } from '../graph/rope';
+import type { PatternBlock } from '../graph/pattern';
+import type { EpName, ExecutionProviderReport } from '../../shared/report';
+import { createSession, ort } from './providers';
 
 export interface ForwardOptions {
   ep?: EpName;
@@ -30,7 +31,7 @@ export interface ForwardOptions {
 
 export interface LayerOutput {
   layer: number;
-  /** [batch, head, query, key] in blocks of query rows (pattern.ts: densePattern puts them together) */
+  /** [batch, head, query, key] in blocks of query rows (../graph/pattern.ts: densePattern puts them together) */
   pattern: PatternBlock[];
   /** [batch, query, d] */
   residPre?: Float32Array;
@@ -115,10 +116,8 @@ class TensorReader {
       if (last && last[1] === r) last[1] = r + 1;
       else runs.push([r, r + 1]);
     }
-    // Synchronous reads: a few KiB each, hundreds of them for random token ids, which need no promise each. With the
-    // reads moved before onnxruntime's load, the first layer starts ~40 ms sooner at T = 512 (both changes together).
-    // All rows land in one buffer, converted once: two small arrays per row made the gather of ~500 rows take 25-38 ms
-    // in a fresh process, against 12-28 ms.
+    // Synchronous reads: a few KiB each, hundreds of them for random token ids, which need no promise each. All rows
+    // land in one buffer, converted once (docs/design/performance-notes.md has the timings).
     const raw = new Uint8Array(rows.length * rowBytes);
     let at = 0;
     for (const [a, b] of runs) {

@@ -1,6 +1,7 @@
 /**
  * The calling thread's scheduling priority and CPU time (Linux, by thread id; elsewhere Node has no per-thread calls).
  * Small on purpose: the metrics worker (metricsWorker.ts) lowers its priority with it before it loads anything else.
+ * Imports node:* only.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import * as os from 'node:os';

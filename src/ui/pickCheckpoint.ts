@@ -1,4 +1,7 @@
-/** Resolve the checkpoint a command acts on: the Explorer selection, an argument, or a folder picker. */
+/**
+ * Resolve the checkpoint a command or panel acts on: the Explorer selection, an argument, or a folder picker. Imports
+ * vscode only.
+ */
 import * as vscode from 'vscode';
 
 export async function pickCheckpoint(arg: unknown, title: string): Promise<string | undefined> {

@@ -2,24 +2,17 @@
  * Execution providers for onnxruntime-node: `auto` tries CUDA (only when its binaries are installed), then WebGPU,
  * then CPU, and records which one it used and why it skipped the others. An explicitly requested provider that
  * cannot start is an error with the reason onnxruntime gave.
+ * Imports checkpoint errors, gpu/ (the CUDA install state), src/shared and onnxruntime-node (loaded lazily).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cudaInstallState, loadCudaEpSpec } from '../gpu/metadata';
+import { cudaInstallState, loadCudaEpSpec } from '../../gpu/metadata';
 import type { InferenceSession } from 'onnxruntime-node';
-import { InherituneError } from '../checkpoint/errors';
-
-export type EpName = 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu';
-export const EP_NAMES: readonly EpName[] = ['auto', 'cuda', 'dml', 'webgpu', 'cpu'];
+import { InherituneError } from '../../errors';
+import { EP_NAMES, type EpName, type ExecutionProviderReport } from '../../shared/report';
 /** The order `auto` tries: CUDA, then DirectML (bundled on Windows only), then WebGPU, then CPU. */
 export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
-
-export interface ExecutionProviderReport {
-  requested: string;
-  used: string;
-  skipped: { name: string; reason: string }[];
-}
 
 type Ort = typeof import('onnxruntime-node');
 let ortModule: Ort | undefined;

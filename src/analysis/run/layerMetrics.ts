@@ -1,42 +1,35 @@
 /**
  * One layer's report from its attention pattern (and residual stream), computed inline or in a pool of metrics workers.
- * onnxruntime-node's run() blocks the JS thread while it computes the next layer on every core it was given, and the
- * metrics are single-threaded JS/WASM: handing the metrics of layer L to a worker while onnxruntime runs layer L+1
- * lets the two overlap (GPT-2-medium benchmark, T = 1024: 6.19 → 5.45 s for 6 layers when first measured).
+ * onnxruntime-node's run() blocks the JS thread while it computes the next layer, and the metrics are single-threaded
+ * JS/WASM: handing layer L's metrics to a worker while onnxruntime runs layer L+1 lets the two overlap.
  *
- * The workers run at the lowest priority (nice 19, Linux). With one worker at normal priority, three threads shared
- * two cores: when the worker preempted onnxruntime's pool thread, the thread that called run() finished its half of
- * a GEMM and then spun (onnxruntime waits for its pool by spinning, whatever allow_spinning says) — `perf` showed 7 %
- * of all CPU time in that spin at T = 512. At nice 19 the workers take the cores only while onnxruntime leaves them
- * idle, and the bound on layers in flight (analyze.ts) makes the forward wait when the metrics fall behind; then two
- * workers use both cores. Measured on the benchmark (whole analysis, 2 cores, against one worker at normal priority,
- * alternating runs, medians): T = 512 4.23 → 4.03 s and 3.74 → 3.62 s (two sessions), T = 1024 10.88 → 10.38 s;
- * the spin fell from 594 to 197 perf samples. One worker at nice 19 was as fast at T = 512 but slower at T = 1024
- * (11.8 s: the metrics left at the end ran on one core); two workers at normal priority gained nothing.
- * Also tried and measured worse (T = 1024, 2 cores): splitting each layer's heads between this thread and a worker
- * while onnxruntime waits (9.8 s against 9.3 s: the parts rarely finish together and the worker's part must be
- * copied); onnxruntime on one thread while the worker has a backlog (T = 512: 4.08 → 5.42 s).
+ * The workers run at the lowest priority (nice 19, Linux): they take the cores only while onnxruntime leaves them
+ * idle (a worker that preempts onnxruntime's pool thread makes the thread that called run() spin), and the bound on
+ * layers in flight (analyze.ts) makes the forward wait when the metrics fall behind. Two workers, so that both cores
+ * work then. The measurements behind these choices, and what was tried and dropped: docs/design/performance-notes.md.
+ * Imports graph/, metrics/, src/shared, checkpoint errors and this folder.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { InherituneError } from '../checkpoint/errors';
-import type { LayerReport } from '../shared/report';
-import { angularDistance, blockInfluence, headMetricsOneSeq, isDegenerate, layerHeadMetrics, MetricOptions } from './metrics';
-import { blockRowOf, DenseScratch, PatternBlock } from './pattern';
+import { InherituneError } from '../../errors';
+import { isDegenerate, type DegenerateWhen, type LayerReport } from '../../shared/report';
+import { blockRowOf, DenseScratch, PatternBlock } from '../graph/pattern';
+import { angularDistance, blockInfluence } from '../metrics/blockInfluence';
+import { headMetricsOneSeq, layerHeadMetrics, MetricOptions } from '../metrics/headMetrics';
 import { numThreads } from './providers';
 import { threadCpuMs } from './thread';
 
 export interface LayerJob {
   layer: number;
-  pattern: PatternBlock[]; // [batch, head, query, key] in blocks of query rows (pattern.ts)
+  pattern: PatternBlock[]; // [batch, head, query, key] in blocks of query rows (../graph/pattern.ts)
   residPre?: Float32Array; // [batch, query, d]
   residPost?: Float32Array;
   batch: number;
   heads: number;
   T: number;
   d: number;
-  opts: MetricOptions & { degenerateWhen: 'kStar' | 'mStar' | 'either' };
+  opts: MetricOptions & { degenerateWhen: DegenerateWhen };
 }
 
 /** This thread's dense copy of blocked patterns of several sequences (reused: its zeros stay put). */
@@ -86,7 +79,7 @@ export function computeLayerTimed(job: LayerJob): { value: LayerReport; ms: numb
 
 /** dist/metricsWorker.js beside the bundle; from sources (tests), the built one. */
 function workerPath(): string | undefined {
-  const candidates = [path.join(__dirname, 'metricsWorker.js'), path.resolve(__dirname, '../../dist/metricsWorker.js')];
+  const candidates = [path.join(__dirname, 'metricsWorker.js'), path.resolve(__dirname, '../../../dist/metricsWorker.js')];
   return candidates.find((p): p is string => !!p && existsSync(p));
 }
 

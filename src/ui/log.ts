@@ -1,6 +1,9 @@
-/** The "Inheritune" output channel and error reporting with a "Show Log" action. */
+/**
+ * The "Inheritune" output channel and error reporting with a "Show Log" action. In ui/ (host-side helpers the commands,
+ * views and tasks all use) so that views never import commands. Imports vscode and src/errors only.
+ */
 import * as vscode from 'vscode';
-import { isInherituneError } from '../checkpoint/errors';
+import { isInherituneError } from '../errors';
 
 let channel: vscode.OutputChannel | undefined;
 
