@@ -71,7 +71,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const t0 = performance.now();
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, s);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
   const tLoaded = performance.now();
   const H = ckpt.dims.heads;
   const T = r.seqLen;
@@ -138,6 +138,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         path: ckpt.dir,
       },
       settings: { seqLen: T, batch: B, tau: r.tau, mode: r.mode, seed: r.seed, degenerateWhen: r.degenerateWhen, input: input.description, layers: r.layers },
+      input: input.input,
       executionProvider: fwd.executionProvider,
       timings: {
         totalMs: round(total),
@@ -174,7 +175,7 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, { ...s, layers: [layer, layer] });
   if (!(head >= 0 && head < ckpt.dims.heads)) throw argError(`head ${head} is outside 0-${ckpt.dims.heads - 1}`);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
   let data: Float32Array | undefined;
   await runForward(
     ckpt,

@@ -20,6 +20,8 @@ export interface AnalysisSettings {
   ep?: EpName;
   textFile?: string;
   tokensFile?: string;
+  /** Add the tokenizer's special tokens to text (default true, as transformers' `tokenizer(text)`). */
+  specialTokens?: boolean;
   seed?: number;
   layers?: [number, number];
 }

@@ -2,7 +2,7 @@
  * The analysis report (`inheritune analyze --json`), shared by the CLI, the extension host and the webview.
  * Stable and versioned: bump REPORT_SCHEMA_VERSION on any incompatible change and document it in the README.
  */
-export const REPORT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 2;
 
 export type KStarMode = 'mean' | 'per-seq';
 export type EpName = 'auto' | 'cuda' | 'webgpu' | 'cpu' | 'dml';
@@ -41,6 +41,23 @@ export interface ExecutionProviderReport {
   skipped: { name: string; reason: string }[];
 }
 
+/** The input the model saw (schemaVersion ≥ 2). */
+export interface ReportInput {
+  /** text: --text FILE; tokens: --tokens FILE (used as given); builtin: the built-in text; random: seeded ids. */
+  source: 'text' | 'tokens' | 'builtin' | 'random';
+  file?: string;
+  /** "tokenizer.json" or "GPT-2 BPE" when a tokenizer encoded the text (or names the pieces of a token file). */
+  tokenizer?: string;
+  /** Tokens the source holds: the text encoded once as `tokenizer(text)` does, or the token file's length. */
+  tokenCount: number;
+  /** Whether the tokenizer's special tokens (e.g. BOS) were added, as transformers' `tokenizer(text)` adds them. */
+  specialTokens: boolean;
+  /** The special ids placed before the text's tokens in every sequence. */
+  specialTokenIds: number[];
+  /** Sequence 0: its T ids and each one's text piece (decoded per token; null without a tokenizer). */
+  firstSequence: { ids: number[]; pieces: string[] | null };
+}
+
 export interface AnalysisReport {
   schemaVersion: number;
   tool: { name: string; version: string };
@@ -65,6 +82,8 @@ export interface AnalysisReport {
     input: string;
     layers: [number, number];
   };
+  /** Absent in reports of schemaVersion 1. */
+  input?: ReportInput;
   executionProvider: ExecutionProviderReport;
   timings: { totalMs: number; loadMs: number; forwardMs: number; metricsMs: number; [phase: string]: number };
   /** The first layer from which every remaining layer is lazy, or floor(k/2) when none is. */

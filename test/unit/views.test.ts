@@ -36,7 +36,7 @@ function report(ks: number[][], o: { lazy?: number[]; bi?: (number | null)[]; de
     heads: row.map((k) => head(k)),
   }));
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: { name: 't', version: '0' },
     model: { architecture: 'GPT2LMHeadModel', family: 'gpt2', numLayers: ks.length, numHeads: ks[0].length, numKvHeads: ks[0].length, hiddenSize: 64, params: 1000, path: '/m/x' },
     settings: { seqLen: 16, batch: 2, tau: 0.9, mode: 'mean', seed: 3, degenerateWhen: o.degenerateWhen ?? 'either', input: 'builtin', layers: [0, ks.length - 1] },
