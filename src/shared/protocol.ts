@@ -64,6 +64,8 @@ export interface ReportViewState {
     metric: HeadMetric;
     series: LayerSeries;
     selected?: HeadSelection;
+    /** Where the head view sits: beside the heatmap (default) or under it. */
+    headDock?: 'beside' | 'below';
   };
 }
 

@@ -44,6 +44,7 @@ const headView = new HeadView(theme, {
   onExportPng: (dataUrl, name) => exportData('png', name, dataUrl),
   onExportSvg: (svgText, name) => exportData('svg', name, svgText),
   menu: (label, iconName, items) => menuButton(label, iconName, items, true),
+  tooltip,
 });
 
 /** Persist the state soon, off the rendering path (serializing a report costs a few ms). */
@@ -184,7 +185,9 @@ function headReportOf(sel: HeadSelection) {
 function showPattern(sel: HeadSelection, T: number, data: Float32Array): void {
   const e = entries().find((x) => x.side === sel.side);
   const label = `${isCompare() && e ? e.label + ' · ' : ''}Layer ${sel.layer} · Head ${sel.head}`;
-  headView.showMatrix(label, fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`), T, data, headReportOf(sel));
+  const rep = state?.sides[sel.side]?.report;
+  const tokens = rep?.input ? { pieces: rep.input.firstSequence.pieces, batch: rep.settings.batch } : undefined;
+  headView.showMatrix(label, fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`), T, data, headReportOf(sel), tokens);
 }
 
 function requestHead(sel: HeadSelection, force = false): void {
@@ -230,16 +233,21 @@ let layerSvg: SVGSVGElement | undefined;
 
 /**
  * The widths of the chart area and the head card, worked out from the width of #app and the layout rules in
- * attention.css (two columns from 1180 px: 1.55fr / minmax(380px, 1fr), 16 px gap; cards have 16 px padding and a
- * 1 px border). Reading #app before the DOM changes costs no layout; measuring the new cards would force one.
- * The ResizeObserver corrects any difference.
+ * attention.css (head view beside the heatmap from 760 px: 1.3fr / minmax(320px, 1fr), 16 px gap; cards have 16 px
+ * padding and a 1 px border). Reading #app before the DOM changes costs no layout; measuring the new cards would
+ * force one. The ResizeObserver corrects any difference.
  */
+const BESIDE_MIN_WIDTH = 760;
 function estimateWidths(appWidth: number): { chart: number; side: number } {
   const gap = 16;
   const inner = (w: number) => Math.max(200, Math.floor(w - 2 - 32));
-  if (window.innerWidth < 1180) return { chart: inner(appWidth), side: inner(appWidth) };
-  const side = Math.max(380, (appWidth - gap) / 2.55);
+  if (!headBeside() || window.innerWidth < BESIDE_MIN_WIDTH) return { chart: inner(appWidth), side: inner(appWidth) };
+  const side = Math.max(320, (appWidth - gap) / 2.3);
   return { chart: inner(appWidth - gap - side), side: inner(side) };
+}
+
+function headBeside(): boolean {
+  return (state?.ui.headDock ?? 'beside') === 'beside';
 }
 let widths: { chart: number; side: number } | undefined;
 
@@ -266,9 +274,11 @@ function render(): void {
   for (const s of pending) app.append(statusCard(s, s, state.sides[s]!));
   app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictBox(e.side, e.report, ready.length > 1 ? e.label : undefined))));
 
+  // The head card sits beside the heatmap (sticky while the page scrolls) or right under it; narrow panels stack
+  // heatmap, head, per-layer chart in that order (attention.css), so the matrix is never below everything.
   const main = h('div', { class: 'col-main' });
   const side = h('div', { class: 'col-side' });
-  app.append(h('div', { class: 'layout' }, main, side));
+  app.append(h('div', { class: `layout ${headBeside() ? 'beside' : 'below'}` }, main, side));
 
   // Heatmap card.
   const metricSwitch = segmented(
@@ -312,7 +322,19 @@ function render(): void {
   main.append(card('layers-card', 'Per layer', [seriesSwitch, exportMenu('layer chart', () => layerSvg, () => `${ready.map((e) => e.label).join('-vs-')}-${state!.ui.series}-per-layer`)], lcBody, LAYER_SERIES[state.ui.series].description));
 
   // Head card.
-  side.append(card('head-card', 'Attention of one head', [], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.'));
+  const beside = headBeside();
+  const dock = button(beside ? 'Below' : 'Beside', {
+    icon: beside ? 'chevronDown' : 'chevronRight',
+    secondary: true,
+    cls: 'dock-toggle',
+    title: beside ? 'Show the head view under the heatmap, full width' : 'Show the head view beside the heatmap',
+    onClick: () => {
+      state!.ui.headDock = beside ? 'below' : 'beside';
+      save();
+      render();
+    },
+  });
+  side.append(card('head-card', 'Attention of one head', [dock], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.'));
 
   drawCharts();
   if (state.ui.selected && !headView.root.querySelector('canvas, .spinner, .status-inline')) {

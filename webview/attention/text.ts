@@ -45,3 +45,29 @@ export function inputLabel(input: string): string {
   const parts = m[2].split(/[\\/]/);
   return `${m[1]} ${parts[parts.length - 1]}`;
 }
+
+/**
+ * A token's text as the panel shows it: spaces as "·", newlines and tabs as ↵ and ⇥, other control characters and
+ * the invisible or direction-changing format characters (which could reorder what is shown around them) as \xNN or
+ * \u{…}. Token text comes from the checkpoint's tokenizer and is untrusted: it only ever goes into textContent or a
+ * canvas fillText, never into HTML.
+ */
+export function tokenText(piece: string): string {
+  let out = '';
+  for (const ch of piece) {
+    const c = ch.codePointAt(0)!;
+    if (ch === ' ') out += '·';
+    else if (ch === '\n') out += '↵';
+    else if (ch === '\t') out += '⇥';
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff) out += `\\u{${c.toString(16).toUpperCase()}}`;
+    else out += ch;
+  }
+  return out || '∅';
+}
+
+/** A token for an axis label: tokenText cut to `max` characters with an ellipsis. */
+export function shortToken(piece: string, max: number): string {
+  const t = [...tokenText(piece)];
+  return t.length <= max ? t.join('') : t.slice(0, Math.max(1, max - 1)).join('') + '…';
+}

@@ -1,0 +1,119 @@
+// Headless-Chromium tests of the attention report's tokens, verdict card and rank-1 colours (the built webview in
+// the extension's HTML shell and CSP, fed by a fake host). Run: node --test test/browser/reportTokens.test.mjs
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
+import { ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
+
+const SHOTS = path.join(ROOT, 'docs/screenshots');
+let server;
+let browser;
+
+const ready = (report) => ({ request: { path: report.model.path, settings: {} }, status: 'ready', progress: { fraction: 1, message: 'done' }, report });
+
+/** Token pieces as a hostile tokenizer could make them: markup, a script end tag, control and bidi characters. */
+const HOSTILE = ['<img src=x onerror="window.__xss=1">', '</script><script>window.__xss=2</script>', '\u0000\u0007\u001b[31m', '\u202Eevil', '<svg onload="window.__xss=3">'];
+
+function tokenReport(T = 64) {
+  const r = syntheticReport({ numLayers: 8, numHeads: 4, lazy: [5, 6], seqLen: T, batch: 2, name: 'tok-model' });
+  const words = ['<s>', ' The', ' river', ' town', ' woke', ' slowly', '.', '\n'];
+  const pieces = Array.from({ length: T }, (_, i) => (i === 0 ? '<s>' : i >= 10 && i < 10 + HOSTILE.length ? HOSTILE[i - 10] : words[1 + (i % 7)]));
+  r.input = { source: 'builtin', tokenizer: 'tokenizer.json', tokenCount: 400, specialTokens: true, specialTokenIds: [1], firstSequence: { ids: pieces.map((_, i) => i + 1), pieces } };
+  return r;
+}
+
+before(async () => {
+  ensureBuilt();
+  server = await startServer();
+  browser = await launchBrowser();
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openWith(report, theme = 'dark', o = {}) {
+  const p = await openPanel(browser, server.origin, { theme, ...o });
+  await p.waitForPost('ready');
+  await p.send({ type: 'init', sides: { a: ready(report) } });
+  await p.page.locator('svg.heatmap rect.cell').first().waitFor();
+  return p;
+}
+
+async function showHead(p, report, layer, head) {
+  await p.page.locator(`svg.heatmap rect.cell[data-layer="${layer}"][data-head="${head}"]`).click();
+  const req = await p.waitForPost('requestHead', (m) => m.layer === layer && m.head === head);
+  const T = report.settings.seqLen;
+  await p.sendPattern(req, T, syntheticPattern(T, { seed: layer * 7 + head }));
+  await p.page.locator('canvas.attention-canvas').waitFor();
+}
+
+describe('tokens in the head view', () => {
+  test('axis labels at zoom, read-out and tooltip with tokens, strip hover; hostile token text stays text', async () => {
+    const report = tokenReport(64);
+    const p = await openWith(report, 'dark', { width: 1280, height: 860 });
+    const { page } = p;
+    await showHead(p, report, 2, 1);
+    const canvas = page.locator('canvas.attention-canvas');
+    // The head view sits beside the heatmap, above the fold.
+    const hv = await page.locator('#head-card').boundingBox();
+    const hm = await page.locator('#heatmap-card').boundingBox();
+    assert.ok(hv.x > hm.x + hm.width - 1, 'head card is beside the heatmap');
+    assert.ok(hv.y < 860, 'head card starts above the fold');
+    // At 64 tokens on a ~300 px canvas the cells are too small for text; zoomed in, the axes show tokens.
+    const fitAxes = await canvas.getAttribute('data-axes');
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    assert.equal(await canvas.getAttribute('data-axes'), 'tokens', 'token labels at 4×');
+    await page.getByRole('button', { name: 'Fit' }).click();
+    assert.equal(await canvas.getAttribute('data-axes'), fitAxes);
+    // Read-out and tooltip: query and key with position and token.
+    const box = await canvas.boundingBox();
+    // Hover the cell (query 12, key 10): the canvas's margins are 92 (left) and 64 (top) px with tokens.
+    const size = box.width - 92;
+    await page.mouse.move(box.x + 92 + ((10 + 0.5) / 64) * size, box.y + 64 + ((12 + 0.5) / 64) * size);
+    await page.locator('.readout .ro-tok').first().waitFor();
+    const ro = await page.locator('.readout').textContent();
+    assert.match(ro, /query12/);
+    assert.match(ro, /key10<img·src=x·onerror="window.__xss=1">/);
+    const tip = await page.locator('.tooltip.visible').textContent();
+    assert.match(tip, /query 12 → key 10/);
+    assert.match(tip, /key10 <img·src=x·onerror/);
+    // The strip: the probe's query and key are marked; hovering a token highlights its row and column.
+    assert.equal(await page.locator('.token-list .tok.q').getAttribute('data-pos'), '12');
+    assert.equal(await page.locator('.token-list .tok.k').getAttribute('data-pos'), '10');
+    await page.locator('.token-list .tok[data-pos="3"]').hover();
+    assert.equal(await canvas.getAttribute('data-highlight'), '3');
+    assert.ok(await page.locator('.token-list .tok[data-pos="3"].hover').count());
+    // Hostile text is shown as text: no element was made from it, nothing ran, control characters are visible.
+    const texts = await page.locator('.token-list .tok').allTextContents();
+    assert.equal(texts[10], '<img·src=x·onerror="window.__xss=1">');
+    assert.equal(texts[11], '</script><script>window.__xss=2</script>');
+    assert.equal(texts[12], '\\x00\\x07\\x1B[31m');
+    assert.equal(texts[13], '\\u{202E}evil');
+    assert.equal(texts[1], '·river');
+    assert.equal(await page.evaluate(() => document.querySelectorAll('img, script:not([nonce]), #app svg[onload]').length), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    assert.deepEqual(p.pageErrors, []);
+    assert.deepEqual(await p.cspViolations(), []);
+    await p.close();
+  });
+
+  test('README screenshot: a head view with token labels (light theme)', async () => {
+    const T = 24;
+    const report = syntheticReport({ numLayers: 8, numHeads: 4, lazy: [5, 6], seqLen: T, batch: 1, name: 'smollm2-like' });
+    const pieces = ['<|im_start|>', 'The', ' river', ' town', ' woke', ' slowly', ',', ' and', ' the', ' first', ' boats', ' pushed', ' off', ' into', ' the', ' mist', '.', ' Lazy', ' layers', ' look', ' at', ' the', ' first', ' token'];
+    report.input = { source: 'builtin', tokenizer: 'tokenizer.json', tokenCount: 300, specialTokens: true, specialTokenIds: [1], firstSequence: { ids: pieces.map((_, i) => i), pieces } };
+    const p = await openWith(report, 'light', { width: 1280, height: 800 });
+    await showHead(p, report, 3, 2);
+    const canvas = p.page.locator('canvas.attention-canvas');
+    assert.equal(await canvas.getAttribute('data-axes'), 'tokens', 'at T = 24 the tokens fit without zoom');
+    await p.page.locator('.token-list .tok[data-pos="9"]').hover();
+    await p.page.locator('#head-card').screenshot({ path: path.join(SHOTS, 'head-view-tokens.png') });
+    await p.close();
+  });
+});
