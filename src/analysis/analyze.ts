@@ -11,7 +11,7 @@ import { fromFloat32 } from '../checkpoint/dtypes';
 import { InherituneError, ProgressFn } from '../checkpoint/errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import type { AnalysisSettings } from '../shared/protocol';
-import { AnalysisReport, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
+import { AnalysisReport, EpName, explainSuggestion, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { runForward } from './forward';
 import { prepareTokens } from './input';
@@ -258,7 +258,8 @@ export function reportText(rep: AnalysisReport): string {
     );
   }
   const lazy = rep.layers.filter((l) => l.lazy).map((l) => l.index);
-  lines.push(`  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN}`);
+  const sg = explainSuggestion(rep.layers, rep.model.numLayers);
+  lines.push(`  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN} (${sg.because})${sg.lazyBelowN.length ? `; lazy below n: ${sg.lazyBelowN.join(', ')}` : ''}`);
   lines.push(`  time: ${(rep.timings.totalMs / 1000).toFixed(2)} s (load ${(rep.timings.loadMs / 1000).toFixed(2)} s, forward ${(rep.timings.forwardMs / 1000).toFixed(2)} s, metrics ${(rep.timings.metricsMs / 1000).toFixed(2)} s)`);
   return lines.join('\n');
 }

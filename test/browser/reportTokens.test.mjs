@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
+import { lab } from 'd3';
 import { ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
 
 const SHOTS = path.join(ROOT, 'docs/screenshots');
@@ -116,4 +117,70 @@ describe('tokens in the head view', () => {
     await p.page.locator('#head-card').screenshot({ path: path.join(SHOTS, 'head-view-tokens.png') });
     await p.close();
   });
+});
+
+describe('the verdict card says which rule produced n', () => {
+  const cases = [
+    { name: 'lazy tail', lazy: [5, 6, 7], n: 5, rule: 'lazy-tail', text: 'n = 5: every layer from 5 on is lazy.', below: null, choices: ['4'] },
+    { name: 'lazy layers that are not a tail', lazy: [2, 5, 6], n: 4, rule: 'half-depth', text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.", below: /Lazy layer below n: 2 \(inheriting 4 layers keeps it\)/, choices: ['2', '5'] },
+    { name: 'no lazy layers', lazy: [], n: 4, rule: 'half-depth', text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.", below: null, choices: [] },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: n = ${c.n}, the rule, lazy layers below n, one-click alternatives`, async () => {
+      const report = syntheticReport({ numLayers: 8, numHeads: 4, lazy: c.lazy, seqLen: 32, name: `v-${c.rule}` });
+      assert.equal(report.suggestedN, c.n);
+      const p = await openWith(report);
+      const { page } = p;
+      assert.equal(await page.locator('.verdict-n .big').textContent(), String(c.n));
+      assert.equal(await page.locator('.verdict-rule').textContent(), c.text);
+      assert.equal(await page.locator('.verdict-rule').getAttribute('data-rule'), c.rule);
+      if (c.below) assert.match(await page.locator('.verdict-below').textContent(), c.below);
+      else assert.equal(await page.locator('.verdict-below').count(), 0);
+      // The Inherit button's tooltip gives the same rule.
+      const title = await page.getByRole('button', { name: 'Inherit first n layers' }).getAttribute('title');
+      assert.ok(title.includes(c.text.replace(/^n = \d+: /, '').replace(/\.$/, '')), title);
+      const choices = await page.locator('.verdict-choices button.choice').allTextContents();
+      assert.deepEqual(choices.map((t) => t.replace(/^n = /, '').trim()), c.choices);
+      if (c.choices.length) {
+        const last = c.choices[c.choices.length - 1];
+        await page.locator('.verdict-choices button.choice', { hasText: `n = ${last}` }).click();
+        const msg = await p.waitForPost('inherit');
+        assert.deepEqual({ side: msg.side, layers: msg.layers }, { side: 'a', layers: Number(last) });
+        assert.equal(await page.locator('.n-input').inputValue(), last);
+      }
+      assert.deepEqual(p.pageErrors, []);
+      await p.close();
+    });
+  }
+});
+
+describe('rank 1 stands out', () => {
+  for (const theme of ['dark', 'light']) {
+    test(`${theme}: k* = 1 and k* = 2 differ by a visible margin (CIE ΔE*ab ≥ 40); the legend and the per-layer counts say so`, async () => {
+      const report = syntheticReport({ numLayers: 8, numHeads: 4, lazy: [6, 7], seqLen: 128, name: 'rank1' });
+      // One rank-1 head in a layer that is not lazy, and one head of k* = 2 beside it.
+      report.layers[3].heads[0].kStar = 1;
+      report.layers[3].heads[1].kStar = 2;
+      const p = await openWith(report, theme);
+      const { page } = p;
+      const fill = (l, hd) => page.locator(`svg.heatmap rect.cell[data-layer="${l}"][data-head="${hd}"]`).getAttribute('fill');
+      const one = await fill(3, 0);
+      const two = await fill(3, 1);
+      const a = lab(one);
+      const b = lab(two);
+      const dE = Math.hypot(a.l - b.l, a.a - b.a, a.b - b.b);
+      console.log(`# ${theme}: k*=1 ${one}, k*=2 ${two}, ΔE*ab ${dE.toFixed(1)}`);
+      assert.ok(dE >= 40, `ΔE ${dE.toFixed(1)} between ${one} and ${two}`);
+      assert.equal(await fill(6, 2), one, 'lazy heads have the rank-1 colour');
+      assert.equal(await page.locator('svg.heatmap .rank1-legend').textContent(), 'rank 1');
+      assert.equal(await page.locator('svg.heatmap .rank1-legend rect').getAttribute('fill'), one);
+      const counts = await page.locator('svg.heatmap .rank1-count').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+      assert.deepEqual(counts, [0, 0, 0, 1, 0, 0, 4, 4]);
+      // m* = 1 too.
+      await page.getByRole('radio', { name: 'm*' }).click();
+      assert.equal(await fill(6, 2), one);
+      await page.screenshot({ path: path.join(SHOTS, `rank1-${theme}.png`) });
+      await p.close();
+    });
+  }
 });

@@ -3,7 +3,7 @@
  * chart and one head's attention matrix on request. State (always with loading/progress/error) lives in
  * getState/setState, so the panel survives hide/show and, through the host's serializer, a reload.
  */
-import type { AnalysisReport } from '../../src/shared/report';
+import { explainSuggestion, type AnalysisReport } from '../../src/shared/report';
 import type { ExportFormat, HeadMetric, HeadSelection, LayerSeries, ReportHostMessage, ReportViewState, ReportWebviewMessage, Side, SideState } from '../../src/shared/protocol';
 import { HEAD_METRIC_ORDER, HEAD_METRICS, LAYER_SERIES, metricDomain } from '../shared/colorScale';
 import { reportsToCsv, fileStem } from '../shared/csv';
@@ -395,9 +395,10 @@ function header(ready: { side: Side; label: string; report: AnalysisReport }[]):
     value: state!.sides.a.report ? state!.sides.a.report.suggestedN : a.suggestedN,
     'aria-label': 'Number of layers to inherit',
   });
+  const sg = explainSuggestion(a.layers, a.model.numLayers);
   const inheritBtn = button(`Inherit first n layers`, {
     icon: 'layers',
-    title: `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (the suggestion is where the lazy layers start)`,
+    title: `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (suggested n = ${sg.n}: ${sg.because})`,
     onClick: () => {
       const n = Number(nInput.value);
       if (!Number.isInteger(n) || n < 1 || n >= a.model.numLayers) {
@@ -481,17 +482,45 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
 
 function verdictBox(side: Side, r: AnalysisReport, label?: string): HTMLElement {
   const v = verdict(r);
+  const sg = explainSuggestion(r.layers, r.model.numLayers);
   const k = r.model.numLayers;
   const who = label ? `${side.toUpperCase()} · ${label}: ` : '';
+  // The rule that produced n, in the card's own words; the Inherit button's tooltip says the same.
+  const rule = h('div', { class: 'verdict-rule', 'data-rule': sg.rule, text: `n = ${sg.n}: ${sg.because}.` });
+  const below = sg.lazyBelowN.length
+    ? h('div', { class: 'verdict-below', text: `Lazy layer${sg.lazyBelowN.length > 1 ? 's' : ''} below n: ${formatRanges(sg.lazyBelowN)} (inheriting ${sg.n} layers keeps ${sg.lazyBelowN.length > 1 ? 'them' : 'it'}).` })
+    : null;
+  // One click inherits with another n (panel A only: Inherit works on the panel's own checkpoint).
+  const choices =
+    side === 'a' && sg.alternatives.length
+      ? h(
+          'div',
+          { class: 'verdict-choices', role: 'group', 'aria-label': 'Other n to inherit' },
+          h('span', { class: 'muted', text: 'or inherit' }),
+          ...sg.alternatives.map((alt) =>
+            button(`n = ${alt.n}`, {
+              secondary: true,
+              cls: 'choice',
+              title: `Inherit the first ${alt.n} layers: ${alt.label}`,
+              onClick: () => {
+                const input = document.querySelector<HTMLInputElement>('.n-input');
+                if (input) input.value = String(alt.n);
+                api.post({ type: 'inherit', side: 'a', layers: alt.n });
+              },
+            }),
+          ).flatMap((b, i) => [b, h('span', { class: 'choice-label muted', text: sg.alternatives[i].label })]),
+        )
+      : null;
+  const nBox = h('div', { class: 'verdict-n', title: `suggested n = ${sg.n}: ${sg.because}` }, h('span', { class: 'muted', text: 'suggested n' }), h('span', { class: 'big', text: String(r.suggestedN) }));
   if (!v.lazyLayers.length) {
     return h(
       'section',
       { class: 'verdict ok', 'aria-label': 'Verdict' },
       icon('info', 18),
-      h('div', {}, h('div', { class: 'verdict-title', text: `${who}No lazy layers` }), h('div', { class: 'verdict-text', text: `Every layer has a head whose attention needs more than one direction at τ = ${r.settings.tau}. Inheritune's default is n = k/2 = ${Math.floor(k / 2)}.` })),
+      h('div', {}, h('div', { class: 'verdict-title', text: `${who}No lazy layers` }), h('div', { class: 'verdict-text', text: `Every layer has a head whose attention needs more than one direction at τ = ${r.settings.tau}.` }), rule, choices),
+      nBox,
     );
   }
-  const tail = v.firstLazyTail !== null ? ` From layer ${v.firstLazyTail} on, every layer is lazy, so the first ${r.suggestedN} layers carry the model.` : '';
   return h(
     'section',
     { class: 'verdict lazy', 'aria-label': 'Verdict' },
@@ -500,9 +529,12 @@ function verdictBox(side: Side, r: AnalysisReport, label?: string): HTMLElement 
       'div',
       {},
       h('div', { class: 'verdict-title', text: `${who}Layer${v.lazyLayers.length > 1 ? 's' : ''} ${formatRanges(v.lazyLayers)} ${v.lazyLayers.length > 1 ? 'are' : 'is'} lazy (${v.lazyLayers.length} of ${k})` }),
-      h('div', { class: 'verdict-text', text: `Every head there attends with rank 1 (k* = 1): its attention matrix is degenerate.${tail}` }),
+      h('div', { class: 'verdict-text', text: `Every head there is degenerate (k* = 1 or m* = 1): its attention matrix is rank 1.` }),
+      rule,
+      below,
+      choices,
     ),
-    h('div', { class: 'verdict-n' }, h('span', { class: 'muted', text: 'suggested n' }), h('span', { class: 'big', text: String(r.suggestedN) })),
+    nBox,
   );
 }
 
