@@ -10,7 +10,7 @@ import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/views/h
 import { decodeExport, exportFileName, isExportFormat } from '../../src/views/exportData';
 import { checkpointKey, describeSettings, headSettings, settingsFromConfig, validateInt, validateTau } from '../../src/views/settingsModel';
 import { buildViewerModel } from '../../src/views/viewerModel';
-import { attentionLut, attentionToRgba, metricColor, metricDomain, rampStops } from '../../webview/shared/colorScale';
+import { attentionLut, attentionToRgba, metricColor, metricDomain, rampStops, rankOneColor } from '../../webview/shared/colorScale';
 import { csvField, fileStem, reportsToCsv, CSV_COLUMNS } from '../../webview/shared/csv';
 import { baseName, formatBytes, formatCount, formatInt, formatMs, formatRanges } from '../../src/shared/format';
 import { hasSeries, heatmapGeometry, heatmapModel, isDegenerate, layerLines, lazyRuns, moveCursor, verdict } from '../../webview/shared/heatmapModel';
@@ -105,9 +105,12 @@ describe('colour scales', () => {
   test('metric colours: domain ends are the ramp ends, out-of-domain values clamp, NaN is the background', () => {
     const [low, , high] = rampStops(DARK);
     const c = metricColor(DARK, 'kStar', [1, 64]);
-    assert.equal(c(1), low);
+    // Rank 1 (and below, which k* cannot be) has its own colour; the ramp starts just above it.
+    assert.equal(c(1), rankOneColor(DARK));
+    assert.equal(c(0.5), rankOneColor(DARK));
+    assert.equal(c(1.0001), low);
+    assert.equal(metricColor(DARK, 'entropy', [0, 1])(0), low, 'only k* and m* have a rank-1 colour');
     assert.equal(c(64), high);
-    assert.equal(c(0.5), low);
     assert.equal(c(1000), high);
     assert.equal(c(NaN), DARK.background);
     assert.notEqual(c(2), c(8), 'log scale separates small ranks');
