@@ -272,7 +272,8 @@ function render(): void {
   }
   app.append(header(ready));
   for (const s of pending) app.append(statusCard(s, s, state.sides[s]!));
-  app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictBox(e.side, e.report, ready.length > 1 ? e.label : undefined))));
+  // In a comparison every verdict names its side, so B's verdict is never read as A's while A is still running.
+  app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictBox(e.side, e.report, isCompare() ? e.label : undefined))));
 
   // The head card sits beside the heatmap (sticky while the page scrolls) or right under it; narrow panels stack
   // heatmap, head, per-layer chart in that order (attention.css), so the matrix is never below everything.
@@ -386,20 +387,22 @@ function drawCharts(): void {
 
 function header(ready: { side: Side; label: string; report: AnalysisReport }[]): HTMLElement {
   const compare = isCompare();
-  const a = ready[0].report;
+  // Inherit acts on A: it appears with A's verdict, never with B's n while A is still running.
+  const a = state!.sides.a.status === 'ready' ? state!.sides.a.report : undefined;
   const nInput = h('input', {
     class: 'n-input',
     type: 'number',
     min: 1,
-    max: Math.max(1, a.model.numLayers - 1),
-    value: state!.sides.a.report ? state!.sides.a.report.suggestedN : a.suggestedN,
+    max: Math.max(1, (a?.model.numLayers ?? 2) - 1),
+    value: a?.suggestedN ?? '',
     'aria-label': 'Number of layers to inherit',
   });
-  const sg = explainSuggestion(a.layers, a.model.numLayers);
+  const sg = a ? explainSuggestion(a.layers, a.model.numLayers) : undefined;
   const inheritBtn = button(`Inherit first n layers`, {
     icon: 'layers',
-    title: `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (suggested n = ${sg.n}: ${sg.because})`,
+    title: sg ? `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (suggested n = ${sg.n}: ${sg.because})` : '',
     onClick: () => {
+      if (!a) return;
       const n = Number(nInput.value);
       if (!Number.isInteger(n) || n < 1 || n >= a.model.numLayers) {
         nInput.setCustomValidity(`1..${a.model.numLayers - 1}`);
@@ -413,7 +416,7 @@ function header(ready: { side: Side; label: string; report: AnalysisReport }[]):
   const actions = h(
     'div',
     { class: 'header-actions' },
-    h('div', { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' }, h('label', { class: 'n-label', text: 'n =' }), nInput, inheritBtn),
+    a ? h('div', { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' }, h('label', { class: 'n-label', text: 'n =' }), nInput, inheritBtn) : null,
     compare ? null : button('Compare with…', { icon: 'compare', secondary: true, title: 'Analyze another checkpoint (e.g. the inherited child) and show both on one colour scale', onClick: () => api.post({ type: 'compareWith' }) }),
     button('Re-run…', { icon: 'refresh', secondary: true, title: 'Adjust the settings and analyze again', onClick: () => api.post({ type: 'rerun', side: 'a' }) }),
     menuButton('Export', 'download', [
@@ -429,7 +432,7 @@ function header(ready: { side: Side; label: string; report: AnalysisReport }[]):
     ]),
   );
   const models = ready.map((e) => modelBlock(e.side, e.label, e.report, compare));
-  const s = a.settings;
+  const s = ready[0].report.settings;
   return h(
     'header',
     { class: `report-header${compare ? ' compare' : ''}` },
