@@ -131,7 +131,7 @@ export function plantedFixture() {
 }
 
 /** Read `blocks.{L}.attn.pattern` ([head, query, key], F16 or F32) from the --save-patterns safetensors file(s). */
-function readPatterns(dir) {
+export function readPatterns(dir) {
   const tensors = new Map();
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.safetensors'))) {
     const buf = readFileSync(path.join(dir, f));

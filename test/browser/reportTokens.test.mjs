@@ -58,6 +58,8 @@ describe('tokens in the head view', () => {
     const report = tokenReport(64);
     const p = await openWith(report, 'dark', { width: 1280, height: 860 });
     const { page } = p;
+    // The header says what the model saw: source, token count, the special token added.
+    assert.equal(await page.locator('.fact', { has: page.locator('dt', { hasText: /^input$/ }) }).locator('dd').textContent(), 'built-in text · 400 tokens · <s> added');
     await showHead(p, report, 2, 1);
     const canvas = page.locator('canvas.attention-canvas');
     // The head view sits beside the heatmap, above the fold.

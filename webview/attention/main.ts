@@ -15,7 +15,7 @@ import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap } from './heatmap';
 import { HeadView } from './headView';
 import { drawLayerChart } from './layerChart';
-import { epSummary, inputLabel } from './text';
+import { epSummary, inputLabel, inputSummary } from './text';
 
 performance.mark('webview-start');
 
@@ -452,7 +452,7 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
     ['hidden', String(r.model.hiddenSize)],
     ['parameters', formatCount(r.model.params)],
     ['execution provider', ep.used, epSummary(r)],
-    ...(compare ? [] : ([['settings', settingsText, settingsTitle], ['input', inputLabel(s.input), s.input]] as [string, string, string][])),
+    ...(compare ? [] : ([['settings', settingsText, settingsTitle], ['input', inputSummary(r).text, inputSummary(r).title]] as [string, string, string][])),
     ['time', formatMs(r.timings.totalMs), Object.entries(r.timings).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ')],
     ['analyzed', formatDate(r.createdAt)],
   ];

@@ -38,6 +38,19 @@ export function epSummary(r: AnalysisReport): string {
   return `${ep.used}${ep.requested && ep.requested !== ep.used ? ` (requested ${ep.requested})` : ''}${skipped ? ` · skipped ${skipped}` : ''}`;
 }
 
+/** The input fact of the header: source, token count and whether special tokens were added (schema ≥ 2). */
+export function inputSummary(r: AnalysisReport): { text: string; title: string } {
+  const i = r.input;
+  if (!i) return { text: inputLabel(r.settings.input), title: r.settings.input };
+  const src = i.source === 'builtin' ? 'built-in text' : i.source === 'random' ? 'random ids' : `${i.source} ${(i.file ?? '').split(/[\\/]/).pop()}`;
+  const first = i.specialTokens && i.firstSequence.pieces ? i.firstSequence.pieces[0] : undefined;
+  const special = i.source === 'tokens' || i.source === 'random' ? '' : i.specialTokens ? ` · ${first !== undefined ? tokenText(first) : 'special tokens'} added` : ' · no special tokens';
+  return {
+    text: `${src} · ${i.tokenCount} tokens${special}`,
+    title: `${r.settings.input}; ${i.tokenCount} tokens${i.tokenizer ? ` (${i.tokenizer})` : ''}; special tokens ${i.specialTokens ? `added: ids ${i.specialTokenIds.join(', ')}` : 'not added'}`,
+  };
+}
+
 export function inputLabel(input: string): string {
   if (input === 'builtin') return 'built-in text';
   const m = /^(text|tokens):(.*)$/.exec(input);
