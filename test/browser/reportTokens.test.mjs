@@ -116,7 +116,7 @@ describe('tokens in the head view', () => {
     const canvas = p.page.locator('canvas.attention-canvas');
     assert.equal(await canvas.getAttribute('data-axes'), 'tokens', 'at T = 24 the tokens fit without zoom');
     await p.page.locator('.token-list .tok[data-pos="9"]').hover();
-    await p.page.locator('#head-card').screenshot({ path: path.join(SHOTS, 'head-view-tokens.png') });
+    await p.page.locator('#head-card').screenshot({ path: path.join(SHOTS, 'head-view-tokens-light.png') });
     await p.close();
   });
 });
@@ -181,7 +181,7 @@ describe('rank 1 stands out', () => {
       // m* = 1 too.
       await page.getByRole('radio', { name: 'm*' }).click();
       assert.equal(await fill(6, 2), one);
-      await page.screenshot({ path: path.join(SHOTS, `rank1-${theme}.png`) });
+      await page.screenshot({ path: path.join(SHOTS, `rank1-${theme}.png`) }); // both themes, to look at
       await p.close();
     });
   }
