@@ -81,8 +81,8 @@ export class HeadView {
   /** The available width changed (layout). */
   setWidth(w: number): void {
     // Also fit the height of the panel (the card is sticky beside the heatmap): toolbar, chips, legend and
-    // read-out take about 250 px, the token strip about 150.
-    const fitH = window.innerHeight - this.mt - (this.tokens ? 400 : 250);
+    // read-out take about 300 px, the token strip about 120.
+    const fitH = window.innerHeight - this.mt - (this.tokens ? 420 : 300);
     const s = Math.max(220, Math.min(640, Math.floor(w) - this.ml - 8, fitH));
     if (Math.abs(s - this.size) < 4) return;
     this.size = s;
