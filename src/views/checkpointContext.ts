@@ -38,18 +38,34 @@ export function registerCheckpointContext(): vscode.Disposable {
   const onUri = (uri: vscode.Uri) => {
     if (uri.scheme !== 'file') return;
     void recheck(path.dirname(uri.fsPath));
-    // A folder renamed into place (Inherit writes a temporary folder, then renames it) is announced as the folder.
-    void recheck(uri.fsPath);
   };
   const watcher = vscode.workspace.createFileSystemWatcher(WATCH_GLOB);
   watcher.onDidCreate(onUri);
   watcher.onDidDelete(onUri);
   watcher.onDidChange(onUri);
+  // A folder renamed into place (Inherit and synth write a temporary folder, then rename it) is announced as the
+  // folder alone, which the glob above does not match: check every new entry that could be such a folder, and drop
+  // deleted folders (and what was inside them).
+  const folderWatcher = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
+  folderWatcher.onDidCreate((uri) => {
+    if (uri.scheme === 'file' && !path.basename(uri.fsPath).includes('.inheritune-tmp-')) void recheck(uri.fsPath);
+  });
+  folderWatcher.onDidDelete((uri) => {
+    if (uri.scheme !== 'file') return;
+    let changed = false;
+    for (const f of [...folders]) {
+      if (f === uri.fsPath || f.startsWith(uri.fsPath + path.sep)) {
+        folders.delete(f);
+        changed = true;
+      }
+    }
+    if (changed) publish();
+  });
   publish();
   void (async () => {
     const found = await vscode.workspace.findFiles('**/config.json', EXCLUDE, 10000);
     for (const uri of found) if (await isCheckpointFolder(path.dirname(uri.fsPath))) folders.add(path.dirname(uri.fsPath));
     publish();
   })();
-  return vscode.Disposable.from(watcher, { dispose: () => timer && clearTimeout(timer) });
+  return vscode.Disposable.from(watcher, folderWatcher, { dispose: () => timer && clearTimeout(timer) });
 }

@@ -721,6 +721,10 @@ uiTest('ux', 'ux: Inherit proposes -inherit-4L, then -inherit-4L-2, offers Repla
   await wb.page.keyboard.press('Enter');
   await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
   assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755', 'output folder mode under umask 022');
+  // The new checkpoint (renamed into place) gets the checkpoint menus without a reload.
+  await wb.explorerRow('notail-inherit-4L').waitFor({ timeout: 30_000 });
+  const menu = await menuOf(wb, wb.explorerRow('notail-inherit-4L'), /^Analyze Attention$/, 20_000);
+  assert.ok(menu.includes('Analyze Attention'), `menu of the new checkpoint: ${menu.join(' | ')}`);
   await wb.clearNotifications();
   assert.equal(await inherit(), `${base}-2`, 'the second run proposes a free name');
   // Typing the existing folder asks before replacing it.
