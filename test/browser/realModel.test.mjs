@@ -45,6 +45,16 @@ test('a real checkpoint: the head view labels its axes with the tokenizer\'s tok
     await p.page.locator('#head-card').screenshot({ path: path.join(ROOT, 'docs/screenshots/head-view-tokens.png') });
     assert.deepEqual(p.pageErrors, []);
     await p.close();
+    // The whole report at T = 128 (every layer): the verdict card and the rank-1 colour on a real model.
+    execFileSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'analyze', MODEL, '--seq-len', '128', '--batch', '2', '--ep', 'cpu', '--json', path.join(dir, 'full.json'), '--quiet']);
+    const full = JSON.parse(readFileSync(path.join(dir, 'full.json'), 'utf8'));
+    const q = await openPanel(browser, server.origin, { theme: 'light', width: 1400, height: 900 });
+    await q.waitForPost('ready');
+    await q.send({ type: 'init', sides: { a: { request: { path: MODEL, settings: {} }, status: 'ready', progress: { fraction: 1, message: 'done' }, report: full } } });
+    await q.page.locator('svg.heatmap rect.cell').first().waitFor();
+    await q.page.waitForTimeout(300);
+    await q.page.screenshot({ path: path.join(ROOT, 'docs/screenshots/report-real-model.png') });
+    await q.close();
   } finally {
     await browser.close();
     await server.close();
