@@ -3,6 +3,7 @@
 BOS (through tokenizer.json's post-processor, or through LlamaTokenizerFast's add_bos_token) and on one that adds
 nothing."""
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -77,3 +78,24 @@ def test_recorded_ids_equal_transformers(built, tmp_path, case, special):
     for i, p in zip(want[:T], pieces):
         ref = hf.decode([i])
         assert p == ref or ("\ufffd" in ref and p.startswith("\\x")), (i, p, ref)
+
+
+REAL = os.environ.get("INHERITUNE_REAL_MODEL")
+
+
+@pytest.mark.skipif(not REAL, reason="set INHERITUNE_REAL_MODEL to a checkpoint folder with a tokenizer")
+@pytest.mark.parametrize("special", [True, False])
+def test_real_checkpoint_tokenizer(built, tmp_path, special):
+    """The same on a real checkpoint's tokenizer (e.g. SmolLM2-135M-Instruct, whose BOS is <|im_start|>)."""
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT)
+    out = tmp_path / "r.json"
+    args = ["analyze", REAL, "--text", text, "--seq-len", T, "--batch", 1, "--layers", "0-0", "--ep", "cpu", "--json", out, "--quiet"]
+    if not special:
+        args.append("--no-special-tokens")
+    built(*args)
+    inp = json.loads(out.read_text())["input"]
+    hf = AutoTokenizer.from_pretrained(REAL)
+    want = hf(TEXT, add_special_tokens=special)["input_ids"]
+    assert inp["firstSequence"]["ids"] == want[:T]
+    assert inp["specialTokens"] == (special and len(hf(TEXT)["input_ids"]) > len(hf(TEXT, add_special_tokens=False)["input_ids"]))
