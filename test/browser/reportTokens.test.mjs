@@ -1,7 +1,9 @@
 // Headless-Chromium tests of the attention report's tokens, verdict card and rank-1 colours (the built webview in
 // the extension's HTML shell and CSP, fed by a fake host). Run: node --test test/browser/reportTokens.test.mjs
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
@@ -118,6 +120,50 @@ describe('tokens in the head view', () => {
     await p.page.locator('.token-list .tok[data-pos="9"]').hover();
     await p.page.locator('#head-card').screenshot({ path: path.join(SHOTS, 'head-view-tokens-light.png') });
     await p.close();
+  });
+});
+
+describe('hostile tokens from a tokenizer file, through the CLI', () => {
+  test('tokens with markup, a script end tag and control characters are recorded as they are and shown as text', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'inheritune-hostile-'));
+    try {
+      const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8' });
+      const ck = path.join(dir, 'ck');
+      cli('synth', '--family', 'llama', '--layers', '1', '--vocab', '64', '--out', ck);
+      // A word-level tokenizer whose added tokens are hostile strings (what a malicious checkpoint could ship).
+      const evil = ['<img src=x onerror="window.__xss=1">', '</script><script>window.__xss=2</script>', '\u001b[31m\u0007', '\u202Eevil'];
+      const words = ['[UNK]', 'the', 'river', 'town', 'woke', 'slowly', '.'];
+      const vocab = Object.fromEntries(words.map((w, i) => [w, i]));
+      const added = evil.map((content, i) => ({ id: words.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false }));
+      for (const a of added) vocab[a.content] = a.id;
+      writeFileSync(path.join(ck, 'tokenizer.json'), JSON.stringify({ version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null, model: { type: 'WordLevel', vocab, unk_token: '[UNK]' } }));
+      writeFileSync(path.join(ck, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast' }));
+      writeFileSync(path.join(dir, 'in.txt'), `the river ${evil[0]} town ${evil[1]} woke ${evil[2]} slowly ${evil[3]} . `.repeat(8));
+      cli('analyze', ck, '--text', path.join(dir, 'in.txt'), '--seq-len', '24', '--batch', '1', '--ep', 'cpu', '--json', path.join(dir, 'r.json'), '--save-patterns', path.join(dir, 'p'), '--quiet');
+      const report = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8'));
+      const pieces = report.input.firstSequence.pieces;
+      for (const e of evil) assert.ok(pieces.includes(e), `${JSON.stringify(e)} recorded as it is (pieces: ${JSON.stringify(pieces)})`);
+      const p = await openWith(report);
+      const { page } = p;
+      await page.locator('svg.heatmap rect.cell[data-layer="0"][data-head="0"]').click();
+      const req = await p.waitForPost('requestHead');
+      await p.sendPattern(req, 24, syntheticPattern(24));
+      await page.locator('canvas.attention-canvas[data-axes="tokens"]').waitFor();
+      const texts = await page.locator('.token-list .tok').allTextContents();
+      assert.ok(texts.includes('<img·src=x·onerror="window.__xss=1">'));
+      assert.ok(texts.includes('</script><script>window.__xss=2</script>'));
+      assert.ok(texts.includes('\\x1B[31m\\x07'));
+      assert.ok(texts.includes('\\u{202E}evil'));
+      // Hover the query row of the first hostile token: read-out and tooltip carry it as text.
+      await page.locator(`.token-list .tok[data-pos="${pieces.indexOf(evil[1])}"]`).hover();
+      assert.equal(await page.evaluate(() => document.querySelectorAll('img, script:not([nonce])').length), 0);
+      assert.equal(await page.evaluate(() => window.__xss), undefined);
+      assert.deepEqual(p.pageErrors, []);
+      assert.deepEqual(await p.cspViolations(), []);
+      await p.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
