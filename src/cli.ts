@@ -189,6 +189,7 @@ export function buildProgram(): Command {
     .argument('<ckpt>')
     .option('--text <file>', 'text to tokenize with the checkpoint\'s tokenizer')
     .option('--tokens <file>', 'token ids: nanoGPT uint16 .bin or .npy')
+    .option('--no-special-tokens', "encode --text without the tokenizer's special tokens (default: as transformers' tokenizer(text), e.g. with BOS)")
     .option('--seq-len <T>', 'sequence length (default min(512, context))', int('--seq-len', 2))
     .option('--batch <B>', 'sequences', int('--batch', 1), 4)
     .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
@@ -200,13 +201,13 @@ export function buildProgram(): Command {
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
-    .action(async (ckpt: string, o: { text?: string; tokens?: string; seqLen?: number; batch: number; tau: number; mode: KStarMode; ep: EpName; layers?: [number, number]; degenerateWhen: DegenerateWhen; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
+    .action(async (ckpt: string, o: { text?: string; tokens?: string; specialTokens: boolean; seqLen?: number; batch: number; tau: number; mode: KStarMode; ep: EpName; layers?: [number, number]; degenerateWhen: DegenerateWhen; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
       if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
       const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
       let last = -1;
       const report = await analyzeCheckpoint(
         ckpt,
-        { seqLen: o.seqLen, batch: o.batch, tau: o.tau, mode: o.mode, ep: o.ep, textFile: o.text, tokensFile: o.tokens, seed: o.seed, layers: o.layers, degenerateWhen: o.degenerateWhen, savePatterns: o.savePatterns },
+        { seqLen: o.seqLen, batch: o.batch, tau: o.tau, mode: o.mode, ep: o.ep, textFile: o.text, tokensFile: o.tokens, specialTokens: o.specialTokens, seed: o.seed, layers: o.layers, degenerateWhen: o.degenerateWhen, savePatterns: o.savePatterns },
         {
           signal: controller.signal,
           onProgress: (f, msg) => {

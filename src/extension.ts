@@ -6,6 +6,7 @@ import { inheritLayersCommand } from './commands/inheritLayers';
 import { disposeLog, getLastError, log } from './ui/log';
 import { registerGpu } from './commands/installGpu';
 import { REPORT_VIEW_TYPE } from './shared/protocol';
+import { registerCheckpointContext } from './views/checkpointContext';
 import { ReportPanel, ReportPanelSerializer } from './views/reportPanel';
 import { SafetensorsEditorProvider } from './views/safetensorsEditor';
 import { startTrainingCommand } from './commands/startTraining';
@@ -20,6 +21,7 @@ export interface InherituneApi {
 export function activate(context: vscode.ExtensionContext): InherituneApi {
   context.subscriptions.push(
     log(),
+    registerCheckpointContext(),
     vscode.commands.registerCommand('inheritune.inheritLayers', inheritLayersCommand),
     vscode.commands.registerCommand('inheritune.analyzeAttention', analyzeAttentionCommand(context.extensionUri)),
     vscode.commands.registerCommand('inheritune.compareAttention', compareAttentionCommand(context.extensionUri)),

@@ -11,7 +11,7 @@ import { fromFloat32 } from '../checkpoint/dtypes';
 import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import type { AnalysisSettings } from '../shared/protocol';
-import { AnalysisReport, DegenerateWhen, EpName, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
+import { AnalysisReport, DegenerateWhen, EpName, explainSuggestion, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { hookName } from './graph/graph';
 import { densePattern } from './graph/pattern';
@@ -72,7 +72,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const t0 = performance.now();
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, s);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
   const tLoaded = performance.now();
   const H = ckpt.dims.heads;
   const T = r.seqLen;
@@ -139,6 +139,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         path: ckpt.dir,
       },
       settings: { seqLen: T, batch: B, tau: r.tau, mode: r.mode, seed: r.seed, degenerateWhen: r.degenerateWhen, input: input.description, layers: r.layers },
+      input: input.input,
       executionProvider: fwd.executionProvider,
       timings: {
         totalMs: round(total),
@@ -175,7 +176,7 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, { ...s, layers: [layer, layer] });
   if (!(head >= 0 && head < ckpt.dims.heads)) throw argError(`head ${head} is outside 0-${ckpt.dims.heads - 1}`);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
   let data: Float32Array | undefined;
   await runForward(
     ckpt,
@@ -258,7 +259,8 @@ export function reportText(rep: AnalysisReport): string {
     );
   }
   const lazy = rep.layers.filter((l) => l.lazy).map((l) => l.index);
-  lines.push(`  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN}`);
+  const sg = explainSuggestion(rep.layers, rep.model.numLayers);
+  lines.push(`  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN} (${sg.because})${sg.lazyBelowN.length ? `; lazy below n: ${sg.lazyBelowN.join(', ')}` : ''}`);
   lines.push(`  time: ${(rep.timings.totalMs / 1000).toFixed(2)} s (load ${(rep.timings.loadMs / 1000).toFixed(2)} s, forward ${(rep.timings.forwardMs / 1000).toFixed(2)} s, metrics ${(rep.timings.metricsMs / 1000).toFixed(2)} s)`);
   return lines.join('\n');
 }

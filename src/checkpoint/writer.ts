@@ -3,6 +3,7 @@
  * Tensor bytes come from a source range of another file (copied in fixed-size chunks, so memory stays flat
  * whatever the model size) or from a generator (re-initialised tensors).
  */
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DType, DTYPE_BYTES } from './dtypes';
@@ -162,7 +163,7 @@ export async function writeFolderAtomically(target: string, force: boolean, buil
   }
   const parent = path.dirname(abs);
   await fsp.mkdir(parent, { recursive: true });
-  const tmp = await fsp.mkdtemp(path.join(parent, `.${path.basename(abs)}.inheritune-tmp-`));
+  const tmp = await makeTempSibling(parent, `.${path.basename(abs)}.inheritune-tmp-`);
   activeTemps.add(tmp);
   try {
     await build(tmp);
@@ -179,6 +180,23 @@ export async function writeFolderAtomically(target: string, force: boolean, buil
     throw e;
   } finally {
     activeTemps.delete(tmp);
+  }
+}
+
+/**
+ * A new, uniquely named folder made by a plain mkdir, so it has the mode any folder the user makes has (0777 less the
+ * umask, e.g. 0755), which the finished output keeps after the rename. (mkdtemp would make it 0700, unreadable to
+ * colleagues on a shared machine.)
+ */
+async function makeTempSibling(parent: string, prefix: string): Promise<string> {
+  for (;;) {
+    const dir = path.join(parent, prefix + randomBytes(4).toString('hex'));
+    try {
+      await fsp.mkdir(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 

@@ -2,12 +2,13 @@
  * "Inheritune: Inherit First n Layers": reference → n (1..k-1, default k/2) → preset → output folder → progress with
  * cancel → reveal. All logic is the core's (planInherit/executePlan); this file only asks and reports.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openCheckpoint } from '../checkpoint/checkpoint';
 import { isInherituneError } from '../errors';
 import { executePlan } from '../surgery/execute';
-import { defaultOutDir, validateLayers } from '../surgery/inputs';
+import { defaultOutDir, freeOutDir, validateLayers } from '../surgery/inputs';
 import { planInherit, Preset } from '../surgery/plan';
 import { abortSignalFor, log, reportError } from '../ui/log';
 import { pickCheckpoint } from '../ui/pickCheckpoint';
@@ -66,11 +67,18 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
     preset = pick.label as Preset;
   }
   let out = args.out;
+  let force = args.force;
   if (!out) {
-    const suggested = defaultOutDir(ref.dir, n);
+    // A name that is free now (…-inherit-15L, then …-inherit-15L-2, …), so a second run does not collide.
+    const suggested = freeOutDir(defaultOutDir(ref.dir, n), existsSync);
     const input = await vscode.window.showInputBox({ title: 'Output folder', value: suggested, prompt: 'Written atomically: nothing appears until it is complete.' });
     if (!input) return;
-    out = input;
+    out = path.resolve(path.dirname(ref.dir), input);
+    if (existsSync(out) && !force) {
+      const choice = await vscode.window.showWarningMessage(`${out} already exists. Replace it with the inherited model?`, { modal: true }, 'Replace');
+      if (choice !== 'Replace') return;
+      force = true;
+    }
   }
   const outDir = out;
   try {
@@ -80,7 +88,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
       async (progress, token) => {
         let last = 0;
         return executePlan(plan, outDir, {
-          force: args.force,
+          force,
           signal: abortSignalFor(token),
           onProgress: (f, msg) => {
             const inc = Math.max(0, f * 100 - last);
@@ -91,9 +99,12 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
       },
     );
     log().appendLine(`[inherit] ${ref.dir} -> ${res.out}: ${n} layers, preset ${preset}`);
-    void vscode.window.showInformationMessage(`Inherited ${n} layers into ${path.basename(res.out)}.`, 'Reveal in Explorer', 'Open Folder').then((c) => {
+    // Both work in desktop VS Code and in the browser (code-server): revealInExplorer for a folder inside the
+    // workspace, a new window on the folder otherwise (revealFileInOS has no OS file manager to open in the browser).
+    const inWorkspace = !!vscode.workspace.getWorkspaceFolder(vscode.Uri.file(res.out));
+    void vscode.window.showInformationMessage(`Inherited ${n} layers into ${path.basename(res.out)}.`, ...(inWorkspace ? ['Reveal in Explorer'] : []), 'Open Folder in New Window').then((c) => {
       if (c === 'Reveal in Explorer') void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(res.out));
-      if (c === 'Open Folder') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(res.out));
+      if (c === 'Open Folder in New Window') void vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(res.out), { forceNewWindow: true });
     });
     return res.out;
   } catch (e) {

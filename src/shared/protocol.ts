@@ -20,6 +20,8 @@ export interface AnalysisSettings {
   ep?: EpName;
   textFile?: string;
   tokensFile?: string;
+  /** Add the tokenizer's special tokens to text (default true, as transformers' `tokenizer(text)`). */
+  specialTokens?: boolean;
   seed?: number;
   layers?: [number, number];
 }
@@ -62,6 +64,8 @@ export interface ReportViewState {
     metric: HeadMetric;
     series: LayerSeries;
     selected?: HeadSelection;
+    /** Where the head view sits: beside the heatmap (default) or under it. */
+    headDock?: 'beside' | 'below';
   };
 }
 

@@ -2,7 +2,7 @@
  * The analysis report (`inheritune analyze --json`), shared by the CLI, the extension host and the webview.
  * Stable and versioned: bump REPORT_SCHEMA_VERSION on any incompatible change and document it in the README.
  */
-export const REPORT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 2;
 
 /** How k* is taken over a batch: of the batch-mean matrix, or the mean of each sequence's k*. */
 export type KStarMode = 'mean' | 'per-seq';
@@ -54,6 +54,23 @@ export interface ExecutionProviderReport {
   skipped: { name: string; reason: string }[];
 }
 
+/** The input the model saw (schemaVersion ≥ 2). */
+export interface ReportInput {
+  /** text: --text FILE; tokens: --tokens FILE (used as given); builtin: the built-in text; random: seeded ids. */
+  source: 'text' | 'tokens' | 'builtin' | 'random';
+  file?: string;
+  /** "tokenizer.json" or "GPT-2 BPE" when a tokenizer encoded the text (or names the pieces of a token file). */
+  tokenizer?: string;
+  /** Tokens the source holds: the text encoded once as `tokenizer(text)` does, or the token file's length. */
+  tokenCount: number;
+  /** Whether the tokenizer's special tokens (e.g. BOS) were added, as transformers' `tokenizer(text)` adds them. */
+  specialTokens: boolean;
+  /** The special ids placed before the text's tokens in every sequence. */
+  specialTokenIds: number[];
+  /** Sequence 0: its T ids and each one's text piece (decoded per token; null without a tokenizer). */
+  firstSequence: { ids: number[]; pieces: string[] | null };
+}
+
 export interface AnalysisReport {
   schemaVersion: number;
   tool: { name: string; version: string };
@@ -78,6 +95,8 @@ export interface AnalysisReport {
     input: string;
     layers: [number, number];
   };
+  /** Absent in reports of schemaVersion 1. */
+  input?: ReportInput;
   executionProvider: ExecutionProviderReport;
   timings: { totalMs: number; loadMs: number; forwardMs: number; metricsMs: number; [phase: string]: number };
   /** The first layer from which every remaining layer is lazy, or floor(k/2) when none is. */
@@ -86,13 +105,68 @@ export interface AnalysisReport {
   createdAt: string;
 }
 
+/** k* or m* of 1 (rank 1, one column): the degenerate value, with room for the per-seq mean's rounding. */
+export const RANK_ONE_MAX = 1 + 1e-9;
+export function isRankOne(v: number): boolean {
+  return v <= RANK_ONE_MAX;
+}
+
+/** Which rule produced suggestedN. */
+export type SuggestionRule = 'lazy-tail' | 'half-depth';
+
+export interface Suggestion {
+  n: number;
+  rule: SuggestionRule;
+  /** The rule in words, for the verdict card and the Inherit button's tooltip. */
+  because: string;
+  /** First layer of the lazy tail (every layer from it to the last is lazy); null when there is none. */
+  tailStart: number | null;
+  lazyLayers: number[];
+  /** Lazy layers that lie below n, i.e. that inheriting n layers would keep. */
+  lazyBelowN: number[];
+  /** Other n worth one click: before the first lazy layer, before the last lazy run, half the depth. */
+  alternatives: { n: number; label: string }[];
+}
+
+/**
+ * suggestedN and why: the first layer from which every remaining layer is lazy (the lazy tail), else floor(k/2), the
+ * paper's default (also when the tail would leave no layer, or the report does not reach the last layer).
+ */
+export function explainSuggestion(layers: { index: number; lazy: boolean }[], numLayers: number): Suggestion {
+  const lazy = layers.filter((l) => l.lazy).map((l) => l.index);
+  const half = Math.floor(numLayers / 2);
+  const last = layers[layers.length - 1];
+  let tailStart: number | null = null;
+  if (last?.lazy && last.index === numLayers - 1) {
+    let first = layers.length - 1;
+    while (first > 0 && layers[first - 1].lazy && layers[first - 1].index === layers[first].index - 1) first--;
+    tailStart = layers[first].index;
+  }
+  const useTail = tailStart !== null && tailStart >= 1;
+  const n = useTail ? tailStart! : half;
+  let because: string;
+  if (useTail) because = `every layer from ${tailStart} on is lazy`;
+  else if (tailStart === 0) because = `every layer is lazy, so there is no lazy tail to cut: half the depth, as the paper's default`;
+  else if (!last || last.index !== numLayers - 1) because = `the report stops before the last layer, so it cannot show a lazy tail: half the depth, as the paper's default`;
+  else because = `no lazy tail (layer ${numLayers - 1} is not lazy): half the depth, as the paper's default`;
+  const alternatives: { n: number; label: string }[] = [];
+  const add = (m: number, label: string) => {
+    if (m >= 1 && m < numLayers && m !== n && !alternatives.some((a) => a.n === m)) alternatives.push({ n: m, label });
+  };
+  if (lazy.length) add(lazy[0], 'before the first lazy layer');
+  if (useTail) add(half, "half the depth (the paper's default)");
+  else if (lazy.length) {
+    // The start of the last run of lazy layers: the n a lazy tail would give if the layers after it were dropped.
+    let j = lazy.length - 1;
+    while (j > 0 && lazy[j - 1] === lazy[j] - 1) j--;
+    add(lazy[j], `before the last lazy run (${lazy[j]}${lazy[lazy.length - 1] !== lazy[j] ? `–${lazy[lazy.length - 1]}` : ''})`);
+  }
+  return { n, rule: useTail ? 'lazy-tail' : 'half-depth', because, tailStart, lazyLayers: lazy, lazyBelowN: lazy.filter((i) => i < n), alternatives };
+}
+
 /** suggestedN per the definition above (exported so the webview and the CLI agree). */
 export function suggestedN(layers: { index: number; lazy: boolean }[], numLayers: number): number {
-  if (!layers.length || !layers[layers.length - 1].lazy || layers[layers.length - 1].index !== numLayers - 1) return Math.floor(numLayers / 2);
-  let first = layers.length - 1;
-  while (first > 0 && layers[first - 1].lazy && layers[first - 1].index === layers[first].index - 1) first--;
-  const n = layers[first].index;
-  return n >= 1 ? n : Math.floor(numLayers / 2);
+  return explainSuggestion(layers, numLayers).n;
 }
 
 /**

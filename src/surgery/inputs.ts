@@ -10,6 +10,12 @@ export function validateLayers(value: string, k: number): string | undefined {
   return undefined;
 }
 
+/** The first of `base`, `base-2`, `base-3`, … that does not exist (for a default output folder that never collides). */
+export function freeOutDir(base: string, exists: (p: string) => boolean): string {
+  if (!exists(base)) return base;
+  for (let i = 2; ; i++) if (!exists(`${base}-${i}`)) return `${base}-${i}`;
+}
+
 /** `<ref>-inherit-<n>L` beside the reference. */
 export function defaultOutDir(ref: string, n: number): string {
   const dir = path.resolve(ref);

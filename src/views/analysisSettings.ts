@@ -8,7 +8,7 @@ export function configuredSettings(): AnalysisSettings {
   const c = vscode.workspace.getConfiguration('inheritune.analysis');
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   return settingsFromConfig(
-    { seqLen: c.get('seqLen'), batch: c.get('batch'), tau: c.get('tau'), mode: c.get('mode'), executionProvider: c.get('executionProvider'), inputFile: c.get('inputFile') },
+    { seqLen: c.get('seqLen'), batch: c.get('batch'), tau: c.get('tau'), mode: c.get('mode'), executionProvider: c.get('executionProvider'), inputFile: c.get('inputFile'), specialTokens: c.get('specialTokens') },
     base,
   );
 }
@@ -77,6 +77,7 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
     tau: Number(tau),
     mode: mode.label as KStarMode,
     ep: ep.label as EpName,
+    ...(cur.specialTokens === false ? { specialTokens: false } : {}),
     ...inputPart,
   };
 }

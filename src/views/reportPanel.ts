@@ -15,6 +15,7 @@ import { chooseSettings } from './analysisSettings';
 import { Disposable } from './dispose';
 import { makeNonce, webviewHtml } from './html';
 import { saveExport } from './saveExport';
+import { cachedReport, rememberReport, requestKey } from './reportCache';
 import { checkpointKey, describeSettings, headSettings } from './settingsModel';
 
 function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
@@ -137,13 +138,28 @@ export class ReportPanel extends Disposable {
     return path.basename(checkpointKey(this.sides[side]!.request.path));
   }
 
-  /** Run (or re-run) the analysis of one side with a notification that can cancel it. */
-  async analyze(side: Side): Promise<AnalysisReport | undefined> {
+  /**
+   * Run (or re-run) the analysis of one side with a notification that can cancel it. A report of this session for
+   * the same checkpoint files, input and settings (open in a panel or cached) is taken as it is, unless `fresh`.
+   */
+  async analyze(side: Side, fresh = false): Promise<AnalysisReport | undefined> {
     const s = this.sides[side];
     if (!s) return undefined;
     this.runs.get(side)?.abort();
     const ctl = new AbortController();
     this.runs.set(side, ctl);
+    const key = await requestKey(s.request.path, s.request.settings);
+    const reuse = fresh ? undefined : cachedReport(key);
+    if (reuse && this.runs.get(side) === ctl) {
+      this.runs.delete(side);
+      s.status = 'ready';
+      s.report = reuse;
+      s.error = undefined;
+      s.progress = { fraction: 1, message: 'done' };
+      this.post({ type: 'report', side, report: reuse });
+      log().appendLine(`[analyze] ${s.request.path}: reusing the report of ${reuse.createdAt} (same checkpoint files, input and settings); not analyzed again`);
+      return reuse;
+    }
     s.status = 'loading';
     s.error = undefined;
     s.cancelled = undefined;
@@ -171,6 +187,7 @@ export class ReportPanel extends Disposable {
           s.status = 'ready';
           s.report = report;
           s.progress = { fraction: 1, message: 'done' };
+          rememberReport(key, report);
           this.post({ type: 'report', side, report });
           const lazy = report.layers.filter((l) => l.lazy).map((l) => l.index);
           log().appendLine(`[analyze] ${req.path}: ${report.layers.length} layers in ${Math.round(report.timings.totalMs)} ms on ${report.executionProvider.used}; lazy: ${lazy.join(', ') || 'none'}; suggested n = ${report.suggestedN}`);
@@ -199,7 +216,7 @@ export class ReportPanel extends Disposable {
         this.post({ type: 'init', sides: this.sides });
         break;
       case 'retry':
-        await this.analyze(msg.side);
+        await this.analyze(msg.side, true);
         break;
       case 'cancel':
         this.runs.get(msg.side)?.abort();
@@ -210,7 +227,7 @@ export class ReportPanel extends Disposable {
         const settings = await chooseSettings(`Analyze ${this.name(msg.side)} again`, s.request.settings);
         if (!settings) return;
         s.request = { ...s.request, settings };
-        await this.analyze(msg.side);
+        await this.analyze(msg.side, true);
         break;
       }
       case 'requestHead':

@@ -11,6 +11,7 @@ export interface RawAnalysisConfig {
   mode?: unknown;
   executionProvider?: unknown;
   inputFile?: unknown;
+  specialTokens?: unknown;
 }
 
 /** Token files the engine reads as ids (nanoGPT uint16 .bin, .npy); anything else is text for the tokenizer. */
@@ -28,12 +29,13 @@ export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): Anal
   if (typeof c.tau === 'number' && c.tau > 0 && c.tau < 1) s.tau = c.tau;
   if (typeof c.mode === 'string' && (K_STAR_MODES as readonly string[]).includes(c.mode)) s.mode = c.mode as KStarMode;
   if (typeof c.executionProvider === 'string' && (EP_NAMES as readonly string[]).includes(c.executionProvider)) s.ep = c.executionProvider as EpName;
+  if (c.specialTokens === false) s.specialTokens = false;
   return { ...s, ...inputSettings(typeof c.inputFile === 'string' ? c.inputFile : undefined, baseDir) };
 }
 
 export function describeSettings(s: AnalysisSettings): string {
   const input = s.textFile ? `text ${path.basename(s.textFile)}` : s.tokensFile ? `tokens ${path.basename(s.tokensFile)}` : 'default input (built-in text, or seeded ids without a tokenizer)';
-  return [`T ${s.seqLen ?? 'auto'}`, `batch ${s.batch ?? 4}`, `τ ${s.tau ?? 0.9}`, s.mode ?? 'mean', `EP ${s.ep ?? 'auto'}`, input].join(' · ');
+  return [`T ${s.seqLen ?? 'auto'}`, `batch ${s.batch ?? 4}`, `τ ${s.tau ?? 0.9}`, s.mode ?? 'mean', `EP ${s.ep ?? 'auto'}`, input, ...(s.specialTokens === false ? ['no special tokens'] : [])].join(' · ');
 }
 
 /**

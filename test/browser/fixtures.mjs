@@ -58,7 +58,7 @@ export function syntheticReport({ numLayers, numHeads, lazy, seqLen = 256, batch
     if (first >= 1) n = first;
   }
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: { name: 'inheritune-studio', version: 'test' },
     model: { architecture: 'GPT2LMHeadModel', family: 'gpt2', numLayers, numHeads, numKvHeads: numHeads, hiddenSize: numHeads * 64, params: numLayers * 12 * (numHeads * 64) ** 2, path: `/models/${name}` },
     settings: { seqLen, batch, tau: 0.9, mode: 'mean', seed: 0, degenerateWhen: 'either', input: 'builtin', layers: [0, numLayers - 1] },
@@ -131,7 +131,7 @@ export function plantedFixture() {
 }
 
 /** Read `blocks.{L}.attn.pattern` ([head, query, key], F16 or F32) from the --save-patterns safetensors file(s). */
-function readPatterns(dir) {
+export function readPatterns(dir) {
   const tensors = new Map();
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.safetensors'))) {
     const buf = readFileSync(path.join(dir, f));

@@ -8,6 +8,9 @@
 //          SVG and metrics CSV through the save dialog, and the panel's "Inherit first n layers" (n = 5)
 //   c      "Start Training" on a tiny fixture: terminal, live training panel with points and a growth marker
 //   d      a .safetensors file opens in the viewer, which lists its tensors
+//   ux     the report on lazy layers that are not a tail (fallback rule named), Compare reusing an open report,
+//          Inherit proposing a free name and offering Replace, output mode 0755, no checkpoint menus on a folder
+//          without weights
 //   dev    flow a again with the extension loaded from the source folder (extensionDevelopmentPath)
 // Groups a-d and error drive the extension installed from the .vsix.
 import './lib/proc.mjs'; // first: its exit handler kills children before paths.mjs removes their folders
@@ -22,11 +25,13 @@ import { PLANTED_LAZY, cli, inspect, makeWorkspace } from './lib/fixtures.mjs';
 import { LOG_DIR, OUT_DIR, REPO, makeTemp, removeTemps } from './lib/paths.mjs';
 import { Workbench, launchBrowser } from './lib/workbench.mjs';
 
-const GROUPS = ['it', 'pkg', 'b', 'error', 'a', 'c', 'd', 'dev'];
+const GROUPS = ['it', 'pkg', 'b', 'error', 'a', 'c', 'd', 'ux', 'dev'];
 const only = (process.argv.slice(2).length ? process.argv.slice(2) : (process.env.E2E_ONLY ?? '').split(/[\s,]+/)).filter(Boolean);
 for (const g of only) if (!GROUPS.includes(g)) throw new Error(`unknown group "${g}" (groups: ${GROUPS.join(' ')})`);
 const want = (g) => !only.length || only.includes(g);
 
+// Output folders must get the mode a plain mkdir gives: code-server (and so the extension) inherits this umask.
+process.umask(0o022);
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 fs.rmSync(LOG_DIR, { recursive: true, force: true });
@@ -99,8 +104,13 @@ after(async () => {
   console.error(`[e2e] total ${((Date.now() - T0) / 1000).toFixed(0)} s; screenshots and logs in ${path.relative(process.cwd(), OUT_DIR) || '.'}`);
 });
 
-/** A UI test on a workbench session: the UI is reset first, and a failure leaves a screenshot in test/e2e/out/. */
-function uiTest(group, name, fn, { timeout = 180_000, session = vsixSession, reset = true } = {}) {
+/**
+ * A UI test on a workbench session: the UI is reset first, and a failure leaves a screenshot in test/e2e/out/.
+ * E2E_SESSION=dev runs the .vsix groups on the extension loaded from the source folder instead (when packaging is
+ * what is broken, the flows can still be checked).
+ */
+const defaultSession = process.env.E2E_SESSION === 'dev' ? devSession : vsixSession;
+function uiTest(group, name, fn, { timeout = 180_000, session = defaultSession, reset = true } = {}) {
   if (!want(group)) return;
   test(name, { timeout }, async (t) => {
     const s = await session();
@@ -248,9 +258,9 @@ if (want('pkg')) {
 // The workbench for groups a-d and error: code-server with the .vsix installed, the UI workspace open. Its own test,
 // so that packaging, installing and the first load (the slow part) have their own time limit and result.
 
-if (['b', 'error', 'a', 'c', 'd'].some(want)) {
+if (['b', 'error', 'a', 'c', 'd', 'ux'].some(want)) {
   test('workbench: code-server opens the workspace with the installed .vsix', { timeout: 420_000 }, async () => {
-    const { wb } = await vsixSession();
+    const { wb } = await defaultSession();
     await wb.explorerRow('broken').waitFor();
   });
 }
@@ -306,9 +316,10 @@ uiTest('error', 'error path: Inherit on a broken checkpoint shows an error with 
 
 uiTest('error', 'error path: Analyze Attention on a broken checkpoint shows an error with "Show Log", which opens the Inheritune output', async ({ wb }) => {
   await wb.contextMenu(wb.explorerRow('broken'), 'Analyze Attention');
-  await wb.waitQuickInput('Run with defaults');
-  await wb.pick('Run with defaults');
+  // The checkpoint is checked before any settings are asked for: one error, no settings prompt, no report panel.
   await expectErrorWithLog(wb, 'Analyze attention', /broken\/model\.safetensors/);
+  assert.equal(await wb.quickInput.isVisible(), false, 'no settings prompt for a checkpoint that cannot be read');
+  assert.equal(await wb.editorTab('Attention: broken').count(), 0, 'no report panel with a second error and a Retry');
   await wb.screenshot('error-analyze.png');
 });
 
@@ -394,11 +405,12 @@ async function openHead(view, wb, layer, head) {
   // Colours inside the matrix area (the canvas has a 40 × 22 px margin for the tick labels).
   const colours = await canvas.evaluate((c) => {
     const dpr = c.width / parseFloat(c.style.width);
-    const x0 = Math.ceil(41 * dpr);
-    const y0 = Math.ceil(23 * dpr);
+    const x0 = Math.ceil(40 * dpr); // the matrix starts at x = 40 (key 0 may be a ~1 px column), y = 22
+    const y0 = Math.ceil(22 * dpr);
     const img = c.getContext('2d').getImageData(x0, y0, c.width - x0 - 1, c.height - y0 - 1).data;
     const seen = new Set();
-    for (let i = 0; i < img.length && seen.size < 50; i += 4 * 7) seen.add((img[i] << 16) | (img[i + 1] << 8) | img[i + 2]);
+    // Every pixel: a lazy head is one column of about one pixel (T = 256 in a ~340 px canvas beside the heatmap).
+    for (let i = 0; i < img.length && seen.size < 50; i += 4) seen.add((img[i] << 16) | (img[i + 1] << 8) | img[i + 2]);
     return seen.size;
   });
   assert.ok(colours > 1, `the attention canvas of layer ${layer} head ${head} is blank (${colours} colour)`);
@@ -607,6 +619,127 @@ uiTest('d', 'flow d: opening model.safetensors shows the viewer listing its tens
   await view.locator('.vrow.vtensor .tname[title="transformer.wte.weight"]').waitFor({ timeout: 10_000 });
   await view.locator('input.filter').fill('h.3.attn.c_attn.weight');
   await view.locator('.vrow.vtensor .tname[title="transformer.h.3.attn.c_attn.weight"]').waitFor({ timeout: 10_000 });
+});
+
+// ------------------------------------------------------------------------------------------------------------------
+// ux: what a first real use showed (issue 14)
+
+/** The names in the Explorer context menu of `row`, once the menu holds `ready` (the extension's items have arrived). */
+async function menuOf(wb, row, ready, timeoutMs = 60_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    await row.click({ button: 'right' });
+    await wb.page.getByRole('menuitem').first().waitFor({ timeout: 3000 }).catch(() => {});
+    await wb.page.waitForTimeout(400);
+    const names = (await wb.page.getByRole('menuitem').allInnerTexts().catch(() => [])).map((x) => x.split('\n')[0].trim());
+    await wb.page.keyboard.press('Escape');
+    if (names.some((n) => ready.test(n)) || Date.now() > end) return names;
+    await wb.page.waitForTimeout(1000);
+  }
+}
+
+/** The Inheritune output channel's lines, from the extension host's log files of this code-server. */
+function inherituneLog(cs) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/Inheritune\.log$/.test(e.name)) out.push(...fs.readFileSync(p, 'utf8').split('\n'));
+    }
+  };
+  walk(path.join(cs.dirs.userData, 'logs'));
+  return out;
+}
+
+uiTest('ux', 'ux: Analyze Attention, Inherit and Start Training are offered on checkpoint folders, not on a folder without weights', async ({ wb }) => {
+  const onCkpt = await menuOf(wb, wb.explorerRow('notail'), /^Analyze Attention$/);
+  for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training']) assert.ok(onCkpt.includes(item), `"${item}" on a checkpoint folder (menu: ${onCkpt.join(' | ')})`);
+  const onNotes = await menuOf(wb, wb.explorerRow('notes'), /^Copy Path$/);
+  assert.ok(onNotes.includes('Copy Path'), `the folder's menu opened (${onNotes.join(' | ')})`);
+  for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training']) assert.ok(!onNotes.includes(item), `"${item}" on a folder without weights (menu: ${onNotes.join(' | ')})`);
+});
+
+uiTest('ux', 'ux: lazy layers that are not a tail: the card names the fallback rule, lists the lazy layers and offers n = 5', async ({ wb }) => {
+  await wb.contextMenu(wb.explorerRow('notail'), 'Analyze Attention');
+  await wb.waitQuickInput('Run with defaults');
+  await wb.pick('Run with defaults');
+  const view = wb.activeWebview();
+  await view.locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
+  assert.equal(await view.locator('.verdict-title').innerText(), 'Layers 5, 6 are lazy (2 of 8)');
+  assert.equal(await view.locator('.verdict-rule').innerText(), "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.");
+  assert.equal(await view.locator('.verdict-n .big').innerText(), '4');
+  assert.equal(await view.locator('.n-input').inputValue(), '4');
+  const choices = await view.locator('.verdict-choices button.choice').allInnerTexts();
+  assert.deepEqual(choices.map((c) => c.trim()), ['n = 5'], 'the first lazy layer as a one-click choice');
+  assert.match(await view.getByRole('button', { name: 'Inherit first n layers' }).getAttribute('title'), /no lazy tail/);
+  await wb.screenshot('verdict-fallback.png', { docs: 'verdict-fallback.png' });
+});
+
+uiTest('ux', 'ux: Compare with a report that is open does not analyze it again', async ({ cs, fx, wb }) => {
+  // The report of notail from the test before (or made now).
+  if (!(await wb.editorTab('Attention: notail').isVisible())) {
+    await wb.contextMenu(wb.explorerRow('notail'), 'Analyze Attention');
+    await wb.waitQuickInput('Run with defaults');
+    await wb.pick('Run with defaults');
+    await wb.activeWebview().locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
+  }
+  const started = () => inherituneLog(cs).filter((l) => l.includes(`[analyze] ${fx.notail}: T `)).length;
+  const before = started();
+  assert.ok(before >= 1, 'the first analysis of notail is in the log');
+  await wb.palette('Inheritune: Compare Attention');
+  await wb.waitQuickInput('Reference checkpoint (A)');
+  await wb.openDialog(fx.notail);
+  await wb.waitQuickInput('Checkpoint to compare with (B)');
+  await wb.openDialog(fx.planted);
+  await wb.waitQuickInput('Run with defaults');
+  const t0 = Date.now();
+  await wb.pick('Run with defaults');
+  await wb.editorTab('Attention: notail ↔ planted').waitFor({ timeout: 30_000 });
+  const cmp = wb.activeWebview();
+  await cmp.locator('.verdict', { hasText: 'A · notail' }).waitFor({ timeout: 30_000 });
+  const aMs = Date.now() - t0;
+  await cmp.locator('.verdict', { hasText: 'B · planted' }).waitFor({ timeout: 150_000 });
+  await wb.page.waitForTimeout(1500); // the output channel's file is flushed shortly after
+  const log = inherituneLog(cs);
+  assert.equal(started(), before, `no second analysis of notail (log: ${log.filter((l) => l.includes('[analyze]')).join(' / ')})`);
+  assert.ok(log.some((l) => l.includes(`[analyze] ${fx.notail}: reusing the report`)), 'the log says the report was reused');
+  console.error(`[e2e] compare: side A (reused) shown ${aMs} ms after the settings were chosen`);
+  await wb.screenshot('compare-reuse.png');
+});
+
+uiTest('ux', 'ux: Inherit proposes -inherit-4L, then -inherit-4L-2, offers Replace; the output folder is 0755 under umask 022', async ({ fx, wb }) => {
+  const base = path.join(fx.ws, 'notail-inherit-4L');
+  for (const d of [base, `${base}-2`]) fs.rmSync(d, { recursive: true, force: true });
+  const inherit = async () => {
+    await wb.contextMenu(wb.explorerRow('notail'), 'Inherit First n Layers');
+    await wb.waitQuickInput(/Inherit first n layers of notail/);
+    await wb.answer('4');
+    await wb.waitQuickInput('Preset');
+    await wb.pick('paper');
+    await wb.waitQuickInput('Output folder');
+    await wb.page.waitForTimeout(300);
+    return wb.quickInputBox.inputValue();
+  };
+  assert.equal(await inherit(), base);
+  await wb.page.keyboard.press('Enter');
+  await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
+  assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755', 'output folder mode under umask 022');
+  // The new checkpoint (renamed into place) gets the checkpoint menus without a reload.
+  await wb.explorerRow('notail-inherit-4L').waitFor({ timeout: 30_000 });
+  const menu = await menuOf(wb, wb.explorerRow('notail-inherit-4L'), /^Analyze Attention$/, 20_000);
+  assert.ok(menu.includes('Analyze Attention'), `menu of the new checkpoint: ${menu.join(' | ')}`);
+  await wb.clearNotifications();
+  assert.equal(await inherit(), `${base}-2`, 'the second run proposes a free name');
+  // Typing the existing folder asks before replacing it.
+  await wb.answer(base);
+  const dialog = wb.page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 15_000 });
+  assert.match(await dialog.innerText(), /already exists\. Replace it/);
+  await dialog.getByRole('button', { name: 'Replace' }).click();
+  await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
+  assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755');
+  assert.equal((await inspect(base)).numLayers, 4);
 });
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { contentSecurityPolicy, makeNonce, webviewHtml } from '../../src/views/h
 import { decodeExport, exportFileName, isExportFormat } from '../../src/views/exportData';
 import { checkpointKey, describeSettings, headSettings, settingsFromConfig, validateInt, validateTau } from '../../src/views/settingsModel';
 import { buildViewerModel } from '../../src/views/viewerModel';
-import { attentionLut, attentionToRgba, metricColor, metricDomain, rampStops } from '../../webview/shared/colorScale';
+import { attentionLut, attentionToRgba, metricColor, metricDomain, rampStops, rankOneColor } from '../../webview/shared/colorScale';
 import { csvField, fileStem, reportsToCsv, CSV_COLUMNS } from '../../webview/shared/csv';
 import { baseName, formatBytes, formatCount, formatInt, formatMs, formatRanges } from '../../src/shared/format';
 import { hasSeries, heatmapGeometry, heatmapModel, layerLines, lazyRuns, moveCursor, verdict } from '../../webview/shared/heatmapModel';
@@ -36,7 +36,7 @@ function report(ks: number[][], o: { lazy?: number[]; bi?: (number | null)[]; de
     heads: row.map((k) => head(k)),
   }));
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: { name: 't', version: '0' },
     model: { architecture: 'GPT2LMHeadModel', family: 'gpt2', numLayers: ks.length, numHeads: ks[0].length, numKvHeads: ks[0].length, hiddenSize: 64, params: 1000, path: '/m/x' },
     settings: { seqLen: 16, batch: 2, tau: 0.9, mode: 'mean', seed: 3, degenerateWhen: o.degenerateWhen ?? 'either', input: 'builtin', layers: [0, ks.length - 1] },
@@ -105,9 +105,12 @@ describe('colour scales', () => {
   test('metric colours: domain ends are the ramp ends, out-of-domain values clamp, NaN is the background', () => {
     const [low, , high] = rampStops(DARK);
     const c = metricColor(DARK, 'kStar', [1, 64]);
-    assert.equal(c(1), low);
+    // Rank 1 (and below, which k* cannot be) has its own colour; the ramp starts just above it.
+    assert.equal(c(1), rankOneColor(DARK));
+    assert.equal(c(0.5), rankOneColor(DARK));
+    assert.equal(c(1.0001), low);
+    assert.equal(metricColor(DARK, 'entropy', [0, 1])(0), low, 'only k* and m* have a rank-1 colour');
     assert.equal(c(64), high);
-    assert.equal(c(0.5), low);
     assert.equal(c(1000), high);
     assert.equal(c(NaN), DARK.background);
     assert.notEqual(c(2), c(8), 'log scale separates small ranks');

@@ -159,6 +159,27 @@ describe('report panel host (fake vscode, real worker)', { skip: haveWorker ? fa
     assert.deepEqual(c.args[1], { layers: 4 });
   });
 
+  test('Compare takes the report of the same checkpoint, input and settings instead of analyzing it again', async () => {
+    const first = ReportPanel.get(ckpt)?.side('a')?.report;
+    assert.ok(first, 'the report of the first test');
+    const child = await writeSynthCheckpoint(path.join(tmp, 'gpt2-3L'), { family: 'gpt2', numLayers: 3, std: 0.2 });
+    const from = posted.length;
+    const cmp = ReportPanel.open(FakeUri.file('/ext') as never, { path: ckpt, settings: { seqLen: 32, batch: 2 } }, { b: { path: child, settings: { seqLen: 32, batch: 2 } } });
+    panels[panels.length - 1].fromWebview.fire({ type: 'ready' });
+    await cmp.done;
+    assert.equal(cmp.panel.side('a')?.report?.createdAt, first.createdAt, 'side A is the earlier report');
+    const fresh = posted.slice(from);
+    assert.ok(!fresh.some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0), 'no analysis progress for A');
+    assert.ok(fresh.some((m) => m.type === 'progress' && m.side === 'b' && m.fraction > 0), 'B is analyzed');
+    assert.equal(cmp.panel.side('b')?.report?.model.numLayers, 3);
+    // "Re-run"/Retry asks for a fresh analysis: A runs again.
+    const before = posted.length;
+    const again = await cmp.panel.analyze('a', true);
+    assert.notEqual(again?.createdAt, first.createdAt);
+    assert.ok(posted.slice(before).some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0));
+    cmp.panel.dispose();
+  });
+
   test('one panel per checkpoint; a reload restores from the webview state and marks an interrupted run', async () => {
     const again = ReportPanel.open(FakeUri.file('/ext') as never, { path: path.join(ckpt, 'config.json'), settings: { seqLen: 32, batch: 2 } });
     assert.equal(ReportPanel.get(ckpt), again.panel, 'config.json of the same checkpoint reuses the panel');

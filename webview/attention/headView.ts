@@ -2,14 +2,24 @@
  * One head's attention matrix (T×T batch mean) on a canvas: a √ colour scale, zoom (buttons, wheel, + / −), pan (drag),
  * and a read-out of (query, key, value) under the pointer or the keyboard probe (arrow keys). The matrix arrives from
  * the host as an ArrayBuffer on request; nothing else is kept.
+ *
+ * With the report's tokens (sequence 0), the axes show token text where a cell is tall enough for a line of text
+ * (at any zoom), the read-out and the tooltip name the query and key tokens, and a token strip below highlights a
+ * token's row and column on hover. Token text is untrusted: it goes only into textContent and canvas fillText.
  */
 import type { HeadReport } from '../../src/shared/report';
 import { attentionLut, attentionToRgba, rampStops } from '../shared/colorScale';
-import { button, clear, h, icon } from '../shared/dom';
+import { button, clear, h, icon, Tooltip } from '../shared/dom';
 import { Theme } from '../shared/theme';
+import { shortToken, tokenText } from './text';
 
 const MARGIN_L = 40;
 const MARGIN_T = 22;
+/** Margins when token labels may be drawn (queries on the left, keys rotated on top). */
+const TOKEN_MARGIN_L = 92;
+const TOKEN_MARGIN_T = 64;
+/** A cell must be this many CSS px tall for a token label on its row/column. */
+const TOKEN_MIN_CELL = 11;
 const ZOOMS = [1, 2, 4, 8, 16, 32, 64];
 
 export interface HeadViewCallbacks {
@@ -19,6 +29,8 @@ export interface HeadViewCallbacks {
   onExportSvg: (svgText: string, name: string) => void;
   /** A menu button (the panel's own, so every menu looks and behaves the same). */
   menu: (label: string, icon: string, items: { label: string; run: () => void }[]) => HTMLElement;
+  /** The panel's hover card, for the cell under the pointer. */
+  tooltip?: Tooltip;
 }
 
 type Phase = { kind: 'empty' } | { kind: 'loading'; label: string } | { kind: 'error'; label: string; message: string } | { kind: 'ready'; label: string };
@@ -43,6 +55,14 @@ export class HeadView {
   private vy = 0;
   private probe: { q: number; k: number } | undefined;
   private lut: Uint8ClampedArray;
+  /** Token pieces of sequence 0 (null: positions only) and how many sequences the matrix averages. */
+  private tokens: string[] | null = null;
+  private batch = 1;
+  /** A position hovered in the token strip: its row and column are highlighted. */
+  private hoverPos: number | undefined;
+  private strip: HTMLElement | undefined;
+  private ml = MARGIN_L;
+  private mt = MARGIN_T;
 
   constructor(theme: Theme, private readonly cb: HeadViewCallbacks) {
     this.theme = theme;
@@ -60,7 +80,10 @@ export class HeadView {
 
   /** The available width changed (layout). */
   setWidth(w: number): void {
-    const s = Math.max(220, Math.min(640, Math.floor(w) - MARGIN_L - 8));
+    // Also fit the height of the panel (the card is sticky beside the heatmap): toolbar, chips, legend and
+    // read-out take about 300 px, the token strip about 120.
+    const fitH = window.innerHeight - this.mt - (this.tokens ? 420 : 300);
+    const s = Math.max(220, Math.min(640, Math.floor(w) - this.ml - 8, fitH));
     if (Math.abs(s - this.size) < 4) return;
     this.size = s;
     if (this.phase.kind === 'ready') this.renderShell();
@@ -83,11 +106,18 @@ export class HeadView {
   }
 
   /** Draw a matrix; returns after the canvas is drawn (the caller measures to the next frame). */
-  showMatrix(label: string, fileStem: string, T: number, data: Float32Array, head: HeadReport | undefined): void {
+  showMatrix(label: string, fileStem: string, T: number, data: Float32Array, head: HeadReport | undefined, tokens?: { pieces: string[] | null; batch: number }): void {
     const sameShape = this.T === T;
     this.T = T;
     this.data = data;
     this.head = head;
+    this.tokens = tokens?.pieces && tokens.pieces.length >= T ? tokens.pieces.slice(0, T) : null;
+    this.batch = tokens?.batch ?? 1;
+    this.hoverPos = undefined;
+    const ml = this.tokens ? TOKEN_MARGIN_L : MARGIN_L;
+    if (ml !== this.ml) this.size = Math.max(220, this.size - (ml - this.ml));
+    this.ml = ml;
+    this.mt = this.tokens ? TOKEN_MARGIN_T : MARGIN_T;
     this.fileStem = fileStem;
     this.phase = { kind: 'ready', label };
     if (!sameShape) {
@@ -188,8 +218,8 @@ export class HeadView {
       ),
     );
     const dpr = window.devicePixelRatio || 1;
-    const W = MARGIN_L + this.size;
-    const H = MARGIN_T + this.size;
+    const W = this.ml + this.size;
+    const H = this.mt + this.size;
     const c = h('canvas', {
       class: 'attention-canvas',
       width: Math.round(W * dpr),
@@ -202,10 +232,49 @@ export class HeadView {
     c.style.height = `${H}px`;
     this.canvas = c;
     this.readout = h('div', { class: 'readout', 'aria-live': 'polite' });
-    this.root.append(toolbar, chips ?? '', h('div', { class: 'canvas-wrap' }, c), this.legend(), this.readout);
+    this.strip = this.tokens ? this.tokenStrip() : undefined;
+    this.root.append(toolbar, chips ?? '', h('div', { class: 'canvas-wrap' }, c), this.legend(), this.readout, this.strip ?? '');
     this.bindCanvas(c);
     this.draw();
     this.updateReadout();
+  }
+
+  /** One span per position of sequence 0; hovering one highlights its row (as query) and column (as key). */
+  private tokenStrip(): HTMLElement {
+    const toks = this.tokens!;
+    const list = h('div', { class: 'token-list', role: 'list', 'aria-label': 'Tokens of sequence 0' });
+    for (let i = 0; i < toks.length; i++) {
+      list.append(h('span', { class: 'tok', role: 'listitem', 'data-pos': i, title: `position ${i}: ${JSON.stringify(toks[i])}`, text: tokenText(toks[i]) }));
+    }
+    list.addEventListener('mouseover', (ev) => {
+      const pos = Number((ev.target as HTMLElement).closest('.tok')?.getAttribute('data-pos'));
+      if (!Number.isInteger(pos) || pos === this.hoverPos) return;
+      this.hoverPos = pos;
+      this.markStrip();
+      this.draw();
+    });
+    list.addEventListener('mouseleave', () => {
+      this.hoverPos = undefined;
+      this.markStrip();
+      this.draw();
+    });
+    const note = this.batch > 1 ? `Tokens of sequence 0 of ${this.batch}; the matrix is their mean. Hover a token for its row and column.` : 'Hover a token for its row (as query) and column (as key).';
+    return h('div', { class: 'token-strip' }, h('div', { class: 'muted token-note', text: note }), list);
+  }
+
+  /** Strip classes: the hovered token, and the probe's query and key tokens. */
+  private markStrip(): void {
+    if (!this.strip) return;
+    for (const el of Array.from(this.strip.querySelectorAll('.tok.hover, .tok.q, .tok.k'))) el.classList.remove('hover', 'q', 'k');
+    const at = (i: number | undefined) => (i === undefined ? null : this.strip!.querySelector(`.tok[data-pos="${i}"]`));
+    at(this.hoverPos)?.classList.add('hover');
+    at(this.probe?.q)?.classList.add('q');
+    at(this.probe?.k)?.classList.add('k');
+  }
+
+  /** "12 ·the" for a position (the bare number without tokens). */
+  private posLabel(i: number): string {
+    return this.tokens ? `${i} ${tokenText(this.tokens[i])}` : String(i);
   }
 
   private legend(): HTMLElement {
@@ -221,7 +290,7 @@ export class HeadView {
       }
     }
     void stops;
-    return h('div', { class: 'attn-legend' }, h('span', { class: 'muted', text: '0' }), bar, h('span', { class: 'muted', text: `${this.max.toFixed(3)}  (√ scale)` }), h('span', { class: 'muted legend-hint', text: 'wheel or +/− zoom · drag to pan · arrows probe' }));
+    return h('div', { class: 'attn-legend' }, h('span', { class: 'muted', text: '0' }), bar, h('span', { class: 'muted', text: `${this.max.toFixed(3)}  (√ scale)` }), h('span', { class: 'muted legend-hint', text: `wheel or +/− zoom${this.tokens ? ' (token labels from ' + TOKEN_MIN_CELL + ' px a cell)' : ''} · drag to pan · arrows probe` }));
   }
 
   private visible(): number {
@@ -256,8 +325,8 @@ export class HeadView {
 
   private cellAt(ev: MouseEvent): { q: number; k: number } | undefined {
     const r = this.canvas!.getBoundingClientRect();
-    const x = ev.clientX - r.left - MARGIN_L;
-    const y = ev.clientY - r.top - MARGIN_T;
+    const x = ev.clientX - r.left - this.ml;
+    const y = ev.clientY - r.top - this.mt;
     if (x < 0 || y < 0 || x >= this.size || y >= this.size) return undefined;
     const w = this.visible();
     return { k: Math.floor(this.vx + (x / this.size) * w), q: Math.floor(this.vy + (y / this.size) * w) };
@@ -280,9 +349,19 @@ export class HeadView {
         this.draw();
         this.updateReadout();
       }
+      if (cell && this.data) {
+        const v = this.data[cell.q * this.T + cell.k];
+        this.cb.tooltip?.show(ev.clientX, ev.clientY, [
+          `query ${cell.q} → key ${cell.k}`,
+          ['query', this.posLabel(cell.q)],
+          ['key', this.posLabel(cell.k)],
+          ['value', cell.k > cell.q ? 'masked (causal)' : v.toPrecision(5)],
+        ]);
+      } else this.cb.tooltip?.hide();
     });
     c.addEventListener('mouseleave', () => {
       drag = undefined;
+      this.cb.tooltip?.hide();
     });
     c.addEventListener('mousedown', (ev) => {
       if (this.zoomIdx > 0) drag = { x: ev.clientX, y: ev.clientY, vx: this.vx, vy: this.vy };
@@ -351,11 +430,15 @@ export class HeadView {
       return;
     }
     const v = this.data[p.q * this.T + p.k];
+    const tok = (i: number) => (this.tokens ? h('span', { class: 'ro-tok', title: JSON.stringify(this.tokens[i]), text: tokenText(this.tokens[i]) }) : '');
+    this.markStrip();
     this.readout.append(
       h('span', { class: 'ro-key', text: 'query' }),
       h('span', { class: 'ro-val', text: String(p.q) }),
+      tok(p.q),
       h('span', { class: 'ro-key', text: 'key' }),
       h('span', { class: 'ro-val', text: String(p.k) }),
+      tok(p.k),
       h('span', { class: 'ro-key', text: 'value' }),
       h('span', { class: 'ro-val', text: p.k > p.q ? `${v.toPrecision(4)} (masked)` : v.toPrecision(5) }),
     );
@@ -366,18 +449,49 @@ export class HeadView {
     const c = this.canvas;
     if (!c || !this.off) return;
     const ctx = c.getContext('2d')!;
-    const dpr = c.width / (MARGIN_L + this.size);
+    const dpr = c.width / (this.ml + this.size);
     const t = this.theme;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = t.background;
-    ctx.fillRect(0, 0, MARGIN_L + this.size, MARGIN_T + this.size);
+    ctx.fillRect(0, 0, this.ml + this.size, this.mt + this.size);
     const w = this.visible();
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.off, this.vx, this.vy, w, w, MARGIN_L, MARGIN_T, this.size, this.size);
+    ctx.drawImage(this.off, this.vx, this.vy, w, w, this.ml, this.mt, this.size, this.size);
     ctx.strokeStyle = t.border;
     ctx.lineWidth = 1;
-    ctx.strokeRect(MARGIN_L - 0.5, MARGIN_T - 0.5, this.size + 1, this.size + 1);
-    // Ticks: about 6 per axis, on whole cells.
+    ctx.strokeRect(this.ml - 0.5, this.mt - 0.5, this.size + 1, this.size + 1);
+    const cs = this.size / w;
+    const tokenAxes = !!this.tokens && cs >= TOKEN_MIN_CELL;
+    if (tokenAxes) this.drawTokenLabels(ctx, w, cs);
+    else this.drawTicks(ctx, w);
+    // Hooks for tests: what the axes show, and the highlighted position.
+    c.dataset.axes = tokenAxes ? 'tokens' : 'positions';
+    c.dataset.highlight = this.hoverPos === undefined ? '' : String(this.hoverPos);
+    // A token hovered in the strip: its row (as query) and column (as key).
+    const hp = this.hoverPos;
+    if (hp !== undefined) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(this.ml, this.mt, this.size, this.size);
+      ctx.clip();
+      ctx.globalAlpha = 0.28;
+      ctx.fillStyle = t.focus;
+      ctx.fillRect(this.ml, this.mt + (hp - this.vy) * cs, this.size, Math.max(2, cs));
+      ctx.fillRect(this.ml + (hp - this.vx) * cs, this.mt, Math.max(2, cs), this.size);
+      ctx.restore();
+    }
+    // Probe outline.
+    const p = this.probe;
+    if (p && p.k >= this.vx - 1 && p.k < this.vx + w && p.q >= this.vy - 1 && p.q < this.vy + w) {
+      ctx.strokeStyle = t.focus;
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(this.ml + (p.k - this.vx) * cs - 0.5, this.mt + (p.q - this.vy) * cs - 0.5, Math.max(3, cs) + 1, Math.max(3, cs) + 1);
+    }
+  }
+
+  /** Position ticks, about 6 per axis on whole cells, and the axis names. */
+  private drawTicks(ctx: CanvasRenderingContext2D, w: number): void {
+    const t = this.theme;
     ctx.fillStyle = t.muted;
     ctx.font = `10px ${t.fontFamily}`;
     const step = niceStep(w / 6);
@@ -385,33 +499,63 @@ export class HeadView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'alphabetic';
     for (let k = first; k < this.vx + w; k += step) {
-      const x = MARGIN_L + ((k + 0.5 - this.vx) / w) * this.size;
-      ctx.fillText(String(k), x, MARGIN_T - 7);
+      const x = this.ml + ((k + 0.5 - this.vx) / w) * this.size;
+      ctx.fillText(String(k), x, this.mt - 7);
     }
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
     const firstQ = Math.ceil(this.vy / step) * step;
     for (let q = firstQ; q < this.vy + w; q += step) {
-      const y = MARGIN_T + ((q + 0.5 - this.vy) / w) * this.size;
-      ctx.fillText(String(q), MARGIN_L - 6, y);
+      const y = this.mt + ((q + 0.5 - this.vy) / w) * this.size;
+      ctx.fillText(String(q), this.ml - 6, y);
     }
     ctx.textAlign = 'left';
     ctx.textBaseline = 'alphabetic';
-    ctx.fillText('key →', MARGIN_L + this.size - 30, 10);
+    ctx.fillText('key →', this.ml + this.size - 30, 10);
     ctx.save();
-    ctx.translate(10, MARGIN_T + 36);
+    ctx.translate(10, this.mt + 36);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = 'right';
     ctx.fillText('← query', 0, 0);
     ctx.restore();
-    // Probe outline.
-    const p = this.probe;
-    if (p && p.k >= this.vx - 1 && p.k < this.vx + w && p.q >= this.vy - 1 && p.q < this.vy + w) {
-      const cs = this.size / w;
-      ctx.strokeStyle = t.focus;
-      ctx.lineWidth = 1.5;
-      ctx.strokeRect(MARGIN_L + (p.k - this.vx) * cs - 0.5, MARGIN_T + (p.q - this.vy) * cs - 0.5, Math.max(3, cs) + 1, Math.max(3, cs) + 1);
+  }
+
+  /** A token on every visible row (query, left) and column (key, rotated on top); canvas text, never HTML. */
+  private drawTokenLabels(ctx: CanvasRenderingContext2D, w: number, cs: number): void {
+    const t = this.theme;
+    const toks = this.tokens!;
+    const font = Math.min(11, Math.max(9, Math.floor(cs * 0.8)));
+    ctx.font = `${font}px ${t.fontFamily}`;
+    const fit = (s: string, px: number) => {
+      let n = 16;
+      let out = shortToken(s, n);
+      while (n > 2 && ctx.measureText(out).width > px) out = shortToken(s, --n);
+      return out;
+    };
+    const k0 = Math.max(0, Math.floor(this.vx));
+    const q0 = Math.max(0, Math.floor(this.vy));
+    for (let k = k0; k < Math.min(this.T, this.vx + w); k++) {
+      ctx.fillStyle = k === this.probe?.k || k === this.hoverPos ? t.foreground : t.muted;
+      ctx.save();
+      ctx.translate(this.ml + (k + 0.5 - this.vx) * cs, this.mt - 4);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(fit(toks[k], this.mt - 8), 0, 0);
+      ctx.restore();
     }
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (let q = q0; q < Math.min(this.T, this.vy + w); q++) {
+      ctx.fillStyle = q === this.probe?.q || q === this.hoverPos ? t.foreground : t.muted;
+      ctx.fillText(fit(toks[q], this.ml - 8), this.ml - 4, this.mt + (q + 0.5 - this.vy) * cs);
+    }
+    ctx.fillStyle = t.muted;
+    ctx.font = `10px ${t.fontFamily}`;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
+    ctx.fillText('key →', 4, 12);
+    ctx.fillText('query ↓', 4, 26);
   }
 
   /** An SVG of the matrix: the PNG raster embedded as an image (a T² grid of rects would be far too large). */

@@ -4,11 +4,11 @@
  * Colours are concrete values from the theme, so the serialized SVG is self-contained.
  */
 import { axisBottom, axisLeft, axisRight, format, range, scaleBand, scaleLinear, scaleLog } from 'd3';
-import type { AnalysisReport } from '../../src/shared/report';
+import { isRankOne, type AnalysisReport } from '../../src/shared/report';
 import type { HeadMetric, HeadSelection, Side } from '../../src/shared/protocol';
-import { HEAD_METRICS, metricColor } from '../shared/colorScale';
+import { HEAD_METRICS, hasRankOneColor, metricColor, rankOneColor } from '../shared/colorScale';
 import { Cursor, heatmapGeometry, heatmapModel, HeatmapGeometry, lazyRuns, moveCursor } from '../shared/heatmapModel';
-import { Theme, textOn } from '../shared/theme';
+import { isLightKind, Theme, textOn } from '../shared/theme';
 import { Tooltip } from '../shared/dom';
 import { chartRoot } from './svgRoot';
 import { formatMetric, headTooltip } from './text';
@@ -34,6 +34,8 @@ export interface HeatmapOptions {
 
 const STRIP_H = 7;
 const TITLE_H = 22;
+/** The row of per-layer rank-1 head counts above the lazy strip. */
+const COUNT_H = 13;
 
 export interface HeatmapHandle {
   svg: SVGSVGElement;
@@ -52,7 +54,7 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
   // Vertical layout of the blocks.
   const blocks = entries.map((e) => {
     const model = heatmapModel(e.report, metric);
-    return { e, model, height: (compare ? TITLE_H : 0) + STRIP_H + 6 + model.numHeads * g.cellH + 34 };
+    return { e, model, height: (compare ? TITLE_H : 0) + COUNT_H + STRIP_H + 6 + model.numHeads * g.cellH + 34 };
   });
   const top = 8;
   const height = top + blocks.reduce((a, b) => a + b.height, 0) + (compare ? 8 * (blocks.length - 1) : 0);
@@ -92,6 +94,37 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
         .text(`${e.report.model.numLayers} layers × ${e.report.model.numHeads} heads`);
       y += TITLE_H;
     }
+    // Rank-1 heads (k* = 1) per layer, beside the lazy flag: how close a layer that is not lazy comes to it.
+    const rankOne = rankOneColor(theme);
+    const counts = e.report.layers.map((l) => ({ layer: l.index, n: l.heads.filter((hd) => isRankOne(hd.kStar)).length, of: l.heads.length }));
+    const xc = scaleBand<number>().domain(model.layers).range([g.left, g.left + model.layers.length * g.cellW]);
+    block
+      .append('text')
+      .attr('x', g.left - 8)
+      .attr('y', y + 9)
+      .attr('text-anchor', 'end')
+      .attr('font-size', 10)
+      .attr('fill', theme.muted)
+      .text('k*=1');
+    block
+      .append('g')
+      .attr('class', 'rank1-counts')
+      .selectAll('text')
+      .data(counts)
+      .join('text')
+      .attr('class', 'rank1-count')
+      .attr('data-layer', (c) => c.layer)
+      .attr('data-count', (c) => c.n)
+      .attr('x', (c) => xc(c.layer)! + g.cellW / 2)
+      .attr('y', y + 9)
+      .attr('text-anchor', 'middle')
+      .attr('font-size', g.cellW >= 14 ? 10 : 8)
+      .attr('font-weight', (c) => (c.n ? 600 : 400))
+      .attr('fill', (c) => (c.n ? (isLightKind(theme.kind) ? theme.foreground : rankOne) : theme.muted))
+      .text((c) => (c.n ? String(c.n) : g.cellW >= 14 ? '·' : ''))
+      .append('title')
+      .text((c) => `Layer ${c.layer}: ${c.n} of ${c.of} heads have k* = 1 (rank 1)`);
+    y += COUNT_H;
     const x = scaleBand<number>().domain(model.layers).range([g.left, g.left + model.layers.length * g.cellW]);
     const yh = scaleBand<number>().domain(range(model.numHeads)).range([y + STRIP_H + 6, y + STRIP_H + 6 + model.numHeads * g.cellH]);
     const cellsTop = y + STRIP_H + 6;
@@ -202,9 +235,9 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
   svg.selectAll('.axis').attr('font-size', 10).attr('font-family', theme.fontFamily);
 
   // Colour legend (one for all blocks: one scale).
-  const legH = Math.min(180, Math.max(60, height - top - 44));
+  const legH = Math.min(180, Math.max(60, height - top - 44 - (hasRankOneColor(metric) ? 24 : 0)));
   const legX = g.left + g.plotW + 28;
-  const legY = top + (compare ? TITLE_H : 0) + STRIP_H + 6;
+  const legY = top + (compare ? TITLE_H : 0) + COUNT_H + STRIP_H + 6;
   const gradId = `grad-${Math.random().toString(36).slice(2, 8)}`;
   const defs = svg.append('defs');
   const lg = defs.append('linearGradient').attr('id', gradId).attr('x1', 0).attr('y1', 1).attr('x2', 0).attr('y2', 0);
@@ -213,7 +246,8 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
   for (let i = 0; i <= 16; i++) {
     const t = i / 16;
     const v = isLog ? d0 * Math.pow(d1 / d0, t) : d0 + (d1 - d0) * t;
-    lg.append('stop').attr('offset', t).attr('stop-color', color(v));
+    // The ramp itself (rank 1 is a swatch of its own below it).
+    lg.append('stop').attr('offset', t).attr('stop-color', color(hasRankOneColor(metric) && i === 0 ? v * (1 + 1e-6) + 1e-6 : v));
   }
   const leg = svg.append('g').attr('class', 'legend').attr('transform', `translate(${legX},${legY})`);
   leg.append('text').attr('x', 0).attr('y', -8).attr('font-size', 11).attr('font-weight', 600).attr('fill', theme.foreground).text(HEAD_METRICS[metric].short);
@@ -233,6 +267,12 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
     .attr('font-size', 10)
     .attr('fill', theme.muted)
     .text(HEAD_METRICS[metric].lazyEnd === 'low' ? '↓ lazy' : '↑ lazy');
+  if (hasRankOneColor(metric)) {
+    // Rank 1 has its own colour, apart from the ramp: the legend shows it as its own swatch.
+    const sw = leg.append('g').attr('class', 'rank1-legend').attr('transform', `translate(0,${legH + 26})`);
+    sw.append('rect').attr('width', 12).attr('height', 12).attr('rx', 2).attr('fill', rankOneColor(theme)).attr('stroke', theme.border);
+    sw.append('text').attr('x', 17).attr('y', 10).attr('font-size', 10).attr('fill', theme.foreground).text('rank 1');
+  }
 
   // Selection and keyboard cursor outlines (drawn on top).
   const overlay = svg.append('g').attr('class', 'overlay').attr('pointer-events', 'none');

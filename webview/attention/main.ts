@@ -3,7 +3,7 @@
  * chart and one head's attention matrix on request. State (always with loading/progress/error) lives in
  * getState/setState, so the panel survives hide/show and, through the host's serializer, a reload.
  */
-import type { AnalysisReport } from '../../src/shared/report';
+import { explainSuggestion, type AnalysisReport } from '../../src/shared/report';
 import type { ExportFormat, HeadMetric, HeadSelection, LayerSeries, ReportHostMessage, ReportViewState, ReportWebviewMessage, Side, SideState } from '../../src/shared/protocol';
 import { HEAD_METRIC_ORDER, HEAD_METRICS, LAYER_SERIES, metricDomain } from '../shared/colorScale';
 import { reportsToCsv, fileStem } from '../shared/csv';
@@ -15,7 +15,7 @@ import { onHostMessage, vscodeApi } from '../shared/vscodeApi';
 import { drawHeatmap } from './heatmap';
 import { HeadView } from './headView';
 import { drawLayerChart } from './layerChart';
-import { epSummary, inputLabel } from './text';
+import { epSummary, inputLabel, inputSummary } from './text';
 
 performance.mark('webview-start');
 
@@ -44,6 +44,7 @@ const headView = new HeadView(theme, {
   onExportPng: (dataUrl, name) => exportData('png', name, dataUrl),
   onExportSvg: (svgText, name) => exportData('svg', name, svgText),
   menu: (label, iconName, items) => menuButton(label, iconName, items, true),
+  tooltip,
 });
 
 /** Persist the state soon, off the rendering path (serializing a report costs a few ms). */
@@ -184,7 +185,9 @@ function headReportOf(sel: HeadSelection) {
 function showPattern(sel: HeadSelection, T: number, data: Float32Array): void {
   const e = entries().find((x) => x.side === sel.side);
   const label = `${isCompare() && e ? e.label + ' · ' : ''}Layer ${sel.layer} · Head ${sel.head}`;
-  headView.showMatrix(label, fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`), T, data, headReportOf(sel));
+  const rep = state?.sides[sel.side]?.report;
+  const tokens = rep?.input ? { pieces: rep.input.firstSequence.pieces, batch: rep.settings.batch } : undefined;
+  headView.showMatrix(label, fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`), T, data, headReportOf(sel), tokens);
 }
 
 function requestHead(sel: HeadSelection, force = false): void {
@@ -230,16 +233,21 @@ let layerSvg: SVGSVGElement | undefined;
 
 /**
  * The widths of the chart area and the head card, worked out from the width of #app and the layout rules in
- * attention.css (two columns from 1180 px: 1.55fr / minmax(380px, 1fr), 16 px gap; cards have 16 px padding and a
- * 1 px border). Reading #app before the DOM changes costs no layout; measuring the new cards would force one.
- * The ResizeObserver corrects any difference.
+ * attention.css (head view beside the heatmap from 760 px: 1.3fr / minmax(320px, 1fr), 16 px gap; cards have 16 px
+ * padding and a 1 px border). Reading #app before the DOM changes costs no layout; measuring the new cards would
+ * force one. The ResizeObserver corrects any difference.
  */
+const BESIDE_MIN_WIDTH = 760;
 function estimateWidths(appWidth: number): { chart: number; side: number } {
   const gap = 16;
   const inner = (w: number) => Math.max(200, Math.floor(w - 2 - 32));
-  if (window.innerWidth < 1180) return { chart: inner(appWidth), side: inner(appWidth) };
-  const side = Math.max(380, (appWidth - gap) / 2.55);
+  if (!headBeside() || window.innerWidth < BESIDE_MIN_WIDTH) return { chart: inner(appWidth), side: inner(appWidth) };
+  const side = Math.max(320, (appWidth - gap) / 2.3);
   return { chart: inner(appWidth - gap - side), side: inner(side) };
+}
+
+function headBeside(): boolean {
+  return (state?.ui.headDock ?? 'beside') === 'beside';
 }
 let widths: { chart: number; side: number } | undefined;
 
@@ -264,11 +272,14 @@ function render(): void {
   }
   app.append(header(ready));
   for (const s of pending) app.append(statusCard(s, s, state.sides[s]!));
-  app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictBox(e.side, e.report, ready.length > 1 ? e.label : undefined))));
+  // In a comparison every verdict names its side, so B's verdict is never read as A's while A is still running.
+  app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictBox(e.side, e.report, isCompare() ? e.label : undefined))));
 
+  // The head card sits beside the heatmap (sticky while the page scrolls) or right under it; narrow panels stack
+  // heatmap, head, per-layer chart in that order (attention.css), so the matrix is never below everything.
   const main = h('div', { class: 'col-main' });
   const side = h('div', { class: 'col-side' });
-  app.append(h('div', { class: 'layout' }, main, side));
+  app.append(h('div', { class: `layout ${headBeside() ? 'beside' : 'below'}` }, main, side));
 
   // Heatmap card.
   const metricSwitch = segmented(
@@ -312,7 +323,19 @@ function render(): void {
   main.append(card('layers-card', 'Per layer', [seriesSwitch, exportMenu('layer chart', () => layerSvg, () => `${ready.map((e) => e.label).join('-vs-')}-${state!.ui.series}-per-layer`)], lcBody, LAYER_SERIES[state.ui.series].description));
 
   // Head card.
-  side.append(card('head-card', 'Attention of one head', [], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.'));
+  const beside = headBeside();
+  const dock = button(beside ? 'Below' : 'Beside', {
+    icon: beside ? 'chevronDown' : 'chevronRight',
+    secondary: true,
+    cls: 'dock-toggle',
+    title: beside ? 'Show the head view under the heatmap, full width' : 'Show the head view beside the heatmap',
+    onClick: () => {
+      state!.ui.headDock = beside ? 'below' : 'beside';
+      save();
+      render();
+    },
+  });
+  side.append(card('head-card', 'Attention of one head', [dock], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.'));
 
   drawCharts();
   if (state.ui.selected && !headView.root.querySelector('canvas, .spinner, .status-inline')) {
@@ -364,19 +387,22 @@ function drawCharts(): void {
 
 function header(ready: { side: Side; label: string; report: AnalysisReport }[]): HTMLElement {
   const compare = isCompare();
-  const a = ready[0].report;
+  // Inherit acts on A: it appears with A's verdict, never with B's n while A is still running.
+  const a = state!.sides.a.status === 'ready' ? state!.sides.a.report : undefined;
   const nInput = h('input', {
     class: 'n-input',
     type: 'number',
     min: 1,
-    max: Math.max(1, a.model.numLayers - 1),
-    value: state!.sides.a.report ? state!.sides.a.report.suggestedN : a.suggestedN,
+    max: Math.max(1, (a?.model.numLayers ?? 2) - 1),
+    value: a?.suggestedN ?? '',
     'aria-label': 'Number of layers to inherit',
   });
+  const sg = a ? explainSuggestion(a.layers, a.model.numLayers) : undefined;
   const inheritBtn = button(`Inherit first n layers`, {
     icon: 'layers',
-    title: `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (the suggestion is where the lazy layers start)`,
+    title: sg ? `Run "Inherit First n Layers" on ${ready[0].label}: keep its first n blocks (suggested n = ${sg.n}: ${sg.because})` : '',
     onClick: () => {
+      if (!a) return;
       const n = Number(nInput.value);
       if (!Number.isInteger(n) || n < 1 || n >= a.model.numLayers) {
         nInput.setCustomValidity(`1..${a.model.numLayers - 1}`);
@@ -390,7 +416,7 @@ function header(ready: { side: Side; label: string; report: AnalysisReport }[]):
   const actions = h(
     'div',
     { class: 'header-actions' },
-    h('div', { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' }, h('label', { class: 'n-label', text: 'n =' }), nInput, inheritBtn),
+    a ? h('div', { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' }, h('label', { class: 'n-label', text: 'n =' }), nInput, inheritBtn) : null,
     compare ? null : button('Compare with…', { icon: 'compare', secondary: true, title: 'Analyze another checkpoint (e.g. the inherited child) and show both on one colour scale', onClick: () => api.post({ type: 'compareWith' }) }),
     button('Re-run…', { icon: 'refresh', secondary: true, title: 'Adjust the settings and analyze again', onClick: () => api.post({ type: 'rerun', side: 'a' }) }),
     menuButton('Export', 'download', [
@@ -406,7 +432,7 @@ function header(ready: { side: Side; label: string; report: AnalysisReport }[]):
     ]),
   );
   const models = ready.map((e) => modelBlock(e.side, e.label, e.report, compare));
-  const s = a.settings;
+  const s = ready[0].report.settings;
   return h(
     'header',
     { class: `report-header${compare ? ' compare' : ''}` },
@@ -426,7 +452,7 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
     ['hidden', String(r.model.hiddenSize)],
     ['parameters', formatCount(r.model.params)],
     ['execution provider', ep.used, epSummary(r)],
-    ...(compare ? [] : ([['settings', settingsText, settingsTitle], ['input', inputLabel(s.input), s.input]] as [string, string, string][])),
+    ...(compare ? [] : ([['settings', settingsText, settingsTitle], ['input', inputSummary(r).text, inputSummary(r).title]] as [string, string, string][])),
     ['time', formatMs(r.timings.totalMs), Object.entries(r.timings).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ')],
     ['analyzed', formatDate(r.createdAt)],
   ];
@@ -459,17 +485,45 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
 
 function verdictBox(side: Side, r: AnalysisReport, label?: string): HTMLElement {
   const v = verdict(r);
+  const sg = explainSuggestion(r.layers, r.model.numLayers);
   const k = r.model.numLayers;
   const who = label ? `${side.toUpperCase()} · ${label}: ` : '';
+  // The rule that produced n, in the card's own words; the Inherit button's tooltip says the same.
+  const rule = h('div', { class: 'verdict-rule', 'data-rule': sg.rule, text: `n = ${sg.n}: ${sg.because}.` });
+  const below = sg.lazyBelowN.length
+    ? h('div', { class: 'verdict-below', text: `Lazy layer${sg.lazyBelowN.length > 1 ? 's' : ''} below n: ${formatRanges(sg.lazyBelowN)} (inheriting ${sg.n} layers keeps ${sg.lazyBelowN.length > 1 ? 'them' : 'it'}).` })
+    : null;
+  // One click inherits with another n (panel A only: Inherit works on the panel's own checkpoint).
+  const choices =
+    side === 'a' && sg.alternatives.length
+      ? h(
+          'div',
+          { class: 'verdict-choices', role: 'group', 'aria-label': 'Other n to inherit' },
+          h('span', { class: 'muted', text: 'or inherit' }),
+          ...sg.alternatives.map((alt) =>
+            button(`n = ${alt.n}`, {
+              secondary: true,
+              cls: 'choice',
+              title: `Inherit the first ${alt.n} layers: ${alt.label}`,
+              onClick: () => {
+                const input = document.querySelector<HTMLInputElement>('.n-input');
+                if (input) input.value = String(alt.n);
+                api.post({ type: 'inherit', side: 'a', layers: alt.n });
+              },
+            }),
+          ).flatMap((b, i) => [b, h('span', { class: 'choice-label muted', text: sg.alternatives[i].label })]),
+        )
+      : null;
+  const nBox = h('div', { class: 'verdict-n', title: `suggested n = ${sg.n}: ${sg.because}` }, h('span', { class: 'muted', text: 'suggested n' }), h('span', { class: 'big', text: String(r.suggestedN) }));
   if (!v.lazyLayers.length) {
     return h(
       'section',
       { class: 'verdict ok', 'aria-label': 'Verdict' },
       icon('info', 18),
-      h('div', {}, h('div', { class: 'verdict-title', text: `${who}No lazy layers` }), h('div', { class: 'verdict-text', text: `Every layer has a head whose attention needs more than one direction at τ = ${r.settings.tau}. Inheritune's default is n = k/2 = ${Math.floor(k / 2)}.` })),
+      h('div', {}, h('div', { class: 'verdict-title', text: `${who}No lazy layers` }), h('div', { class: 'verdict-text', text: `Every layer has a head whose attention needs more than one direction at τ = ${r.settings.tau}.` }), rule, choices),
+      nBox,
     );
   }
-  const tail = v.firstLazyTail !== null ? ` From layer ${v.firstLazyTail} on, every layer is lazy, so the first ${r.suggestedN} layers carry the model.` : '';
   return h(
     'section',
     { class: 'verdict lazy', 'aria-label': 'Verdict' },
@@ -478,9 +532,12 @@ function verdictBox(side: Side, r: AnalysisReport, label?: string): HTMLElement 
       'div',
       {},
       h('div', { class: 'verdict-title', text: `${who}Layer${v.lazyLayers.length > 1 ? 's' : ''} ${formatRanges(v.lazyLayers)} ${v.lazyLayers.length > 1 ? 'are' : 'is'} lazy (${v.lazyLayers.length} of ${k})` }),
-      h('div', { class: 'verdict-text', text: `Every head there attends with rank 1 (k* = 1): its attention matrix is degenerate.${tail}` }),
+      h('div', { class: 'verdict-text', text: `Every head there is degenerate (k* = 1 or m* = 1): its attention matrix is rank 1.` }),
+      rule,
+      below,
+      choices,
     ),
-    h('div', { class: 'verdict-n' }, h('span', { class: 'muted', text: 'suggested n' }), h('span', { class: 'big', text: String(r.suggestedN) })),
+    nBox,
   );
 }
 

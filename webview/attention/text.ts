@@ -37,10 +37,49 @@ export function epSummary(r: AnalysisReport): string {
   return `${ep.used}${ep.requested && ep.requested !== ep.used ? ` (requested ${ep.requested})` : ''}${skipped ? ` · skipped ${skipped}` : ''}`;
 }
 
+/** The input fact of the header: source, token count and whether special tokens were added (schema ≥ 2). */
+export function inputSummary(r: AnalysisReport): { text: string; title: string } {
+  const i = r.input;
+  if (!i) return { text: inputLabel(r.settings.input), title: r.settings.input };
+  const src = i.source === 'builtin' ? 'built-in text' : i.source === 'random' ? 'random ids' : `${i.source} ${(i.file ?? '').split(/[\\/]/).pop()}`;
+  const first = i.specialTokens && i.firstSequence.pieces ? i.firstSequence.pieces[0] : undefined;
+  const special = i.source === 'tokens' || i.source === 'random' ? '' : i.specialTokens ? ` · ${first !== undefined ? tokenText(first) : 'special tokens'} added` : ' · no special tokens';
+  return {
+    text: `${src} · ${i.tokenCount} tokens${special}`,
+    title: `${r.settings.input}; ${i.tokenCount} tokens${i.tokenizer ? ` (${i.tokenizer})` : ''}; special tokens ${i.specialTokens ? `added: ids ${i.specialTokenIds.join(', ')}` : 'not added'}`,
+  };
+}
+
 export function inputLabel(input: string): string {
   if (input === 'builtin') return 'built-in text';
   const m = /^(text|tokens):(.*)$/.exec(input);
   if (!m) return input;
   const parts = m[2].split(/[\\/]/);
   return `${m[1]} ${parts[parts.length - 1]}`;
+}
+
+/**
+ * A token's text as the panel shows it: spaces as "·", newlines and tabs as ↵ and ⇥, other control characters and
+ * the invisible or direction-changing format characters (which could reorder what is shown around them) as \xNN or
+ * \u{…}. Token text comes from the checkpoint's tokenizer and is untrusted: it only ever goes into textContent or a
+ * canvas fillText, never into HTML.
+ */
+export function tokenText(piece: string): string {
+  let out = '';
+  for (const ch of piece) {
+    const c = ch.codePointAt(0)!;
+    if (ch === ' ') out += '·';
+    else if (ch === '\n') out += '↵';
+    else if (ch === '\t') out += '⇥';
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff) out += `\\u{${c.toString(16).toUpperCase()}}`;
+    else out += ch;
+  }
+  return out || '∅';
+}
+
+/** A token for an axis label: tokenText cut to `max` characters with an ellipsis. */
+export function shortToken(piece: string, max: number): string {
+  const t = [...tokenText(piece)];
+  return t.length <= max ? t.join('') : t.slice(0, Math.max(1, max - 1)).join('') + '…';
 }

@@ -4,7 +4,7 @@
  * monotonically in light, dark and high-contrast themes alike. Lazy layers are marked in the theme's orange, apart.
  */
 import { hcl, interpolateLab, piecewise, rgb, scaleSequentialSqrt } from 'd3';
-import type { AnalysisReport, HeadReport } from '../../src/shared/report';
+import { isRankOne, type AnalysisReport, type HeadReport } from '../../src/shared/report';
 import type { HeadMetric, LayerSeries } from '../../src/shared/protocol';
 import { isLightKind, mix, Theme } from './theme';
 
@@ -86,8 +86,23 @@ export function rampInterpolator(theme: Theme): (t: number) => string {
   return piecewise(interpolateLab, rampStops(theme));
 }
 
+/** Metrics whose value 1 is the degenerate case the paper is about, drawn in their own colour. */
+export function hasRankOneColor(metric: HeadMetric): boolean {
+  return metric === 'kStar' || metric === 'mStar';
+}
+
 /**
- * Value → colour for a head metric. Values outside the domain are clamped. The ramp is sampled once into 256 colours
+ * The colour of k* = 1 / m* = 1: the theme's orange (the lazy-layer colour), kept vivid against the background, so
+ * rank 1 reads apart from k* = 2 (a pale tint of the blue ramp) at a glance in light and dark themes alike.
+ */
+export function rankOneColor(theme: Theme): string {
+  const w = hcl(theme.warning);
+  const light = isLightKind(theme.kind);
+  return rgb(hcl(w.h, Math.max(w.c, 60), light ? Math.min(w.l, 62) : Math.max(w.l, 62))).formatHex();
+}
+
+/**
+ * Value → colour for a head metric. Values outside the domain are clamped. k* and m* of 1 get rankOneColor. The ramp is sampled once into 256 colours
  * (indistinguishable from the continuous ramp, and a thousand cells cost a lookup each instead of a Lab interpolation).
  */
 export function metricColor(theme: Theme, metric: HeadMetric, domain: [number, number]): (v: number) => string {
@@ -96,8 +111,10 @@ export function metricColor(theme: Theme, metric: HeadMetric, domain: [number, n
   const log = HEAD_METRICS[metric].scale === 'log';
   const [d0, d1] = log ? [Math.log(domain[0]), Math.log(domain[1])] : domain;
   const span = d1 - d0 || 1;
+  const rankOne = hasRankOneColor(metric) ? rankOneColor(theme) : undefined;
   return (v: number) => {
     if (!Number.isFinite(v)) return theme.background;
+    if (rankOne && isRankOne(v)) return rankOne;
     const t = ((log ? Math.log(Math.max(v, 1e-12)) : v) - d0) / span;
     return lut[Math.max(0, Math.min(255, Math.round(t * 255)))];
   };

@@ -17,6 +17,8 @@ export async function cli(args, opts) {
  * WS/planted  gpt2, 8 layers, layers 5-7 planted lazy (seed 1): the analysis, inherit and viewer flows
  * WS/tiny     gpt2, 4 layers, narrow (seed 2): the training flow
  * WS/broken   planted's config.json with its model.safetensors cut to 100 kB: the error path
+ * WS/notail   gpt2, 8 layers, layers 5-6 planted lazy and 7 not (seed 4): a verdict without a lazy tail
+ * WS/notes    a folder without weights (a text file): no checkpoint menus
  * WS/data     (withData) a synthetic token corpus from the trainer (`python -m inheritune_trainer synth`)
  * .vscode/settings.json: inheritune.pythonPath = the project's .venv (scripts/setup-python.sh), else python3
  */
@@ -24,6 +26,9 @@ export async function makeWorkspace(ws, { withData = false } = {}) {
   fs.mkdirSync(ws, { recursive: true });
   await cli(['synth', '--family', 'gpt2', '--layers', '8', '--lazy', `${PLANTED_LAZY[0]}-${PLANTED_LAZY.at(-1)}`, '--seed', '1', '--out', path.join(ws, 'planted')]);
   await cli(['synth', '--family', 'gpt2', '--layers', '4', '--hidden', '32', '--heads', '2', '--vocab', '256', '--context', '64', '--seed', '2', '--out', path.join(ws, 'tiny')]);
+  await cli(['synth', '--family', 'gpt2', '--layers', '8', '--lazy', '5-6', '--seed', '4', '--out', path.join(ws, 'notail')]);
+  fs.mkdirSync(path.join(ws, 'notes'));
+  fs.writeFileSync(path.join(ws, 'notes', 'README.txt'), 'not a checkpoint\n');
   const broken = path.join(ws, 'broken');
   fs.mkdirSync(broken);
   fs.copyFileSync(path.join(ws, 'planted', 'config.json'), path.join(broken, 'config.json'));
@@ -38,7 +43,7 @@ export async function makeWorkspace(ws, { withData = false } = {}) {
   }
   fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
   fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'git.enabled': false, 'inheritune.pythonPath': PYTHON }, null, 2));
-  return { ws, planted: path.join(ws, 'planted'), tiny: path.join(ws, 'tiny'), broken, brokenFile: path.join(broken, 'model.safetensors'), data };
+  return { ws, notail: path.join(ws, 'notail'), notes: path.join(ws, 'notes'), planted: path.join(ws, 'planted'), tiny: path.join(ws, 'tiny'), broken, brokenFile: path.join(broken, 'model.safetensors'), data };
 }
 
 /** `inheritune inspect <dir> --json`, parsed. */
