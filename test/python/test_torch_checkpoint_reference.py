@@ -179,7 +179,7 @@ def test_nanogpt_optimizer_is_not_read(tmp_path: Path, cli) -> None:
     ckpt = tmp_path / "ckpt.pt"
     save_nanogpt(ckpt, model, False)
     # storage keys are numbered in pickling order: the model's storages come first
-    n_model = len({t.storage().data_ptr() for t in model.state_dict().values()})
+    n_model = len({t.data_ptr() for t in model.state_dict().values()})  # one storage per parameter here
     slim = tmp_path / "slim" / "ckpt.pt"
     slim.parent.mkdir()
     dropped = 0
@@ -218,8 +218,36 @@ def make_bin(family: str, path: Path, seed: int, shard: str | None):
     model.eval()
     kw = {"max_shard_size": shard} if shard else {}
     model.save_pretrained(path, safe_serialization=False, **kw)
+    if list(path.glob("*.safetensors")):  # transformers 5 writes safetensors only: write the layout 4.x wrote
+        for f in path.glob("model*.safetensors*"):
+            f.unlink()
+        write_bin_like_save_pretrained(model, path, 60_000 if shard else None)
     assert not list(path.glob("*.safetensors"))
     return model
+
+
+def write_bin_like_save_pretrained(model, path: Path, shard_bytes: int | None) -> None:
+    """pytorch_model.bin, or pytorch_model-0000i-of-0000n.bin + pytorch_model.bin.index.json, as transformers 4.x."""
+    sd = model.state_dict()
+    shards: list[dict] = [{}]
+    size = 0
+    for k, v in sd.items():
+        n = v.numel() * v.element_size()
+        if shard_bytes and shards[-1] and size + n > shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += n
+    if len(shards) == 1:
+        torch.save(shards[0], path / "pytorch_model.bin")
+        return
+    weight_map = {}
+    for i, sh in enumerate(shards):
+        name = f"pytorch_model-{i + 1:05d}-of-{len(shards):05d}.bin"
+        torch.save(sh, path / name)
+        weight_map.update({k: name for k in sh})
+    total = sum(v.numel() * v.element_size() for v in sd.values())
+    (path / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
 
 
 @needs_node
