@@ -11,7 +11,7 @@ import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { InherituneError } from '../../src/checkpoint/errors';
 import { readTensorBytes, transposeBytes } from '../../src/checkpoint/safetensors';
 import { PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/torch/pickle';
-import { readTorchZip, tensorRange } from '../../src/checkpoint/torch/torchZip';
+import { readTorchZip, tensorRange, TorchZip } from '../../src/checkpoint/torch/torchZip';
 import { synthTensors, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { PickleWriter, storedZip, torchStateDictZip } from '../helpers/torchZip';
 import { tmpDir } from '../helpers/tmp';
@@ -33,6 +33,13 @@ function pickleFails(bytes: Uint8Array, fragment: string | RegExp) {
       return true;
     },
   );
+}
+
+/** Tensor `name` of a zip whose pickle is a dict, as a byte range (its storage located first). */
+async function rangeOf(z: TorchZip, name = 'w') {
+  const t = (z.root as PyDict).get(name) as TorchTensor;
+  await z.locate([t.storage]);
+  return tensorRange(z, name, t);
 }
 
 function writeZip(dir: string, name: string, buf: Uint8Array): string {
@@ -79,22 +86,22 @@ test('views: storage offsets and shared storages become byte ranges; non-contigu
   const storage = new Uint8Array(values.buffer);
   // rows 1..2 of a [3, 4] storage: offset 4 elements, contiguous
   const z = await readTorchZip(writeZip(dir, 'a.pt', zipWith(oneTensor(12, [2, 4], undefined, 4), storage)));
-  const t = tensorRange(z, 'w', ((z.root as PyDict).get('w') as TorchTensor));
-  assert.deepEqual([...new Float32Array((await readTensorBytes(t)).buffer)], [4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual([...new Float32Array((await readTensorBytes(await rangeOf(z))).buffer)], [4, 5, 6, 7, 8, 9, 10, 11]);
   // size-1 dimensions may have any stride
   const z1 = await readTorchZip(writeZip(dir, 'b.pt', zipWith(oneTensor(12, [1, 12], [999, 1]), storage)));
-  assert.equal(tensorRange(z1, 'w', (z1.root as PyDict).get('w') as TorchTensor).end - tensorRange(z1, 'w', (z1.root as PyDict).get('w') as TorchTensor).begin, 48);
+  const r1 = await rangeOf(z1);
+  assert.equal(r1.end - r1.begin, 48);
   // a transposed view
   const z2 = await readTorchZip(writeZip(dir, 'c.pt', zipWith(oneTensor(12, [4, 3], [1, 4]), storage)));
-  assert.throws(() => tensorRange(z2, 'w', (z2.root as PyDict).get('w') as TorchTensor), /tensor w is a non-contiguous view \(size \[4, 3\], stride \[1, 4\]\); save tensor\.contiguous\(\)/);
+  await assert.rejects(rangeOf(z2), /tensor w is a non-contiguous view \(size \[4, 3\], stride \[1, 4\]\); save tensor\.contiguous\(\)/);
   // a view reaching past its storage
   const z3 = await readTorchZip(writeZip(dir, 'd.pt', zipWith(oneTensor(12, [3, 4], undefined, 4), storage)));
-  assert.throws(() => tensorRange(z3, 'w', (z3.root as PyDict).get('w') as TorchTensor), /tensor w reads elements 4\.\.16 of storage 0, which has 12/);
+  await assert.rejects(rangeOf(z3), /tensor w reads elements 4\.\.16 of storage 0, which has 12/);
   // a storage entry shorter than the pickle says, and a missing one
   const z4 = await readTorchZip(writeZip(dir, 'e.pt', zipWith(oneTensor(12, [3, 4]), storage.subarray(0, 40))));
-  assert.throws(() => tensorRange(z4, 'w', (z4.root as PyDict).get('w') as TorchTensor), /storage 0 holds 40 bytes but 12 × F32 needs 48/);
+  await assert.rejects(rangeOf(z4), /storage 0 holds 40 bytes but 12 × F32 needs 48/);
   const z5 = await readTorchZip(writeZip(dir, 'f.pt', storedZip([{ name: 'archive/data.pkl', data: oneTensor(12, [3, 4]) }])));
-  assert.throws(() => tensorRange(z5, 'w', (z5.root as PyDict).get('w') as TorchTensor), /storage archive\/data\/0 is missing from the zip/);
+  await assert.rejects(rangeOf(z5), /storage archive\/data\/0 is missing from the zip/);
 });
 
 test('transposeBytes turns [cols, rows] into [rows, cols] for 1-, 2-, 4- and 8-byte elements', () => {
@@ -212,7 +219,7 @@ test('zip-level damage: truncation at every length, a wrong local header offset,
     try {
       const z = await readTorchZip(f);
       const w = (z.root as PyDict).get?.('w');
-      if (w instanceof TorchTensor) tensorRange(z, 'w', w);
+      if (w instanceof TorchTensor) await rangeOf(z);
     } catch (e) {
       assert.ok(e instanceof InherituneError, `byte ${i}: ${e}`);
     }
@@ -227,6 +234,9 @@ test('zip-level damage: truncation at every length, a wrong local header offset,
   await rejects(readTorchZip(writeZip(dir, 'be.pt', zipWith(pkl, new Uint8Array(24), [{ name: 'archive/byteorder', data: Buffer.from('big') }]))), 'byteorder is "big"');
   await rejects(readTorchZip(writeZip(dir, 'none.pt', storedZip([{ name: 'x/y.txt', data: Buffer.from('hi') }]))), 'no <archive>/data.pkl');
   await rejects(readTorchZip(writeZip(dir, 'text.bin', Buffer.from('version https://git-lfs.github.com/spec/v1\n'))), 'not a zip file');
+  // not a zip: a bare pickle has its refused global named; a pickle that passes is the legacy format, refused
+  await rejects(readTorchZip(writeZip(dir, 'bare.pt', new PickleWriter().proto().global('posix', 'system').stop().bytes())), 'a bare pickle, not a torch.save zip; at byte 2: refused global posix.system');
+  await rejects(readTorchZip(writeZip(dir, 'legacy.pt', new PickleWriter().proto().int(1000).stop().bytes())), 'the legacy torch.save format (before PyTorch 1.6), which is not read');
   // the pickle's errors carry the file, the entry and the byte
   await rejects(readTorchZip(writeZip(dir, 'evil.pt', zipWith(new PickleWriter().proto().global('posix', 'system').stop().bytes(), new Uint8Array(0)))), /evil\.pt: archive\/data\.pkl at byte 2: refused global posix\.system/);
 });

@@ -58,9 +58,10 @@ function header(z: TorchZip, tensors: TensorInfo[]): SafetensorsHeader {
   return { file: z.file, fileSize: z.fileSize, headerLength: 0, dataStart: 0, metadata: {}, tensors };
 }
 
-/** name → tensor of a pickled state dict; non-tensor entries are refused by name. */
-function stateDictTensors(z: TorchZip, sd: PyValue, where: string, strip: readonly string[] = []): TensorInfo[] {
+/** name → tensor of a pickled state dict; non-tensor entries are refused by name. Only its storages are located. */
+async function stateDictTensors(z: TorchZip, sd: PyValue, where: string, strip: readonly string[] = []): Promise<TensorInfo[]> {
   if (!(sd instanceof PyDict)) throw new InherituneError('E_TENSOR', `${z.file}: ${where} is a ${describe(sd)}, not a state dict (a dict of tensor names to tensors)`, { file: z.file });
+  await z.locate([...sd.map.values()].filter((v): v is TorchTensor => v instanceof TorchTensor).map((t) => t.storage));
   const out: TensorInfo[] = [];
   for (const [k, v] of sd.map) {
     if (typeof k !== 'string') throw new InherituneError('E_TENSOR', `${z.file}: ${where} has a key that is a ${describe(k)}, not a tensor name`, { file: z.file });
@@ -76,7 +77,7 @@ function configValue(v: PyValue | undefined): unknown {
   return v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
 }
 
-function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): TorchParts {
+async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<TorchParts> {
   const where = `${path.basename(z.file)} (${f.format})`;
   const argsRaw = root.get(f.configFrom);
   if (!(argsRaw instanceof PyDict)) throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" is a ${describe(argsRaw)}, not a dict`, { file: z.file });
@@ -91,7 +92,7 @@ function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): TorchParts {
   const transpose = f.transpose.map(template);
   const drop = f.drop.map(template);
   const tensors = new Map<string, TensorInfo>();
-  for (const t of stateDictTensors(z, root.get(f.stateDict) ?? null, `"${f.stateDict}"`, f.stripPrefixes)) {
+  for (const t of await stateDictTensors(z, root.get(f.stateDict) ?? null, `"${f.stateDict}"`, f.stripPrefixes)) {
     if (drop.some((re) => re.test(t.name))) continue;
     if (transpose.some((re) => re.test(t.name))) {
       if (t.shape.length !== 2) throw new InherituneError('E_TENSOR', `${z.file}: tensor ${t.name} has shape [${t.shape.join(', ')}]; ${f.format} stores it as a 2-D Linear weight`, { file: z.file, tensor: t.name });
@@ -141,7 +142,7 @@ async function openFile(file: string, dir: string): Promise<TorchParts> {
       { file },
     );
   }
-  const tensors = stateDictTensors(z, root, 'the pickled object');
+  const tensors = await stateDictTensors(z, root, 'the pickled object');
   const config = await readConfig(configPath);
   return { config, configPath, tensors: new Map(tensors.map((t) => [t.name, t])), files: [header(z, tensors)] };
 }
@@ -160,7 +161,7 @@ export async function openTorchCheckpoint(dir: string, files: string[] | undefin
       throw new InherituneError('E_INDEX', `${index.path}: shard ${path.basename(f)} is listed in weight_map but missing from ${dir}`, { file: f });
     }
     const z = await readTorchZip(f);
-    const shard = new Map(stateDictTensors(z, z.root, 'the pickled object').map((t) => [t.name, t]));
+    const shard = new Map((await stateDictTensors(z, z.root, 'the pickled object')).map((t) => [t.name, t]));
     headers.push(header(z, [...shard.values()]));
     for (const [name, file] of index.weightMap) {
       if (file !== f) continue;

@@ -13,12 +13,15 @@ import * as yauzl from 'yauzl';
 import { DTYPE_BYTES } from '../dtypes';
 import { InherituneError } from '../errors';
 import type { TensorInfo } from '../safetensors';
-import { describe, PickleError, PyValue, readPickle, TorchStorage, TorchTensor } from './pickle';
+import { PickleError, PyValue, readPickle, TorchStorage, TorchTensor } from './pickle';
 
 /** Most entries in a checkpoint zip (one per storage: far above any real model). */
 const MAX_ENTRIES = 1_000_000;
 /** Largest data.pkl read into memory (tensor data is not in it; real ones are kilobytes to a few megabytes). */
 export const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+
+/** How much of a non-zip pickle file is read to name what it would run. */
+const BARE_PICKLE_WINDOW = 4 * 1024 * 1024;
 
 const FIX = 'the file is truncated or corrupt: save or download it again';
 
@@ -28,7 +31,9 @@ export interface TorchZip {
   /** The archive folder inside the zip, with its slash (`archive/`, or the file's stem for older torch). */
   prefix: string;
   root: PyValue;
-  /** Absolute byte range of a storage's data, checked against its entry. */
+  /** Find these storages' data in the zip (one local-header read each); other storages are never looked at. */
+  locate(storages: Iterable<TorchStorage>): Promise<void>;
+  /** Absolute byte range of a located storage's data, checked against its entry. */
   storageRange(s: TorchStorage, tensor: string): { begin: number; end: number };
 }
 
@@ -140,16 +145,26 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
     }
 
     const ranges = new Map<string, { begin: number; end: number }>();
-    for (const [name, e] of byName) {
-      if (!name.startsWith('data/')) continue;
-      const begin = await dataStart(fh, file, fileSize, e);
-      ranges.set(name.slice('data/'.length), { begin, end: begin + e.uncompressedSize });
-    }
     return {
       file,
       fileSize,
       prefix,
       root,
+      async locate(storages) {
+        const want = [...new Set([...storages].map((s) => s.key))].filter((k) => !ranges.has(k));
+        if (!want.length) return;
+        const h = await fsp.open(file, 'r');
+        try {
+          for (const key of want) {
+            const e = byName.get(`data/${key}`);
+            if (!e) continue; // storageRange names the missing entry with the tensor that needs it
+            const begin = await dataStart(h, file, fileSize, e);
+            ranges.set(key, { begin, end: begin + e.uncompressedSize });
+          }
+        } finally {
+          await h.close();
+        }
+      },
       storageRange(s, tensor) {
         const r = ranges.get(s.key);
         if (!r) throw zipError(file, `tensor ${tensor}: storage ${prefix}data/${s.key} is missing from the zip; ${FIX}`, tensor);
@@ -168,12 +183,15 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
  * restricted reader over its first pickle, so a refused global is named, then refuse the format either way.
  */
 async function refuseBarePickle(fh: fsp.FileHandle, file: string, fileSize: number): Promise<never> {
-  const bytes = await readAt(fh, file, 0, Math.min(fileSize, MAX_PICKLE_BYTES));
+  // The legacy format's first pickle is a magic number; a bare pickle's globals come early. A pickle cut off by this
+  // window is refused below all the same, without naming anything.
+  const bytes = await readAt(fh, file, 0, Math.min(fileSize, BARE_PICKLE_WINDOW));
   try {
     readPickle(bytes);
   } catch (e) {
-    if (e instanceof PickleError) throw new InherituneError('E_HEADER', `${file}: a bare pickle, not a torch.save zip; at byte ${e.offset}: ${e.message}`, { file });
-    throw e;
+    const cut = fileSize > BARE_PICKLE_WINDOW && e instanceof PickleError && /truncated/.test(e.message);
+    if (e instanceof PickleError && !cut) throw new InherituneError('E_HEADER', `${file}: a bare pickle, not a torch.save zip; at byte ${e.offset}: ${e.message}`, { file });
+    if (!cut) throw e;
   }
   throw zipError(file, 'a bare pickle or the legacy torch.save format (before PyTorch 1.6), which is not read; load it in a trusted PyTorch and save it again with torch.save or save_pretrained(safe_serialization=True)');
 }
@@ -204,5 +222,3 @@ export function tensorRange(z: TorchZip, name: string, t: TorchTensor): TensorIn
   const begin = r.begin + t.offset * esz;
   return { name, dtype: storage.dtype, shape: [...shape], begin, end: begin + numel * esz, file: z.file };
 }
-
-export { describe };
