@@ -4,7 +4,7 @@
  * refused globals and opcodes): each ends in a clear error, never a crash, a hang or a large allocation.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
@@ -250,4 +250,18 @@ test('openCheckpoint on a .bin: a state dict that is not one, and a training che
   const list = new PickleWriter().proto().op(0x5d).stop().bytes();
   writeFileSync(path.join(dir, 'x.pt'), zipWith(list, new Uint8Array(0)));
   await rejects(openCheckpoint(path.join(dir, 'x.pt')), 'the pickled object is a list (0), not a state dict');
+});
+
+test('Explorer menus offer Analyze Attention and Inherit on .pt/.pth and pytorch_model*.bin, not on token .bin files', () => {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
+  for (const command of ['inheritune.analyzeAttention', 'inheritune.inheritLayers']) {
+    const when = pkg.contributes.menus['explorer/context'].find((m) => m.command === command)!.when!;
+    assert.match(when, /resourceExtname == \.pt\b/);
+    assert.match(when, /resourceExtname == \.pth\b/);
+    const m = /resourceFilename =~ \/(.+?)\/(?=\)|$| )/.exec(when);
+    assert.ok(m, when);
+    const re = new RegExp(m[1]);
+    for (const f of ['pytorch_model.bin', 'pytorch_model-00001-of-00002.bin', 'pytorch_model.bin.index.json']) assert.ok(re.test(f), `${command}: ${f}`);
+    for (const f of ['train.bin', 'val.bin', 'tokens.bin']) assert.ok(!re.test(f), `${command}: ${f}`);
+  }
 });
