@@ -32,6 +32,14 @@ export class PickleWriter {
     b.writeBigInt64LE(BigInt(n));
     return this.op(0x8a, 8, ...b);
   }
+  float(x: number): this {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(x);
+    return this.op(0x47, ...b);
+  }
+  bool(x: boolean): this {
+    return this.op(x ? 0x88 : 0x89);
+  }
   global(module: string, name: string): this {
     return this.op(0x63, ...Buffer.from(`${module}\n${name}\n`, 'latin1'));
   }

@@ -265,3 +265,67 @@ test('Explorer menus offer Analyze Attention and Inherit on .pt/.pth and pytorch
     for (const f of ['train.bin', 'val.bin', 'tokens.bin']) assert.ok(!re.test(f), `${command}: ${f}`);
   }
 });
+
+/**
+ * A nanoGPT ckpt.pt built here from a synthetic GPT-2: Linear weights stored [out, in], `_orig_mod.` prefixes,
+ * lm_head sharing wte's storage, optionally no biases, and an optimizer entry whose storages are absent from the zip.
+ */
+function nanoGptZip(bias: boolean, modelArgs: Record<string, number | boolean>): Buffer {
+  const { tensors } = synthTensors({ family: 'gpt2', numLayers: 2, seed: 5, hidden: 32, heads: 4, vocab: 96, context: 16 });
+  const linear = /\.(c_attn|c_proj|c_fc)\.weight$/;
+  const p = new PickleWriter().proto().op(0x7d).str('model').global('collections', 'OrderedDict').op(0x29, 0x52).mark();
+  const storages: { name: string; data: Uint8Array }[] = [];
+  const keep = tensors.filter((t) => bias || !t.name.endsWith('.bias'));
+  for (const t of keep) {
+    let { values, shape } = t;
+    if (linear.test(t.name)) {
+      const [r, c] = shape;
+      const v = new Float32Array(values.length);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) v[j * r + i] = values[i * c + j];
+      values = v;
+      shape = [c, r];
+    }
+    const key = String(storages.length);
+    storages.push({ name: `ckpt/data/${key}`, data: new Uint8Array(values.buffer) });
+    p.str(`_orig_mod.${t.name}`).tensor(key, 'FloatStorage', values.length, shape);
+    if (t.name === 'transformer.wte.weight') p.str('_orig_mod.lm_head.weight').tensor(key, 'FloatStorage', values.length, shape);
+  }
+  p.op(0x75, 0x73).str('model_args').op(0x7d).mark();
+  for (const [k, v] of Object.entries(modelArgs)) (typeof v === 'boolean' ? p.str(k).bool(v) : Number.isInteger(v) ? p.str(k).int(v) : p.str(k).float(v));
+  p.op(0x75, 0x73);
+  // optimizer state whose storage is not in the zip at all: it must never be looked up
+  p.str('optimizer').op(0x7d).str('exp_avg').tensor('999', 'FloatStorage', 4, [4]).op(0x73, 0x73);
+  p.str('iter_num').int(250).op(0x73).stop();
+  return storedZip([{ name: 'ckpt/data.pkl', data: p.bytes() }, ...storages]);
+}
+
+test('a nanoGPT ckpt.pt maps onto gpt2: config from model_args, prefixes stripped, Linear transposed, tied head, zero biases', async () => {
+  const dir = tmpDir();
+  const st = path.join(dir, 'st');
+  await writeSynthCheckpoint(st, { family: 'gpt2', numLayers: 2, seed: 5, hidden: 32, heads: 4, vocab: 96, context: 16 });
+  const ref = await openCheckpoint(st);
+  const args = { n_layer: 2, n_head: 4, n_embd: 32, block_size: 16, vocab_size: 96, dropout: 0.25 };
+  for (const bias of [true, false]) {
+    const f = writeZip(dir, `ckpt-${bias}.pt`, nanoGptZip(bias, { ...args, bias }));
+    const ck = await openCheckpoint(f);
+    assert.equal(ck.spec.family, 'gpt2');
+    assert.equal(ck.tied, true);
+    assert.ok(!ck.tensors.has('lm_head.weight'));
+    assert.deepEqual(
+      [ck.config.n_layer, ck.config.n_head, ck.config.n_embd, ck.config.n_positions, ck.config.vocab_size, ck.config.resid_pdrop, ck.config.activation_function],
+      [2, 4, 32, 16, 96, 0.25, 'gelu'],
+    );
+    assert.deepEqual([...ck.tensors.keys()].sort(), [...ref.tensors.keys()].filter((n) => n !== 'lm_head.weight').sort());
+    for (const name of ck.tensors.keys()) {
+      const want = (await readTensorF32(ref, name)).data;
+      const got = (await readTensorF32(ck, name)).data;
+      if (!bias && name.endsWith('.bias')) assert.ok(got.every((x) => x === 0) && got.length === want.length, name);
+      else assert.deepEqual([...got], [...want], name);
+    }
+    if (!bias) assert.equal(ck.tensors.get('transformer.h.0.attn.c_attn.bias')!.transform, 'zeros');
+    assert.equal(ck.tensors.get('transformer.h.1.mlp.c_fc.weight')!.transform, 'transpose');
+  }
+  // model_args without a key the config needs
+  const { block_size: _b, ...noBlock } = args;
+  await rejects(openCheckpoint(writeZip(dir, 'nb.pt', nanoGptZip(true, noBlock))), '"model_args" has no "block_size", which ckpt (nanogpt) needs for n_positions'.replace('ckpt (nanogpt)', 'nb.pt (nanogpt)'));
+});

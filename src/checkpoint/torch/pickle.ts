@@ -91,7 +91,7 @@ const REBUILD_PARAMETER = new Set(['torch._utils._rebuild_parameter', 'torch._ut
 const ORDERED_DICT = 'collections.OrderedDict';
 
 function allowedGlobal(q: string): boolean {
-  return q in STORAGE_DTYPES || REBUILD_TENSOR.has(q) || REBUILD_PARAMETER.has(q) || q === ORDERED_DICT;
+  return Object.hasOwn(STORAGE_DTYPES, q) || REBUILD_TENSOR.has(q) || REBUILD_PARAMETER.has(q) || q === ORDERED_DICT;
 }
 
 export interface PickleLimits {
@@ -266,7 +266,7 @@ export function readPickle(data: Uint8Array, limits: PickleLimits = DEFAULT_LIMI
   const persistent = (pid: PyValue): TorchStorage => {
     if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage') fail(`persistent id ${describe(pid)} is not a ('storage', type, key, location, numel) record`);
     const [, type, key, location, numel] = (pid as PyTuple).items;
-    if (!(type instanceof PyGlobal) || !(type.qualified in STORAGE_DTYPES)) fail(`persistent id names storage type ${describe(type)}`);
+    if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_DTYPES, type.qualified)) fail(`persistent id names storage type ${describe(type)}`);
     if (typeof key !== 'string' || !/^[A-Za-z0-9_.]{1,64}$/.test(key)) fail(`storage key ${describe(key)} is not a short file name`);
     if (typeof location !== 'string') fail(`storage location ${describe(location)} is not a string`);
     const n = int(numel ?? null, 'storage size');

@@ -81,7 +81,7 @@ async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<To
   const where = `${path.basename(z.file)} (${f.format})`;
   const argsRaw = root.get(f.configFrom);
   if (!(argsRaw instanceof PyDict)) throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" is a ${describe(argsRaw)}, not a dict`, { file: z.file });
-  const args: Record<string, unknown> = { ...f.argDefaults };
+  const args: Record<string, unknown> = Object.assign(Object.create(null), f.argDefaults); // keys come from the file
   for (const [k, v] of argsRaw.map) if (typeof k === 'string' && configValue(v) !== undefined) args[k] = configValue(v);
   const config: ModelConfig = { ...f.constants };
   for (const [key, from] of Object.entries(f.config)) {
