@@ -55,10 +55,12 @@ export class PickleWriter {
     return this.tuple();
   }
   /** A tensor as torch.save writes it: _rebuild_tensor_v2((storage pid), offset, size, stride, False, OrderedDict()). */
-  tensor(key: string, storageType: string, numel: number, shape: number[], stride?: number[], offset = 0): this {
+  tensor(key: string, storageType: string, numel: number, shape: number[], stride?: number[], offset = 0, legacy = false): this {
     const s = stride ?? shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
     this.global('torch._utils', '_rebuild_tensor_v2').mark();
-    this.mark().str('storage').global('torch', storageType).str(key).str('cpu').int(numel).tuple().op(0x51);
+    this.mark().str('storage').global('torch', storageType).str(key).str('cpu').int(numel);
+    if (legacy) this.op(0x4e); // view_metadata None
+    this.tuple().op(0x51);
     this.int(offset).ints(shape).ints(s).op(0x89).global('collections', 'OrderedDict').op(0x29, 0x52);
     return this.tuple().op(0x52);
   }
@@ -121,4 +123,35 @@ export function torchStateDictZip(tensors: { name: string; shape: number[]; valu
     ...tensors.map((t, i) => ({ name: `${archive}/data/${i}`, data: new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength) })),
     { name: `${archive}/version`, data: Buffer.from('3\n') },
   ]);
+}
+
+/**
+ * The legacy torch.save format (before PyTorch 1.6) of a state dict: magic number, protocol 1001, sys_info, the
+ * object, the sorted storage keys (five pickles), then each storage as int64 element count + raw bytes.
+ */
+export function legacyStateDict(tensors: { name: string; shape: number[]; values: Float32Array }[]): Buffer {
+  const magic = 0x1950a86a20f9469cfc6cn;
+  const mb: number[] = [];
+  for (let i = 0n; i < 10n; i++) mb.push(Number((magic >> (8n * i)) & 0xffn));
+  const keys = tensors.map((_, i) => `k${i}`).sort();
+  const obj = new PickleWriter().proto().global('collections', 'OrderedDict').op(0x29, 0x52).mark();
+  tensors.forEach((t, i) => obj.str(t.name).tensor(`k${i}`, 'FloatStorage', t.values.length, t.shape, undefined, 0, true));
+  obj.op(0x75).stop();
+  const keyList = new PickleWriter().proto().op(0x5d).mark();
+  for (const k of keys) keyList.str(k);
+  keyList.op(0x65).stop();
+  const parts: Uint8Array[] = [
+    new PickleWriter().proto().op(0x8a, 10, ...mb).stop().bytes(),
+    new PickleWriter().proto().int(1001).stop().bytes(),
+    new PickleWriter().proto().op(0x7d).str('protocol_version').int(1001).op(0x73).str('little_endian').bool(true).op(0x73).stop().bytes(),
+    obj.bytes(),
+    keyList.bytes(),
+  ];
+  for (const k of keys) {
+    const t = tensors[Number(k.slice(1))];
+    const n = Buffer.alloc(8);
+    n.writeBigInt64LE(BigInt(t.values.length));
+    parts.push(n, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
+  }
+  return Buffer.concat(parts);
 }

@@ -6,8 +6,8 @@
   (helpers/dump_attention.ts) gives the PyTorch model's attention to 1e-4, and `inheritune analyze --save-patterns`
   gives it to float16 precision; `inheritune inherit` writes an HF folder that transformers loads without missing or
   unexpected keys and whose logits equal the PyTorch model cut to the same depth.
-- pytorch_model.bin from save_pretrained(safe_serialization=False), single and sharded: the same checks against
-  transformers, and grow / stack / init-random outputs load in transformers.
+- pytorch_model.bin from save_pretrained(safe_serialization=False), single and sharded, and in the legacy format of
+  torch.save before PyTorch 1.6: the same checks against transformers, and grow / stack / init-random outputs load.
 - Malicious pickles (a __reduce__ that runs a shell command) in a torch.save zip and as a bare pickle: refused with
   the global named; the marker file the payload would create never appears (the payload is shown to be live by
   unpickling it with Python's pickle in a separate folder).
@@ -24,6 +24,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -173,8 +174,6 @@ def test_nanogpt_ckpt(bias: bool, compiled: bool, tmp_path: Path, cli) -> None:
 def test_nanogpt_optimizer_is_not_read(tmp_path: Path, cli) -> None:
     """Only the `model` entry's storages are read: with every other storage (optimizer state, best_val_loss) removed
     from the zip, inspect and inherit still work and give the same weights."""
-    import zipfile
-
     model = nanogpt_ref(True, 3)
     ckpt = tmp_path / "ckpt.pt"
     save_nanogpt(ckpt, model, False)
@@ -216,6 +215,11 @@ def make_bin(family: str, path: Path, seed: int, shard: str | None):
     model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
     randomize_(model, seed)
     model.eval()
+    if shard == "legacy":  # the format of torch.save before PyTorch 1.6, which many older pytorch_model.bin have
+        model.config.save_pretrained(path)
+        torch.save(model.state_dict(), path / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+        assert not zipfile.is_zipfile(path / "pytorch_model.bin")
+        return model
     kw = {"max_shard_size": shard} if shard else {}
     model.save_pretrained(path, safe_serialization=False, **kw)
     if list(path.glob("*.safetensors")):  # transformers 5 writes safetensors only: write the layout 4.x wrote
@@ -251,15 +255,15 @@ def write_bin_like_save_pretrained(model, path: Path, shard_bytes: int | None) -
 
 
 @needs_node
-@pytest.mark.parametrize("family,shard", [("gpt2", None), ("gpt2", "60KB"), ("llama", None), ("llama", "60KB")])
+@pytest.mark.parametrize("family,shard", [("gpt2", None), ("gpt2", "60KB"), ("llama", None), ("llama", "60KB"), ("gpt2", "legacy"), ("llama", "legacy")])
 def test_pytorch_model_bin(family: str, shard: str | None, tmp_path: Path, cli) -> None:
     seed = 11 + len(family) + (shard is not None)
     ck = tmp_path / "ck"
     model = make_bin(family, ck, seed, shard)
-    assert (ck / "pytorch_model.bin.index.json").exists() == (shard is not None)
+    assert (ck / "pytorch_model.bin.index.json").exists() == (shard not in (None, "legacy"))
     summary = json.loads(cli("inspect", ck, "--json").stdout)
     assert summary["family"] == family and summary["numLayers"] == 3
-    if shard:
+    if shard and shard != "legacy":
         assert len(summary["files"]) > 1 and all(f.endswith(".bin") for f in summary["files"])
 
     ids = token_ids(seed)

@@ -155,7 +155,7 @@ test('a folder with only pytorch_model.bin goes to the PyTorch zip reader, which
   mkdirSync(path.join(dir, 'ck'));
   writeFileSync(path.join(dir, 'ck', 'config.json'), '{}');
   writeFileSync(path.join(dir, 'ck', 'pytorch_model.bin'), 'not really');
-  await rejects(openCheckpoint(path.join(dir, 'ck')), 'E_HEADER', 'pytorch_model.bin', 'not a zip file');
+  await rejects(openCheckpoint(path.join(dir, 'ck')), 'E_HEADER', 'pytorch_model.bin', 'neither a zip nor a pickle');
   await rejects(openCheckpoint(path.join(dir, 'nope')), 'E_NOT_FOUND', 'no such file or folder');
   assert.ok(!existsSync(path.join(dir, 'nope')));
 });

@@ -13,7 +13,7 @@ import { readTensorBytes, transposeBytes } from '../../src/checkpoint/safetensor
 import { PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/torch/pickle';
 import { readTorchZip, tensorRange, TorchZip } from '../../src/checkpoint/torch/torchZip';
 import { synthTensors, writeSynthCheckpoint } from '../../src/fixtures/synth';
-import { PickleWriter, storedZip, torchStateDictZip } from '../helpers/torchZip';
+import { legacyStateDict, PickleWriter, storedZip, torchStateDictZip } from '../helpers/torchZip';
 import { tmpDir } from '../helpers/tmp';
 
 async function rejects(p: Promise<unknown>, ...fragments: (string | RegExp)[]) {
@@ -233,10 +233,10 @@ test('zip-level damage: truncation at every length, a wrong local header offset,
   await rejects(readTorchZip(writeZip(dir, 'defl.pt', storedZip([{ name: 'archive/data.pkl', data: pkl, method: 8 }]))), 'entry archive/data.pkl is compressed (zip method 8)');
   await rejects(readTorchZip(writeZip(dir, 'be.pt', zipWith(pkl, new Uint8Array(24), [{ name: 'archive/byteorder', data: Buffer.from('big') }]))), 'byteorder is "big"');
   await rejects(readTorchZip(writeZip(dir, 'none.pt', storedZip([{ name: 'x/y.txt', data: Buffer.from('hi') }]))), 'no <archive>/data.pkl');
-  await rejects(readTorchZip(writeZip(dir, 'text.bin', Buffer.from('version https://git-lfs.github.com/spec/v1\n'))), 'not a zip file');
-  // not a zip: a bare pickle has its refused global named; a pickle that passes is the legacy format, refused
-  await rejects(readTorchZip(writeZip(dir, 'bare.pt', new PickleWriter().proto().global('posix', 'system').stop().bytes())), 'a bare pickle, not a torch.save zip; at byte 2: refused global posix.system');
-  await rejects(readTorchZip(writeZip(dir, 'legacy.pt', new PickleWriter().proto().int(1000).stop().bytes())), 'the legacy torch.save format (before PyTorch 1.6), which is not read');
+  await rejects(readTorchZip(writeZip(dir, 'text.bin', Buffer.from('version https://git-lfs.github.com/spec/v1\n'))), 'neither a zip nor a pickle');
+  // not a zip: a bare pickle has its refused global named; a harmless one is still not a checkpoint
+  await rejects(readTorchZip(writeZip(dir, 'bare.pt', new PickleWriter().proto().global('posix', 'system').stop().bytes())), 'a pickle, not a torch.save zip; at byte 2: refused global posix.system');
+  await rejects(readTorchZip(writeZip(dir, 'plain.pt', new PickleWriter().proto().int(1000).stop().bytes())), 'a pickle that is not a PyTorch checkpoint');
   // the pickle's errors carry the file, the entry and the byte
   await rejects(readTorchZip(writeZip(dir, 'evil.pt', zipWith(new PickleWriter().proto().global('posix', 'system').stop().bytes(), new Uint8Array(0)))), /evil\.pt: archive\/data\.pkl at byte 2: refused global posix\.system/);
 });
@@ -328,4 +328,32 @@ test('a nanoGPT ckpt.pt maps onto gpt2: config from model_args, prefixes strippe
   // model_args without a key the config needs
   const { block_size: _b, ...noBlock } = args;
   await rejects(openCheckpoint(writeZip(dir, 'nb.pt', nanoGptZip(true, noBlock))), '"model_args" has no "block_size", which ckpt (nanogpt) needs for n_positions'.replace('ckpt (nanogpt)', 'nb.pt (nanogpt)'));
+});
+
+test('the legacy torch.save format (before PyTorch 1.6) reads back like safetensors; bad counts and truncation are named', async () => {
+  const dir = tmpDir();
+  const st = path.join(dir, 'st');
+  await writeSynthCheckpoint(st, { family: 'gpt2', numLayers: 2, seed: 9, hidden: 32, heads: 4, vocab: 64, context: 16 });
+  const { config, tensors } = synthTensors({ family: 'gpt2', numLayers: 2, seed: 9, hidden: 32, heads: 4, vocab: 64, context: 16 });
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const legacy = legacyStateDict(tensors);
+  writeFileSync(path.join(bin, 'pytorch_model.bin'), legacy);
+  writeFileSync(path.join(bin, 'config.json'), JSON.stringify(config));
+  const a = await openCheckpoint(st);
+  const b = await openCheckpoint(bin);
+  assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
+  for (const name of a.tensors.keys()) assert.deepEqual([...(await readTensorF32(b, name)).data], [...(await readTensorF32(a, name)).data], name);
+  // the last storage cut short, and a storage whose count header disagrees with the pickle
+  writeFileSync(path.join(bin, 'pytorch_model.bin'), legacy.subarray(0, legacy.length - 3));
+  await rejects(openCheckpoint(bin), /legacy storage k\d+ \(\d+ × F32\) ends at byte \d+, beyond the end of the file/);
+  const bad = Buffer.from(legacy);
+  const firstCount = legacy.length - tensors.reduce((a, t) => a + 8 + 4 * t.values.length, 0); // storages follow the pickles
+  bad.writeBigInt64LE(bad.readBigInt64LE(firstCount) + 1n, firstCount);
+  writeFileSync(path.join(bin, 'pytorch_model.bin'), bad);
+  await rejects(openCheckpoint(bin), /legacy storage k0: its header says \d+ elements, the pickle \d+/);
+  // every prefix: an InherituneError, never another exception
+  for (let n = 0; n < legacy.length; n += Math.max(1, Math.floor(legacy.length / 300))) {
+    await assert.rejects(readTorchZip(writeZip(dir, 'cut.bin', legacy.subarray(0, n))), InherituneError, `prefix of ${n} bytes`);
+  }
 });

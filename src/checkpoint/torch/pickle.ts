@@ -132,8 +132,16 @@ const latin1 = new TextDecoder('latin1');
  * outside the allow-list or malformed; never runs code.
  */
 export function readPickle(data: Uint8Array, limits: PickleLimits = DEFAULT_LIMITS): PyValue {
+  return readPickleAt(data, 0, limits).value;
+}
+
+/**
+ * Read the pickle that starts at `start` (the legacy torch.save format is several pickles back to back). Returns
+ * its value, the offset just past its STOP, and the storages its persistent ids described, by key.
+ */
+export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimits = DEFAULT_LIMITS): { value: PyValue; end: number; storages: Map<string, TorchStorage> } {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let pos = 0;
+  let pos = start;
   let opAt = 0;
   const stack: StackItem[] = [];
   const marks: number[] = [];
@@ -265,7 +273,8 @@ export function readPickle(data: Uint8Array, limits: PickleLimits = DEFAULT_LIMI
 
   const persistent = (pid: PyValue): TorchStorage => {
     if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage') fail(`persistent id ${describe(pid)} is not a ('storage', type, key, location, numel) record`);
-    const [, type, key, location, numel] = (pid as PyTuple).items;
+    const [, type, key, location, numel, view] = (pid as PyTuple).items;
+    if (view !== undefined && view !== null) fail(`storage ${describe(key)} is a view of another storage (legacy view_metadata), which is not read`);
     if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_DTYPES, type.qualified)) fail(`persistent id names storage type ${describe(type)}`);
     if (typeof key !== 'string' || !/^[A-Za-z0-9_.]{1,64}$/.test(key)) fail(`storage key ${describe(key)} is not a short file name`);
     if (typeof location !== 'string') fail(`storage location ${describe(location)} is not a string`);
@@ -329,7 +338,7 @@ export function readPickle(data: Uint8Array, limits: PickleLimits = DEFAULT_LIMI
         if (marks.length) fail('STOP with an open MARK');
         if (stack.length !== 1) fail(`STOP with ${stack.length} values on the stack (expected 1)`);
         if (isMutable(stack[0] as PyValue) && placed.has(stack[0] as object)) fail('the result contains itself (a recursive structure)');
-        return pop();
+        return { value: pop(), end: pos, storages };
       case 0x28:
         marks.push(stack.length);
         stack.push(MARK);

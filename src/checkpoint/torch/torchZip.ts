@@ -6,6 +6,7 @@
  *   <archive>/version         the format version
  * yauzl reads the central directory (zip64 included) without loading the file; a storage is then an absolute byte
  * range of the zip (after its local header), so a contiguous tensor is a TensorInfo like a safetensors one.
+ * The legacy format (before 1.6: pickles back to back, then the storages) is read too (readLegacy below).
  * The file is untrusted: entry counts, sizes and offsets are checked against the file before use.
  */
 import { promises as fsp } from 'node:fs';
@@ -13,15 +14,12 @@ import * as yauzl from 'yauzl';
 import { DTYPE_BYTES } from '../dtypes';
 import { InherituneError } from '../errors';
 import type { TensorInfo } from '../safetensors';
-import { PickleError, PyValue, readPickle, TorchStorage, TorchTensor } from './pickle';
+import { describe, PickleError, PyDict, PyValue, readPickle, readPickleAt, TorchStorage, TorchTensor } from './pickle';
 
 /** Most entries in a checkpoint zip (one per storage: far above any real model). */
 const MAX_ENTRIES = 1_000_000;
 /** Largest data.pkl read into memory (tensor data is not in it; real ones are kilobytes to a few megabytes). */
 export const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
-
-/** How much of a non-zip pickle file is read to name what it would run. */
-const BARE_PICKLE_WINDOW = 4 * 1024 * 1024;
 
 const FIX = 'the file is truncated or corrupt: save or download it again';
 
@@ -118,8 +116,8 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
     const fileSize = (await fh.stat()).size;
     const magic = fileSize >= 4 ? await readAt(fh, file, 0, 4) : new Uint8Array(4);
     if (!isZip(magic)) {
-      if (magic[0] === 0x80) await refuseBarePickle(fh, file, fileSize);
-      throw zipError(file, 'not a zip file, so not a PyTorch checkpoint saved by torch.save (PyTorch 1.6 or later)');
+      if (magic[0] === 0x80) return await readLegacy(fh, file, fileSize);
+      throw zipError(file, 'neither a zip nor a pickle, so not a PyTorch checkpoint saved by torch.save');
     }
     const entries = await listEntries(file);
     const pkls = entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
@@ -178,22 +176,80 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
   }
 }
 
+/** The first pickle of the legacy format (torch.serialization.MAGIC_NUMBER), then PROTOCOL_VERSION. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+/** How much of a legacy file is read for its pickles: a small window first, the full limit if they run past it. */
+const LEGACY_WINDOWS = [4 * 1024 * 1024, MAX_PICKLE_BYTES];
+
 /**
- * A file that starts like a pickle: either the legacy torch.save format (before 1.6) or a bare pickle. Run the
- * restricted reader over its first pickle, so a refused global is named, then refuse the format either way.
+ * The legacy torch.save format (before PyTorch 1.6; many older pytorch_model.bin): five pickles back to back (magic
+ * number, protocol, sys_info, the object, the sorted storage keys), then each storage as an int64 element count and
+ * its raw bytes, in key order. The same restricted reader reads every pickle, so a bare pickle's refused global is
+ * named; storage offsets follow from the element counts the object's pickle gives, each checked against its header.
  */
-async function refuseBarePickle(fh: fsp.FileHandle, file: string, fileSize: number): Promise<never> {
-  // The legacy format's first pickle is a magic number; a bare pickle's globals come early. A pickle cut off by this
-  // window is refused below all the same, without naming anything.
-  const bytes = await readAt(fh, file, 0, Math.min(fileSize, BARE_PICKLE_WINDOW));
-  try {
-    readPickle(bytes);
-  } catch (e) {
-    const cut = fileSize > BARE_PICKLE_WINDOW && e instanceof PickleError && /truncated/.test(e.message);
-    if (e instanceof PickleError && !cut) throw new InherituneError('E_HEADER', `${file}: a bare pickle, not a torch.save zip; at byte ${e.offset}: ${e.message}`, { file });
-    if (!cut) throw e;
+async function readLegacy(fh: fsp.FileHandle, file: string, fileSize: number): Promise<TorchZip> {
+  for (const window of LEGACY_WINDOWS) {
+    const bytes = await readAt(fh, file, 0, Math.min(fileSize, window));
+    const pickles: ReturnType<typeof readPickleAt>[] = [];
+    try {
+      let at = 0;
+      for (let i = 0; i < 5; i++) {
+        const p = readPickleAt(bytes, at);
+        pickles.push(p);
+        at = p.end;
+        if (i === 0 && p.value !== LEGACY_MAGIC) {
+          throw zipError(file, 'a pickle that is not a PyTorch checkpoint (torch.save writes a zip, or before PyTorch 1.6 a pickle starting with its magic number); nothing in it was run');
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof PickleError)) throw e;
+      if (fileSize > window && /truncated/.test(e.message) && window !== LEGACY_WINDOWS[LEGACY_WINDOWS.length - 1]) continue;
+      throw new InherituneError('E_HEADER', `${file}: ${pickles.length ? `legacy torch.save format, pickle ${pickles.length + 1}` : 'a pickle, not a torch.save zip;'} at byte ${e.offset}: ${e.message}`, { file });
+    }
+    const [, proto, sysInfo, obj, keys] = pickles;
+    if (proto.value !== LEGACY_PROTOCOL) throw zipError(file, `legacy torch.save protocol ${describe(proto.value)} (expected ${LEGACY_PROTOCOL})`);
+    if (!(sysInfo.value instanceof PyDict) || sysInfo.value.get('little_endian') !== true) throw zipError(file, 'legacy torch.save file from a big-endian machine; only little-endian checkpoints are read');
+    if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw zipError(file, `legacy torch.save storage keys are a ${describe(keys.value)}, not a list of strings`);
+    // Offsets from the element counts in the object's persistent ids; each storage's own count is checked when used.
+    const ranges = new Map<string, { begin: number; end: number }>();
+    let off = keys.end;
+    for (const key of keys.value as string[]) {
+      const s = obj.storages.get(key);
+      if (!s) throw zipError(file, `legacy storage ${key} is listed but no tensor describes it; ${FIX}`);
+      const begin = off + 8;
+      off = begin + s.numel * DTYPE_BYTES[s.dtype];
+      if (off > fileSize) throw zipError(file, `legacy storage ${key} (${s.numel} × ${s.dtype}) ends at byte ${off}, beyond the end of the file (${fileSize} bytes); ${FIX}`);
+      ranges.set(key, { begin, end: off });
+    }
+    const checked = new Set<string>();
+    return {
+      file,
+      fileSize,
+      prefix: '',
+      root: obj.value,
+      async locate(storages) {
+        const h = await fsp.open(file, 'r');
+        try {
+          for (const s of storages) {
+            const r = ranges.get(s.key);
+            if (!r || checked.has(s.key)) continue;
+            const n = new DataView((await readAt(h, file, r.begin - 8, 8)).buffer).getBigInt64(0, true);
+            if (n !== BigInt(s.numel)) throw zipError(file, `legacy storage ${s.key}: its header says ${n} elements, the pickle ${s.numel}; ${FIX}`);
+            checked.add(s.key);
+          }
+        } finally {
+          await h.close();
+        }
+      },
+      storageRange(s, tensor) {
+        const r = ranges.get(s.key);
+        if (!r || !checked.has(s.key)) throw zipError(file, `tensor ${tensor}: storage ${s.key} is not among the file's storages; ${FIX}`, tensor);
+        return r;
+      },
+    };
   }
-  throw zipError(file, 'a bare pickle or the legacy torch.save format (before PyTorch 1.6), which is not read; load it in a trusted PyTorch and save it again with torch.save or save_pretrained(safe_serialization=True)');
+  throw zipError(file, `its pickles are larger than ${MAX_PICKLE_BYTES} bytes`);
 }
 
 /**
