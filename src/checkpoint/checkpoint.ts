@@ -45,7 +45,7 @@ async function statOrNull(p: string) {
   }
 }
 
-/** Where the pieces are for a user-given path: a folder, its config.json, a .safetensors file or an index.json. */
+/** Where the pieces are for a user-given path: a folder, its config.json, a .safetensors, .bin, .pt or .pth file or an index.json. */
 export async function locate(input: string): Promise<{ dir: string; indexPath?: string; files?: string[]; torch?: boolean }> {
   const abs = path.resolve(input);
   const st = await statOrNull(abs);
