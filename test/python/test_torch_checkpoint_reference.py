@@ -149,6 +149,10 @@ def test_nanogpt_ckpt(bias: bool, compiled: bool, tmp_path: Path, cli) -> None:
         model(torch.tensor(ids), want_att=att)
     check_patterns(ckpt, ids, [a.numpy() for a in att], 4, tmp_path, cli)
 
+    plan = cli("inherit", ckpt, "--layers", 2, "--out", tmp_path / "never", "--dry-run").stdout
+    assert any(l.startswith("transformer.h.1.attn.c_attn.weight F32[64,192] <- copy ref:transformer.h.1.attn.c_attn.weight") and l.endswith(" transpose") for l in plan.splitlines()), plan
+    assert (" zeros" in plan) == (not bias) and not (tmp_path / "never").exists()
+
     for n in (3, 2):
         out = tmp_path / f"child{n}"
         cli("inherit", ckpt, "--layers", n, "--out", out)
