@@ -71,9 +71,11 @@ interface AssembleOptions {
   extraProvenance: Record<string, unknown>;
 }
 
-function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string) {
+function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string): { t: TensorInfo; source: EntrySource } {
   const t = ckpt.tensors.get(name)!;
-  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}) } };
+  // A tensor the checkpoint does not store (a bias-free nanoGPT's biases) is all zeros: written as such.
+  if (t.transform === 'zeros') return { t, source: { kind: 'init', init: 'zeros', std: 0 } };
+  return { t, source: { kind: 'copy', from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}) } };
 }
 
 /** Rewrite the config for the output depth: the depth key and every depth-dependent field. */
