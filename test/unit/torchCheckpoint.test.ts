@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { InherituneError } from '../../src/checkpoint/errors';
 import { readTensorBytes, transposeBytes } from '../../src/checkpoint/safetensors';
-import { PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/torch/pickle';
+import { DEFAULT_LIMITS, PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/torch/pickle';
 import { readTorchZip, tensorRange, TorchZip } from '../../src/checkpoint/torch/torchZip';
 import { synthTensors, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { legacyStateDict, PickleWriter, storedZip, torchStateDictZip } from '../helpers/torchZip';
@@ -193,6 +193,11 @@ test('memo abuse, recursive and deep structures: clear errors, or a value built 
   const v = readPickle(deep.bytes());
   assert.ok(Array.isArray(v));
   assert.ok(Date.now() - t0 < 5000);
+  // a stream of one-byte allocations is cut off by the opcode limit, not by memory
+  const many = new Uint8Array(DEFAULT_LIMITS.maxOps + 10).fill(0x5d);
+  many[0] = 0x80;
+  many[1] = 2;
+  pickleFails(many, `more than ${DEFAULT_LIMITS.maxOps} opcodes`);
   // a stack underflow, a MARK left open, leftovers at STOP, an odd SETITEMS
   pickleFails(new PickleWriter().proto().op(0x61).stop().bytes(), 'on an empty stack');
   pickleFails(new PickleWriter().proto().mark().op(0x4e).stop().bytes(), 'STOP with an open MARK');

@@ -101,9 +101,14 @@ export interface PickleLimits {
   maxDims: number;
   /** Most bytes in one integer (LONG1/LONG4). */
   maxLongBytes: number;
+  /**
+   * Most opcodes in one pickle. Each may allocate one small object, so this bounds memory where the byte length
+   * alone would not (a stream of one-byte EMPTY_LIST). A state dict takes ~25 per tensor; an optimizer state as many.
+   */
+  maxOps: number;
 }
 
-export const DEFAULT_LIMITS: PickleLimits = { maxNumel: 2 ** 48, maxDims: 64, maxLongBytes: 16 };
+export const DEFAULT_LIMITS: PickleLimits = { maxNumel: 2 ** 48, maxDims: 64, maxLongBytes: 16, maxOps: 5_000_000 };
 
 const MARK = Symbol('mark');
 type StackItem = PyValue | typeof MARK;
@@ -323,9 +328,10 @@ export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimi
     return fail(`refused call of ${q}`);
   };
 
-  for (;;) {
+  for (let ops = 1; ; ops++) {
     opAt = pos;
     if (pos >= data.length) fail('the pickle ends without STOP (truncated)');
+    if (ops > limits.maxOps) fail(`more than ${limits.maxOps} opcodes: far more than a checkpoint's pickle holds`);
     const op = data[pos++];
     switch (op) {
       case 0x80: // PROTO
