@@ -17,7 +17,7 @@ import type { TensorInfo } from '../safetensors';
 import { describe, PickleError, PyDict, PyValue, readPickle, readPickleAt, TorchStorage, TorchTensor } from './pickle';
 
 /** Most entries in a checkpoint zip (one per storage: far above any real model). */
-const MAX_ENTRIES = 1_000_000;
+const MAX_ENTRIES = 200_000;
 /** Largest data.pkl read into memory (tensor data is not in it; real ones are kilobytes to a few megabytes). */
 export const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
 
