@@ -77,6 +77,12 @@ test('a pytorch_model.bin written here from a synthetic model reads back like it
     }
     assert.equal(b.files.length, 1);
     assert.equal(path.basename(b.files[0].file), 'pytorch_model.bin');
+    // a state dict saved from a DDP-wrapped, compiled model: the wrappers' prefixes on every name are stripped
+    const wrapped = path.join(dir, `${family}-wrapped.pt`);
+    writeFileSync(wrapped, torchStateDictZip(tensors.map((t) => ({ ...t, name: `module._orig_mod.${t.name}` }))));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const c = await openCheckpoint(wrapped);
+    assert.deepEqual([...c.tensors.keys()].sort(), [...a.tensors.keys()].sort());
   }
 });
 

@@ -126,6 +126,28 @@ async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<To
   return { config, configPath: z.file, tensors, files: [header(z, [...tensors.values()])], format: f.format };
 }
 
+/** Wrappers whose state dicts prefix every name: DistributedDataParallel (`module.`) and torch.compile. */
+const WRAPPER_PREFIXES = ['module.', '_orig_mod.'];
+
+/** The wrapper prefixes shared by every key of a state dict, outermost first (`module._orig_mod.` gives both). */
+function wrapperPrefixes(sd: PyValue): string[] {
+  if (!(sd instanceof PyDict) || sd.map.size === 0) return [];
+  const keys = [...sd.map.keys()].map(String);
+  const out: string[] = [];
+  let at = 0;
+  for (let found = true; found; ) {
+    found = false;
+    for (const p of WRAPPER_PREFIXES) {
+      if (keys.every((k) => k.startsWith(p, at))) {
+        out.push(p);
+        at += p.length;
+        found = true;
+      }
+    }
+  }
+  return out;
+}
+
 /** Open one PyTorch zip file: a training-checkpoint format, or a state dict with config.json in `dir`. */
 async function openFile(file: string, dir: string): Promise<TorchParts> {
   const z = await readTorchZip(file);
@@ -142,7 +164,7 @@ async function openFile(file: string, dir: string): Promise<TorchParts> {
       { file },
     );
   }
-  const tensors = await stateDictTensors(z, root, 'the pickled object');
+  const tensors = await stateDictTensors(z, root, 'the pickled object', wrapperPrefixes(root));
   const config = await readConfig(configPath);
   return { config, configPath, tensors: new Map(tensors.map((t) => [t.name, t])), files: [header(z, tensors)] };
 }
