@@ -1,5 +1,6 @@
 /**
- * A checkpoint: config.json + one or more .safetensors files (sharded through model.safetensors.index.json).
+ * A checkpoint: config.json + one or more .safetensors files (sharded through model.safetensors.index.json), or a
+ * PyTorch zip checkpoint (pytorch_model.bin[.index.json], nanoGPT ckpt.pt: src/checkpoint/torch).
  * Opening reads config and headers only; tensors are read on demand by byte range.
  */
 import { promises as fsp } from 'node:fs';
@@ -9,9 +10,14 @@ import { readConfig, ModelConfig } from './config';
 import { DType, toFloat32 } from './dtypes';
 import { InherituneError } from '../errors';
 import { readHeader, readTensorBytes, SafetensorsHeader, TensorInfo } from './safetensors';
+import { openTorchCheckpoint } from './torch/torchCheckpoint';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
+/** PyTorch zip checkpoints (read by src/checkpoint/torch without unpickling). */
+export const TORCH_INDEX_FILE = 'pytorch_model.bin.index.json';
+export const TORCH_SINGLE_FILES = ['pytorch_model.bin', 'ckpt.pt'];
+const isTorchFile = (f: string) => /\.(bin|pt|pth)$/.test(f);
 
 export interface Checkpoint {
   dir: string;
@@ -39,8 +45,8 @@ async function statOrNull(p: string) {
   }
 }
 
-/** Where the pieces are for a user-given path: a folder, its config.json, a .safetensors file or an index.json. */
-export async function locate(input: string): Promise<{ dir: string; indexPath?: string; files?: string[] }> {
+/** Where the pieces are for a user-given path: a folder, its config.json, a .safetensors, .bin, .pt or .pth file or an index.json. */
+export async function locate(input: string): Promise<{ dir: string; indexPath?: string; files?: string[]; torch?: boolean }> {
   const abs = path.resolve(input);
   const st = await statOrNull(abs);
   if (!st) throw new InherituneError('E_NOT_FOUND', `${abs}: no such file or folder`, { file: abs });
@@ -52,23 +58,28 @@ export async function locate(input: string): Promise<{ dir: string; indexPath?: 
     if (any.length > 1) {
       throw new InherituneError('E_INDEX', `${abs}: ${any.length} .safetensors files but no ${INDEX_FILE} to say which tensor is where; add the index or open one file`, { file: abs });
     }
-    const bins = (await fsp.readdir(abs)).filter((f) => f.endsWith('.bin') || f.endsWith('.pt') || f.endsWith('.pth'));
+    if (await statOrNull(path.join(abs, TORCH_INDEX_FILE))) return { dir: abs, indexPath: path.join(abs, TORCH_INDEX_FILE), torch: true };
+    for (const f of TORCH_SINGLE_FILES) if (await statOrNull(path.join(abs, f))) return { dir: abs, files: [path.join(abs, f)], torch: true };
+    const bins = (await fsp.readdir(abs)).filter(isTorchFile);
     throw new InherituneError(
       'E_NOT_FOUND',
-      `${abs}: no .safetensors weights found` +
-        (bins.length ? ` (found ${bins.join(', ')}: pickled weights are never loaded; convert with save_pretrained(..., safe_serialization=True))` : ''),
+      `${abs}: no .safetensors weights, ${TORCH_SINGLE_FILES.join(' or ')} found` + (bins.length ? ` (found ${bins.join(', ')}: open one of them directly)` : ''),
       { file: abs },
     );
   }
   const base = path.basename(abs);
   const dir = path.dirname(abs);
-  if (base.endsWith('.index.json')) return { dir, indexPath: abs };
+  if (base.endsWith('.index.json')) return { dir, indexPath: abs, torch: base === TORCH_INDEX_FILE };
   if (base === 'config.json') return locate(dir);
   if (base.endsWith('.safetensors')) {
     if (await statOrNull(path.join(dir, INDEX_FILE))) return { dir, indexPath: path.join(dir, INDEX_FILE) };
     return { dir, files: [abs] };
   }
-  throw new InherituneError('E_ARGS', `${abs}: not a checkpoint; give a folder, its config.json, a .safetensors file or a ${INDEX_FILE}`, { file: abs });
+  if (isTorchFile(base)) {
+    if (await statOrNull(path.join(dir, TORCH_INDEX_FILE)) && /^pytorch_model-\d+-of-\d+\.bin$/.test(base)) return { dir, indexPath: path.join(dir, TORCH_INDEX_FILE), torch: true };
+    return { dir, files: [abs], torch: true };
+  }
+  throw new InherituneError('E_ARGS', `${abs}: not a checkpoint; give a folder, its config.json, a .safetensors, .bin or .pt file or a ${INDEX_FILE}`, { file: abs });
 }
 
 export interface IndexFile {
@@ -111,15 +122,20 @@ export interface OpenOptions {
 
 export async function openCheckpoint(input: string, opts: OpenOptions = {}): Promise<Checkpoint> {
   const loc = await locate(input);
-  const configPath = path.join(loc.dir, 'config.json');
-  const config = await readConfig(configPath);
+  const torch = loc.torch ? await openTorchCheckpoint(loc.dir, loc.files, loc.indexPath ? { path: loc.indexPath, ...(await readIndex(loc.indexPath)) } : undefined) : undefined;
+  const configPath = torch?.configPath ?? path.join(loc.dir, 'config.json');
+  const config = torch?.config ?? (await readConfig(configPath));
   const spec = detectSpec(config, configPath);
   const dims = readDims(spec, config, configPath);
 
   const tensors = new Map<string, TensorInfo>();
   const files: SafetensorsHeader[] = [];
   let indexPath: string | undefined;
-  if (loc.indexPath) {
+  if (torch) {
+    indexPath = loc.indexPath;
+    files.push(...torch.files);
+    for (const [name, t] of torch.tensors) tensors.set(name, t);
+  } else if (loc.indexPath) {
     indexPath = loc.indexPath;
     const index = await readIndex(loc.indexPath);
     const shardFiles = [...new Set(index.weightMap.values())].sort();

@@ -4,7 +4,7 @@
  * Format: u64 little-endian header length N, N bytes of JSON header, then the data buffer.
  */
 import { promises as fsp } from 'node:fs';
-import { byteLength, DType, isDType, SUPPORTED_DTYPES } from './dtypes';
+import { byteLength, DType, DTYPE_BYTES, isDType, SUPPORTED_DTYPES } from './dtypes';
 import { InherituneError } from '../errors';
 
 /** Largest header we accept (the reference implementation uses 100 MB). */
@@ -18,6 +18,13 @@ export interface TensorInfo {
   begin: number;
   end: number;
   file: string;
+  /**
+   * Set when [begin, end) are not the tensor's bytes as they stand (PyTorch checkpoints mapped onto a family):
+   * 'transpose': they hold the 2-D tensor's transpose, row-major [shape[1], shape[0]] (a torch Linear weight
+   * [out, in] under a Conv1D [in, out] name); 'zeros': nothing is stored (begin = end), the tensor is all zeros
+   * (the biases of a bias-free nanoGPT). Readers go through readTensorBytes, or take the range only when unset.
+   */
+  transform?: 'transpose' | 'zeros';
 }
 
 export interface SafetensorsHeader {
@@ -126,14 +133,29 @@ async function readExactly(fh: fsp.FileHandle, buf: Uint8Array, position: number
   }
 }
 
-/** Read the raw bytes of one tensor. The caller owns the returned buffer. */
+/** Read the raw bytes of one tensor (its transform applied). The caller owns the returned buffer. */
 export async function readTensorBytes(t: TensorInfo): Promise<Uint8Array> {
+  if (t.transform === 'zeros') return new Uint8Array(byteLength(t.dtype, t.shape));
   const fh = await fsp.open(t.file, 'r');
   try {
     const buf = new Uint8Array(t.end - t.begin);
     await readExactly(fh, buf, t.begin, t.file);
-    return buf;
+    return t.transform === 'transpose' ? transposeBytes(buf, t.shape, DTYPE_BYTES[t.dtype]) : buf;
   } finally {
     await fh.close();
   }
+}
+
+/** Row-major [cols, rows] bytes → [rows, cols] (shape = [rows, cols]), elements of `esz` bytes (1, 2, 4 or 8). */
+export function transposeBytes(src: Uint8Array, shape: readonly number[], esz: number): Uint8Array {
+  const [rows, cols] = shape;
+  const n = rows * cols;
+  const aligned = src.byteOffset % 8 === 0 ? src : src.slice();
+  const out = new Uint8Array(n * esz);
+  const view = (b: Uint8Array) =>
+    esz === 8 ? new BigUint64Array(b.buffer, b.byteOffset, n) : esz === 4 ? new Uint32Array(b.buffer, b.byteOffset, n) : esz === 2 ? new Uint16Array(b.buffer, b.byteOffset, n) : b;
+  const a = view(aligned);
+  const o = view(out);
+  for (let c = 0; c < cols; c++) for (let r = 0; r < rows; r++) o[r * cols + c] = a[c * rows + r];
+  return out;
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
 import { fromFloat32 } from '../checkpoint/dtypes';
 import { ProgressFn } from '../errors';
+import { readTensorBytes } from '../checkpoint/safetensors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import { initValues } from './init';
 import { SurgeryPlan } from './plan';
@@ -34,7 +35,9 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
       shape: e.shape,
       byteLength: e.byteLength,
       source:
-        src.kind === 'copy'
+        src.kind === 'copy' && src.transform
+          ? { kind: 'bytes', produce: () => readTensorBytes({ name: src.tensor, dtype: e.dtype, shape: e.shape, file: src.file, begin: src.begin, end: src.end, transform: src.transform }) }
+          : src.kind === 'copy'
           ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
           : {
               kind: 'bytes',

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, Role, TensorTemplate, templateApplies, readDims } from '../arch/spec';
 import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
 import { ModelConfig } from '../checkpoint/config';
-import { DType } from '../checkpoint/dtypes';
+import { byteLength, DType } from '../checkpoint/dtypes';
+import type { TensorInfo } from '../checkpoint/safetensors';
 import { InherituneError } from '../errors';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { initStd } from './init';
@@ -17,7 +18,7 @@ export const PRESETS: readonly Preset[] = ['paper', 'code'];
 export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random';
 
 export type EntrySource =
-  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number }
+  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; transform?: TensorInfo['transform'] }
   | { kind: 'init'; init: InitKind; std: number };
 
 export interface PlanEntry {
@@ -70,9 +71,11 @@ interface AssembleOptions {
   extraProvenance: Record<string, unknown>;
 }
 
-function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string) {
+function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string): { t: TensorInfo; source: EntrySource } {
   const t = ckpt.tensors.get(name)!;
-  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end } };
+  // A tensor the checkpoint does not store (a bias-free nanoGPT's biases) is all zeros: written as such.
+  if (t.transform === 'zeros') return { t, source: { kind: 'init', init: 'zeros', std: 0 } };
+  return { t, source: { kind: 'copy', from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}) } };
 }
 
 /** Rewrite the config for the output depth: the depth key and every depth-dependent field. */
@@ -114,7 +117,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
       name,
       dtype: info.dtype,
       shape: info.shape,
-      byteLength: info.end - info.begin,
+      byteLength: byteLength(info.dtype, info.shape),
       layer: -1,
       source: reinit ? { kind: 'init', init: t.init ?? 'normal', std } : source,
     });
@@ -135,7 +138,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
         name: fullName(t, layerName(t, j), base.prefix),
         dtype: info.dtype,
         shape: info.shape,
-        byteLength: info.end - info.begin,
+        byteLength: byteLength(info.dtype, info.shape),
         layer: j,
         source: copy ? source : { kind: 'init', init: t.init ?? 'normal', std },
       });
@@ -312,7 +315,7 @@ export function describePlan(plan: SurgeryPlan): string {
   for (const e of plan.entries) {
     const src =
       e.source.kind === 'copy'
-        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})`
+        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})${e.source.transform ? ` ${e.source.transform}` : ''}`
         : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
     lines.push(`${e.name} ${e.dtype}[${e.shape.join(',')}] <- ${src}`);
   }

@@ -56,10 +56,13 @@ export function headSettings(req: AnalysisRequest, report: AnalysisReport): Anal
   };
 }
 
-/** One report panel per checkpoint: the folder for any path inside it (config.json, a shard, the index). */
+/**
+ * One report panel per checkpoint: the folder for any path inside it (config.json, a shard, the index,
+ * pytorch_model*.bin). Other .pt/.bin files stay themselves: a folder may hold several of them.
+ */
 export function checkpointKey(p: string): string {
   const abs = path.resolve(p);
-  return /\.(json|safetensors)$/i.test(abs) ? path.dirname(abs) : abs;
+  return /\.(json|safetensors)$/i.test(abs) || /^pytorch_model.*\.bin$/i.test(path.basename(abs)) ? path.dirname(abs) : abs;
 }
 
 /** Validation for the "Adjust…" input boxes (undefined = valid). */

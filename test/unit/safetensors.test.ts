@@ -150,12 +150,12 @@ test('index weight_map: a path outside the folder and a missing shard are refuse
   await rejects(openCheckpoint(ck), 'E_INDEX', '"weight_map" must be an object');
 });
 
-test('pickled weights are never loaded: a folder with only pytorch_model.bin says how to convert', async () => {
+test('a folder with only pytorch_model.bin goes to the PyTorch zip reader, which names what is wrong with it', async () => {
   const dir = tmpDir();
   mkdirSync(path.join(dir, 'ck'));
   writeFileSync(path.join(dir, 'ck', 'config.json'), '{}');
   writeFileSync(path.join(dir, 'ck', 'pytorch_model.bin'), 'not really');
-  await rejects(openCheckpoint(path.join(dir, 'ck')), 'E_NOT_FOUND', 'pytorch_model.bin', 'safe_serialization=True');
+  await rejects(openCheckpoint(path.join(dir, 'ck')), 'E_HEADER', 'pytorch_model.bin', 'neither a zip nor a pickle');
   await rejects(openCheckpoint(path.join(dir, 'nope')), 'E_NOT_FOUND', 'no such file or folder');
   assert.ok(!existsSync(path.join(dir, 'nope')));
 });

@@ -366,6 +366,8 @@ describe('host helpers', () => {
     assert.equal(checkpointKey('/m/ckpt/config.json'), path.resolve('/m/ckpt'));
     assert.equal(checkpointKey('/m/ckpt/model.safetensors'), path.resolve('/m/ckpt'));
     assert.equal(checkpointKey('/m/ckpt/'), path.resolve('/m/ckpt'));
+    assert.equal(checkpointKey('/m/ckpt/pytorch_model-00001-of-00002.bin'), path.resolve('/m/ckpt'));
+    assert.equal(checkpointKey('/m/out/ckpt.pt'), path.resolve('/m/out/ckpt.pt'));
   });
 
   test('input validation', () => {

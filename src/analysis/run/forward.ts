@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Checkpoint, nameIn, tensorOrThrow } from '../../checkpoint/checkpoint';
 import { DTYPE_BYTES, toFloat32 } from '../../checkpoint/dtypes';
+import { readTensorBytes } from '../../checkpoint/safetensors';
 import { cancelled, InherituneError } from '../../errors';
 import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, SCALE_INPUT, SIN_INPUT, X_INPUT } from '../graph/graph';
 import { ropeTables } from '../graph/rope';
@@ -94,6 +95,7 @@ class TensorReader {
   /** The tensor as float32; F32 tensors are read into `reuse` when it has the right length. */
   tensor(name: string, reuse?: Float32Array): Promise<Float32Array> {
     const t = tensorOrThrow(this.ckpt, name);
+    if (t.transform) return readTensorBytes(t).then((b) => toFloat32(t.dtype, b));
     if (t.dtype === 'F32') {
       const n = (t.end - t.begin) / 4;
       const out = reuse?.length === n ? reuse : new Float32Array(n);
@@ -106,6 +108,10 @@ class TensorReader {
   /** Rows `rows` (sorted, unique) of a 2-D tensor as float32, without reading the whole matrix. */
   async rows(name: string, rows: readonly number[]): Promise<Map<number, Float32Array>> {
     const t = tensorOrThrow(this.ckpt, name);
+    if (t.transform) {
+      const all = toFloat32(t.dtype, await readTensorBytes(t));
+      return new Map(rows.map((r) => [r, all.subarray(r * t.shape[1], (r + 1) * t.shape[1])]));
+    }
     const width = t.shape[1];
     const rowBytes = width * DTYPE_BYTES[t.dtype];
     const out = new Map<number, Float32Array>();
