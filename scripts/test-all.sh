@@ -49,6 +49,7 @@ run_suite() {
 
 run_suite typecheck check npx tsc --noEmit -p .
 run_suite lint check npx eslint .
+run_suite format check npx prettier --check .
 run_suite build check node esbuild.mjs
 UNIT_FILES=$(find test/unit -name '*.test.ts' | sort)
 # shellcheck disable=SC2086
