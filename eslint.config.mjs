@@ -1,14 +1,27 @@
 // The core (checkpoint, arch, surgery, analysis, training, shared) must never import vscode: it runs in the CLI,
 // in worker threads and in tests without VS Code. Only commands/, views/, tasks/ and extension.ts may.
+// Beyond the boundaries, a few typed rules that catch real mistakes: a promise nobody awaits (its rejection is lost),
+// a switch over a union that misses a member, and names that are declared but never used.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.venv/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.venv/**', '.venv-torch2/**', '.tmp/**', 'test/fixtures/**', 'test/e2e/node_modules/**'] },
   {
     files: ['**/*.ts'],
-    languageOptions: { parser: tseslint.parser },
+    languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { '@typescript-eslint': tseslint.plugin },
-    rules: {},
+    rules: {
+      // node:test's test()/describe() return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { checkThenables: true, allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+      ],
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
+    },
   },
   {
     files: ['src/checkpoint/**', 'src/arch/**', 'src/gpu/**', 'src/fixtures/**', 'src/surgery/**', 'src/analysis/**', 'src/training/**', 'src/shared/**', 'src/cli.ts', 'webview/**'],

@@ -137,7 +137,7 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
     if (pick === 'Show Log') log().show(true);
   } catch (e) {
     if (isInherituneError(e) && e.code === 'E_CANCELLED') {
-      vscode.window.showInformationMessage('GPU runtime install cancelled; nothing was installed.');
+      void vscode.window.showInformationMessage('GPU runtime install cancelled; nothing was installed.');
       return;
     }
     log().appendLine(`[error] ${TITLE}: ${(e as Error).message}`);
