@@ -6,8 +6,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isInherituneError } from '../checkpoint/errors';
-import { proxyResolver } from '../gpu/http';
-import { installCudaEp } from '../gpu/install';
 import { handDownload, loadCudaEpSpec, ortBinDir, ortPackageDir } from '../gpu/metadata';
 import { GpuCheckReport, gpuCheckText, runGpuCheck } from '../gpu/report';
 import { abortSignalFor, log, reportError } from './log';
@@ -78,7 +76,7 @@ function httpOptionsFromSettings() {
   const explicit = cfg.get<string>('proxy') || undefined;
   const strict = cfg.get<boolean>('proxyStrictSSL', true);
   const noProxy = cfg.get<string[]>('noProxy', []);
-  return { proxy: proxyResolver({ explicit, env: process.env, noProxy }), rejectUnauthorized: strict };
+  return { proxy: { explicit, env: process.env, noProxy }, rejectUnauthorized: strict };
 }
 
 async function showReport(r: GpuCheckReport, heading: string): Promise<void> {
@@ -110,6 +108,8 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
       { location: vscode.ProgressLocation.Notification, title: args.from ? `Installing the CUDA EP from ${path.basename(args.from)}` : `Downloading ${spec.packageId} ${h.version}`, cancellable: true },
       async (progress, token) => {
         let last = 0;
+        // Loaded on first use: the installer brings the HTTP client (undici), which activation does not need.
+        const { installCudaEp } = await import('../gpu/install');
         return installCudaEp({
           binDir,
           spec,
