@@ -5,7 +5,18 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.venv/**', '.venv-torch2/**', '.tmp/**', 'test/fixtures/**', 'test/e2e/node_modules/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'out/**',
+      'node_modules/**',
+      '.venv/**',
+      '.venv-torch2/**',
+      '.tmp/**',
+      'test/fixtures/**',
+      'test/e2e/node_modules/**',
+    ],
+  },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -14,7 +25,16 @@ export default tseslint.config(
       // node:test's test()/describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { checkThenables: true, allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          checkThenables: true,
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-unused-vars': [
@@ -24,15 +44,40 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/checkpoint/**', 'src/arch/**', 'src/gpu/**', 'src/fixtures/**', 'src/surgery/**', 'src/analysis/**', 'src/training/**', 'src/shared/**', 'src/cli.ts', 'webview/**'],
+    files: [
+      'src/checkpoint/**',
+      'src/arch/**',
+      'src/gpu/**',
+      'src/fixtures/**',
+      'src/surgery/**',
+      'src/analysis/**',
+      'src/training/**',
+      'src/shared/**',
+      'src/cli.ts',
+      'webview/**',
+    ],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Core modules must not import vscode: move this to src/commands, src/views or src/tasks.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'vscode', message: 'Core modules must not import vscode: move this to src/commands, src/views or src/tasks.' }] },
+      ],
     },
   },
   {
     files: ['src/shared/**', 'webview/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads'], message: 'shared/ and webview/ are bundled for the browser: no Node modules.' }], paths: [{ name: 'vscode', message: 'No vscode in the browser bundle.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads'],
+              message: 'shared/ and webview/ are bundled for the browser: no Node modules.',
+            },
+          ],
+          paths: [{ name: 'vscode', message: 'No vscode in the browser bundle.' }],
+        },
+      ],
     },
   },
 );

@@ -120,7 +120,12 @@ async function get(url: string, headers: Record<string, string>, o: HttpOptions,
   const u = new URL(url);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InherituneError('E_ARGS', `unsupported URL ${url} (http or https only)`);
   try {
-    return await fetch(url, { headers: { 'User-Agent': 'inheritune-studio (install-gpu)', ...headers }, signal: o.signal, dispatcher: agent, redirect: 'follow' });
+    return await fetch(url, {
+      headers: { 'User-Agent': 'inheritune-studio (install-gpu)', ...headers },
+      signal: o.signal,
+      dispatcher: agent,
+      redirect: 'follow',
+    });
   } catch (e) {
     throw explain(e, url, o);
   }
@@ -304,9 +309,19 @@ export async function downloadFile(url: string, dest: string, o: DownloadOptions
         }
         if (o.expectedSize !== undefined && total !== undefined && total !== o.expectedSize) {
           await res.body?.cancel();
-          throw new InherituneError('E_INPUT', `${url} is ${total} bytes but the feed lists ${o.expectedSize}; nothing was installed`, { kind: 'integrity', url, got: total, expected: o.expectedSize });
+          throw new InherituneError('E_INPUT', `${url} is ${total} bytes but the feed lists ${o.expectedSize}; nothing was installed`, {
+            kind: 'integrity',
+            url,
+            got: total,
+            expected: o.expectedSize,
+          });
         }
-        meta = { url, expectedSize: o.expectedSize, etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined };
+        meta = {
+          url,
+          expectedSize: o.expectedSize,
+          etag: res.headers.get('etag') ?? undefined,
+          lastModified: res.headers.get('last-modified') ?? undefined,
+        };
         writeMeta();
         let received = have;
         const counter = new Transform({
@@ -326,7 +341,8 @@ export async function downloadFile(url: string, dest: string, o: DownloadOptions
           await new Promise<void>((r) => (file.closed ? r() : file.once('close', () => r())));
           throw explain(e, url, o);
         }
-        if (total !== undefined && received !== total) throw codedError('ECONNRESET', `connection closed after ${received} of ${total} bytes`);
+        if (total !== undefined && received !== total)
+          throw codedError('ECONNRESET', `connection closed after ${received} of ${total} bytes`);
         break;
       } catch (e) {
         if (isAbort(e, o.signal)) {
