@@ -112,8 +112,16 @@ function explain(e: unknown, url: string, o: HttpOptions): unknown {
     const hint = status === 407 ? ' (proxy authentication required: put user:password in the proxy URL)' : '';
     return codedError('ERR_PROXY', `proxy ${proxy} refused CONNECT ${u.host}: HTTP ${status}${hint}`);
   }
-  if (c.message.includes(u.host)) return c;
-  return Object.assign(new Error(`${u.host}: ${c.message}`, { cause: c }), { code: (c as { code?: unknown }).code });
+  // a socket error names the address it tried: when that is a proxy's, say so rather than blame the server
+  const sys = c as { code?: unknown; address?: string; port?: number };
+  const p = proxyOptions(o.proxy);
+  const proxy = [p.httpProxy, p.httpsProxy]
+    .filter(Boolean)
+    .map((x) => new URL(x))
+    .find((x) => sys.address !== undefined && x.hostname.replace(/^\[|\]$/g, '') === sys.address && Number(x.port || 80) === sys.port);
+  const where = proxy ? `proxy ${proxy.host}` : u.host;
+  if (c.message.includes(where)) return c;
+  return Object.assign(new Error(`${where}: ${c.message}`, { cause: c }), { code: sys.code });
 }
 
 async function get(url: string, headers: Record<string, string>, o: HttpOptions, agent: EnvHttpProxyAgent): Promise<Response> {

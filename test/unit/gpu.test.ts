@@ -646,7 +646,11 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
     newState();
     const dead = REFUSED.replace('/v3/index.json', '');
     const http1 = { proxy: { env: { http_proxy: dead } }, maxAttempts: 1 };
-    await assert.rejects(getJson(`${BASE}/v3/index.json`, http1), (e: { code?: string }) => e.code === 'ECONNREFUSED');
+    await assert.rejects(getJson(`${BASE}/v3/index.json`, http1), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.match(e.message, new RegExp(`^proxy ${new URL(dead).host}: `), 'the message blames the proxy, not the server');
+      return true;
+    });
     for (const noProxy of ['127.0.0.1', `127.0.0.1:${new URL(BASE).port}`, '*']) {
       const v = await getJson<{ version: string }>(`${BASE}/v3/index.json`, { ...http1, proxy: { env: { http_proxy: dead, NO_PROXY: noProxy } } });
       assert.equal(v?.version, '3.0.0', noProxy);
