@@ -124,6 +124,7 @@ function explain(e: unknown, url: string, o: HttpOptions): unknown {
   return Object.assign(new Error(`${where}: ${c.message}`, { cause: c }), { code: sys.code });
 }
 
+/** One GET through the agent. fetch refuses the ports browsers block (1, 9, 6000, ...): no NuGet feed uses them. */
 async function get(url: string, headers: Record<string, string>, o: HttpOptions, agent: EnvHttpProxyAgent): Promise<Response> {
   const u = new URL(url);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InherituneError('E_ARGS', `unsupported URL ${url} (http or https only)`);
