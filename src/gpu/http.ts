@@ -118,7 +118,12 @@ function explain(e: unknown, url: string, o: HttpOptions): unknown {
   const proxy = [p.httpProxy, p.httpsProxy]
     .filter(Boolean)
     .map((x) => new URL(x))
-    .find((x) => sys.address !== undefined && x.hostname.replace(/^\[|\]$/g, '') === sys.address && Number(x.port || 80) === sys.port);
+    .find(
+      (x) =>
+        sys.address !== undefined &&
+        x.hostname.replace(/^\[|\]$/g, '') === sys.address &&
+        Number(x.port || (x.protocol === 'https:' ? 443 : 80)) === sys.port,
+    );
   const where = proxy ? `proxy ${proxy.host}` : u.host;
   if (c.message.includes(where)) return c;
   return Object.assign(new Error(`${where}: ${c.message}`, { cause: c }), { code: sys.code });

@@ -90,5 +90,11 @@ test('npm run package: one .vsix per platform, each with exactly its own onnxrun
     assert.match(manifest, new RegExp(`TargetPlatform="${target}"`), `${target}: marked as a platform package`);
     for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js', 'node_modules/onnxruntime-node/dist/index.js'])
       assert.ok(files.includes(f), `${target}: ${f}`);
+    const modules = [...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1]))].sort();
+    assert.deepEqual(
+      modules,
+      ['onnxruntime-common', 'onnxruntime-node'],
+      `${target}: node_modules that ship (undici and the rest are bundled)`,
+    );
   }
 });
