@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isInherituneError } from '../checkpoint/errors';
+import { loadInstaller } from '../gpu/loadInstaller';
 import { handDownload, loadCudaEpSpec, ortBinDir, ortPackageDir } from '../gpu/metadata';
 import { GpuCheckReport, gpuCheckText, runGpuCheck } from '../gpu/report';
 import { abortSignalFor, log, reportError } from './log';
@@ -108,8 +109,8 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
       { location: vscode.ProgressLocation.Notification, title: args.from ? `Installing the CUDA EP from ${path.basename(args.from)}` : `Downloading ${spec.packageId} ${h.version}`, cancellable: true },
       async (progress, token) => {
         let last = 0;
-        // Loaded on first use: the installer brings the HTTP client (undici), which activation does not need.
-        const { installCudaEp } = await import('../gpu/install');
+        // Loaded on first use from its own bundle: the installer brings the HTTP client, which activation does not need.
+        const { installCudaEp } = loadInstaller();
         return installCudaEp({
           binDir,
           spec,

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { InherituneError } from '../checkpoint/errors';
+import { loadInstaller } from './loadInstaller';
 import { loadCudaEpSpec, ortBinDir, ortPackageDir } from './metadata';
 
 function progressPrinter(quiet?: boolean) {
@@ -45,7 +46,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
       const say = (s: string) => {
         if (!o.quiet) console.log(s);
       };
-      const [{ installCudaEp }, { gpuCheckText, runGpuCheck }] = await Promise.all([import('./install'), import('./report')]);
+      const [{ installCudaEp }, { gpuCheckText, runGpuCheck }] = await Promise.all([loadInstaller(), import('./report')]);
       const ortDir = ortPackageDir();
       const spec = loadCudaEpSpec(ortDir);
       const binDir = o.target ?? ortBinDir(ortDir);

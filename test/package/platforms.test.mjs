@@ -88,7 +88,13 @@ test('npm run package: one .vsix per platform, each with exactly its own onnxrun
     );
     assert.deepEqual(native, expected, `${target}: native files`);
     assert.match(manifest, new RegExp(`TargetPlatform="${target}"`), `${target}: marked as a platform package`);
-    for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js', 'node_modules/onnxruntime-node/dist/index.js'])
+    for (const f of [
+      'package.json',
+      'dist/extension.js',
+      'dist/cli.js',
+      'dist/gpuInstall.js',
+      'node_modules/onnxruntime-node/dist/index.js',
+    ])
       assert.ok(files.includes(f), `${target}: ${f}`);
     const modules = [...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1]))].sort();
     assert.deepEqual(

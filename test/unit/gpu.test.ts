@@ -19,6 +19,7 @@ import { checkCudaRequirements, cudaLibsFromNeeded, parseDriverVersion, parseLdc
 import { readElfDynamicFile } from '../../src/gpu/elf';
 import { getJson } from '../../src/gpu/http';
 import { installCudaEp, InstallOptions } from '../../src/gpu/install';
+import { loadInstaller } from '../../src/gpu/loadInstaller';
 import { CUDA_PROVIDER_LIB, cudaInstallState, handDownload, loadCudaEpSpec, LOCK_NAME, MANIFEST_NAME, ortBinDir, ortPackageDir, STAGING_PREFIX, verifyCudaInstall } from '../../src/gpu/metadata';
 import { normaliseSha512 } from '../../src/gpu/nuget';
 import { proxyOptions } from '../../src/gpu/proxy';
@@ -841,7 +842,7 @@ describe('the built CLI', () => {
   const ROOT = path.resolve(__dirname, '../..');
   const CLI = path.join(ROOT, 'dist/cli.js');
   before(() => {
-    if (!fs.existsSync(CLI)) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js'))) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   });
 
   test('gpu-check and install-gpu run (their installer and check modules are loaded on demand)', () => {
@@ -853,6 +854,13 @@ describe('the built CLI', () => {
     assert.equal(e.status, 1, e.stderr);
     assert.match(e.stderr, /missing\.nupkg does not exist/);
     assert.match(e.stderr, /install-gpu --from/);
+  });
+
+  test('the installer bundle (dist/gpuInstall.js) throws errors the host recognises as InherituneError', async () => {
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js')));
+    const { installCudaEp } = loadInstaller(path.join(ROOT, 'dist'));
+    const missing = path.join(fresh('cli'), 'nope');
+    await rejects(installCudaEp({ binDir: missing, spec: REAL_SPEC }), 'E_NOT_FOUND', 'binding folder');
   });
 
   test('a CLI start loads no HTTP(S) module (the GPU installer is loaded only by its commands)', () => {
