@@ -49,10 +49,12 @@ run_suite() {
 
 run_suite typecheck check npx tsc --noEmit -p .
 run_suite lint check npx eslint .
+run_suite format check npx prettier --check .
 run_suite build check node esbuild.mjs
 UNIT_FILES=$(find test/unit -name '*.test.ts' | sort)
 # shellcheck disable=SC2086
 run_suite unit node node --import tsx --test --test-reporter=spec --test-concurrency=1 $UNIT_FILES
+run_suite package node node --test --test-reporter=spec test/package/
 run_suite python pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/python
 if [ -d test/browser ] && ls test/browser/*.test.mjs >/dev/null 2>&1; then
   run_suite browser node node --test --test-reporter=spec --test-concurrency=1 test/browser/

@@ -6,8 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isInherituneError } from '../errors';
-import { proxyResolver } from '../gpu/http';
-import { installCudaEp } from '../gpu/install';
+import { loadInstaller } from '../gpu/loadInstaller';
 import { handDownload, loadCudaEpSpec, ortBinDir, ortPackageDir } from '../gpu/metadata';
 import { GpuCheckReport, gpuCheckText, runGpuCheck } from '../gpu/report';
 import { abortSignalFor, log, reportError } from '../ui/log';
@@ -78,7 +77,7 @@ function httpOptionsFromSettings() {
   const explicit = cfg.get<string>('proxy') || undefined;
   const strict = cfg.get<boolean>('proxyStrictSSL', true);
   const noProxy = cfg.get<string[]>('noProxy', []);
-  return { proxy: proxyResolver({ explicit, env: process.env, noProxy }), rejectUnauthorized: strict };
+  return { proxy: { explicit, env: process.env, noProxy }, rejectUnauthorized: strict };
 }
 
 async function showReport(r: GpuCheckReport, heading: string): Promise<void> {
@@ -110,6 +109,8 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
       { location: vscode.ProgressLocation.Notification, title: args.from ? `Installing the CUDA EP from ${path.basename(args.from)}` : `Downloading ${spec.packageId} ${h.version}`, cancellable: true },
       async (progress, token) => {
         let last = 0;
+        // Loaded on first use from its own bundle: the installer brings the HTTP client, which activation does not need.
+        const { installCudaEp } = loadInstaller();
         return installCudaEp({
           binDir,
           spec,
@@ -137,7 +138,7 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
     if (pick === 'Show Log') log().show(true);
   } catch (e) {
     if (isInherituneError(e) && e.code === 'E_CANCELLED') {
-      vscode.window.showInformationMessage('GPU runtime install cancelled; nothing was installed.');
+      void vscode.window.showInformationMessage('GPU runtime install cancelled; nothing was installed.');
       return;
     }
     log().appendLine(`[error] ${TITLE}: ${(e as Error).message}`);

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { InherituneError } from '../errors';
+import { loadInstaller } from './loadInstaller';
 import { loadCudaEpSpec, ortBinDir, ortPackageDir } from './metadata';
 
 function progressPrinter(quiet?: boolean) {
@@ -32,7 +33,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
     .description("download and install onnxruntime-node's CUDA execution provider (the NuGet package its install script names, same version), verified and placed atomically")
     .option('--from <file.nupkg>', 'install from a package file you already have (offline)')
     .option('--sha512 <hash>', 'expected SHA-512 of the --from file (base64 as nuget.org shows it, or hex)')
-    .option('--proxy <url>', 'HTTPS proxy, http://[user:pass@]host:port (default: $HTTPS_PROXY)')
+    .option('--proxy <url>', 'HTTPS proxy, http://[user:pass@]host:port (default: $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY; $NO_PROXY bypasses)')
     .option('--force', 'reinstall even when a verified install is present')
     .option('--feed <url>', 'NuGet v3 service index (default: the one onnxruntime-node names, nuget.org)')
     .option('--cache <dir>', 'where the package is downloaded and resumed from (default ~/.cache/inheritune/gpu)')
@@ -45,7 +46,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
       const say = (s: string) => {
         if (!o.quiet) console.log(s);
       };
-      const [{ proxyResolver }, { installCudaEp }, { gpuCheckText, runGpuCheck }] = await Promise.all([import('./http'), import('./install'), import('./report')]);
+      const [{ installCudaEp }, { gpuCheckText, runGpuCheck }] = await Promise.all([loadInstaller(), import('./report')]);
       const ortDir = ortPackageDir();
       const spec = loadCudaEpSpec(ortDir);
       const binDir = o.target ?? ortBinDir(ortDir);
@@ -65,7 +66,7 @@ export function registerGpuCommands(program: Command, signal: AbortSignal): void
           force: o.force,
           cacheDir: o.cache,
           keepPackage: o.keepPackage,
-          http: { proxy: proxyResolver({ explicit: o.proxy, env: process.env }) },
+          http: { proxy: { explicit: o.proxy, env: process.env } },
           signal,
           onProgress: p.onProgress,
           log: (l) => {

@@ -3,6 +3,9 @@
  * provider library itself, so gpu-check lists what THIS build needs (libcudart.so.12, libcudnn.so.9, ...) rather
  * than a list that goes stale with the next onnxruntime. 64-bit little-endian only (linux/x64); reads a few KiB
  * through `readAt`, never the whole file.
+ * Hand-written because the npm ELF readers either parse a Buffer of the whole file (elfy, readelf.js: hundreds of
+ * MB for the CUDA provider library) or hand back raw section bytes (@bugsplat/elfy), leaving the .dynamic parsing
+ * that is most of this file; readelf/objdump (binutils) are not installed on every machine gpu-check runs on.
  */
 import * as fs from 'node:fs';
 

@@ -1,27 +1,23 @@
 /**
- * A small HTTP(S) client for the installer: proxies through a CONNECT tunnel, redirects, gzip'd JSON, and a
- * download that resumes with HTTP Range when the server honours it and restarts when it does not.
- * Node's http/https/tls only: no dependency, and the same code in the CLI, the extension host and the tests.
+ * The installer's HTTP: JSON from the NuGet feed, and a download that resumes with HTTP Range when the server
+ * honours it and restarts when it does not. undici does the protocol (fetch: redirects, gzip; EnvHttpProxyAgent:
+ * proxies through a CONNECT tunnel, with credentials from the proxy URL and NO_PROXY); this module adds what no
+ * library does for us: the `.part` file and its validators (ETag / Last-Modified) across runs, the checks of a
+ * 206 answer, retries with backoff, and errors that say which host, proxy or certificate failed.
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as net from 'node:net';
-import type { Duplex } from 'node:stream';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tls from 'node:tls';
-import * as zlib from 'node:zlib';
+import { EnvHttpProxyAgent, fetch } from 'undici';
+import type { Response } from 'undici';
 import { cancelled, InherituneError } from '../errors';
-
-/** The proxy URL to use for a request URL, or undefined for a direct connection. */
-export type ProxyResolver = (url: URL) => string | undefined;
+import { proxyOptions, ProxySettings } from './proxy';
 
 export interface HttpOptions {
-  /** A proxy URL (http://[user:pass@]host:port) for every request, or a resolver. */
-  proxy?: string | ProxyResolver;
+  /** One proxy URL (http://[user:pass@]host:port) for every request, or the settings to pick one per URL. */
+  proxy?: string | ProxySettings;
   signal?: AbortSignal;
-  /** Socket idle timeout (ms); default 30 s. */
+  /** Connect, headers and body-idle timeout (ms); default 30 s. */
   timeoutMs?: number;
   /** Extra CA certificates (PEM) to trust, e.g. a corporate TLS-inspecting proxy's. */
   ca?: string | Buffer | (string | Buffer)[];
@@ -30,15 +26,32 @@ export interface HttpOptions {
 }
 
 /** Errors that mean "could not talk to the server at all" (worth a retry; the offline advice if they persist). */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_PROXY', 'ERR_TIMEOUT', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_PROXY',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 export function isNetworkError(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
-  return (typeof code === 'string' && NETWORK_CODES.has(code)) || (e as Error)?.message === 'aborted' || (e as Error)?.message === 'socket hang up';
+  return typeof code === 'string' && NETWORK_CODES.has(code);
 }
 
-export function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  return !!signal?.aborted || (e as Error)?.name === 'AbortError' || (e as { code?: string })?.code === 'ABORT_ERR';
+/** Only the caller's signal cancels: undici names some of its own failures AbortError (a refused proxy tunnel). */
+export function isAbort(_e: unknown, signal?: AbortSignal): boolean {
+  return !!signal?.aborted;
 }
 
 /** Non-retryable HTTP status, with the status on the error. */
@@ -56,132 +69,95 @@ function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-function stripBrackets(h: string): string {
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
-}
-
-function defaultPort(u: URL): number {
-  return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
-}
-
-/** Open a CONNECT tunnel to `target` through `proxy`; resolves with the raw socket once the proxy answers 200. */
-function connectTunnel(proxy: URL, target: URL, o: HttpOptions): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const authority = `${target.hostname}:${defaultPort(target)}`; // hostname keeps IPv6 brackets, as CONNECT wants
-    const headers: Record<string, string> = { Host: authority };
-    if (proxy.username || proxy.password) {
-      headers['Proxy-Authorization'] = 'Basic ' + Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64');
+/** A dispatcher for one call (getJson, downloadFile), destroyed at its end so that no socket outlives it. */
+function agentFor(o: HttpOptions): EnvHttpProxyAgent {
+  const p = proxyOptions(o.proxy);
+  for (const u of [p.httpProxy, p.httpsProxy]) {
+    if (!u) continue;
+    try {
+      new URL(u);
+    } catch {
+      throw new InherituneError('E_ARGS', `proxy "${u}" is not a URL; use http://host:port (or http://user:password@host:port)`);
     }
-    const host = stripBrackets(proxy.hostname);
-    const port = defaultPort(proxy);
-    // `new ClientRequest` with our own connection, not http.request: VS Code's proxy support patches http.request
-    // and would put its own agent in front of ours.
-    const req = new http.ClientRequest({
-      host,
-      port,
-      method: 'CONNECT',
-      path: authority,
-      headers,
-      signal: o.signal,
-      createConnection: () =>
-        proxy.protocol === 'https:'
-          ? tls.connect({ host, port, ca: o.ca, rejectUnauthorized: o.rejectUnauthorized, servername: net.isIP(host) ? undefined : host })
-          : net.connect(port, host),
-    });
-    req.setTimeout(o.timeoutMs ?? 30_000, () => req.destroy(codedError('ETIMEDOUT', `proxy ${proxy.host} did not answer within ${(o.timeoutMs ?? 30_000) / 1000} s`)));
-    req.once('connect', (res, socket) => {
-      req.setTimeout(0);
-      if (res.statusCode !== 200) {
-        socket.destroy();
-        reject(codedError('ERR_PROXY', `proxy ${proxy.host} refused CONNECT ${authority}: HTTP ${res.statusCode}${res.statusCode === 407 ? ' (proxy authentication required: put user:password in the proxy URL)' : ''}`));
-        return;
-      }
-      resolve(socket);
-    });
-    req.once('error', (e) => {
-      if (!isAbort(e, o.signal) && (e as { code?: string }).code && !/proxy/.test(e.message)) e.message = `proxy ${proxy.host}: ${e.message}`;
-      reject(e);
-    });
-    req.end();
+  }
+  const ms = o.timeoutMs ?? 30_000;
+  const tls = { ca: o.ca, rejectUnauthorized: o.rejectUnauthorized };
+  return new EnvHttpProxyAgent({
+    ...p,
+    connect: { ...tls, timeout: ms },
+    requestTls: tls, // TLS to the server inside a proxy tunnel
+    proxyTls: tls, // TLS to an https:// proxy
+    headersTimeout: ms,
+    bodyTimeout: ms,
   });
 }
 
-function proxyFor(url: URL, o: HttpOptions): URL | undefined {
-  const p = typeof o.proxy === 'function' ? o.proxy(url) : o.proxy;
-  if (!p) return undefined;
+/**
+ * undici's fetch rejects with TypeError('fetch failed') and the real error (with its code) as the cause; give
+ * the caller that one, with the host, or the proxy's answer to the tunnel, in its message.
+ */
+function explain(e: unknown, url: string, o: HttpOptions): unknown {
+  if (e instanceof InherituneError || e instanceof HttpStatusError) return e;
+  let c = e;
+  // fetch failed → (DOMException →) the socket's or the proxy agent's error: the innermost says why
+  for (let i = 0; i < 4 && c instanceof Error && c.cause instanceof Error; i++) c = c.cause;
+  if (c instanceof AggregateError && c.errors.length) c = c.errors[0]; // several addresses tried: the first says why
+  if (!(c instanceof Error)) return c;
+  const u = new URL(url);
+  const tunnel = /^Proxy response \((\d+)\) !== 200/.exec(c.message);
+  if (tunnel) {
+    const p = proxyOptions(o.proxy);
+    const proxy = new URL((u.protocol === 'https:' ? p.httpsProxy : p.httpProxy) || p.httpProxy || p.httpsProxy || 'http://proxy').host;
+    const status = Number(tunnel[1]);
+    const hint = status === 407 ? ' (proxy authentication required: put user:password in the proxy URL)' : '';
+    return codedError('ERR_PROXY', `proxy ${proxy} refused CONNECT ${u.host}: HTTP ${status}${hint}`);
+  }
+  // a socket error names the address it tried: when that is a proxy's, say so rather than blame the server
+  const sys = c as { code?: unknown; address?: string; port?: number };
+  const p = proxyOptions(o.proxy);
+  const proxy = [p.httpProxy, p.httpsProxy]
+    .filter(Boolean)
+    .map((x) => new URL(x))
+    .find(
+      (x) =>
+        sys.address !== undefined &&
+        x.hostname.replace(/^\[|\]$/g, '') === sys.address &&
+        Number(x.port || (x.protocol === 'https:' ? 443 : 80)) === sys.port,
+    );
+  const where = proxy ? `proxy ${proxy.host}` : u.host;
+  if (c.message.includes(where)) return c;
+  return Object.assign(new Error(`${where}: ${c.message}`, { cause: c }), { code: sys.code });
+}
+
+/** One GET through the agent. fetch refuses the ports browsers block (1, 9, 6000, ...): no NuGet feed uses them. */
+async function get(url: string, headers: Record<string, string>, o: HttpOptions, agent: EnvHttpProxyAgent): Promise<Response> {
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InherituneError('E_ARGS', `unsupported URL ${url} (http or https only)`);
   try {
-    return new URL(/^[a-z]+:\/\//i.test(p) ? p : `http://${p}`);
-  } catch {
-    throw new InherituneError('E_ARGS', `proxy "${p}" is not a URL; use http://host:port (or http://user:password@host:port)`);
-  }
-}
-
-/** One request (no redirects). */
-async function requestOnce(url: URL, headers: Record<string, string>, o: HttpOptions): Promise<http.IncomingMessage> {
-  const proxy = proxyFor(url, o);
-  const tlsOpts = { ca: o.ca, rejectUnauthorized: o.rejectUnauthorized, servername: net.isIP(stripBrackets(url.hostname)) ? undefined : url.hostname };
-  let socket: Duplex | undefined;
-  if (proxy) {
-    const raw = await connectTunnel(proxy, url, o);
-    socket = url.protocol === 'https:' ? tls.connect({ socket: raw as net.Socket, ...tlsOpts }) : raw;
-  }
-  return new Promise((resolve, reject) => {
-    const common = {
-      method: 'GET',
-      path: url.pathname + url.search,
-      headers: { Host: url.host, 'User-Agent': 'inheritune-studio (install-gpu)', ...headers },
+    return await fetch(url, {
+      headers: { 'User-Agent': 'inheritune-studio (install-gpu)', ...headers },
       signal: o.signal,
-    };
-    // Through the tunnel: a ClientRequest on our socket (see connectTunnel). Direct: http(s).request, which VS Code's
-    // proxy support may route through a system (PAC) proxy, as it should.
-    const req = socket
-      ? new http.ClientRequest({ ...common, host: stripBrackets(url.hostname), port: defaultPort(url), createConnection: () => socket as net.Socket })
-      : (url.protocol === 'https:' ? https : http).request({ ...common, host: stripBrackets(url.hostname), port: defaultPort(url), ...(url.protocol === 'https:' ? tlsOpts : {}) });
-    const ms = o.timeoutMs ?? 30_000;
-    req.setTimeout(ms, () => req.destroy(codedError('ETIMEDOUT', `no data from ${url.host} for ${ms / 1000} s`)));
-    req.once('response', resolve);
-    req.once('error', (e) => {
-      socket?.destroy();
-      reject(e);
+      dispatcher: agent,
+      redirect: 'follow',
     });
-    req.end();
-  });
-}
-
-/** GET with up to 5 redirects; the response's `url` property is the final URL. Status is not checked. */
-export async function httpGet(url: string, headers: Record<string, string>, o: HttpOptions): Promise<http.IncomingMessage & { finalUrl: string }> {
-  let u = new URL(url);
-  for (let hop = 0; hop <= 5; hop++) {
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new InherituneError('E_ARGS', `unsupported URL ${u.href} (http or https only)`);
-    const res = await requestOnce(u, headers, o);
-    const status = res.statusCode ?? 0;
-    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
-      res.resume();
-      u = new URL(res.headers.location, u);
-      continue;
-    }
-    return Object.assign(res, { finalUrl: u.href });
+  } catch (e) {
+    throw explain(e, url, o);
   }
-  throw new InherituneError('E_IO', `too many redirects from ${url}`);
 }
 
-async function readBody(res: http.IncomingMessage, limit = 64 << 20): Promise<Buffer> {
+/** Read a response body, refusing more than `limit` bytes (the feed is not trusted to be small). */
+async function readBody(res: Response, url: string, limit = 64 << 20): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res) {
-    n += (c as Buffer).length;
+  for await (const c of res.body ?? []) {
+    n += c.length;
     if (n > limit) {
-      res.destroy();
-      throw new InherituneError('E_IO', `response from ${(res as { finalUrl?: string }).finalUrl ?? 'server'} is larger than ${limit} bytes`);
+      await res.body?.cancel();
+      throw new InherituneError('E_IO', `response from ${url} is larger than ${limit} bytes`);
     }
-    chunks.push(c as Buffer);
+    chunks.push(Buffer.from(c));
   }
-  const body = Buffer.concat(chunks);
-  const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
-  if (enc === 'gzip') return zlib.gunzipSync(body);
-  if (enc === 'deflate') return zlib.inflateSync(body);
-  if (enc === 'br') return zlib.brotliDecompressSync(body);
-  return body;
+  return Buffer.concat(chunks);
 }
 
 export interface RetryOptions {
@@ -206,36 +182,40 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** GET JSON; undefined on 404/410. Network errors are retried (2 attempts by default). */
+/** GET JSON; undefined on 404/410. Network errors and 5xx are retried (2 attempts by default). */
 export async function getJson<T>(url: string, o: HttpOptions & RetryOptions = {}): Promise<T | undefined> {
   const attempts = o.maxAttempts ?? 2;
-  for (let i = 1; ; i++) {
-    try {
-      const res = await httpGet(url, { Accept: 'application/json', 'Accept-Encoding': 'gzip, deflate' }, o);
-      const status = res.statusCode ?? 0;
-      if (status === 404 || status === 410) {
-        res.resume();
-        return undefined;
-      }
-      if (status !== 200) {
-        res.resume();
-        if (status >= 500 && i < attempts) {
-          await sleep((o.retryDelayMs ?? 500) * 2 ** (i - 1), o.signal);
-          continue;
-        }
-        throw new HttpStatusError(status, url);
-      }
-      const body = await readBody(res);
+  const agent = agentFor(o);
+  try {
+    for (let i = 1; ; i++) {
       try {
-        return JSON.parse(body.toString('utf8')) as T;
+        const res = await get(url, { Accept: 'application/json', 'Accept-Encoding': 'gzip, deflate, br' }, o, agent);
+        if (res.status === 404 || res.status === 410) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          if (res.status >= 500 && i < attempts) {
+            await sleep((o.retryDelayMs ?? 500) * 2 ** (i - 1), o.signal);
+            continue;
+          }
+          throw new HttpStatusError(res.status, url);
+        }
+        const body = await readBody(res, url).catch((e: unknown) => Promise.reject(explain(e, url, o)));
+        try {
+          return JSON.parse(body.toString('utf8')) as T;
+        } catch (e) {
+          throw new InherituneError('E_JSON', `${url} did not return JSON (${(e as Error).message})`);
+        }
       } catch (e) {
-        throw new InherituneError('E_JSON', `${url} did not return JSON (${(e as Error).message})`);
+        if (isAbort(e, o.signal)) throw cancelled();
+        if (!isNetworkError(e) || i >= attempts) throw e;
+        await sleep((o.retryDelayMs ?? 500) * 2 ** (i - 1), o.signal);
       }
-    } catch (e) {
-      if (isAbort(e, o.signal)) throw cancelled();
-      if (!isNetworkError(e) || i >= attempts) throw e;
-      await sleep((o.retryDelayMs ?? 500) * 2 ** (i - 1), o.signal);
     }
+  } finally {
+    await agent.destroy();
   }
 }
 
@@ -267,6 +247,7 @@ interface PartMeta {
  * 206 with the right Content-Range is appended, a 200 means the server ignores ranges or the file changed, so it
  * starts over. The caller verifies the result (size and hash); `dest` only appears once the body is complete.
  * On cancel the partial file is removed; on a network failure it is kept for the next run to resume.
+ * (undici's RetryAgent resumes within one call only, and keeps nothing on disk for the next run.)
  */
 export async function downloadFile(url: string, dest: string, o: DownloadOptions = {}): Promise<DownloadResult> {
   const part = `${dest}.part`;
@@ -289,129 +270,112 @@ export async function downloadFile(url: string, dest: string, o: DownloadOptions
   if (meta.etag === undefined && meta.lastModified === undefined) fs.rmSync(part, { force: true }); // nothing to validate a resume with
   const result: DownloadResult = { bytes: 0, attempts: 0, resumedFrom: [], restarts: 0 };
   const writeMeta = () => fs.writeFileSync(metaFile, JSON.stringify(meta));
+  const dropPart = () => {
+    fs.rmSync(part, { force: true });
+    fs.rmSync(metaFile, { force: true });
+  };
 
-  for (;;) {
-    result.attempts++;
-    let have = partSize();
-    if (o.expectedSize !== undefined && have > o.expectedSize) {
-      fs.rmSync(part, { force: true });
-      have = 0;
-    }
-    try {
-      const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
-      if (have > 0) {
-        headers.Range = `bytes=${have}-`;
-        const validator = meta.etag && !meta.etag.startsWith('W/') ? meta.etag : meta.lastModified;
-        if (validator) headers['If-Range'] = validator;
+  const agent = agentFor(o);
+  try {
+    for (;;) {
+      result.attempts++;
+      let have = partSize();
+      if (o.expectedSize !== undefined && have > o.expectedSize) {
+        fs.rmSync(part, { force: true });
+        have = 0;
       }
-      const res = await httpGet(url, headers, o);
-      const status = res.statusCode ?? 0;
-      let total: number | undefined;
-      let append = false;
-      if (status === 206 && have > 0) {
-        const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-        if (!m || Number(m[1]) !== have) {
-          // a range we did not ask for: drop it and start from zero
-          res.destroy();
+      try {
+        const headers: Record<string, string> = { 'Accept-Encoding': 'identity' };
+        if (have > 0) {
+          headers.Range = `bytes=${have}-`;
+          const validator = meta.etag && !meta.etag.startsWith('W/') ? meta.etag : meta.lastModified;
+          if (validator) headers['If-Range'] = validator;
+        }
+        const res = await get(url, headers, o, agent);
+        let total: number | undefined;
+        let append = false;
+        if (res.status === 206 && have > 0) {
+          const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+          if (!m || Number(m[1]) !== have) {
+            // a range we did not ask for: drop it and start from zero
+            await res.body?.cancel();
+            fs.rmSync(part, { force: true });
+            result.restarts++;
+            continue;
+          }
+          total = m[3] === '*' ? undefined : Number(m[3]);
+          append = true;
+          result.resumedFrom.push(have);
+        } else if (res.status === 200) {
+          if (have > 0) result.restarts++;
+          have = 0;
+          const len = res.headers.get('content-length');
+          total = len !== null ? Number(len) : undefined;
+        } else if (res.status === 416 && have > 0) {
+          await res.body?.cancel();
+          if (o.expectedSize === have) break; // already complete
           fs.rmSync(part, { force: true });
           result.restarts++;
           continue;
+        } else {
+          await res.body?.cancel();
+          throw new HttpStatusError(res.status, url);
         }
-        total = m[3] === '*' ? undefined : Number(m[3]);
-        append = true;
-        result.resumedFrom.push(have);
-      } else if (status === 200) {
-        if (have > 0) result.restarts++;
-        have = 0;
-        const len = res.headers['content-length'];
-        total = len !== undefined ? Number(len) : undefined;
-      } else if (status === 416 && have > 0) {
-        res.resume();
-        if (o.expectedSize === have) break; // already complete
-        fs.rmSync(part, { force: true });
-        result.restarts++;
-        continue;
-      } else {
-        res.resume();
-        throw new HttpStatusError(status, url);
+        if (o.expectedSize !== undefined && total !== undefined && total !== o.expectedSize) {
+          await res.body?.cancel();
+          throw new InherituneError('E_INPUT', `${url} is ${total} bytes but the feed lists ${o.expectedSize}; nothing was installed`, {
+            kind: 'integrity',
+            url,
+            got: total,
+            expected: o.expectedSize,
+          });
+        }
+        meta = {
+          url,
+          expectedSize: o.expectedSize,
+          etag: res.headers.get('etag') ?? undefined,
+          lastModified: res.headers.get('last-modified') ?? undefined,
+        };
+        writeMeta();
+        let received = have;
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            received += chunk.length;
+            o.onBytes?.(received, total);
+            cb(null, chunk);
+          },
+        });
+        if (!res.body) throw codedError('ECONNRESET', `no body from ${url}`);
+        const file = fs.createWriteStream(part, { flags: append ? 'a' : 'w' });
+        try {
+          await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, file, { signal: o.signal });
+        } catch (e) {
+          // pipeline settles when the body fails, while a write may still be landing: the next attempt's Range
+          // must start where the file really ends
+          await new Promise<void>((r) => (file.closed ? r() : file.once('close', () => r())));
+          throw explain(e, url, o);
+        }
+        if (total !== undefined && received !== total)
+          throw codedError('ECONNRESET', `connection closed after ${received} of ${total} bytes`);
+        break;
+      } catch (e) {
+        if (isAbort(e, o.signal)) {
+          dropPart();
+          throw cancelled();
+        }
+        const retryable = isNetworkError(e) || (e instanceof HttpStatusError && e.status >= 500);
+        if (!retryable || result.attempts >= maxAttempts) throw e;
+        await sleep((o.retryDelayMs ?? 500) * 2 ** (result.attempts - 1), o.signal).catch((err: unknown) => {
+          dropPart();
+          throw err;
+        });
       }
-      if (o.expectedSize !== undefined && total !== undefined && total !== o.expectedSize) {
-        res.destroy();
-        throw new InherituneError('E_INPUT', `${url} is ${total} bytes but the feed lists ${o.expectedSize}; nothing was installed`, { kind: 'integrity', url, got: total, expected: o.expectedSize });
-      }
-      meta = { url, expectedSize: o.expectedSize, etag: res.headers.etag, lastModified: res.headers['last-modified'] };
-      writeMeta();
-      let received = have;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          received += chunk.length;
-          o.onBytes?.(received, total);
-          cb(null, chunk);
-        },
-      });
-      await pipeline(res, counter, fs.createWriteStream(part, { flags: append ? 'a' : 'w' }), { signal: o.signal });
-      if (total !== undefined && received !== total) throw codedError('ECONNRESET', `connection closed after ${received} of ${total} bytes`);
-      if (res.complete === false) throw codedError('ECONNRESET', `connection closed after ${received} bytes`);
-      break;
-    } catch (e) {
-      if (isAbort(e, o.signal)) {
-        fs.rmSync(part, { force: true });
-        fs.rmSync(metaFile, { force: true });
-        throw cancelled();
-      }
-      const retryable = isNetworkError(e) || (e instanceof HttpStatusError && e.status >= 500);
-      if (!retryable || result.attempts >= maxAttempts) throw e;
-      await sleep((o.retryDelayMs ?? 500) * 2 ** (result.attempts - 1), o.signal).catch((err) => {
-        fs.rmSync(part, { force: true });
-        fs.rmSync(metaFile, { force: true });
-        throw err;
-      });
     }
+  } finally {
+    await agent.destroy();
   }
   fs.renameSync(part, dest);
   fs.rmSync(metaFile, { force: true });
   result.bytes = fs.statSync(dest).size;
   return result;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Proxy settings
-
-export interface ProxySettings {
-  /** --proxy, or VS Code's http.proxy: wins over the environment. */
-  explicit?: string;
-  env?: Record<string, string | undefined>;
-  /** Extra no-proxy entries (VS Code's http.noProxy). */
-  noProxy?: string[];
-}
-
-/** Whether `url`'s host matches a NO_PROXY list (comma/space separated; `*`, `.example.com`, `example.com`, host:port). */
-export function bypassesProxy(url: URL, noProxy: string[]): boolean {
-  const host = stripBrackets(url.hostname).toLowerCase();
-  const port = String(defaultPort(url));
-  for (const raw of noProxy) {
-    const e = raw.trim().toLowerCase();
-    if (!e) continue;
-    if (e === '*') return true;
-    const [h, p] = e.startsWith('[') ? [e.slice(1, e.indexOf(']')), e.slice(e.indexOf(']') + 2) || undefined] : (e.split(':') as [string, string | undefined]);
-    if (p && p !== port) continue;
-    const name = h.replace(/^\*?\./, '');
-    if (host === name || host.endsWith(`.${name}`)) return true;
-  }
-  return false;
-}
-
-/**
- * The proxy to use per URL: the explicit setting, else HTTPS_PROXY/https_proxy for https (HTTP_PROXY/http_proxy
- * for http), unless NO_PROXY matches. Same precedence as curl.
- */
-export function proxyResolver(s: ProxySettings): ProxyResolver {
-  const env = s.env ?? {};
-  const noProxy = [...(env.NO_PROXY ?? env.no_proxy ?? '').split(/[,\s]+/), ...(s.noProxy ?? [])];
-  return (url: URL) => {
-    if (bypassesProxy(url, noProxy)) return undefined;
-    if (s.explicit) return s.explicit;
-    const v = url.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy ?? env.ALL_PROXY ?? env.all_proxy : env.http_proxy ?? env.HTTP_PROXY ?? env.ALL_PROXY ?? env.all_proxy;
-    return v || undefined;
-  };
 }

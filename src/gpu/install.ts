@@ -10,7 +10,9 @@
  *   4. remove the old manifest, rename each file into place (the CUDA provider library last), fsync, and write the
  *      manifest LAST. Until the manifest exists nothing counts as installed (`cudaInstallState`).
  *
- * A lock file in the target folder keeps two installs (two VS Code windows, a terminal) from interleaving.
+ * A lock file in the target folder keeps two installs (two VS Code windows, a terminal) from interleaving. It holds
+ * the pid, not proper-lockfile's mtime lease: both installs run on this machine, so a pid check tells a crashed
+ * install from a live one at once, with no timer refreshing a lease through a download of hundreds of MB.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';

@@ -5,6 +5,8 @@
  * leaf, whose `packageHash` (base64 SHA-512, `packageHashAlgorithm`) and `packageSize` describe the .nupkg.
  * NuGet publishes no SHA-256 and no `.nupkg.sha512` file (that one is written by NuGet clients into the local
  * packages folder), so SHA-512 from the catalog is the feed's own checksum.
+ * Hand-written: it is four JSON GETs, and npm has no maintained NuGet v3 client (its NuGet packages publish or
+ * parse versions); the HTTP itself is undici's (http.ts).
  */
 import { InherituneError } from '../errors';
 import { getJson, HttpOptions, RetryOptions } from './http';

@@ -1,10 +1,8 @@
 /**
  * Reading the .nupkg (a zip) with yauzl: it streams entries from the central directory without loading the package
  * into memory (adm-zip, which onnxruntime-node's own script uses, reads the whole file: hundreds of MB here).
- * yauzl checks each entry's uncompressed size but not its CRC-32, so `extractEntry` computes the CRC-32 (and a
- * SHA-256 for the manifest) while writing, and rejects a mismatch with the central directory.
- *
- * yauzl ships no types and @types/yauzl is not installed, so the small part used here is typed below.
+ * yauzl checks each entry's uncompressed size but not its CRC-32, so `extractEntry` computes the CRC-32 (Node's
+ * zlib.crc32) and a SHA-256 for the manifest while writing, and rejects a mismatch with the central directory.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -12,30 +10,8 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import * as yauzl from 'yauzl';
 import { cancelled, InherituneError } from '../errors';
-
-interface YauzlEntry {
-  fileName: string;
-  compressedSize: number;
-  uncompressedSize: number;
-  crc32: number;
-  compressionMethod: number;
-  generalPurposeBitFlag: number;
-}
-interface YauzlZipFile {
-  entryCount: number;
-  readEntry(): void;
-  openReadStream(entry: YauzlEntry, cb: (err: Error | null, stream: Readable) => void): void;
-  close(): void;
-  on(ev: 'entry', f: (e: YauzlEntry) => void): this;
-  on(ev: 'end', f: () => void): this;
-  on(ev: 'error', f: (e: Error) => void): this;
-  removeAllListeners(ev?: string): this;
-}
-interface Yauzl {
-  open(path: string, opts: { lazyEntries: boolean; autoClose: boolean; validateEntrySizes: boolean; strictFileNames?: boolean }, cb: (err: Error | null, zf: YauzlZipFile) => void): void;
-}
-const yauzl = require('yauzl') as Yauzl;
 
 export interface ZipEntryInfo {
   fileName: string;
@@ -59,10 +35,10 @@ function badZip(file: string, e: unknown): InherituneError {
 
 /** Open a zip and read its central directory. */
 export async function openZip(file: string): Promise<OpenZip> {
-  const zf = await new Promise<YauzlZipFile>((resolve, reject) =>
+  const zf = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, z) => (err ? reject(badZip(file, err)) : resolve(z))),
   );
-  const raw = new Map<string, YauzlEntry>();
+  const raw = new Map<string, yauzl.Entry>();
   try {
     await new Promise<void>((resolve, reject) => {
       zf.on('entry', (e) => {
@@ -115,23 +91,9 @@ export function findEntry(zip: OpenZip, pathInPackage: string): ZipEntryInfo | u
   return undefined;
 }
 
-const crcTable = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE, as in zip), continuing from `prev`. zlib.crc32 where this Node has it (≥ 20.15 / 22.2). */
+/** CRC-32 (IEEE, as in zip), continuing from `prev`. */
 export function crc32(buf: Uint8Array, prev = 0): number {
-  const z = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
-  if (z) return z(buf, prev) >>> 0;
-  let c = (prev ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < buf.length; i++) c = crcTable[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return zlib.crc32(buf, prev) >>> 0;
 }
 
 export interface ExtractedFile {

@@ -4,7 +4,7 @@
  * (cli.ts and extension.ts sit on top, errors.ts and version.ts at the bottom). Only relative imports count; `import
  * type` counts too (a type-only cycle still ties the folders together).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 export interface Edge {

@@ -17,10 +17,12 @@ import * as zlib from 'node:zlib';
 import { InherituneError } from '../../src/errors';
 import { checkCudaRequirements, cudaLibsFromNeeded, parseDriverVersion, parseLdconfig, RunResult, SystemIo } from '../../src/gpu/check';
 import { readElfDynamicFile } from '../../src/gpu/elf';
-import { bypassesProxy, getJson, proxyResolver } from '../../src/gpu/http';
+import { getJson } from '../../src/gpu/http';
 import { installCudaEp, InstallOptions } from '../../src/gpu/install';
+import { loadInstaller } from '../../src/gpu/loadInstaller';
 import { CUDA_PROVIDER_LIB, cudaInstallState, handDownload, loadCudaEpSpec, LOCK_NAME, MANIFEST_NAME, ortBinDir, ortPackageDir, STAGING_PREFIX, verifyCudaInstall } from '../../src/gpu/metadata';
 import { normaliseSha512 } from '../../src/gpu/nuget';
+import { proxyOptions } from '../../src/gpu/proxy';
 import { probeEp, probeHint, tinyAddModel } from '../../src/gpu/probe';
 import { summarizeStatus } from '../../src/gpu/report';
 import { crc32 } from '../../src/gpu/zip';
@@ -106,13 +108,14 @@ interface FeedState {
   dropTimes: number;
   /** Send this many bytes then hang (for cancellation). */
   stallAt?: number;
-  requests: { url: string; headers: http.IncomingHttpHeaders; status?: number }[];
+  /** Each request with the client port it came from (a proxy's upstream socket, when tunnelled). */
+  requests: { url: string; headers: http.IncomingHttpHeaders; status?: number; port?: number }[];
 }
 
 function feedHandler(state: () => FeedState, base: () => string) {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const s = state();
-    const rec: FeedState['requests'][number] = { url: req.url ?? '', headers: req.headers };
+    const rec: FeedState['requests'][number] = { url: req.url ?? '', headers: req.headers, port: req.socket.remotePort };
     s.requests.push(rec);
     const json = (v: unknown, gzip = false) => {
       const body = Buffer.from(JSON.stringify(v));
@@ -519,12 +522,15 @@ describe('install-gpu --from FILE.nupkg (offline)', () => {
 interface Proxy {
   url: string;
   connects: string[];
+  /** Local ports of the proxy's connections to the server: a request from any other port did not go through it. */
+  upstreamPorts: Set<number>;
   close(): void;
 }
 
 /** A minimal CONNECT proxy on 127.0.0.1 (optionally requiring Basic auth). */
 async function startProxy(auth?: { user: string; pass: string }): Promise<Proxy> {
   const connects: string[] = [];
+  const upstreamPorts = new Set<number>();
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((client) => {
     sockets.add(client);
@@ -542,6 +548,7 @@ async function startProxy(auth?: { user: string; pass: string }): Promise<Proxy>
       connects.push(target);
       const i = target.lastIndexOf(':');
       const upstream = net.connect(Number(target.slice(i + 1)), target.slice(0, i).replace(/^\[|\]$/g, ''), () => {
+        upstreamPorts.add(upstream.localPort!);
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         const rest = head.subarray(end + 4);
         if (rest.length) upstream.write(rest);
@@ -558,6 +565,7 @@ async function startProxy(auth?: { user: string; pass: string }): Promise<Proxy>
   return {
     url: `http://${auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.pass)}@` : ''}127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
     connects,
+    upstreamPorts,
     close: () => {
       for (const s of sockets) s.destroy();
       srv.close();
@@ -576,8 +584,9 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
       assertInstalled(o.binDir);
       assert.equal(res.download?.resumedFrom.length, 1, 'the resumed request also went through the tunnel');
       const host = new URL(BASE).host;
-      assert.equal(proxy.connects.length, state.requests.length, 'one tunnel per request');
-      assert.ok(proxy.connects.every((c) => c === host));
+      assert.ok(proxy.connects.length >= 2 && proxy.connects.every((c) => c === host), String(proxy.connects));
+      assert.ok(state.requests.length >= 6);
+      for (const r of state.requests) assert.ok(proxy.upstreamPorts.has(r.port!), `${r.url} came through the proxy`);
       // wrong credentials: a clear 407 message
       const o2 = opts();
       o2.http = { ...o2.http, proxy: proxy.url.replace(/\/\/[^@]*@/, '//user:wrong@'), maxAttempts: 1 };
@@ -610,7 +619,8 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
       o.http = { ...o.http, proxy: proxy.url, ca: cert };
       await installCudaEp(o);
       assertInstalled(o.binDir);
-      assert.ok(proxy.connects.length >= 5 && proxy.connects.every((c) => c === new URL(tlsBase).host));
+      assert.ok(proxy.connects.length >= 1 && proxy.connects.every((c) => c === new URL(tlsBase).host));
+      for (const r of state.requests) assert.ok(proxy.upstreamPorts.has(r.port!), `${r.url} came through the proxy`);
       // without the CA the certificate is refused (and not retried as a network failure)
       const o2 = opts({ feed: `${tlsBase}/v3/index.json` });
       o2.http = { ...o2.http, proxy: proxy.url };
@@ -622,19 +632,31 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
     }
   });
 
-  test('proxy settings: explicit wins, HTTPS_PROXY for https, NO_PROXY bypasses', () => {
-    const env = { HTTPS_PROXY: 'http://env:1', http_proxy: 'http://plain:2', NO_PROXY: 'localhost,.internal.example,10.0.0.1:8443' };
-    const r = proxyResolver({ env });
-    assert.equal(r(new URL('https://api.nuget.org/v3/index.json')), 'http://env:1');
-    assert.equal(r(new URL('http://example.com/')), 'http://plain:2');
-    assert.equal(r(new URL('https://localhost:9/')), undefined);
-    assert.equal(r(new URL('https://a.internal.example/')), undefined);
-    assert.equal(r(new URL('https://10.0.0.1:8443/')), undefined);
-    assert.equal(r(new URL('https://10.0.0.1/')), 'http://env:1');
-    assert.equal(proxyResolver({ explicit: 'http://cli:3', env })(new URL('https://api.nuget.org/')), 'http://cli:3');
-    assert.equal(proxyResolver({ env: {}, noProxy: ['*'] })(new URL('https://x/')), undefined);
-    assert.equal(proxyResolver({ env: {} })(new URL('https://x/')), undefined);
-    assert.ok(bypassesProxy(new URL('http://[::1]:80/'), ['[::1]']));
+  test('proxy settings: explicit wins, HTTPS_PROXY for https, NO_PROXY bypasses', async () => {
+    const env = { HTTPS_PROXY: 'http://env:1', http_proxy: 'plain:2', NO_PROXY: 'localhost,.internal.example 10.0.0.1:8443' };
+    assert.deepEqual(proxyOptions({ env }), { httpProxy: 'http://plain:2', httpsProxy: 'http://env:1', noProxy: 'localhost,.internal.example,10.0.0.1:8443' });
+    assert.deepEqual(proxyOptions({ explicit: 'http://cli:3', env, noProxy: ['[::1]'] }), {
+      httpProxy: 'http://cli:3',
+      httpsProxy: 'http://cli:3',
+      noProxy: 'localhost,.internal.example,10.0.0.1:8443,[::1]',
+    });
+    assert.deepEqual(proxyOptions({ env: { all_proxy: 'http://all:4' } }), { httpProxy: 'http://all:4', httpsProxy: 'http://all:4', noProxy: '' });
+    assert.deepEqual(proxyOptions({ env: {} }), { httpProxy: '', httpsProxy: '', noProxy: '' });
+    assert.deepEqual(proxyOptions(undefined), { httpProxy: '', httpsProxy: '', noProxy: '' }, 'no settings: direct, whatever process.env says');
+    // Applied by undici on real requests: a proxy nobody listens on fails, unless NO_PROXY names the host.
+    newState();
+    const dead = REFUSED.replace('/v3/index.json', '');
+    const http1 = { proxy: { env: { http_proxy: dead } }, maxAttempts: 1 };
+    await assert.rejects(getJson(`${BASE}/v3/index.json`, http1), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ECONNREFUSED');
+      assert.match(e.message, new RegExp(`^proxy ${new URL(dead).host}: `), 'the message blames the proxy, not the server');
+      return true;
+    });
+    for (const noProxy of ['127.0.0.1', `127.0.0.1:${new URL(BASE).port}`, '*']) {
+      const v = await getJson<{ version: string }>(`${BASE}/v3/index.json`, { ...http1, proxy: { env: { http_proxy: dead, NO_PROXY: noProxy } } });
+      assert.equal(v?.version, '3.0.0', noProxy);
+    }
+    await assert.rejects(getJson(`${BASE}/v3/index.json`, { proxy: 'not a url:x', maxAttempts: 1 }), /is not a URL/);
   });
 
   test('getJson: 404 → undefined, gzip decoded', async () => {
@@ -820,7 +842,7 @@ describe('the built CLI', () => {
   const ROOT = path.resolve(__dirname, '../..');
   const CLI = path.join(ROOT, 'dist/cli.js');
   before(() => {
-    if (!fs.existsSync(CLI)) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js'))) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   });
 
   test('gpu-check and install-gpu run (their installer and check modules are loaded on demand)', () => {
@@ -832,6 +854,13 @@ describe('the built CLI', () => {
     assert.equal(e.status, 1, e.stderr);
     assert.match(e.stderr, /missing\.nupkg does not exist/);
     assert.match(e.stderr, /install-gpu --from/);
+  });
+
+  test('the installer bundle (dist/gpuInstall.js) throws errors the host recognises as InherituneError', async () => {
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js')));
+    const { installCudaEp } = loadInstaller(path.join(ROOT, 'dist'));
+    const missing = path.join(fresh('cli'), 'nope');
+    await rejects(installCudaEp({ binDir: missing, spec: REAL_SPEC }), 'E_NOT_FOUND', 'binding folder');
   });
 
   test('a CLI start loads no HTTP(S) module (the GPU installer is loaded only by its commands)', () => {
