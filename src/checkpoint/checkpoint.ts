@@ -1,6 +1,6 @@
 /**
  * A checkpoint: config.json + one or more .safetensors files (sharded through model.safetensors.index.json), or a
- * PyTorch zip checkpoint (pytorch_model.bin[.index.json], nanoGPT ckpt.pt: src/checkpoint/torch).
+ * PyTorch zip checkpoint (pytorch_model.bin[.index.json], nanoGPT ckpt.pt: src/checkpoint/torchCheckpoint.ts).
  * Opening reads config and headers only; tensors are read on demand by byte range.
  */
 import { promises as fsp } from 'node:fs';
@@ -10,11 +10,11 @@ import { readConfig, ModelConfig } from './config';
 import { DType, toFloat32 } from './dtypes';
 import { InherituneError } from '../errors';
 import { readHeader, readTensorBytes, SafetensorsHeader, TensorInfo } from './safetensors';
-import { openTorchCheckpoint } from './torch/torchCheckpoint';
+import { openTorchCheckpoint } from './torchCheckpoint';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
-/** PyTorch zip checkpoints (read by src/checkpoint/torch without unpickling). */
+/** PyTorch zip checkpoints (read by torchCheckpoint.ts without unpickling). */
 export const TORCH_INDEX_FILE = 'pytorch_model.bin.index.json';
 export const TORCH_SINGLE_FILES = ['pytorch_model.bin', 'ckpt.pt'];
 const isTorchFile = (f: string) => /\.(bin|pt|pth)$/.test(f);

@@ -1,5 +1,5 @@
 /**
- * The PyTorch zip reader (src/checkpoint/torch): round trips against safetensors, and the same malformed-input tests
+ * The PyTorch zip reader (src/checkpoint/torchZip.ts, pickle.ts): round trips against safetensors, and the same malformed-input tests
  * as the safetensors reader (truncation, huge lengths, wrong offsets, recursive and deep pickles, memo abuse,
  * refused globals and opcodes): each ends in a clear error, never a crash, a hang or a large allocation.
  */
@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { InherituneError } from '../../src/errors';
 import { readTensorBytes, transposeBytes } from '../../src/checkpoint/safetensors';
-import { DEFAULT_LIMITS, PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/torch/pickle';
-import { readTorchZip, tensorRange, TorchZip } from '../../src/checkpoint/torch/torchZip';
+import { DEFAULT_LIMITS, PickleError, PyDict, readPickle, TorchTensor } from '../../src/checkpoint/pickle';
+import { readTorchZip, tensorRange, TorchZip } from '../../src/checkpoint/torchZip';
 import { synthTensors, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { legacyStateDict, PickleWriter, storedZip, torchStateDictZip } from '../helpers/torchZip';
 import { tmpDir } from '../helpers/tmp';

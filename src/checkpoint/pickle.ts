@@ -13,7 +13,7 @@
  * opcode consumes at least one byte, and every length is checked against the bytes left before anything is
  * allocated, so a hostile stream ends in an error in time linear in its length.
  */
-import type { DType } from '../dtypes';
+import type { DType } from './dtypes';
 
 export class PickleError extends Error {
   constructor(

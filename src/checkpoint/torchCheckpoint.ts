@@ -8,11 +8,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import nanogpt from '../../arch/imports/nanogpt.json';
-import { fullName, layerName, readDims, shapeOf, specByFamily } from '../../arch/spec';
-import { ModelConfig, readConfig } from '../config';
-import { InherituneError } from '../../errors';
-import type { SafetensorsHeader, TensorInfo } from '../safetensors';
+import nanogpt from '../arch/imports/nanogpt.json';
+import { fullName, layerName, readDims, shapeOf, specByFamily } from '../arch/spec';
+import { ModelConfig, readConfig } from './config';
+import { InherituneError } from '../errors';
+import type { SafetensorsHeader, TensorInfo } from './safetensors';
 import { describe, PyDict, PyValue, TorchTensor } from './pickle';
 import { readTorchZip, tensorRange, TorchZip } from './torchZip';
 

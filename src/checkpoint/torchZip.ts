@@ -11,9 +11,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as yauzl from 'yauzl';
-import { DTYPE_BYTES } from '../dtypes';
-import { InherituneError } from '../../errors';
-import type { TensorInfo } from '../safetensors';
+import { DTYPE_BYTES } from './dtypes';
+import { InherituneError } from '../errors';
+import type { TensorInfo } from './safetensors';
 import { describe, PickleError, PyDict, PyValue, readPickle, readPickleAt, TorchStorage, TorchTensor } from './pickle';
 
 /** Most entries in a checkpoint zip (one per storage: far above any real model). */
