@@ -10,8 +10,8 @@ import * as vscode from 'vscode';
 
 export const CHECKPOINT_FOLDERS_KEY = 'inheritune:checkpointFolders';
 /** Files that make a folder with a config.json a checkpoint. */
-export const WEIGHT_FILES: RegExp[] = [/\.safetensors$/i, /^model\.safetensors\.index\.json$/i];
-const WATCH_GLOB = '**/{config.json,*.safetensors,model.safetensors.index.json}';
+export const WEIGHT_FILES: RegExp[] = [/\.safetensors$/i, /^model\.safetensors\.index\.json$/i, /^pytorch_model.*\.bin(\.index\.json)?$/i];
+const WATCH_GLOB = '**/{config.json,*.safetensors,model.safetensors.index.json,pytorch_model*.bin,pytorch_model*.bin.index.json}';
 const EXCLUDE = '{**/node_modules/**,**/.git/**}';
 
 /** Whether a folder holds a config.json and weights. */
