@@ -6,9 +6,12 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ArchSpec, detectPrefix, detectSpec, fullName, isTied, layerName, ModelDims, readDims, shapeOf, templateApplies, TensorTemplate } from '../arch/spec';
 import { readConfig, ModelConfig } from './config';
-import { DType, toFloat32 } from './dtypes';
+import { DType, DTYPE_BYTES, toFloat32 } from './dtypes';
 import { InherituneError } from './errors';
 import { readHeader, readTensorBytes, SafetensorsHeader, TensorInfo } from './safetensors';
+import { openGgufCheckpoint } from './gguf/open';
+import type { GgufFile } from './gguf/reader';
+import { decodeStored } from './gguf/stored';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -29,6 +32,8 @@ export interface Checkpoint {
   metadata: Record<string, string>;
   totalBytes: number;
   numParams: number;
+  /** The parsed header when the checkpoint is one .gguf file (tensors then carry `stored` decoding). */
+  gguf?: GgufFile;
 }
 
 async function statOrNull(p: string) {
@@ -107,9 +112,16 @@ export async function readIndex(indexPath: string): Promise<IndexFile> {
 export interface OpenOptions {
   /** Check tensors against the architecture spec (default true). */
   validate?: boolean;
+  /** GGUF only: the dtype tensors are read as (default: float types keep theirs, quantized become F16). */
+  dtype?: 'F32' | 'F16' | 'BF16';
 }
 
 export async function openCheckpoint(input: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  if (input.toLowerCase().endsWith('.gguf')) {
+    const ckpt = openGgufCheckpoint(path.resolve(input), opts);
+    if (opts.validate !== false) validateCheckpoint(ckpt);
+    return ckpt;
+  }
   const loc = await locate(input);
   const configPath = path.join(loc.dir, 'config.json');
   const config = await readConfig(configPath);
@@ -248,11 +260,16 @@ export function tensorOrThrow(ckpt: Checkpoint, name: string): TensorInfo {
   return t;
 }
 
-/** Read one tensor as float32 (converting F16/BF16/F64). */
+/** Read one tensor as float32 (converting F16/BF16/F64, dequantizing GGUF blocks). */
 export async function readTensorF32(ckpt: Checkpoint, name: string): Promise<{ data: Float32Array; shape: number[]; dtype: DType }> {
   const t = tensorOrThrow(ckpt, name);
   const bytes = await readTensorBytes(t);
-  return { data: toFloat32(t.dtype, bytes), shape: t.shape, dtype: t.dtype };
+  return { data: t.stored ? decodeStored(t.stored, bytes, t.file) : toFloat32(t.dtype, bytes), shape: t.shape, dtype: t.dtype };
+}
+
+/** Bytes of the tensor as written out (its dtype and shape; for GGUF this is not the stored size). */
+export function outputBytes(t: TensorInfo): number {
+  return t.stored ? DTYPE_BYTES[t.dtype] * t.shape.reduce((a, b) => a * b, 1) : t.end - t.begin;
 }
 
 /** The name of a per-layer tensor template in this checkpoint. */

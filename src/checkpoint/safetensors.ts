@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { byteLength, DType, isDType, SUPPORTED_DTYPES } from './dtypes';
 import { InherituneError } from './errors';
+import type { StoredTensor } from './gguf/stored';
 
 /** Largest header we accept (the reference implementation uses 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -18,6 +19,8 @@ export interface TensorInfo {
   begin: number;
   end: number;
   file: string;
+  /** Set when [begin, end) holds something else than `dtype` × `shape` (GGUF blocks): decode with decodeStored. */
+  stored?: StoredTensor;
 }
 
 export interface SafetensorsHeader {
