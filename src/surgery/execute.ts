@@ -3,6 +3,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
 import { fromFloat32 } from '../checkpoint/dtypes';
+import { decodeStored } from '../checkpoint/gguf/stored';
+import { readTensorBytes } from '../checkpoint/safetensors';
 import { ProgressFn } from '../checkpoint/errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import { initValues } from './init';
@@ -34,7 +36,9 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
       shape: e.shape,
       byteLength: e.byteLength,
       source:
-        src.kind === 'copy'
+        src.kind === 'copy' && src.stored
+          ? { kind: 'bytes', produce: async () => fromFloat32(e.dtype, decodeStored(src.stored!, await readRange(src.file, src.begin, src.end), src.file)) }
+          : src.kind === 'copy'
           ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
           : {
               kind: 'bytes',
@@ -42,6 +46,11 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
             },
     };
   });
+}
+
+/** GGUF blocks are decoded one tensor at a time, so memory holds one tensor (as float32), never the file. */
+function readRange(file: string, begin: number, end: number): Promise<Uint8Array> {
+  return readTensorBytes({ name: '', dtype: 'U8', shape: [end - begin], begin, end, file });
 }
 
 export async function executePlan(plan: SurgeryPlan, out: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {

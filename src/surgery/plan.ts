@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, Role, TensorTemplate, templateApplies, readDims } from '../arch/spec';
-import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
+import { Checkpoint, expectedTensors, nameIn, outputBytes } from '../checkpoint/checkpoint';
+import type { StoredTensor } from '../checkpoint/gguf/stored';
 import { ModelConfig } from '../checkpoint/config';
 import { DType } from '../checkpoint/dtypes';
 import { InherituneError } from '../checkpoint/errors';
@@ -17,7 +18,7 @@ export const PRESETS: readonly Preset[] = ['paper', 'code'];
 export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random';
 
 export type EntrySource =
-  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number }
+  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; stored?: StoredTensor }
   | { kind: 'init'; init: InitKind; std: number };
 
 export interface PlanEntry {
@@ -72,7 +73,7 @@ interface AssembleOptions {
 
 function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string) {
   const t = ckpt.tensors.get(name)!;
-  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end } };
+  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.stored ? { stored: t.stored } : {}) } };
 }
 
 /** Rewrite the config for the output depth: the depth key and every depth-dependent field. */
@@ -114,7 +115,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
       name,
       dtype: info.dtype,
       shape: info.shape,
-      byteLength: info.end - info.begin,
+      byteLength: outputBytes(info),
       layer: -1,
       source: reinit ? { kind: 'init', init: t.init ?? 'normal', std } : source,
     });
@@ -135,7 +136,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
         name: fullName(t, layerName(t, j), base.prefix),
         dtype: info.dtype,
         shape: info.shape,
-        byteLength: info.end - info.begin,
+        byteLength: outputBytes(info),
         layer: j,
         source: copy ? source : { kind: 'init', init: t.init ?? 'normal', std },
       });
@@ -157,7 +158,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
       tool: `${TOOL_NAME} ${TOOL_VERSION}`,
       op: o.op,
       family: spec.family,
-      [o.baseTag]: base.dir,
+      [o.baseTag]: base.gguf?.file ?? base.dir,
       layerMap: layerMap.map((l) => `${l.out}<-${l.from}:${l.layer}${l.modules.length === ALL_MODULES.length ? '' : `[${l.modules.join('+') || 'init'}]`}`),
       seed,
       ...o.extraProvenance,
@@ -312,7 +313,7 @@ export function describePlan(plan: SurgeryPlan): string {
   for (const e of plan.entries) {
     const src =
       e.source.kind === 'copy'
-        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})`
+        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})${e.source.stored ? ` (${e.source.stored.ggufName} ${e.source.stored.type.name} → ${e.dtype})` : ''}`
         : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
     lines.push(`${e.name} ${e.dtype}[${e.shape.join(',')}] <- ${src}`);
   }
