@@ -100,7 +100,7 @@ export function buildProgram(): Command {
     .argument('<ckpt>')
     .option('--json', 'print JSON')
     .action(async (ckpt: string, o: { json?: boolean }) => {
-      const s = summarize(await openCheckpoint(ckpt));
+      const s = summarize(await openCheckpoint(ckpt, { requireDecodable: false }));
       console.log(o.json ? JSON.stringify(s, null, 2) : summaryText(s));
     });
 

@@ -114,11 +114,13 @@ export interface OpenOptions {
   validate?: boolean;
   /** GGUF only: the dtype tensors are read as (default: float types keep theirs, quantized become F16). */
   dtype?: 'F32' | 'F16' | 'BF16';
+  /** GGUF only: refuse a file with tensor types we cannot dequantize (default true; inspect shows them instead). */
+  requireDecodable?: boolean;
 }
 
 export async function openCheckpoint(input: string, opts: OpenOptions = {}): Promise<Checkpoint> {
   if (input.toLowerCase().endsWith('.gguf')) {
-    const ckpt = openGgufCheckpoint(path.resolve(input), opts);
+    const ckpt = openGgufCheckpoint(path.resolve(input), { dtype: opts.dtype, validate: opts.requireDecodable });
     if (opts.validate !== false) validateCheckpoint(ckpt);
     return ckpt;
   }

@@ -38,7 +38,10 @@ export function ggufConfig(g: GgufFile): { config: ModelConfig; arch: string } {
   }
   const byName = new Map(g.tensors.map((t) => [t.name, t]));
   const vocabT = byName.get(m.vocabFrom);
-  if (vocabT && vocabT.dims.length === 2) config.vocab_size = vocabT.dims[1];
+  // The embedding's rows are the vocabulary; files without one say it in metadata or in the tokenizer's token list.
+  const tokens = g.metadata.get('tokenizer.ggml.tokens')?.value;
+  const vocab = vocabT && vocabT.dims.length === 2 ? vocabT.dims[1] : metaNumber(g, `${arch}.vocab_size`) ?? (typeof tokens === 'object' && tokens && 'values' in tokens ? tokens.values.length : undefined);
+  if (vocab !== undefined) config.vocab_size = vocab;
   config.tie_word_embeddings = !byName.has(m.outputTensor);
   const match = ggufNameMatcher(m);
   for (const rule of m.tensors) if (rule.setsConfig) config[rule.setsConfig] = false;
