@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint';
 import { InherituneError } from '../checkpoint/errors';
+import { ggufTokenizer } from '../checkpoint/gguf/tokenizer';
 import { Rng } from '../surgery/init';
 import { DEFAULT_TEXT } from './defaultText';
 
@@ -29,7 +30,7 @@ export interface TokenBatch {
 
 type Encoder = { name: string; encode: (text: string) => number[] };
 
-/** The checkpoint's tokenizer: tokenizer.json, else GPT-2's BPE for gpt2, else none. */
+/** The checkpoint's tokenizer: tokenizer.json, else the one a .gguf's metadata describes, else GPT-2's BPE for gpt2, else none. */
 export async function loadEncoder(ckpt: Checkpoint): Promise<Encoder | undefined> {
   const tj = path.join(ckpt.dir, 'tokenizer.json');
   const json = await fsp.readFile(tj, 'utf8').catch(() => undefined);
@@ -51,6 +52,16 @@ export async function loadEncoder(ckpt: Checkpoint): Promise<Encoder | undefined
       throw new InherituneError('E_INPUT', `${tj}: cannot load the tokenizer (${(e as Error).message}); pass --tokens FILE instead`, { file: tj });
     }
     return { name: 'tokenizer.json', encode: (t) => tok.encode(t, { add_special_tokens: false }).ids };
+  }
+  if (ckpt.gguf) {
+    // A .gguf without tokenizer files beside it: the tokenizer its metadata describes.
+    const built = ggufTokenizer(ckpt.gguf);
+    if ('unsupported' in built) {
+      throw new InherituneError('E_INPUT', `${ckpt.gguf.file}: cannot tokenize text: ${built.unsupported}; pass --tokens FILE or put a tokenizer.json beside the file`, { file: ckpt.gguf.file });
+    }
+    const { Tokenizer } = await import('@huggingface/tokenizers');
+    const tok = new Tokenizer(built.tokenizer as never, built.config as never);
+    return { name: `GGUF ${built.kind}`, encode: (t) => tok.encode(t, { add_special_tokens: false }).ids };
   }
   if (ckpt.spec.family === 'gpt2') {
     const { encode } = await import('gpt-tokenizer/encoding/r50k_base');

@@ -3,7 +3,9 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
 import { fromFloat32 } from '../checkpoint/dtypes';
+import { readGgufHeader } from '../checkpoint/gguf/reader';
 import { decodeStored } from '../checkpoint/gguf/stored';
+import { ggufTokenizer } from '../checkpoint/gguf/tokenizer';
 import { readTensorBytes } from '../checkpoint/safetensors';
 import { ProgressFn } from '../checkpoint/errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
@@ -67,6 +69,14 @@ export async function executePlan(plan: SurgeryPlan, out: string, o: ExecuteOpti
     for (const f of await passthroughFiles(plan.passthroughFrom)) {
       await fsp.copyFile(f, path.join(tmp, path.basename(f)));
       files.push(path.basename(f));
+    }
+    if (plan.ggufTokenizerFrom && !files.includes('tokenizer.json')) {
+      const built = ggufTokenizer(readGgufHeader(plan.ggufTokenizerFrom));
+      if (!('unsupported' in built)) {
+        await fsp.writeFile(path.join(tmp, 'tokenizer.json'), JSON.stringify(built.tokenizer));
+        await fsp.writeFile(path.join(tmp, 'tokenizer_config.json'), JSON.stringify(built.config, null, 2) + '\n');
+        files.push('tokenizer.json', 'tokenizer_config.json');
+      }
     }
     files.push('config.json');
   });

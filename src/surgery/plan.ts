@@ -48,6 +48,8 @@ export interface SurgeryPlan {
   layerMap: LayerMapItem[];
   /** Tokenizer and generation files copied through, from this folder. */
   passthroughFrom: string;
+  /** A .gguf source: tokenizer files are built from its metadata when none sit beside it. */
+  ggufTokenizerFrom?: string;
   seed: number;
   provenance: Record<string, unknown>;
 }
@@ -153,6 +155,7 @@ function assemble(o: AssembleOptions): SurgeryPlan {
     entries,
     layerMap,
     passthroughFrom: base.dir,
+    ...(base.gguf ? { ggufTokenizerFrom: base.gguf.file } : {}),
     seed,
     provenance: {
       tool: `${TOOL_NAME} ${TOOL_VERSION}`,

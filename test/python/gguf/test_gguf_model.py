@@ -60,6 +60,10 @@ def test_inherit_15_layers_loads_with_equal_logits(tmp_path, real_gguf, converte
         a = small(ids).logits
         b = ref.eval()(ids).logits
     assert torch.equal(a, b), (a - b).abs().max()
+    # The tokenizer files written from the GGUF metadata load in transformers and tokenize as its GGUF conversion.
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok(TEXT)["input_ids"] == converted["tokenizer"](TEXT)["input_ids"]
+    assert tok.eos_token == converted["tokenizer"].eos_token
 
 
 def test_analyze_gguf_equals_converted_folder(tmp_path, real_gguf, converted, cli):
