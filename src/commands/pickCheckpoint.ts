@@ -10,7 +10,7 @@ export async function pickCheckpoint(arg: unknown, title: string): Promise<strin
     canSelectFolders: true,
     canSelectFiles: true,
     canSelectMany: false,
-    filters: { Checkpoints: ['safetensors', 'json'] },
+    filters: { Checkpoints: ['safetensors', 'json', 'gguf'] },
     openLabel: 'Select checkpoint',
   });
   return picked?.[0]?.fsPath;
