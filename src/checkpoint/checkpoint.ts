@@ -274,6 +274,11 @@ export function outputBytes(t: TensorInfo): number {
   return t.stored ? DTYPE_BYTES[t.dtype] * t.shape.reduce((a, b) => a * b, 1) : t.end - t.begin;
 }
 
+/** What the user opened, for reports and names: the .gguf file, or the checkpoint folder. */
+export function sourcePath(ckpt: Checkpoint): string {
+  return ckpt.gguf?.file ?? ckpt.dir;
+}
+
 /** The name of a per-layer tensor template in this checkpoint. */
 export function nameIn(ckpt: Checkpoint, t: TensorTemplate, layer: number): string {
   return fullName(t, layerName(t, layer), ckpt.prefix);

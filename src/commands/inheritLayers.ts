@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { openCheckpoint } from '../checkpoint/checkpoint';
+import { openCheckpoint, sourcePath } from '../checkpoint/checkpoint';
 import { isInherituneError } from '../checkpoint/errors';
 import { executePlan } from '../surgery/execute';
 import { defaultOutDir, validateLayers } from '../surgery/inputs';
@@ -39,7 +39,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   let n = args.layers;
   if (n === undefined) {
     const input = await vscode.window.showInputBox({
-      title: `Inherit first n layers of ${path.basename(ref.dir)} (${ref.spec.family}, k = ${k})`,
+      title: `Inherit first n layers of ${path.basename(sourcePath(ref))} (${ref.spec.family}, k = ${k})`,
       prompt: `Blocks to inherit, 1..${k - 1}. The paper's choice is n = k/2 = ${Math.floor(k / 2)}.`,
       value: String(Math.floor(k / 2)),
       validateInput: (v) => validateLayers(v, k),
@@ -67,7 +67,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   }
   let out = args.out;
   if (!out) {
-    const suggested = defaultOutDir(ref.dir, n);
+    const suggested = defaultOutDir(sourcePath(ref).replace(/\.gguf$/i, ''), n);
     const input = await vscode.window.showInputBox({ title: 'Output folder', value: suggested, prompt: 'Written atomically: nothing appears until it is complete.' });
     if (!input) return;
     out = input;
