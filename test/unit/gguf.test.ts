@@ -5,11 +5,14 @@ import { test } from 'node:test';
 import { GGUF_ARCHS, GgufArchMap } from '../../src/arch/ggufMap';
 import { runForward } from '../../src/analysis/forward';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
+import { floatToHalf, halfToFloat } from '../../src/checkpoint/dtypes';
 import { InherituneError } from '../../src/checkpoint/errors';
 import { dequantize } from '../../src/checkpoint/gguf/dequant';
 import { GgufArray, parseGguf, readGgufHeader } from '../../src/checkpoint/gguf/reader';
 import { GGML_TYPES, GgufValueType as V } from '../../src/checkpoint/gguf/types';
 import { writeSynthCheckpoint } from '../../src/fixtures/synth';
+import { executePlan } from '../../src/surgery/execute';
+import { planGrow, planInherit, planInitRandom, planStack, SurgeryPlan } from '../../src/surgery/plan';
 import { f32Bytes, ggufBytes, Meta, TensorSpec } from '../helpers/gguf';
 import { tmpDir } from '../helpers/tmp';
 
@@ -238,6 +241,40 @@ for (const m of GGUF_ARCHS) {
     assert.deepEqual(patterns[0], patterns[1]);
   });
 }
+
+test('surgery from a GGUF file writes what the same surgery from the safetensors folder writes (inherit, grow, stack, init-random; f32 and f16)', async () => {
+  const dir = tmpDir();
+  const folder = path.join(dir, 'hf');
+  await writeSynthCheckpoint(folder, { family: 'llama', numLayers: 4, hidden: 32, heads: 4, kvHeads: 2, vocab: 64, context: 32, seed: 5 });
+  const hf = await openCheckpoint(folder);
+  const file = path.join(dir, 'model.gguf');
+  await synthToGguf(hf, GGUF_ARCHS.find((a) => a.ggufArch === 'llama')!, file);
+  const gg = await openCheckpoint(file);
+  const run = async (plan: SurgeryPlan, name: string) => openCheckpoint((await executePlan(plan, path.join(dir, name))).out);
+  const same = async (a: Checkpoint, b: Checkpoint, what: string) => {
+    assert.deepEqual([...a.tensors.keys()].sort(), [...b.tensors.keys()].sort(), what);
+    for (const n of a.tensors.keys()) {
+      const [x, y] = [a.tensors.get(n)!, b.tensors.get(n)!];
+      assert.deepEqual([x.dtype, x.shape], [y.dtype, y.shape], `${what}: ${n}`);
+      assert.deepEqual((await readTensorF32(a, n)).data, (await readTensorF32(b, n)).data, `${what}: ${n}`);
+    }
+    assert.equal(a.dims.numLayers, b.dims.numLayers);
+  };
+  const inhG = await run(planInherit(gg, { layers: 2 }), 'inh-g');
+  const inhH = await run(planInherit(hf, { layers: 2 }), 'inh-h');
+  await same(inhG, inhH, 'inherit');
+  assert.equal(JSON.parse(inhG.metadata.inheritune).ref, file, 'provenance names the .gguf file');
+  await same(await run(planGrow(inhH, gg, 1), 'grow-g'), await run(planGrow(inhH, hf, 1), 'grow-h'), 'grow');
+  await same(await run(planStack(gg), 'stack-g'), await run(planStack(hf), 'stack-h'), 'stack');
+  await same(await run(planInitRandom(gg, { layers: 2, seed: 9 }), 'init-g'), await run(planInitRandom(hf, { layers: 2, seed: 9 }), 'init-h'), 'init-random');
+  // --dtype f16: every tensor converted, values rounded to half precision.
+  const half = await run(planInherit(await openCheckpoint(file, { dtype: 'F16' }), { layers: 2 }), 'inh-f16');
+  for (const [n, t] of half.tensors) {
+    assert.equal(t.dtype, 'F16', n);
+    const ref = (await readTensorF32(inhH, n)).data;
+    assert.deepEqual((await readTensorF32(half, n)).data, ref.map((v) => halfToFloat(floatToHalf(v))), n);
+  }
+});
 
 test('a tensor type we cannot dequantize and an unknown architecture are refused naming tensor, type and file', async () => {
   const dir = tmpDir();
