@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { GGUF_ARCHS, GgufArchMap } from '../../src/arch/ggufMap';
 import { runForward } from '../../src/analysis/forward';
+import { prepareTokens } from '../../src/analysis/input';
 import { Checkpoint, openCheckpoint, readTensorF32 } from '../../src/checkpoint/checkpoint';
 import { floatToHalf, halfToFloat } from '../../src/checkpoint/dtypes';
 import { InherituneError } from '../../src/checkpoint/errors';
@@ -274,6 +275,20 @@ test('surgery from a GGUF file writes what the same surgery from the safetensors
     const ref = (await readTensorF32(inhH, n)).data;
     assert.deepEqual((await readTensorF32(half, n)).data, ref.map((v) => halfToFloat(floatToHalf(v))), n);
   }
+});
+
+test('analysis of a .gguf whose tokenizer we cannot build asks for --tokens or a tokenizer.json; with --tokens it runs', async () => {
+  const dir = tmpDir();
+  const folder = path.join(dir, 'hf');
+  await writeSynthCheckpoint(folder, { family: 'qwen2', numLayers: 1, hidden: 32, heads: 4, kvHeads: 2, vocab: 64, context: 32, seed: 1 });
+  const file = path.join(dir, 'model.gguf');
+  await synthToGguf(await openCheckpoint(folder), GGUF_ARCHS.find((a) => a.ggufArch === 'qwen2')!, file);
+  const ckpt = await openCheckpoint(file);
+  await assert.rejects(prepareTokens(ckpt, { batch: 1, seqLen: 8, seed: 0 }), /model\.gguf: cannot tokenize text: the file has no tokenizer metadata; pass --tokens FILE or put a tokenizer\.json beside the file/);
+  const ids = path.join(dir, 'ids.bin');
+  writeFileSync(ids, new Uint8Array(Uint16Array.from({ length: 16 }, (_, i) => i * 3).buffer));
+  const batch = await prepareTokens(ckpt, { batch: 1, seqLen: 8, seed: 0, tokensFile: ids });
+  assert.equal(batch.tokens.length, 8);
 });
 
 test('a tensor type we cannot dequantize and an unknown architecture are refused naming tensor, type and file', async () => {
