@@ -2,12 +2,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
-import { fromFloat32 } from '../checkpoint/dtypes';
+import { DType, fromFloat32 } from '../checkpoint/dtypes';
+import { InherituneError, ProgressFn } from '../checkpoint/errors';
 import { readGgufHeader } from '../checkpoint/gguf/reader';
-import { decodeStored } from '../checkpoint/gguf/stored';
+import { decodeStored, StoredTensor, storedRowBytes } from '../checkpoint/gguf/stored';
 import { ggufTokenizer } from '../checkpoint/gguf/tokenizer';
-import { readTensorBytes } from '../checkpoint/safetensors';
-import { ProgressFn } from '../checkpoint/errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import { initValues } from './init';
 import { SurgeryPlan } from './plan';
@@ -39,7 +38,7 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
       byteLength: e.byteLength,
       source:
         src.kind === 'copy' && src.stored
-          ? { kind: 'bytes', produce: async () => fromFloat32(e.dtype, decodeStored(src.stored!, await readRange(src.file, src.begin, src.end), src.file)) }
+          ? { kind: 'chunks', produce: () => decodedPieces(src.stored!, src.file, src.begin, src.end, e.dtype) }
           : src.kind === 'copy'
           ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
           : {
@@ -50,9 +49,30 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
   });
 }
 
-/** GGUF blocks are decoded one tensor at a time, so memory holds one tensor (as float32), never the file. */
-function readRange(file: string, begin: number, end: number): Promise<Uint8Array> {
-  return readTensorBytes({ name: '', dtype: 'U8', shape: [end - begin], begin, end, file });
+/** Stored bytes read per piece when decoding a GGUF tensor in row order (a 128k-vocabulary embedding is ~60 pieces). */
+const PIECE_BYTES = 8 << 20;
+
+/**
+ * A GGUF tensor decoded and encoded as `dtype`, in pieces of whole rows when its layout needs no change (rows are
+ * whole blocks), so memory holds one piece; tensors whose rows move (q/k un-permuted, transposed) decode whole.
+ */
+async function* decodedPieces(stored: StoredTensor, file: string, begin: number, end: number, dtype: DType): AsyncGenerator<Uint8Array> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const rowBytes = storedRowBytes(stored);
+    const step = stored.transform ? end - begin : Math.max(1, Math.floor(PIECE_BYTES / rowBytes)) * rowBytes;
+    for (let pos = begin; pos < end; pos += step) {
+      const raw = new Uint8Array(Math.min(step, end - pos));
+      for (let off = 0; off < raw.byteLength; ) {
+        const { bytesRead } = await fh.read(raw, off, raw.byteLength - off, pos + off);
+        if (bytesRead === 0) throw new InherituneError('E_IO', `${file}: ended early while reading tensor ${stored.ggufName}; the file is truncated`, { file, tensor: stored.ggufName });
+        off += bytesRead;
+      }
+      yield fromFloat32(dtype, decodeStored(stored.transform ? stored : { ...stored, dims: [stored.dims[0], raw.byteLength / rowBytes] }, raw, file));
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function executePlan(plan: SurgeryPlan, out: string, o: ExecuteOptions = {}): Promise<ExecuteResult> {

@@ -17,6 +17,8 @@ export const DEFAULT_ALIGNMENT = 32;
 export const MAX_DIMS = 4;
 /** Header (metadata + tensor infos) larger than this is refused: real files stay well under it (tokenizers ~10 MB). */
 export const MAX_HEADER_BYTES = 512 * 1024 * 1024;
+/** Items in one metadata array (vocabularies are < 1M; a cap keeps millions of tiny strings from being built). */
+export const MAX_ARRAY_ITEMS = 1 << 24;
 /** Arrays nested deeper than this are refused (the format allows nesting; real files use none). */
 const MAX_NESTING = 3;
 
@@ -166,6 +168,7 @@ class Cursor {
       this.fail(`${what} is an array of unknown value type ${itemType}; ${FIX}`);
     }
     const count = this.u64(`item count of ${what}`);
+    if (count > MAX_ARRAY_ITEMS) this.fail(`${what} claims ${count} items, more than the ${MAX_ARRAY_ITEMS} a GGUF reader accepts; ${FIX}`);
     // The smallest item (a 1-byte scalar; 8-byte length prefix for strings and arrays) bounds the count by the file.
     const minItem = VALUE_SIZE[itemType] ?? (itemType === GgufValueType.ARRAY ? 12 : 8);
     if (count * minItem > this.remaining) {
