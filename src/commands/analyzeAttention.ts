@@ -19,7 +19,7 @@ export function analyzeAttentionCommand(extensionUri: vscode.Uri) {
   return async (resource?: unknown, maybeArgs?: unknown): Promise<AnalysisReport | undefined> => {
     // From the Explorer the second argument is the multi-selection (Uri[]); from code it is AnalyzeArgs.
     const args: AnalyzeArgs = maybeArgs && typeof maybeArgs === 'object' && !Array.isArray(maybeArgs) ? (maybeArgs as AnalyzeArgs) : {};
-    const ckpt = await pickCheckpoint(resource, 'Checkpoint to analyze (a folder with config.json and .safetensors)');
+    const ckpt = await pickCheckpoint(resource, 'Checkpoint to analyze (a folder with config.json and .safetensors, or a .gguf file)');
     if (!ckpt) return undefined;
     const settings = args.settings ? { ...configuredSettings(), ...args.settings } : await chooseSettings(`Analyze attention: ${vscode.workspace.asRelativePath(ckpt)}`);
     if (!settings) return undefined;

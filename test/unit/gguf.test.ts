@@ -307,6 +307,9 @@ test('a tensor type we cannot dequantize and an unknown architecture are refused
   await assert.rejects(openCheckpoint(bad), (e: unknown) => e instanceof InherituneError && /iq\.gguf: tensor token_embd\.weight is stored as IQ2_XXS, which Inheritune cannot dequantize/.test(e.message));
   const g = readGgufHeader(bad);
   assert.equal(g.tensors[0].type.name, 'IQ2_XXS');
+  const noLayers = path.join(dir, 'nolayers.gguf');
+  writeFileSync(noLayers, ggufBytes({ meta: meta.filter(([k]) => k !== 'llama.block_count') }));
+  await assert.rejects(openCheckpoint(noLayers), /nolayers\.gguf: metadata llama\.block_count is missing or not a number; llama needs it \(num_hidden_layers\)/);
   const mamba = path.join(dir, 'mamba.gguf');
   writeFileSync(mamba, ggufBytes({ meta: [['general.architecture', V.STRING, 'mamba']] }));
   await assert.rejects(openCheckpoint(mamba), (e: unknown) => e instanceof InherituneError && e.code === 'E_ARCH' && /GGUF architecture "mamba" is not supported; supported: llama, qwen2, qwen3, gpt2, gptneox/.test(e.message));

@@ -78,6 +78,13 @@ export function openGgufCheckpoint(file: string, opts: GgufOpenOptions = {}): Ch
   const { config, arch } = ggufConfig(g);
   const m = ggufArchMap(arch)!;
   const spec = specByFamily(m.family);
+  // Name the GGUF metadata key, not the config.json key it becomes, when a size the family needs is missing.
+  for (const [key, metaKey] of Object.entries(m.config.keys)) {
+    const needed = key === spec.numLayersKey || Object.values(spec.dims).some((r) => r.key === key && r.default === undefined);
+    if (needed && config[key] === undefined) {
+      throw new InherituneError('E_CONFIG', `${file}: metadata ${arch}.${metaKey} is missing or not a number; ${m.family} needs it (${key}); the file is incomplete`, { file, key: `${arch}.${metaKey}` });
+    }
+  }
   const dims = readDims(spec, config, file);
   const match = ggufNameMatcher(m);
   const tensors = new Map<string, TensorInfo>();
