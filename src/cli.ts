@@ -56,6 +56,10 @@ function layerList(v: string): number[] {
   return out;
 }
 
+type DtypeOpt = { dtype?: 'f32' | 'f16' | 'bf16' };
+/** Open a surgery source; --dtype says how GGUF tensors are written (safetensors tensors are copied as they are). */
+const openSource = (p: string, o: DtypeOpt) => openCheckpoint(p, { dtype: o.dtype && (o.dtype.toUpperCase() as 'F32' | 'F16' | 'BF16') });
+
 async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; shardSize?: number; dryRun?: boolean; quiet?: boolean }) {
   if (o.dryRun) {
     console.log(describePlan(plan));
@@ -93,11 +97,11 @@ export function buildProgram(): Command {
 
   program
     .command('inspect')
-    .description('summarise a checkpoint (folder, config.json, .safetensors or index.json)')
+    .description('summarise a checkpoint (folder, config.json, .safetensors, index.json or .gguf)')
     .argument('<ckpt>')
     .option('--json', 'print JSON')
     .action(async (ckpt: string, o: { json?: boolean }) => {
-      const s = summarize(await openCheckpoint(ckpt));
+      const s = summarize(await openCheckpoint(ckpt, { requireDecodable: false }));
       console.log(o.json ? JSON.stringify(s, null, 2) : summaryText(s));
     });
 
@@ -106,7 +110,8 @@ export function buildProgram(): Command {
     c
       .option('--force', 'replace the output folder if it exists')
       .option('--shard-size <bytes>', 'maximum shard size (e.g. 5GB, 500MB)', bytesArg)
-      .option('--dry-run', 'print the plan (every tensor, its source and byte range) and write nothing');
+      .option('--dry-run', 'print the plan (every tensor, its source and byte range) and write nothing')
+      .addOption(new Option('--dtype <t>', 'from a .gguf: dtype of the written tensors (default: float tensors keep theirs, quantized become f16)').choices(['f32', 'f16', 'bf16']));
 
   common(
     program
@@ -118,8 +123,8 @@ export function buildProgram(): Command {
       .addOption(new Option('--preset <preset>', 'paper: copy embeddings, positions, final norm and head; code: as the authors\' released code').choices(PRESETS as string[]).default('paper'))
       .option('--modules <list>', 'sub-modules copied per block: attn,mlp,norm (the rest re-initialised)', 'attn,mlp,norm')
       .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0),
-  ).action(async (ref: string, o: { layers?: number; out: string; preset: Preset; modules: string; seed: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planInherit(await openCheckpoint(ref), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed });
+  ).action(async (ref: string, o: DtypeOpt & { layers?: number; out: string; preset: Preset; modules: string; seed: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planInherit(await openSource(ref, o), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed });
     await runPlan(plan, o.out, o);
   });
 
@@ -131,8 +136,8 @@ export function buildProgram(): Command {
       .requiredOption('--ref <dir>', 'reference checkpoint it was inherited from')
       .requiredOption('--add <g>', 'blocks to add', int('--add', 1))
       .addOption(out()),
-  ).action(async (small: string, o: { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planGrow(await openCheckpoint(small), await openCheckpoint(o.ref), o.add);
+  ).action(async (small: string, o: DtypeOpt & { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planGrow(await openSource(small, o), await openSource(o.ref, o), o.add);
     await runPlan(plan, o.out, o);
   });
 
@@ -142,8 +147,8 @@ export function buildProgram(): Command {
       .description('stacking baseline: the blocks of a trained model duplicated to double depth')
       .argument('<small>')
       .addOption(out()),
-  ).action(async (small: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    await runPlan(planStack(await openCheckpoint(small)), o.out, o);
+  ).action(async (small: string, o: DtypeOpt & { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planStack(await openSource(small, o)), o.out, o);
   });
 
   common(
@@ -154,8 +159,8 @@ export function buildProgram(): Command {
       .option('--layers <n>', 'depth (default floor(k/2))', int('--layers', 1))
       .option('--seed <s>', 'seed', int('--seed'), 0)
       .addOption(out()),
-  ).action(async (ref: string, o: { layers?: number; seed: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    await runPlan(planInitRandom(await openCheckpoint(ref), { layers: o.layers, seed: o.seed }), o.out, o);
+  ).action(async (ref: string, o: DtypeOpt & { layers?: number; seed: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planInitRandom(await openSource(ref, o), { layers: o.layers, seed: o.seed }), o.out, o);
   });
 
   program

@@ -21,6 +21,8 @@ export interface CheckpointSummary {
   files: string[];
   tiedEmbeddings: boolean;
   provenance?: unknown;
+  /** GGUF files: the stored ggml types (F32, Q4_K, ...) with their tensor counts and bytes, and the format version. */
+  gguf?: { version: number; types: Record<string, { tensors: number; bytes: number }> };
 }
 
 export function summarize(c: Checkpoint): CheckpointSummary {
@@ -33,6 +35,16 @@ export function summarize(c: Checkpoint): CheckpointSummary {
     } catch {
       provenance = c.metadata.inheritune;
     }
+  }
+  let gguf: CheckpointSummary['gguf'];
+  if (c.gguf) {
+    const types: Record<string, { tensors: number; bytes: number }> = {};
+    for (const t of c.gguf.tensors) {
+      const e = (types[t.type.name] ??= { tensors: 0, bytes: 0 });
+      e.tensors++;
+      e.bytes += t.end - t.begin;
+    }
+    gguf = { version: c.gguf.version, types };
   }
   const archs = c.config.architectures;
   return {
@@ -51,6 +63,7 @@ export function summarize(c: Checkpoint): CheckpointSummary {
     files: c.files.map((f) => path.basename(f.file)),
     tiedEmbeddings: c.tied,
     provenance,
+    ...(gguf ? { path: c.gguf!.file, gguf } : {}),
   };
 }
 
@@ -60,6 +73,10 @@ export function summaryText(s: CheckpointSummary): string {
     `  ${s.architecture} (${s.family}): ${s.numLayers} layers, ${s.numHeads} heads${s.numKvHeads !== s.numHeads ? ` (${s.numKvHeads} kv)` : ''}, d = ${s.hiddenSize}, vocab ${s.vocabSize}, context ${s.contextLength}`,
     `  ${formatCount(s.params)} parameters, ${formatBytes(s.bytes)} in ${s.files.join(', ')} (${Object.entries(s.dtypes).map(([k, v]) => `${v} ${k}`).join(', ')})${s.tiedEmbeddings ? ', tied embeddings' : ''}`,
   ];
+  if (s.gguf) {
+    const types = Object.entries(s.gguf.types).map(([k, v]) => `${v.tensors} ${k} (${formatBytes(v.bytes)})`);
+    lines.push(`  GGUF v${s.gguf.version} stores ${types.join(', ')}; surgery writes them as the dtypes above`);
+  }
   if (s.provenance && typeof s.provenance === 'object') {
     const p = s.provenance as Record<string, unknown>;
     lines.push(`  made by ${p.tool ?? 'inheritune'}: ${p.op}${p.preset ? ` (preset ${p.preset})` : ''}${Array.isArray(p.layerMap) ? `, layers ${(p.layerMap as string[]).join(' ')}` : ''}`);

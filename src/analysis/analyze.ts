@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Checkpoint, openCheckpoint } from '../checkpoint/checkpoint';
+import { Checkpoint, openCheckpoint, sourcePath } from '../checkpoint/checkpoint';
 import { fromFloat32 } from '../checkpoint/dtypes';
 import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
@@ -136,7 +136,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         numKvHeads: ckpt.dims.kvHeads,
         hiddenSize: ckpt.dims.hidden,
         params: ckpt.numParams,
-        path: ckpt.dir,
+        path: sourcePath(ckpt),
       },
       settings: { seqLen: T, batch: B, tau: r.tau, mode: r.mode, seed: r.seed, degenerateWhen: r.degenerateWhen, input: input.description, layers: r.layers },
       input: input.input,
@@ -229,7 +229,7 @@ class PatternSink {
       await writeSafetensors(tmp, entries, {
         metadata: {
           format: 'pt',
-          inheritune: JSON.stringify({ tool: `${TOOL_NAME} ${TOOL_VERSION}`, op: 'attention-patterns', source: ckpt.dir, layout: '[head, query, key], batch mean', seqLen: r.seqLen, batch: r.batch, seed: r.seed }),
+          inheritune: JSON.stringify({ tool: `${TOOL_NAME} ${TOOL_VERSION}`, op: 'attention-patterns', source: sourcePath(ckpt), layout: '[head, query, key], batch mean', seqLen: r.seqLen, batch: r.batch, seed: r.seed }),
         },
       });
     });

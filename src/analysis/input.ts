@@ -15,6 +15,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Checkpoint } from '../checkpoint/checkpoint';
+import { ggufTokenizer } from '../checkpoint/ggufTokenizer';
 import { InherituneError } from '../errors';
 import type { ReportInput } from '../shared/report';
 import { Rng } from '../util/random';
@@ -106,7 +107,45 @@ function affixes(withSpecial: number[], plain: number[]): { prefix: number[]; su
   return { prefix: [], suffix: [] };
 }
 
-/** The checkpoint's tokenizer: tokenizer.json, else GPT-2's BPE for gpt2, else none. */
+/** An encoder from a tokenizer.json and its tokenizer_config.json (from files, or built from a .gguf's metadata). */
+async function hfEncoder(name: string, tokenizerJson: unknown, config: Record<string, unknown>, where: string, configWhere: string, specialTokens: boolean): Promise<Encoder> {
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  let tok: InstanceType<typeof Tokenizer>;
+  try {
+    tok = new Tokenizer(tokenizerJson as never, config as never);
+  } catch (e) {
+    throw new InherituneError('E_INPUT', `${where}: cannot load the tokenizer (${(e as Error).message}); pass --tokens FILE instead`, { file: where });
+  }
+  const encode = (t: string) => tok.encode(t, { add_special_tokens: false }).ids;
+  let prefix: number[] = [];
+  let suffix: number[] = [];
+  if (specialTokens) {
+    const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class : '';
+    if (cls in TEMPLATE_CLASSES) {
+      const special = (key: string, flag: string, dflt: boolean): number[] => {
+        const on = typeof config[flag] === 'boolean' ? (config[flag] as boolean) : dflt;
+        if (!on) return [];
+        const content = tokenContent(config[key]);
+        const id = content === undefined ? undefined : tok.token_to_id(content);
+        if (id === undefined) throw new InherituneError('E_INPUT', `${configWhere}: ${flag} is on but ${key} ${JSON.stringify(content ?? null)} is not in ${where}; fix the tokenizer files or analyse without special tokens (--no-special-tokens)`, { file: where });
+        return [id];
+      };
+      prefix = special('bos_token', 'add_bos_token', TEMPLATE_CLASSES[cls]);
+      suffix = special('eos_token', 'add_eos_token', false);
+    } else {
+      const probe = 'The quick brown fox.';
+      ({ prefix, suffix } = affixes(tok.encode(probe, { add_special_tokens: true }).ids, encode(probe)));
+    }
+  }
+  const bytes = byteLevelDecoder();
+  const piece = (id: number) => readablePiece(tok.decode([id], { clean_up_tokenization_spaces: false }), tok.id_to_token(id), bytes);
+  return { name, encode, prefix, suffix, piece };
+}
+
+/**
+ * The checkpoint's tokenizer: tokenizer.json, else the one a .gguf's metadata describes, else GPT-2's BPE for gpt2,
+ * else none.
+ */
 export async function loadEncoder(ckpt: Checkpoint, specialTokens = true): Promise<Encoder | undefined> {
   const tj = path.join(ckpt.dir, 'tokenizer.json');
   const json = await fsp.readFile(tj, 'utf8').catch(() => undefined);
@@ -120,37 +159,15 @@ export async function loadEncoder(ckpt: Checkpoint, specialTokens = true): Promi
     } catch (e) {
       throw new InherituneError('E_JSON', `${tj}: invalid JSON (${(e as Error).message})`, { file: tj });
     }
-    const { Tokenizer } = await import('@huggingface/tokenizers');
-    let tok: InstanceType<typeof Tokenizer>;
-    try {
-      tok = new Tokenizer(tokenizerJson as never, config as never);
-    } catch (e) {
-      throw new InherituneError('E_INPUT', `${tj}: cannot load the tokenizer (${(e as Error).message}); pass --tokens FILE instead`, { file: tj });
+    return hfEncoder('tokenizer.json', tokenizerJson, config, tj, path.join(ckpt.dir, 'tokenizer_config.json'), specialTokens);
+  }
+  if (ckpt.gguf) {
+    // A .gguf without tokenizer files beside it: the tokenizer its metadata describes.
+    const built = ggufTokenizer(ckpt.gguf);
+    if ('unsupported' in built) {
+      throw new InherituneError('E_INPUT', `${ckpt.gguf.file}: cannot tokenize text: ${built.unsupported}; pass --tokens FILE or put a tokenizer.json beside the file`, { file: ckpt.gguf.file });
     }
-    const encode = (t: string) => tok.encode(t, { add_special_tokens: false }).ids;
-    let prefix: number[] = [];
-    let suffix: number[] = [];
-    if (specialTokens) {
-      const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class : '';
-      if (cls in TEMPLATE_CLASSES) {
-        const special = (key: string, flag: string, dflt: boolean): number[] => {
-          const on = typeof config[flag] === 'boolean' ? (config[flag] as boolean) : dflt;
-          if (!on) return [];
-          const content = tokenContent(config[key]);
-          const id = content === undefined ? undefined : tok.token_to_id(content);
-          if (id === undefined) throw new InherituneError('E_INPUT', `${path.join(ckpt.dir, 'tokenizer_config.json')}: ${flag} is on but ${key} ${JSON.stringify(content ?? null)} is not in ${tj}; fix the tokenizer files or analyse without special tokens (--no-special-tokens)`, { file: tj });
-          return [id];
-        };
-        prefix = special('bos_token', 'add_bos_token', TEMPLATE_CLASSES[cls]);
-        suffix = special('eos_token', 'add_eos_token', false);
-      } else {
-        const probe = 'The quick brown fox.';
-        ({ prefix, suffix } = affixes(tok.encode(probe, { add_special_tokens: true }).ids, encode(probe)));
-      }
-    }
-    const bytes = byteLevelDecoder();
-    const piece = (id: number) => readablePiece(tok.decode([id], { clean_up_tokenization_spaces: false }), tok.id_to_token(id), bytes);
-    return { name: 'tokenizer.json', encode, prefix, suffix, piece };
+    return hfEncoder(`GGUF ${built.kind}`, built.tokenizer, built.config, ckpt.gguf.file, ckpt.gguf.file, specialTokens);
   }
   if (ckpt.spec.family === 'gpt2') {
     // GPT-2's tokenizer adds no special tokens by default (GPT2TokenizerFast: add_bos_token false).

@@ -9,6 +9,9 @@ import { ArchSpec, detectPrefix, detectSpec, fullName, isTied, layerName, ModelD
 import { readConfig, ModelConfig } from './config';
 import { DType, toFloat32 } from './dtypes';
 import { InherituneError } from '../errors';
+import { openGgufCheckpoint } from './ggufOpen';
+import type { GgufFile } from './ggufReader';
+import { decodeStored } from './ggufStored';
 import { readHeader, readTensorBytes, SafetensorsHeader, TensorInfo } from './safetensors';
 import { openTorchCheckpoint } from './torchCheckpoint';
 
@@ -35,6 +38,8 @@ export interface Checkpoint {
   metadata: Record<string, string>;
   totalBytes: number;
   numParams: number;
+  /** The parsed header when the checkpoint is one .gguf file (tensors then carry `stored` decoding). */
+  gguf?: GgufFile;
 }
 
 async function statOrNull(p: string) {
@@ -118,9 +123,18 @@ export async function readIndex(indexPath: string): Promise<IndexFile> {
 export interface OpenOptions {
   /** Check tensors against the architecture spec (default true). */
   validate?: boolean;
+  /** GGUF only: the dtype tensors are read as (default: float types keep theirs, quantized become F16). */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /** GGUF only: refuse a file with tensor types we cannot dequantize (default true; inspect shows them instead). */
+  requireDecodable?: boolean;
 }
 
 export async function openCheckpoint(input: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  if (input.toLowerCase().endsWith('.gguf')) {
+    const ckpt = openGgufCheckpoint(path.resolve(input), { dtype: opts.dtype, validate: opts.requireDecodable });
+    if (opts.validate !== false) validateCheckpoint(ckpt);
+    return ckpt;
+  }
   const loc = await locate(input);
   const torch = loc.torch ? await openTorchCheckpoint(loc.dir, loc.files, loc.indexPath ? { path: loc.indexPath, ...(await readIndex(loc.indexPath)) } : undefined) : undefined;
   const configPath = torch?.configPath ?? path.join(loc.dir, 'config.json');
@@ -264,11 +278,16 @@ export function tensorOrThrow(ckpt: Checkpoint, name: string): TensorInfo {
   return t;
 }
 
-/** Read one tensor as float32 (converting F16/BF16/F64). */
+/** Read one tensor as float32 (converting F16/BF16/F64, dequantizing GGUF blocks). */
 export async function readTensorF32(ckpt: Checkpoint, name: string): Promise<{ data: Float32Array; shape: number[]; dtype: DType }> {
   const t = tensorOrThrow(ckpt, name);
   const bytes = await readTensorBytes(t);
-  return { data: toFloat32(t.dtype, bytes), shape: t.shape, dtype: t.dtype };
+  return { data: t.stored ? decodeStored(t.stored, bytes, t.file) : toFloat32(t.dtype, bytes), shape: t.shape, dtype: t.dtype };
+}
+
+/** What the user opened, for reports and names: the .gguf file, or the checkpoint folder. */
+export function sourcePath(ckpt: Checkpoint): string {
+  return ckpt.gguf?.file ?? ckpt.dir;
 }
 
 /** The name of a per-layer tensor template in this checkpoint. */

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { byteLength, DType, DTYPE_BYTES, isDType, SUPPORTED_DTYPES } from './dtypes';
 import { InherituneError } from '../errors';
+import type { StoredTensor } from './ggufStored';
 
 /** Largest header we accept (the reference implementation uses 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -25,6 +26,8 @@ export interface TensorInfo {
    * (the biases of a bias-free nanoGPT). Readers go through readTensorBytes, or take the range only when unset.
    */
   transform?: 'transpose' | 'zeros';
+  /** Set when [begin, end) holds something else than `dtype` × `shape` (GGUF blocks): decode with decodeStored. */
+  stored?: StoredTensor;
 }
 
 export interface SafetensorsHeader {

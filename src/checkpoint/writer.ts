@@ -15,7 +15,9 @@ const CHUNK = 8 << 20;
 
 export type TensorSource =
   | { kind: 'range'; file: string; begin: number; end: number }
-  | { kind: 'bytes'; produce: () => Uint8Array | Promise<Uint8Array> };
+  | { kind: 'bytes'; produce: () => Uint8Array | Promise<Uint8Array> }
+  /** Pieces in order (large converted tensors, so that memory holds one piece, not the tensor). */
+  | { kind: 'chunks'; produce: () => AsyncIterable<Uint8Array> };
 
 export interface WriteEntry {
   name: string;
@@ -118,6 +120,15 @@ export async function writeSafetensors(dir: string, entries: WriteEntry[], opts:
               await writeAll(out, buf, bytesRead);
               pos += bytesRead;
             }
+          } else if (e.source.kind === 'chunks') {
+            let n = 0;
+            for await (const piece of e.source.produce()) {
+              throwIfAborted(opts.signal);
+              n += piece.byteLength;
+              if (n > e.byteLength) break;
+              await writeAll(out, piece, piece.byteLength);
+            }
+            if (n !== e.byteLength) throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} produced ${n} bytes, expected ${e.byteLength}`);
           } else {
             const bytes = await e.source.produce();
             if (bytes.byteLength !== e.byteLength) throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} produced ${bytes.byteLength} bytes, expected ${e.byteLength}`);

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { openCheckpoint } from '../checkpoint/checkpoint';
+import { openCheckpoint, sourcePath } from '../checkpoint/checkpoint';
 import { isInherituneError } from '../errors';
 import { executePlan } from '../surgery/execute';
 import { defaultOutDir, freeOutDir, validateLayers } from '../surgery/inputs';
@@ -40,7 +40,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   let n = args.layers;
   if (n === undefined) {
     const input = await vscode.window.showInputBox({
-      title: `Inherit first n layers of ${path.basename(ref.dir)} (${ref.spec.family}, k = ${k})`,
+      title: `Inherit first n layers of ${path.basename(sourcePath(ref))} (${ref.spec.family}, k = ${k})`,
       prompt: `Blocks to inherit, 1..${k - 1}. The paper's choice is n = k/2 = ${Math.floor(k / 2)}.`,
       value: String(Math.floor(k / 2)),
       validateInput: (v) => validateLayers(v, k),
@@ -70,7 +70,7 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   let force = args.force;
   if (!out) {
     // A name that is free now (…-inherit-15L, then …-inherit-15L-2, …), so a second run does not collide.
-    const suggested = freeOutDir(defaultOutDir(ref.dir, n), existsSync);
+    const suggested = freeOutDir(defaultOutDir(sourcePath(ref).replace(/\.gguf$/i, ''), n), existsSync);
     const input = await vscode.window.showInputBox({ title: 'Output folder', value: suggested, prompt: 'Written atomically: nothing appears until it is complete.' });
     if (!input) return;
     out = path.resolve(path.dirname(ref.dir), input);

@@ -119,7 +119,8 @@ export interface ViewerFile {
 
 export interface ViewerModel {
   path: string;
-  kind: 'file' | 'index';
+  /** gguf: a .gguf file (dtype is the stored ggml type, metadata its key/values as text). */
+  kind: 'file' | 'index' | 'gguf';
   files: ViewerFile[];
   tensors: ViewerTensor[];
   /** `__metadata__` of the (first) file; our provenance is the JSON string under "inheritune". */
@@ -128,6 +129,7 @@ export interface ViewerModel {
   indexMetadata?: Record<string, unknown>;
   /** From config.json beside the file, when there is one. */
   config?: { architecture?: string; modelType?: string; numLayers?: number };
+  gguf?: { version: number; alignment: number };
   readMs: number;
 }
 

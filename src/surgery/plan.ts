@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, Role, TensorTemplate, templateApplies, readDims } from '../arch/spec';
 import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
+import type { StoredTensor } from '../checkpoint/ggufStored';
 import { ModelConfig } from '../checkpoint/config';
 import { byteLength, DType } from '../checkpoint/dtypes';
 import type { TensorInfo } from '../checkpoint/safetensors';
@@ -18,7 +19,7 @@ export const PRESETS: readonly Preset[] = ['paper', 'code'];
 export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random';
 
 export type EntrySource =
-  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; transform?: TensorInfo['transform'] }
+  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; transform?: TensorInfo['transform']; stored?: StoredTensor }
   | { kind: 'init'; init: InitKind; std: number };
 
 export interface PlanEntry {
@@ -48,6 +49,8 @@ export interface SurgeryPlan {
   layerMap: LayerMapItem[];
   /** Tokenizer and generation files copied through, from this folder. */
   passthroughFrom: string;
+  /** A .gguf source: tokenizer files are built from its metadata when none sit beside it. */
+  ggufTokenizerFrom?: string;
   seed: number;
   provenance: Record<string, unknown>;
 }
@@ -75,7 +78,7 @@ function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string): { t:
   const t = ckpt.tensors.get(name)!;
   // A tensor the checkpoint does not store (a bias-free nanoGPT's biases) is all zeros: written as such.
   if (t.transform === 'zeros') return { t, source: { kind: 'init', init: 'zeros', std: 0 } };
-  return { t, source: { kind: 'copy', from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}) } };
+  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}), ...(t.stored ? { stored: t.stored } : {}) } };
 }
 
 /** Rewrite the config for the output depth: the depth key and every depth-dependent field. */
@@ -155,12 +158,13 @@ function assemble(o: AssembleOptions): SurgeryPlan {
     entries,
     layerMap,
     passthroughFrom: base.dir,
+    ...(base.gguf ? { ggufTokenizerFrom: base.gguf.file } : {}),
     seed,
     provenance: {
       tool: `${TOOL_NAME} ${TOOL_VERSION}`,
       op: o.op,
       family: spec.family,
-      [o.baseTag]: base.dir,
+      [o.baseTag]: base.gguf?.file ?? base.dir,
       layerMap: layerMap.map((l) => `${l.out}<-${l.from}:${l.layer}${l.modules.length === ALL_MODULES.length ? '' : `[${l.modules.join('+') || 'init'}]`}`),
       seed,
       ...o.extraProvenance,
@@ -315,7 +319,7 @@ export function describePlan(plan: SurgeryPlan): string {
   for (const e of plan.entries) {
     const src =
       e.source.kind === 'copy'
-        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})${e.source.transform ? ` ${e.source.transform}` : ''}`
+        ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})${e.source.transform ? ` ${e.source.transform}` : ''}${e.source.stored ? ` (${e.source.stored.ggufName} ${e.source.stored.type.name} → ${e.dtype})` : ''}`
         : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
     lines.push(`${e.name} ${e.dtype}[${e.shape.join(',')}] <- ${src}`);
   }

@@ -13,7 +13,7 @@ export async function pickCheckpoint(arg: unknown, title: string): Promise<strin
     canSelectFolders: true,
     canSelectFiles: true,
     canSelectMany: false,
-    filters: { Checkpoints: ['safetensors', 'json', 'bin', 'pt', 'pth'] },
+    filters: { Checkpoints: ['safetensors', 'json', 'gguf', 'bin', 'pt', 'pth'] },
     openLabel: 'Select checkpoint',
   });
   return picked?.[0]?.fsPath;

@@ -1,5 +1,6 @@
 /**
- * Read-only custom editor for .safetensors files (default) and model.safetensors.index.json (optional): header(s) only.
+ * Read-only custom editor for .safetensors and .gguf files (default) and model.safetensors.index.json (optional):
+ * header(s) only.
  * Two view types share one provider because a customEditors entry has a single priority.
  */
 import * as path from 'node:path';
@@ -12,6 +13,8 @@ import { makeNonce, webviewHtml } from './html';
 import { buildViewerModel } from './viewerModel';
 
 export const SAFETENSORS_INDEX_VIEW_TYPE = 'inheritune.safetensorsIndexViewer';
+/** .gguf files: the same viewer over the GGUF header (viewerModel.ts dispatches on the extension). */
+export const GGUF_VIEW_TYPE = 'inheritune.ggufViewer';
 
 class HeaderDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri) {}
@@ -59,7 +62,9 @@ class ViewerSession extends Disposable {
   }
 
   private async onMessage(m: ViewerWebviewMessage): Promise<void> {
-    const folder = vscode.Uri.file(path.dirname(this.doc.uri.fsPath));
+    // A .gguf file is itself the checkpoint; a .safetensors file is part of its folder's.
+    const fsPath = this.doc.uri.fsPath;
+    const folder = fsPath.toLowerCase().endsWith('.gguf') ? this.doc.uri : vscode.Uri.file(path.dirname(fsPath));
     try {
       switch (m.type) {
         case 'ready':
@@ -93,6 +98,7 @@ export class SafetensorsEditorProvider implements vscode.CustomReadonlyEditorPro
     return [
       vscode.window.registerCustomEditorProvider(SAFETENSORS_VIEW_TYPE, provider, opts),
       vscode.window.registerCustomEditorProvider(SAFETENSORS_INDEX_VIEW_TYPE, provider, opts),
+      vscode.window.registerCustomEditorProvider(GGUF_VIEW_TYPE, provider, opts),
     ];
   }
 

@@ -8,6 +8,7 @@ import { readIndex } from '../checkpoint/checkpoint';
 import { InherituneError } from '../errors';
 import { readHeader, SafetensorsHeader } from '../checkpoint/safetensors';
 import type { ViewerModel, ViewerTensor } from '../shared/protocol';
+import { buildGgufViewerModel } from './ggufViewerModel';
 
 const LAYER_KEYS = ['num_hidden_layers', 'n_layer', 'num_layers', 'n_layers'];
 
@@ -31,6 +32,7 @@ export function isIndexFile(file: string): boolean {
 }
 
 export async function buildViewerModel(file: string): Promise<ViewerModel> {
+  if (file.toLowerCase().endsWith('.gguf')) return buildGgufViewerModel(file);
   const t0 = performance.now();
   const abs = path.resolve(file);
   const headers: SafetensorsHeader[] = [];

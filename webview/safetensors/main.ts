@@ -86,7 +86,7 @@ function render(): void {
       h(
         'div',
         { class: 'header-top' },
-        h('div', { class: 'eyebrow' }, icon('file', 14), m.kind === 'index' ? 'Sharded safetensors checkpoint' : 'Safetensors file'),
+        h('div', { class: 'eyebrow' }, icon('file', 14), m.kind === 'index' ? 'Sharded safetensors checkpoint' : m.kind === 'gguf' ? `GGUF v${m.gguf?.version ?? '?'} file` : 'Safetensors file'),
         h(
           'div',
           { class: 'header-actions' },
@@ -105,7 +105,7 @@ function render(): void {
         fact('layers', String(cfg?.numLayers ?? tot.layers)),
         fact('dtypes', Object.entries(tot.dtypes).map(([k, v]) => `${k} ×${v}`).join(', ')),
         fact(m.files.length > 1 ? 'shards' : 'header', m.files.length > 1 ? String(m.files.length) : formatBytes(m.files[0]?.headerLength ?? 0)),
-        fact('read in', formatMs(m.readMs), 'Only the JSON header(s) were read'),
+        fact('read in', formatMs(m.readMs), m.kind === 'gguf' ? 'Only the GGUF header (metadata and tensor infos) was read' : 'Only the JSON header(s) were read'),
       ),
     ),
   );

@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Checkpoint, nameIn, tensorOrThrow } from '../../checkpoint/checkpoint';
 import { DTYPE_BYTES, toFloat32 } from '../../checkpoint/dtypes';
+import { decodeStored, storedRowBytes } from '../../checkpoint/ggufStored';
 import { readTensorBytes } from '../../checkpoint/safetensors';
 import { cancelled, InherituneError } from '../../errors';
 import { BlockGraph, buildBlockGraph, COS_INPUT, MASK_INPUT, RESID_OUTPUT, SCALE_INPUT, SIN_INPUT, X_INPUT } from '../graph/graph';
@@ -96,6 +97,11 @@ class TensorReader {
   tensor(name: string, reuse?: Float32Array): Promise<Float32Array> {
     const t = tensorOrThrow(this.ckpt, name);
     if (t.transform) return readTensorBytes(t).then((b) => toFloat32(t.dtype, b));
+    if (t.stored) {
+      const stored = t.stored;
+      const raw = new Uint8Array(t.end - t.begin);
+      return this.readInto(t.file, raw, t.begin, name).then(() => decodeStored(stored, raw, t.file));
+    }
     if (t.dtype === 'F32') {
       const n = (t.end - t.begin) / 4;
       const out = reuse?.length === n ? reuse : new Float32Array(n);
@@ -113,7 +119,9 @@ class TensorReader {
       return new Map(rows.map((r) => [r, all.subarray(r * t.shape[1], (r + 1) * t.shape[1])]));
     }
     const width = t.shape[1];
-    const rowBytes = width * DTYPE_BYTES[t.dtype];
+    // GGUF rows are whole blocks (the row length is a multiple of the block size), so rows decode on their own.
+    if (t.stored?.transform) return rowsOf(await this.tensor(name), width, rows);
+    const rowBytes = t.stored ? storedRowBytes(t.stored) : width * DTYPE_BYTES[t.dtype];
     const out = new Map<number, Float32Array>();
     // Coalesce consecutive rows into one read (positions 0..T-1 are one read).
     const runs: [number, number][] = [];
@@ -130,7 +138,7 @@ class TensorReader {
       this.readIntoSync(t.file, raw.subarray(at, at + (b - a) * rowBytes), t.begin + a * rowBytes, name);
       at += (b - a) * rowBytes;
     }
-    const all = t.dtype === 'F32' ? new Float32Array(raw.buffer) : toFloat32(t.dtype, raw);
+    const all = t.stored ? decodeStored(t.stored, raw, t.file) : t.dtype === 'F32' ? new Float32Array(raw.buffer) : toFloat32(t.dtype, raw);
     rows.forEach((r, i) => out.set(r, all.subarray(i * width, (i + 1) * width)));
     return out;
   }
@@ -144,6 +152,10 @@ class TensorReader {
       off += n;
     }
   }
+}
+
+function rowsOf(all: Float32Array, width: number, rows: readonly number[]): Map<number, Float32Array> {
+  return new Map(rows.map((r) => [r, all.subarray(r * width, (r + 1) * width)]));
 }
 
 function validate(ckpt: Checkpoint, graph: BlockGraph, tokens: Int32Array, batch: number, T: number, opts: ForwardOptions): [number, number] {

@@ -1,4 +1,4 @@
-// Prints the token ids our analysis input gives for a text: node --import tsx encode_cli.ts CKPT TEXT_FILE
+// Prints the token ids our analysis input gives for a text: node --import tsx encode_cli.ts CKPT TEXT_FILE[.json]
 import { readFileSync } from 'node:fs';
 import { loadEncoder } from '../../../src/analysis/input';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint';
@@ -7,7 +7,10 @@ import { openCheckpoint } from '../../../src/checkpoint/checkpoint';
   const ck = await openCheckpoint(process.argv[2]);
   const enc = await loadEncoder(ck);
   if (!enc) throw new Error('no encoder');
-  process.stdout.write(JSON.stringify({ name: enc.name, ids: enc.encode(readFileSync(process.argv[3], 'utf8')) }));
+  const text = readFileSync(process.argv[3], 'utf8');
+  // TEXT_FILE.json: a list of texts, encoded one by one (one process for many texts).
+  const ids = process.argv[3].endsWith('.json') ? (JSON.parse(text) as string[]).map((t) => enc.encode(t)) : enc.encode(text);
+  process.stdout.write(JSON.stringify({ name: enc.name, ids }));
 })().catch((e) => {
   process.stderr.write(String(e?.stack ?? e));
   process.exit(1);
