@@ -7,10 +7,10 @@
  * (at any zoom), the read-out and the tooltip name the query and key tokens, and a token strip below highlights a
  * token's row and column on hover. Token text is untrusted: it goes only into textContent and canvas fillText.
  */
-import type { HeadReport } from '../../src/shared/report';
-import { attentionLut, attentionToRgba, rampStops } from '../shared/colorScale';
-import { button, clear, h, icon, Tooltip } from '../shared/dom';
-import { Theme } from '../shared/theme';
+import type { HeadReport } from '../../../src/shared/report';
+import { attentionLut, attentionToRgba, rampStops } from '../../shared/colorScale';
+import { button, clear, h, icon, Tooltip } from '../../shared/dom';
+import { Theme } from '../../shared/theme';
 import { shortToken, tokenText } from './text';
 
 const MARGIN_L = 40;
