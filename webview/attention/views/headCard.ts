@@ -1,6 +1,7 @@
 /**
  * The card around one head's attention matrix, with the toggle that docks it beside the heatmap or under it. The
- * HeadView inside outlives the card (the page is rebuilt when a report arrives; the matrix shown stays).
+ * HeadView inside outlives the card (the page is rebuilt when a report arrives; the matrix shown stays), so it follows
+ * the theme from main.ts, not from here.
  */
 import { button, h, icon } from '../../shared/dom';
 import type { HeadDock } from '../state/reportState';
@@ -19,7 +20,6 @@ export class HeadCard implements View {
     this.root = new Card('head-card', 'Attention of one head', [dock], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.').root;
     this.off.push(
       store.subscribe(['headDock'], (s) => setDockButton(dock, s.headDock)),
-      store.subscribe(['theme'], (s) => headView.setTheme(s.theme)),
       store.subscribe(['widths'], (s) => s.widths.side && headView.setWidth(s.widths.side)),
     );
   }
