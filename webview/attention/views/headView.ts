@@ -60,6 +60,8 @@ export class HeadView {
   /** A position hovered in the token strip: its row and column are highlighted. */
   private hoverPos: number | undefined;
   private strip: HTMLElement | undefined;
+  /** A pan in progress (mouse down on a zoomed matrix); ends on mouseup anywhere. */
+  private drag: { x: number; y: number; vx: number; vy: number } | undefined;
   private ml = MARGIN_L;
   private mt = MARGIN_T;
 
@@ -67,6 +69,8 @@ export class HeadView {
     this.theme = theme;
     this.lut = attentionLut(theme);
     this.root = h('div', { class: 'head-view' });
+    // Once per view: the canvas is made anew for each matrix, the listener is not.
+    window.addEventListener('mouseup', () => (this.drag = undefined));
     this.renderShell();
   }
 
@@ -148,6 +152,7 @@ export class HeadView {
 
   private renderShell(): void {
     clear(this.root);
+    this.drag = undefined;
     const p = this.phase;
     if (p.kind === 'empty') {
       this.root.append(
@@ -332,8 +337,8 @@ export class HeadView {
   }
 
   private bindCanvas(c: HTMLCanvasElement): void {
-    let drag: { x: number; y: number; vx: number; vy: number } | undefined;
     c.addEventListener('mousemove', (ev) => {
+      const drag = this.drag;
       if (drag) {
         const s = this.visible() / this.size;
         this.vx = drag.vx - (ev.clientX - drag.x) * s;
@@ -359,13 +364,12 @@ export class HeadView {
       } else this.cb.tooltip?.hide();
     });
     c.addEventListener('mouseleave', () => {
-      drag = undefined;
+      this.drag = undefined;
       this.cb.tooltip?.hide();
     });
     c.addEventListener('mousedown', (ev) => {
-      if (this.zoomIdx > 0) drag = { x: ev.clientX, y: ev.clientY, vx: this.vx, vy: this.vy };
+      if (this.zoomIdx > 0) this.drag = { x: ev.clientX, y: ev.clientY, vx: this.vx, vy: this.vy };
     });
-    window.addEventListener('mouseup', () => (drag = undefined));
     c.addEventListener(
       'wheel',
       (ev) => {
