@@ -162,6 +162,61 @@ describe('attention report webview', () => {
     await p.close();
   });
 
+  test('updates redraw only what changed: metric -> heatmap, series -> per-layer chart, dock -> layout, progress in place', async () => {
+    const p = await openPanel(browser, server.origin, { theme: 'dark' });
+    const { page } = p;
+    await p.waitForPost('ready');
+    // A ready, B still loading: B's progress card sits above the charts.
+    await p.send({ type: 'init', sides: { a: ready(fx.report), b: { request: { path: '/models/child', settings: {} }, status: 'loading', progress: { fraction: 0.1, message: 'layer 1/8' } } } });
+    await page.locator('svg.layer-chart path.series').first().waitFor();
+    // Tag the nodes now on the page; a node redrawn comes back without the tag.
+    const tag = () =>
+      page.evaluate(() => {
+        for (const sel of ['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout']) document.querySelector(sel).dataset.tag = 'old';
+      });
+    const kept = () =>
+      page.evaluate(() => Object.fromEntries(['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout'].map((sel) => [sel, document.querySelector(sel)?.dataset.tag === 'old'])));
+    const all = { 'svg.heatmap': true, 'svg.layer-chart': true, '.report-header': true, '#status-b': true, '.verdict': true, '.layout': true };
+
+    await tag();
+    await page.getByRole('radio', { name: 'entropy' }).click();
+    await page.locator('svg.heatmap .legend text', { hasText: 'entropy' }).waitFor();
+    assert.equal(await page.getByRole('radio', { name: 'entropy' }).getAttribute('aria-checked'), 'true');
+    await page.waitForTimeout(50); // a per-layer redraw would come in the next task
+    assert.deepEqual(await kept(), { ...all, 'svg.heatmap': false });
+
+    await tag();
+    await page.getByRole('radio', { name: 'Block Influence' }).click();
+    await page.locator('svg.layer-chart path.series-blockInfluence').waitFor();
+    assert.deepEqual(await kept(), { ...all, 'svg.layer-chart': false });
+    assert.match(await page.locator('#layers-card .card-note').textContent(), /how much the block changes the residual stream/);
+
+    await tag();
+    await p.send({ type: 'progress', side: 'b', fraction: 0.5, message: 'layer 4/8' });
+    await page.locator('#status-b .pct', { hasText: '50%' }).waitFor();
+    assert.equal(await page.locator('#status-b .msg').textContent(), 'layer 4/8');
+    assert.deepEqual(await kept(), all);
+
+    await tag();
+    await page.locator('.dock-toggle').click();
+    await page.locator('.layout.below').waitFor();
+    assert.equal((await page.locator('.dock-toggle').textContent()).trim(), 'Beside');
+    const hm = await page.locator('#heatmap-card').boundingBox();
+    const hv = await page.locator('#head-card').boundingBox();
+    assert.ok(hv.y > hm.y + hm.height - 1, 'head card under the heatmap');
+    await page.waitForTimeout(50);
+    // The columns changed width: both charts are drawn again, the rest stays.
+    assert.deepEqual(await kept(), { ...all, 'svg.heatmap': false, 'svg.layer-chart': false });
+
+    // A report for B changes the page's structure: rebuilt, on one colour scale.
+    await p.send({ type: 'report', side: 'b', report: fx.child });
+    await page.locator('svg.heatmap .block-b rect.cell').first().waitFor();
+    assert.equal(await page.locator('#status-b').count(), 0);
+    assert.equal(await page.locator('.layout.below').count(), 1, 'the dock choice holds across the rebuild');
+    await noErrors(p);
+    await p.close();
+  });
+
   test('high-contrast theme renders with cell borders', async () => {
     const p = await openReport('high-contrast');
     assert.ok(await p.page.locator('svg.heatmap rect.cell[stroke]').count() > 0);

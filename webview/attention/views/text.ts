@@ -1,6 +1,6 @@
 /** Wording and number formats of the report panel. */
-import { isDegenerate, type AnalysisReport, type KStarMode, type LayerReport } from '../../src/shared/report';
-import type { HeadMetric } from '../../src/shared/protocol';
+import { isDegenerate, type AnalysisReport, type KStarMode, type LayerReport } from '../../../src/shared/report';
+import type { HeadMetric } from '../../../src/shared/protocol';
 
 export function formatMetric(metric: HeadMetric, v: number, mode: KStarMode): string {
   if (!Number.isFinite(v)) return '–';

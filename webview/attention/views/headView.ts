@@ -7,14 +7,13 @@
  * (at any zoom), the read-out and the tooltip name the query and key tokens, and a token strip below highlights a
  * token's row and column on hover. Token text is untrusted: it goes only into textContent and canvas fillText.
  */
-import type { HeadReport } from '../../src/shared/report';
-import { attentionLut, attentionToRgba, rampStops } from '../shared/colorScale';
-import { button, clear, h, icon, Tooltip } from '../shared/dom';
-import { Theme } from '../shared/theme';
-import { shortToken, tokenText } from './text';
+import type { HeadReport } from '../../../src/shared/report';
+import { attentionLut, attentionToRgba, rampStops } from '../../shared/colorScale';
+import { button, clear, h, icon, Tooltip } from '../../shared/dom';
+import { Theme } from '../../shared/theme';
+import { drawTicks, drawTokenLabels, MARGIN_L, MARGIN_T, matrixPng, matrixSvg, type MatrixImage, type MatrixWindow } from './matrixCanvas';
+import { tokenText } from './text';
 
-const MARGIN_L = 40;
-const MARGIN_T = 22;
 /** Margins when token labels may be drawn (queries on the left, keys rotated on top). */
 const TOKEN_MARGIN_L = 92;
 const TOKEN_MARGIN_T = 64;
@@ -61,6 +60,8 @@ export class HeadView {
   /** A position hovered in the token strip: its row and column are highlighted. */
   private hoverPos: number | undefined;
   private strip: HTMLElement | undefined;
+  /** A pan in progress (mouse down on a zoomed matrix); ends on mouseup anywhere. */
+  private drag: { x: number; y: number; vx: number; vy: number } | undefined;
   private ml = MARGIN_L;
   private mt = MARGIN_T;
 
@@ -68,6 +69,8 @@ export class HeadView {
     this.theme = theme;
     this.lut = attentionLut(theme);
     this.root = h('div', { class: 'head-view' });
+    // Once per view: the canvas is made anew for each matrix, the listener is not.
+    window.addEventListener('mouseup', () => (this.drag = undefined));
     this.renderShell();
   }
 
@@ -149,6 +152,7 @@ export class HeadView {
 
   private renderShell(): void {
     clear(this.root);
+    this.drag = undefined;
     const p = this.phase;
     if (p.kind === 'empty') {
       this.root.append(
@@ -333,8 +337,8 @@ export class HeadView {
   }
 
   private bindCanvas(c: HTMLCanvasElement): void {
-    let drag: { x: number; y: number; vx: number; vy: number } | undefined;
     c.addEventListener('mousemove', (ev) => {
+      const drag = this.drag;
       if (drag) {
         const s = this.visible() / this.size;
         this.vx = drag.vx - (ev.clientX - drag.x) * s;
@@ -360,13 +364,12 @@ export class HeadView {
       } else this.cb.tooltip?.hide();
     });
     c.addEventListener('mouseleave', () => {
-      drag = undefined;
+      this.drag = undefined;
       this.cb.tooltip?.hide();
     });
     c.addEventListener('mousedown', (ev) => {
-      if (this.zoomIdx > 0) drag = { x: ev.clientX, y: ev.clientY, vx: this.vx, vy: this.vy };
+      if (this.zoomIdx > 0) this.drag = { x: ev.clientX, y: ev.clientY, vx: this.vx, vy: this.vy };
     });
-    window.addEventListener('mouseup', () => (drag = undefined));
     c.addEventListener(
       'wheel',
       (ev) => {
@@ -462,8 +465,8 @@ export class HeadView {
     ctx.strokeRect(this.ml - 0.5, this.mt - 0.5, this.size + 1, this.size + 1);
     const cs = this.size / w;
     const tokenAxes = !!this.tokens && cs >= TOKEN_MIN_CELL;
-    if (tokenAxes) this.drawTokenLabels(ctx, w, cs);
-    else this.drawTicks(ctx, w);
+    if (tokenAxes) drawTokenLabels(ctx, this.window(), w, cs);
+    else drawTicks(ctx, this.window(), w);
     // Hooks for tests: what the axes show, and the highlighted position.
     c.dataset.axes = tokenAxes ? 'tokens' : 'positions';
     c.dataset.highlight = this.hoverPos === undefined ? '' : String(this.hoverPos);
@@ -489,115 +492,23 @@ export class HeadView {
     }
   }
 
-  /** Position ticks, about 6 per axis on whole cells, and the axis names. */
-  private drawTicks(ctx: CanvasRenderingContext2D, w: number): void {
-    const t = this.theme;
-    ctx.fillStyle = t.muted;
-    ctx.font = `10px ${t.fontFamily}`;
-    const step = niceStep(w / 6);
-    const first = Math.ceil(this.vx / step) * step;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'alphabetic';
-    for (let k = first; k < this.vx + w; k += step) {
-      const x = this.ml + ((k + 0.5 - this.vx) / w) * this.size;
-      ctx.fillText(String(k), x, this.mt - 7);
-    }
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    const firstQ = Math.ceil(this.vy / step) * step;
-    for (let q = firstQ; q < this.vy + w; q += step) {
-      const y = this.mt + ((q + 0.5 - this.vy) / w) * this.size;
-      ctx.fillText(String(q), this.ml - 6, y);
-    }
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'alphabetic';
-    ctx.fillText('key →', this.ml + this.size - 30, 10);
-    ctx.save();
-    ctx.translate(10, this.mt + 36);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textAlign = 'right';
-    ctx.fillText('← query', 0, 0);
-    ctx.restore();
+  private window(): MatrixWindow {
+    return { theme: this.theme, T: this.T, ml: this.ml, mt: this.mt, size: this.size, vx: this.vx, vy: this.vy, tokens: this.tokens, probe: this.probe, hoverPos: this.hoverPos };
   }
 
-  /** A token on every visible row (query, left) and column (key, rotated on top); canvas text, never HTML. */
-  private drawTokenLabels(ctx: CanvasRenderingContext2D, w: number, cs: number): void {
-    const t = this.theme;
-    const toks = this.tokens!;
-    const font = Math.min(11, Math.max(9, Math.floor(cs * 0.8)));
-    ctx.font = `${font}px ${t.fontFamily}`;
-    const fit = (s: string, px: number) => {
-      let n = 16;
-      let out = shortToken(s, n);
-      while (n > 2 && ctx.measureText(out).width > px) out = shortToken(s, --n);
-      return out;
-    };
-    const k0 = Math.max(0, Math.floor(this.vx));
-    const q0 = Math.max(0, Math.floor(this.vy));
-    for (let k = k0; k < Math.min(this.T, this.vx + w); k++) {
-      ctx.fillStyle = k === this.probe?.k || k === this.hoverPos ? t.foreground : t.muted;
-      ctx.save();
-      ctx.translate(this.ml + (k + 0.5 - this.vx) * cs, this.mt - 4);
-      ctx.rotate(-Math.PI / 2);
-      ctx.textAlign = 'left';
-      ctx.textBaseline = 'middle';
-      ctx.fillText(fit(toks[k], this.mt - 8), 0, 0);
-      ctx.restore();
-    }
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    for (let q = q0; q < Math.min(this.T, this.vy + w); q++) {
-      ctx.fillStyle = q === this.probe?.q || q === this.hoverPos ? t.foreground : t.muted;
-      ctx.fillText(fit(toks[q], this.ml - 8), this.ml - 4, this.mt + (q + 0.5 - this.vy) * cs);
-    }
-    ctx.fillStyle = t.muted;
-    ctx.font = `10px ${t.fontFamily}`;
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'alphabetic';
-    ctx.fillText('key →', 4, 12);
-    ctx.fillText('query ↓', 4, 26);
+  private image(): MatrixImage {
+    return { theme: this.theme, T: this.T, off: this.off, label: this.phase.kind === 'ready' ? this.phase.label : '', max: this.max };
   }
 
   /** An SVG of the matrix: the PNG raster embedded as an image (a T² grid of rects would be far too large). */
   exportSvg(): string {
-    const png = this.exportPng();
-    const T = this.T;
-    const scale = Math.max(1, Math.ceil(512 / T));
-    const w = T * scale + MARGIN_L + 16;
-    const hgt = T * scale + MARGIN_T + 28;
-    const label = this.phase.kind === 'ready' ? this.phase.label : '';
-    return (
-      `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${w}" height="${hgt}" viewBox="0 0 ${w} ${hgt}">` +
-      `<title>${xmlEscape(label)} attention (T = ${T})</title>` +
-      `<image width="${w}" height="${hgt}" image-rendering="pixelated" href="${png}" xlink:href="${png}"/></svg>\n`
-    );
+    return matrixSvg(this.image());
   }
 
   /** A PNG of the whole matrix (nearest-neighbour, at least 512 px) with its title. */
   exportPng(): string {
-    const T = this.T;
-    const scale = Math.max(1, Math.ceil(512 / T));
-    const S = T * scale;
-    const c = document.createElement('canvas');
-    c.width = S + MARGIN_L + 16;
-    c.height = S + MARGIN_T + 28;
-    const ctx = c.getContext('2d')!;
-    ctx.fillStyle = this.theme.background;
-    ctx.fillRect(0, 0, c.width, c.height);
-    ctx.imageSmoothingEnabled = false;
-    if (this.off) ctx.drawImage(this.off, 0, 0, T, T, MARGIN_L, MARGIN_T + 20, S, S);
-    ctx.fillStyle = this.theme.foreground;
-    ctx.font = `600 13px ${this.theme.fontFamily}`;
-    ctx.fillText(this.phase.kind === 'ready' ? this.phase.label : '', MARGIN_L, 18);
-    ctx.fillStyle = this.theme.muted;
-    ctx.font = `11px ${this.theme.fontFamily}`;
-    ctx.fillText(`T = ${T}, max ${this.max.toFixed(4)}, √ colour scale · rows: query, columns: key`, MARGIN_L, 34);
-    return c.toDataURL('image/png');
+    return matrixPng(this.image());
   }
-}
-
-function xmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 function chip(k: string, v: string): HTMLElement {
@@ -606,11 +517,4 @@ function chip(k: string, v: string): HTMLElement {
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
-}
-
-function niceStep(x: number): number {
-  if (x <= 1) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(x)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= x) return m * p;
-  return 10 * p;
 }

@@ -3,12 +3,12 @@
  * column i of the heatmap (same left margin and column width). Compare mode overlays both models.
  */
 import { axisBottom, axisLeft, line, max, pointer, scaleLinear } from 'd3';
-import type { LayerSeries, Side } from '../../src/shared/protocol';
-import type { AnalysisReport } from '../../src/shared/report';
-import { LAYER_SERIES } from '../shared/colorScale';
-import { HeatmapGeometry, layerLines, lazyRuns } from '../shared/heatmapModel';
-import { Theme } from '../shared/theme';
-import { Tooltip } from '../shared/dom';
+import type { LayerSeries, Side } from '../../../src/shared/protocol';
+import type { AnalysisReport } from '../../../src/shared/report';
+import { LAYER_SERIES } from '../../shared/colorScale';
+import { HeatmapGeometry, layerLines, lazyRuns } from '../../shared/heatmapModel';
+import { Theme } from '../../shared/theme';
+import { Tooltip } from '../../shared/dom';
 import { chartRoot } from './svgRoot';
 
 

@@ -1,5 +1,5 @@
 import { select } from 'd3';
-import type { Theme } from '../shared/theme';
+import type { Theme } from '../../shared/theme';
 
 export const SVG_NS = 'http://www.w3.org/2000/svg';
 
