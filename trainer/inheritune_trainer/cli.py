@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the dropout probabilities in the model config (default: keep)")
     g.add_argument("--preset", default="paper", help="surgery preset passed to `cli.js inherit`")
     g.add_argument("--cli", default=None, help="path to the project CLI (default <repo>/dist/cli.js)")
-    g.add_argument("--node", default="node", help="node executable used to run the CLI")
+    # Not `--node`: torchrun's parser would read it as an abbreviation of its --node-rank (see launch.py).
+    g.add_argument("--node-bin", dest="node", default="node", help="Node.js executable used to run the CLI")
     g.add_argument("--keep-init", action="store_true",
                    help="keep the surgery outputs in <out>/init/ (deleted after loading by default)")
 

@@ -39,7 +39,7 @@ class Surgery:
         try:
             res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except FileNotFoundError as e:
-            raise TrainerError(f"cannot run node ({self.node!r}): {e}; install Node.js >= 20 or pass --node PATH") from e
+            raise TrainerError(f"cannot run node ({self.node!r}): {e}; install Node.js >= 20 or pass --node-bin PATH") from e
         if res.returncode != 0:
             signum = self.stop_signal()
             if signum is not None:  # Ctrl-C reached the CLI too: a clean interrupt, not a failure
