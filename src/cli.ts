@@ -11,7 +11,7 @@ import { activeTemps } from './checkpoint/writer';
 import { InherituneError, isInherituneError } from './checkpoint/errors';
 import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
-import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
+import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planHalfWidth, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
 import { TOOL_VERSION } from './version';
 import { registerGpuCommands } from './gpu/cliGpu';
@@ -76,7 +76,9 @@ async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; sha
   });
   if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const copied = plan.entries.filter((e) => e.source.kind === 'copy').length;
-  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${plan.entries.length - copied} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+  const sliced = plan.entries.filter((e) => e.source.kind === 'slice').length;
+  const init = plan.entries.length - copied - sliced;
+  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${sliced ? `${sliced} sliced, ` : ''}${init} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
 }
 
 export function buildProgram(): Command {
@@ -116,9 +118,10 @@ export function buildProgram(): Command {
       .addOption(out())
       .addOption(new Option('--preset <preset>', 'paper: copy embeddings, positions, final norm and head; code: as the authors\' released code').choices(PRESETS as string[]).default('paper'))
       .option('--modules <list>', 'sub-modules copied per block: attn,mlp,norm (the rest re-initialised)', 'attn,mlp,norm')
-      .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0),
-  ).action(async (ref: string, o: { layers?: number; out: string; preset: Preset; modules: string; seed: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planInherit(await openCheckpoint(ref), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed });
+      .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0)
+      .option('--stride <s>', 'take blocks 0, s, 2s, ... (2: the DistilBERT student, every other layer)', int('--stride', 1), 1),
+  ).action(async (ref: string, o: { layers?: number; out: string; preset: Preset; modules: string; seed: number; stride: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planInherit(await openCheckpoint(ref), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed, stride: o.stride });
     await runPlan(plan, o.out, o);
   });
 
@@ -143,6 +146,16 @@ export function buildProgram(): Command {
       .addOption(out()),
   ).action(async (small: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
     await runPlan(planStack(await openCheckpoint(small)), o.out, o);
+  });
+
+  common(
+    program
+      .command('half-width')
+      .description("half-width baseline: the reference's depth at half the hidden size, heads and MLP width, from its leading rows/columns")
+      .argument('<ref>')
+      .addOption(out()),
+  ).action(async (ref: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planHalfWidth(await openCheckpoint(ref)), o.out, o);
   });
 
   common(
