@@ -31,7 +31,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from . import baselines as B
 from . import data as D
+from . import distill as KD
 from .errors import Interrupted, TrainerError
 from .metrics import Metrics
 from .qk import qk_grad_norms, qk_pieces
@@ -192,12 +194,15 @@ class Trainer:
             raise TrainerError(f"reference checkpoint {ref_dir} has no config.json (expected a Hugging Face folder)")
         self.ref_config = AutoConfig.from_pretrained(self.ref)
         self.k = int(self.ref_config.num_hidden_layers)
-        if args.init == "scratch-full":
-            self.n0 = self.k
-        else:
-            self.n0 = args.layers if args.layers is not None else max(1, self.k // 2)
+        self.n0 = B.first_layers(args.init, self.k, args.layers)
         if not 1 <= self.n0 <= self.k:
             raise TrainerError(f"--layers {self.n0} must be in [1, {self.k}] (the reference has {self.k} layers)")
+        B.check(args, self.k, self.n0)
+        self.max_layers = B.max_layers(args.init, self.k)
+        self.kd = args.init in KD.KD_INITS
+        if self.kd and KD.check_args(args):
+            raise TrainerError(KD.check_args(args))
+        self.teacher = None
         max_pos = next((getattr(self.ref_config, a) for a in ("n_positions", "max_position_embeddings", "n_ctx")
                         if getattr(self.ref_config, a, None)), None)
         self.seq_len = args.seq_len or min(1024, max_pos or 1024)
@@ -261,6 +266,37 @@ class Trainer:
             out = model(input_ids=x, use_cache=False)
         logits = out.logits if hasattr(out, "logits") else out[0]
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+
+    def kd_loss(self, x, y):
+        """--init kd / kd-distilbert: (objective, LM cross-entropy, {part: value}) on one micro-batch; the
+        teacher (the reference, frozen) runs in no_grad, bf16 autocast on CUDA."""
+        a = self.args
+        if self.teacher is None:
+            self.teacher = KD.freeze(self.load_model(Path(self.ref)).to(self.d.device))
+        hidden = a.init == "kd-distilbert"
+        with torch.no_grad(), KD.teacher_autocast(self.d.device):
+            t_out = self.teacher(input_ids=x, use_cache=False, output_hidden_states=hidden)
+        with self.autocast():
+            s_out = self.model(input_ids=x, use_cache=False, output_hidden_states=hidden)
+        obj, ce, soft, cos = KD.kd_objective(
+            a.init, s_out.logits, t_out.logits, y, temperature=a.kd_temperature, alpha=a.kd_alpha,
+            cos_weight=a.kd_cosine_weight, h_s=s_out.hidden_states[-1] if hidden else None,
+            h_t=t_out.hidden_states[-1] if hidden else None)
+        parts = {"kd_soft_loss": soft.detach(), "kd_objective": obj.detach()}
+        if cos is not None:
+            parts["kd_cosine_loss"] = cos.detach()
+        return obj, ce, parts
+
+    def kd_metrics(self, sums: dict, A: int) -> dict:
+        out = {}
+        for k, v in sums.items():
+            v = v / A
+            if self.d.enabled:
+                v = v.clone()
+                dist.all_reduce(v)
+                v = v / self.d.world
+            out[k] = float(v)
+        return out
 
     @torch.no_grad()
     def evaluate(self, model, split: str) -> float:
@@ -374,7 +410,9 @@ class Trainer:
 
     def _surgery(self, init_dir: Path, grow_from: Optional[Path], add: int) -> None:
         a, st = self.args, self.st
-        if a.init == "scratch-full":
+        if a.init in B.NEW_INITS:
+            B.build(self.surgery, a.init, self.ref, st.layers, init_dir, a.seed, a.preset)
+        elif a.init == "scratch-full":
             self.surgery.init_random(self.ref, st.layers, init_dir, a.seed)
         elif grow_from is not None and a.grow_mode == "extend":
             source = self.ref
@@ -517,8 +555,12 @@ class Trainer:
                 x, y = self.batch(self.train_data, D.micro_slice(offs, m, self.d.rank, self.d.world, a.batch_size))
                 sync = self.model.no_sync() if (self.d.enabled and m < A - 1) else contextlib.nullcontext()
                 with sync:
-                    loss = self.loss(self.model, x, y)
-                    (loss / A).backward()
+                    if self.kd:
+                        obj, loss, parts = self.kd_loss(x, y)
+                        kd_sums = parts if m == 0 else {k: kd_sums[k] + v for k, v in parts.items()}
+                    else:
+                        obj = loss = self.loss(self.model, x, y)
+                    (obj / A).backward()
                 loss_sum += loss.detach()
             log_now = (step % a.log_interval == 0) or it == T
             qk = qk_grad_norms(self.pieces) if log_now else None  # before clipping
@@ -541,8 +583,9 @@ class Trainer:
                 acc_tokens += self.tokens_per_step
                 if not math.isfinite(train_loss):
                     raise TrainerError(f"training loss is {train_loss} at step {step}; try a lower --lr")
+                extra = self.kd_metrics(kd_sums, A) if self.kd else {}
                 self.metrics.write("step", train_loss=train_loss, lr=lr, tokens_per_s=acc_tokens / max(acc_dt, 1e-9),
-                                   grad_norm=float(gn), qk_grad_norms=qk)
+                                   grad_norm=float(gn), qk_grad_norms=qk, **extra)
                 self.log(f"iter {step}: loss {train_loss:.4f}, time {dt * 1000:.2f}ms, lr {lr:.3e}, "
                          f"round {st.round} ({st.layers}L)")
                 acc_dt, acc_tokens = 0.0, 0
@@ -631,14 +674,14 @@ class Trainer:
                 st.stop_reason = "reached"
             elif st.round >= a.max_rounds:
                 st.stop_reason = "max-rounds"
-            elif st.layers >= self.k:
+            elif st.layers >= self.max_layers:
                 st.stop_reason = "reference-depth"
             if st.stop_reason:
                 break
             sig = self.stop_signal()
             if sig is not None:
                 raise self.interrupted(sig)
-            new_layers = min(st.layers + a.grow_by, self.k)
+            new_layers = min(st.layers + a.grow_by, self.max_layers)
             add = new_layers - st.layers
             prev_dir = Path(last["checkpoint"])
             self._ctx()
