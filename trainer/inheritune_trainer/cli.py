@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
     from .distill import add_args as add_distill_args
+    from .strategy import add_args as add_strategy_args
 
     add_distill_args(t)
+    add_strategy_args(t)
 
     e = t.add_argument_group("evaluation, logging, resume")
     e.add_argument("--eval-interval", type=_nonneg, default=250,

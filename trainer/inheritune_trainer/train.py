@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from . import baselines as B
 from . import data as D
 from . import distill as KD
+from . import strategy as S
 from .errors import Interrupted, TrainerError
 from .metrics import Metrics
 from .qk import qk_grad_norms, qk_pieces
@@ -236,6 +237,11 @@ class Trainer:
         if dev.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        S.check(args.strategy, d.world)
+        # One process has nothing to shard over: fsdp runs it unsharded (same numbers as ddp).
+        self.fsdp = args.strategy == "fsdp" and d.enabled
+        if self.fsdp and args.compile:
+            raise TrainerError("--compile with --strategy fsdp is not supported here; drop one of them")
 
     # ---------------------------------------------------------------- utilities
     def log(self, msg: str) -> None:
@@ -273,6 +279,8 @@ class Trainer:
         a = self.args
         if self.teacher is None:
             self.teacher = KD.freeze(self.load_model(Path(self.ref)).to(self.d.device))
+            if self.fsdp:  # sharded like the student; bf16 on CUDA
+                S.shard(self.teacher, bf16=self.d.device.type == "cuda" and torch.cuda.is_bf16_supported())
         hidden = a.init == "kd-distilbert"
         with torch.no_grad(), KD.teacher_autocast(self.d.device):
             t_out = self.teacher(input_ids=x, use_cache=False, output_hidden_states=hidden)
@@ -331,7 +339,8 @@ class Trainer:
         return sig or None
 
     # ---------------------------------------------------------------- models
-    def load_model(self, path: Path):
+    def load_model(self, path: Path, weights: bool = True):
+        """The checkpoint at `path` (fp32); weights=False: its architecture, initialised (fsdp resume loads shards)."""
         from transformers import AutoConfig, AutoModelForCausalLM
 
         cfg = AutoConfig.from_pretrained(str(path))
@@ -341,6 +350,8 @@ class Trainer:
                 if hasattr(cfg, a) and isinstance(getattr(cfg, a), (int, float)):
                     setattr(cfg, a, float(self.args.dropout))
         try:
+            if not weights:
+                return AutoModelForCausalLM.from_config(cfg).float()
             model = AutoModelForCausalLM.from_pretrained(str(path), config=cfg, torch_dtype=torch.float32)
         except Exception as e:
             raise TrainerError(f"cannot load {path} with AutoModelForCausalLM: {e}") from e
@@ -350,6 +361,9 @@ class Trainer:
         """Move to device, wrap (compile, DDP), build optimizer + schedule for the current round."""
         self.raw = raw.to(self.d.device)
         self.raw.train()
+        if self.args.activation_checkpointing:
+            # recompute each block's activations in backward (transformers' own hook, non-reentrant: DDP/FSDP safe)
+            self.raw.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         got = int(self.raw.config.num_hidden_layers)
         if got != self.st.layers:
             raise TrainerError(f"model has {got} layers, expected {self.st.layers}")
@@ -360,7 +374,9 @@ class Trainer:
             elif self.st.step == 0 or self.st.local_step == 0:
                 self.log(f"warning: --compile needs torch >= 2 (this is {torch.__version__}); running uncompiled")
         self.fwd = model
-        if self.d.enabled:
+        if self.fsdp:
+            S.shard(model, bf16=self.use_bf16 and self.d.device.type == "cuda")  # in place: raw is the sharded model
+        elif self.d.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             # Non-float buffers (gpt2's bool causal mask) are constants from the config, and gloo cannot
@@ -427,10 +443,12 @@ class Trainer:
         else:
             self.surgery.inherit(self.ref, st.layers, init_dir, a.seed, a.preset)
 
-    def save_hf(self, path: Path) -> None:
+    def save_hf(self, path: Path, full_sd: Optional[dict] = None) -> None:
+        """Rank 0: a plain Hugging Face checkpoint; under fsdp from the gathered `full_sd` (S.full_state_dict)."""
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.raw.save_pretrained(str(tmp), safe_serialization=True)
+        model = S.plain_model(self.raw.config, full_sd) if self.fsdp else self.raw
+        model.save_pretrained(str(tmp), safe_serialization=True)
         for f in TOKENIZER_FILES:
             src = Path(self.ref) / f
             if src.is_file() and not (tmp / f).exists():
@@ -444,13 +462,25 @@ class Trainer:
         key = (self.st.round, self.st.local_step, self.st.phase)
         if self._saved_at == key:
             return False
+        tmp = self.out / "resume.tmp"
+        sharded = self.fsdp and self.st.phase == "train"
+        if sharded:  # every rank writes its shards of model and optimizer into resume.tmp/dcp
+            if self.d.is_main:
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+            self.d.barrier()
+            S.save_sharded(self.raw, self.opt, tmp / "dcp")
+            self.d.barrier()
         if self.d.is_main:
-            tmp = self.out / "resume.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            if self.st.phase == "train":
+            if not sharded:
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+            if sharded:
+                self.raw.config.save_pretrained(str(tmp / "model"))  # the architecture; weights are in dcp/
+            elif self.st.phase == "train":
                 self.raw.save_pretrained(str(tmp / "model"), safe_serialization=True)
                 torch.save(self.opt.state_dict(), tmp / "optimizer.pt")
+            if self.st.phase == "train":
                 rng = {"torch": torch.get_rng_state(), "python": random.getstate(),
                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
                 torch.save(rng, tmp / "rng.pt")
@@ -487,7 +517,8 @@ class Trainer:
         if state.get("version") != RESUME_VERSION:
             raise TrainerError(f"{path}/state.json: unsupported resume version {state.get('version')}")
         prev = state.get("args", {})
-        for k in ("init", "grow_mode", "ref"):
+        prev.setdefault("strategy", "ddp")  # saved before --strategy existed
+        for k in ("init", "grow_mode", "ref", "strategy"):
             if str(prev.get(k)) != str(getattr(self.args, k)):
                 raise TrainerError(f"cannot resume: the run in {self.out} used --{k.replace('_', '-')} "
                                    f"{prev.get(k)}, not {getattr(self.args, k)}")
@@ -503,9 +534,16 @@ class Trainer:
         self.metrics.truncate_for_resume(int(state.get("metrics_offset", 0)))
         self._ctx()
         if self.st.phase == "train":
-            raw = self.load_model(path / "model")
+            sharded = (path / "dcp").is_dir()
+            if sharded and not self.fsdp:
+                raise TrainerError(f"{path} holds a sharded (fsdp, {state.get('world_size')} processes) state; "
+                                   f"resume it with --strategy fsdp and several processes")
+            raw = self.load_model(path / "model", weights=not sharded)
             self.install_model(raw)
-            self.opt.load_state_dict(_torch_load(path / "optimizer.pt"))
+            if sharded:
+                S.load_sharded(self.raw, self.opt, path / "dcp")
+            else:
+                self.opt.load_state_dict(_torch_load(path / "optimizer.pt"))
             if state.get("scheduler"):
                 self.sched.load_state_dict(state["scheduler"])
             rng_file = path / "rng.pt"
@@ -553,7 +591,10 @@ class Trainer:
             loss_sum = torch.zeros((), device=self.d.device)
             for m in range(A):
                 x, y = self.batch(self.train_data, D.micro_slice(offs, m, self.d.rank, self.d.world, a.batch_size))
-                sync = self.model.no_sync() if (self.d.enabled and m < A - 1) else contextlib.nullcontext()
+                sync = self.model.no_sync() if (self.d.enabled and not self.fsdp and m < A - 1) \
+                    else contextlib.nullcontext()
+                if self.fsdp:
+                    S.set_grad_sync(self.model, m == A - 1)
                 with sync:
                     if self.kd:
                         obj, loss, parts = self.kd_loss(x, y)
@@ -565,7 +606,7 @@ class Trainer:
             log_now = (step % a.log_interval == 0) or it == T
             qk = qk_grad_norms(self.pieces) if log_now else None  # before clipping
             clip = a.grad_clip if a.grad_clip > 0 else float("inf")
-            gn = torch.nn.utils.clip_grad_norm_(self.raw.parameters(), clip)
+            gn = S.scalar(torch.nn.utils.clip_grad_norm_(self.raw.parameters(), clip))
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
             st.local_step, st.step = it, step
@@ -615,8 +656,9 @@ class Trainer:
         st = self.st
         val, tr = self.eval_and_log(round_end=True)
         path = self.round_dir(st.round, st.layers)
+        full_sd = S.full_state_dict(self.raw) if self.fsdp else None  # collective: every rank
         if self.d.is_main:
-            self.save_hf(path)
+            self.save_hf(path, full_sd)
             self.metrics.write("checkpoint", reason="round", path=str(path))
         self.d.barrier()
         reached = st.target is not None and val <= st.target
