@@ -111,3 +111,50 @@ def test_fsdp_sharded_resume_continues_bit_identically(tmp_path, ref_random, dat
     a = load_file(str(Path(summary(out)["final_checkpoint"]) / "model.safetensors"))
     b = load_file(str(Path(summary(straight)["final_checkpoint"]) / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("backend", ["static", "c10d"])
+def test_two_node_launch_on_one_machine_trains_and_writes_one_metrics_file(tmp_path, ref_random, data_dir, cli_js,
+                                                                           backend):
+    """Two `inheritune train --nnodes 2` invocations (as on two machines sharing a filesystem) rendezvous on
+    127.0.0.1: with --node-rank (static rendezvous) or without (c10d assigns ranks). Rank 0 alone writes the one
+    metrics.jsonl, and 2 nodes x batch 4 give 1 process x batch 8's losses."""
+    kw = dict(layers=2, max_rounds=1, target_val_loss=0.0, steps_per_round=4, eval_interval=0, eval_iters=1)
+    one, out = tmp_path / "one", tmp_path / "two-nodes"
+    run_trainer(*train_args(ref_random, data_dir, one, batch_size=8, **kw))
+    endpoint = f"127.0.0.1:{_free_port()}"
+    procs, logs = [], []
+    for r in range(2):
+        launcher = ["--nnodes", 2, "--rdzv-endpoint", endpoint, "--rdzv-id", f"test-{backend}"]
+        if backend == "static":
+            launcher += ["--node-rank", r]
+        logs.append(open(tmp_path / f"node{r}.txt", "w"))
+        procs.append(subprocess.Popen(cli_train_cmd(ref_random, data_dir, out, devices=1, launcher=launcher,
+                                                    batch_size=4, **kw),
+                                      cwd=REPO, env=env(), stdout=logs[-1], stderr=subprocess.STDOUT))
+    try:
+        codes = [p.wait(timeout=300) for p in procs]
+    finally:
+        for p, f in zip(procs, logs):
+            if p.poll() is None:
+                p.kill()
+            f.close()
+    text = "\n".join((tmp_path / f"node{r}.txt").read_text()[-2000:] for r in range(2))
+    assert codes == [0, 0], text
+    assert "--nnodes 2 --nproc_per_node 1 --rdzv_endpoint " + endpoint in text
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith(".jsonl")) == ["metrics.jsonl"]
+    s = summary(out)
+    assert s["world_size"] == 2 and s["global_batch"] == 8 and s["steps"] == 4
+    a, b = steps(one), steps(out)
+    assert sorted(b) == [1, 2, 3, 4]
+    for k in a:
+        assert b[k]["train_loss"] == pytest.approx(a[k]["train_loss"], abs=1e-5)
+    assert len([e for e in read_metrics(out) if e["event"] == "done"]) == 1
