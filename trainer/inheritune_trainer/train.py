@@ -80,7 +80,8 @@ class DistInfo:
             dist.barrier()
 
 
-def setup_distributed(device_arg: str) -> DistInfo:
+def setup_distributed(device_arg: str, group_if_launched: bool = False) -> DistInfo:
+    """group_if_launched: start a process group under torchrun even with one process (fsdp shards over 1 rank)."""
     if device_arg == "cuda" and not torch.cuda.is_available():
         raise TrainerError("--device cuda, but torch.cuda.is_available() is False (CPU-only torch or no GPU)")
     use_cuda = device_arg == "cuda" or (device_arg == "auto" and torch.cuda.is_available())
@@ -89,7 +90,7 @@ def setup_distributed(device_arg: str) -> DistInfo:
         # Some torch builds (Debian's) default to one thread: on CPU, share this machine's cores among the local ranks.
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    if world > 1:
+    if world > 1 or (group_if_launched and "RANK" in os.environ):
         rank = int(os.environ["RANK"])
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if use_cuda:
@@ -804,7 +805,7 @@ def run(args) -> int:
     has_state = any((out / n / "state.json").is_file() for n in ("resume", "resume.old"))
     if has_state and not args.resume:
         raise TrainerError(f"{out} already holds a run; pass --resume to continue it, or use a new --out")
-    d = setup_distributed(args.device)
+    d = setup_distributed(args.device, group_if_launched=args.strategy == "fsdp")
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not has_state:  # a fresh run: drop the log of an earlier attempt that never reached a checkpoint
