@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:  # torch is imported where used: `--help` and the missing-torch message work without it
+    import torch
 
 KD_INITS = ("kd", "kd-distilbert")
 
@@ -44,6 +44,8 @@ def check_args(args) -> Optional[str]:
 
 def soft_target_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """T^2 * KL(softmax(t/T) || softmax(s/T)), summed over the vocabulary, mean over tokens."""
+    import torch.nn.functional as F
+
     V = s_logits.size(-1)
     s = F.log_softmax(s_logits.float().reshape(-1, V) / temperature, dim=-1)
     t = F.log_softmax(t_logits.float().reshape(-1, V) / temperature, dim=-1)
@@ -52,6 +54,8 @@ def soft_target_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, temperature
 
 def cosine_loss(h_s: torch.Tensor, h_t: torch.Tensor) -> torch.Tensor:
     """Mean over tokens of 1 - cos(h_s, h_t) (DistilBERT's CosineEmbeddingLoss with target 1)."""
+    import torch.nn.functional as F
+
     d = h_s.size(-1)
     return 1.0 - F.cosine_similarity(h_s.float().reshape(-1, d), h_t.float().reshape(-1, d), dim=-1).mean()
 
@@ -59,6 +63,8 @@ def cosine_loss(h_s: torch.Tensor, h_t: torch.Tensor) -> torch.Tensor:
 def kd_objective(init: str, s_logits, t_logits, y, *, temperature: float, alpha: float, cos_weight: float = 0.0,
                  h_s=None, h_t=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """(objective, LM cross-entropy, soft-target loss, cosine loss or None)."""
+    import torch.nn.functional as F
+
     ce = F.cross_entropy(s_logits.float().reshape(-1, s_logits.size(-1)), y.reshape(-1))
     soft = soft_target_loss(s_logits, t_logits, temperature)
     obj = alpha * soft + (1.0 - alpha) * ce
@@ -71,12 +77,14 @@ def kd_objective(init: str, s_logits, t_logits, y, *, temperature: float, alpha:
 
 def teacher_autocast(device: torch.device):
     """bf16 autocast for the teacher's forward on CUDA (where supported); fp32 elsewhere."""
+    import torch
+
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def freeze(model: torch.nn.Module) -> torch.nn.Module:
+def freeze(model: "torch.nn.Module") -> "torch.nn.Module":
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -14,12 +14,12 @@ FSDP2 needs torch >= 2.6 (`torch.distributed.fsdp.fully_shard`); older torch get
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Optional
 
 from .errors import TrainerError
+
+if TYPE_CHECKING:  # torch is imported where used: `--help` and the missing-torch message work without it
+    from torch import nn
 
 
 def add_args(parser) -> None:
@@ -33,6 +33,8 @@ def add_args(parser) -> None:
 
 def fsdp_available() -> Optional[str]:
     """None when FSDP2 can be used, else why not."""
+    import torch
+
     try:
         from torch.distributed.fsdp import fully_shard  # noqa: F401
     except Exception:  # noqa: BLE001 - ImportError, or torch 1.13's fsdp failing to import on Python 3.11
@@ -55,6 +57,7 @@ def block_classes(model: nn.Module) -> set:
 
 def shard(model: nn.Module, bf16: bool) -> nn.Module:
     """fully_shard every decoder block, then the root; in place (the module's class becomes FSDP<name>)."""
+    import torch
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     kw = {}
@@ -92,6 +95,7 @@ def full_state_dict(model: nn.Module) -> dict:
 
 def plain_model(config, state_dict: dict) -> nn.Module:
     """A model of the config's class holding `state_dict` (no FSDP wrappers), for save_pretrained."""
+    import torch
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
