@@ -20,6 +20,16 @@ On the H200 machine (PyTorch 2.x + CUDA, transformers; nothing else needed):
     python bench/gpu_train.py                     # prints a Markdown block for bench/RESULTS.md
     python bench/gpu_train.py --no-compile        # eager, for comparison
 CPU smoke test (here): .venv/bin/python bench/gpu_train.py --device cpu --steps 2 --layers 2
+
+ddp vs fsdp (--strategy): run under the trainer's launcher, one process per GPU, e.g. on one GPU
+    python -m inheritune_trainer.launch --standalone --nproc_per_node 1 bench/gpu_train.py --strategy ddp --no-compile
+    python -m inheritune_trainer.launch --standalone --nproc_per_node 1 bench/gpu_train.py --strategy fsdp
+or both in one go, one table (tokens/s, step time, peak memory per GPU = the max over ranks):
+    python bench/gpu_train.py --compare --nproc 1          # --nproc = GPUs; PYTHONPATH is set for you
+fsdp shards parameters, gradients and AdamW state per block (bf16 compute, fp32 reduce); it runs eager (the trainer
+refuses --compile with fsdp), so compare it with ddp --no-compile as well. CPU smoke test of the comparison:
+    .venv-torch2/bin/python bench/gpu_train.py --compare --nproc 2 --device cpu --steps 2 --layers 2 --hidden 64 \
+        --heads 4 --seq-len 64 --vocab 256
 """
 import argparse
 import json
@@ -56,8 +66,17 @@ def main():
     ap.add_argument("--log-interval", type=int, default=1, help="the trainer's --log-interval (1: a metrics line per step)")
     ap.add_argument("--peak-tflops", type=float, default=None,
                     help=f"peak dense flops for MFU (default {H200_BF16_DENSE_TFLOPS:g} on cuda: H200 bf16)")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: cores / local processes)")
+    ap.add_argument("--strategy", choices=["ddp", "fsdp"], default="ddp", help="the trainer's --strategy")
+    ap.add_argument("--activation-checkpointing", action="store_true", help="the trainer's --activation-checkpointing")
+    ap.add_argument("--compare", action="store_true",
+                    help="run ddp (compiled unless --no-compile), ddp eager and fsdp under the launcher with --nproc "
+                         "processes each; print one table")
+    ap.add_argument("--nproc", type=int, default=1, help="--compare: processes (GPUs) per run")
+    ap.add_argument("--json", default=None, help="also write the result row as JSON here (rank 0)")
     a = ap.parse_args()
+    if a.compare:
+        return compare(a)
     cuda = a.device == "cuda"
     batch = a.batch_size or (16 if cuda else 1)
     warmup = a.warmup if a.warmup is not None else (10 if cuda else 1)
@@ -73,7 +92,8 @@ def main():
     from inheritune_trainer.metrics import Metrics
     from inheritune_trainer.train import StopFlag, Trainer, _torch_major, setup_distributed
 
-    torch.set_num_threads(a.threads)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(a.threads or max(1, (os.cpu_count() or 1) // local))
     if cuda and not torch.cuda.is_available():
         sys.exit("--device cuda but torch.cuda.is_available() is False")
     work = Path(tempfile.mkdtemp(prefix="gpu-train-"))
@@ -97,11 +117,12 @@ def main():
                 "--steps-per-round", str(total), "--batch-size", str(batch), "--grad-accum", str(a.grad_accum),
                 "--seq-len", str(a.seq_len), "--device", a.device, "--dtype", dtype, "--eval-interval", "0",
                 "--eval-iters", "1", "--log-interval", str(a.log_interval), "--warmup-steps", str(min(100, total))]
-        if not a.no_compile:
+        if not a.no_compile and a.strategy == "ddp":
             argv.append("--compile")
+        argv += ["--strategy", a.strategy] + (["--activation-checkpointing"] if a.activation_checkpointing else [])
         args = build_parser().parse_args(argv)
-        d = setup_distributed(args.device)
-        metrics = Metrics(work / "out" / "metrics.jsonl", enabled=True)
+        d = setup_distributed(args.device, group_if_launched=a.strategy == "fsdp")
+        metrics = Metrics(work / "out" / "metrics.jsonl", enabled=d.is_main)
         tr = Trainer(args, d, metrics, StopFlag())
         metrics.open()
         tr.st.layers = a.layers
@@ -120,7 +141,7 @@ def main():
         n_params = sum(p.numel() for p in model.parameters())  # unique (wte/lm_head tied)
         n_flops = n_params - model.transformer.wpe.weight.numel()
         tr.install_model(model)
-        compiled = (not a.no_compile) and _torch_major() >= 2 and hasattr(torch, "compile")
+        compiled = (not a.no_compile) and a.strategy == "ddp" and _torch_major() >= 2 and hasattr(torch, "compile")
 
         def sync():
             if cuda:
@@ -143,7 +164,7 @@ def main():
 
         tokens = a.steps * tr.tokens_per_step
         tps = tokens / wall
-        ev = [json.loads(l) for l in (work / "out" / "metrics.jsonl").read_text().splitlines()]
+        ev = [json.loads(l) for l in (work / "out" / "metrics.jsonl").read_text().splitlines()] if d.is_main else []
         st = [e for e in ev if e["event"] == "step"]
         by_step = {e["step"]: e for e in st}
         tps_log = None
@@ -154,7 +175,24 @@ def main():
         achieved = flops_tok * tps / 1e12
         mfu = achieved / peak if peak else None
         mem = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+        if d.enabled:  # the busiest rank's memory and the slowest rank's wall time
+            import torch.distributed as dist
+
+            t = torch.tensor([mem or 0.0, wall], dtype=torch.float64, device=d.device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            mem, wall = (float(t[0]) if cuda else None), float(t[1])
+            tps = tokens / wall
+            achieved = flops_tok * tps / 1e12
+            mfu = achieved / peak if peak else None
         losses = [e["train_loss"] for e in st]
+        if not d.is_main:
+            return
+        if a.json:
+            Path(a.json).write_text(json.dumps({
+                "strategy": a.strategy, "world_size": d.world, "compiled": compiled, "tokens_per_s": tps,
+                "step_ms": 1000 * wall / a.steps, "peak_memory_gib": mem, "mfu": mfu, "tokens_per_step":
+                tr.tokens_per_step, "activation_checkpointing": a.activation_checkpointing,
+                "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}))
 
         if cuda:
             p = torch.cuda.get_device_properties(0)
@@ -164,7 +202,7 @@ def main():
         lines = [
             f"## Training step on {'GPU' if cuda else 'CPU'}: {a.layers}-layer GPT-2, d = {a.hidden}, "
             f"{a.heads} heads, T = {a.seq_len}, {'bf16 autocast' if dtype == 'bfloat16' else 'fp32'}, "
-            f"{'torch.compile' if compiled else 'eager'}",
+            f"{'torch.compile' if compiled else 'eager'}, {a.strategy} x {d.world}",
             "",
             f"{dev}; torch {torch.__version__}, transformers {transformers.__version__}, attention `{attn}`; "
             f"N = {n_params / 1e6:.1f} M parameters ({n_flops / 1e6:.1f} M without the position embedding, used for "
@@ -191,6 +229,52 @@ def main():
         print("\n".join(lines))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        try:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def compare(a) -> None:
+    """ddp (compiled), ddp eager and fsdp, each under `python -m inheritune_trainer.launch --nproc_per_node N`."""
+    import subprocess
+
+    passthrough = []
+    skip = {"--compare", "--nproc", "--strategy", "--json", "--no-compile"}
+    argv = sys.argv[1:]
+    i = 0
+    while i < len(argv):
+        k = argv[i].split("=")[0]
+        takes = k in ("--nproc", "--strategy", "--json") and "=" not in argv[i]
+        if k not in skip:
+            passthrough.append(argv[i])
+        i += 2 if takes else 1
+    runs = [("ddp", True), ("ddp", False), ("fsdp", False)] if not a.no_compile else [("ddp", False), ("fsdp", False)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "trainer") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for strategy, compiled in runs:
+            out = Path(tmp) / f"{strategy}-{compiled}.json"
+            cmd = [sys.executable, "-m", "inheritune_trainer.launch", "--standalone", "--nproc_per_node", str(a.nproc),
+                   str(Path(__file__).resolve()), *passthrough, "--strategy", strategy, "--json", str(out)]
+            if not compiled:
+                cmd.append("--no-compile")
+            print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+            subprocess.run(cmd, check=True, env=env)
+            rows.append(json.loads(out.read_text()))
+    print(f"## ddp vs fsdp: {a.layers}-layer GPT-2, d = {a.hidden}, T = {a.seq_len}, {a.nproc} process(es), "
+          f"{rows[0]['tokens_per_step']} tokens/step\n")
+    print("| strategy | compile | tokens/s | step (ms) | MFU | peak memory per GPU (GiB) | loss first → last |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        mem = f"{r['peak_memory_gib']:.2f}" if r["peak_memory_gib"] is not None else "n/a"
+        mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
+        print(f"| {r['strategy']} x {r['world_size']} | {'yes' if r['compiled'] else 'no'} | {r['tokens_per_s']:,.0f} | "
+              f"{r['step_ms']:.1f} | {mfu} | {mem} | {r['first_loss']:.3f} → {r['last_loss']:.3f} |")
 
 
 if __name__ == "__main__":

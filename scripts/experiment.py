@@ -11,13 +11,18 @@
   (c) rand   random init, the size Inheritune ended with, trained for as many steps in total
   (d) stack  stacking (Gong et al. 2019): a random 2-layer model, T/2 steps, blocks duplicated to
              4 layers (`cli.js stack`), T/2 more steps
-Then `cli.js analyze` (lazy layers) on the reference and on the final Inheritune model.
+  (e) hybrid-stack   reference blocks 0-1 stacked to 4 layers (`--init hybrid-stack`), as many steps as (b)
+  (f) half-width     the reference's 8 layers at d/2, 2 heads (`--init half-width`), as many steps as (b)
+  (g) kd             random init of (c)'s size, logit distillation from the reference, as many steps as (b)
+  (h) kd-distilbert  reference blocks 0, 2, 4, 6, DistilBERT's loss, as many steps as (b)
+(b)-(h) run once per seed (--seeds, default 3: data order, init and surgery seeds); the table gives mean ± std.
+Then `cli.js analyze` (lazy layers) on the reference and on the first seed's final Inheritune model.
 
 Writes docs/experiment/README.md (table, plot, analyze summary), loss.svg (val loss vs steps, SVG
 written here: no plotting dependency), metrics.csv (every metrics.jsonl line of every run) and
 results.json. Work files go to .tmp/experiment/ (git-ignored).
 
-Usage: .venv/bin/python scripts/experiment.py [--ref-steps 500] [--steps 200] [--quick]
+Usage: .venv/bin/python scripts/experiment.py [--ref-steps 500] [--steps 200] [--seeds 3] [--quick]
 """
 import argparse
 import csv
@@ -195,6 +200,23 @@ def svg_plot(series, target, path: Path, title: str):
 
 # ------------------------------------------------------------------------------------------ main
 
+BASELINES = ("random", "stack", "hybrid-stack", "half-width", "kd", "kd-distilbert")
+
+
+def mean_std(xs):
+    import statistics
+
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None, None
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def fmt_ms(xs, digits=4):
+    m, sd = mean_std(xs)
+    return "—" if m is None else f"{m:.{digits}f} ± {sd:.{digits}f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref-steps", type=int, default=500, help="reference training steps (from scratch)")
@@ -207,11 +229,21 @@ def main():
     ap.add_argument("--eval-interval", type=int, default=25)
     ap.add_argument("--eval-iters", type=int, default=8)
     ap.add_argument("--eval-seed", type=int, default=1337)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per model (b)-(h): 1337, 1338, ...")
+    ap.add_argument("--baselines", default=",".join(BASELINES),
+                    help=f"comma list of the baselines to run (of {', '.join(BASELINES)})")
     ap.add_argument("--no-stack", action="store_true", help="skip the stacking baseline")
+    ap.add_argument("--no-analyze", action="store_true", help="skip `cli.js analyze` (needs onnxruntime-node)")
     ap.add_argument("--quick", action="store_true", help="tiny settings to test the script (writes to .tmp only)")
     a = ap.parse_args()
     if a.quick:
         a.ref_steps, a.steps, a.eval_interval, a.eval_iters, a.batch_size = 40, 20, 10, 2, 8
+    chosen = [b.strip() for b in a.baselines.split(",") if b.strip()]
+    bad = [b for b in chosen if b not in BASELINES]
+    if bad:
+        sys.exit(f"--baselines: unknown {bad}; choose from {', '.join(BASELINES)}")
+    if a.no_stack and "stack" in chosen:
+        chosen.remove("stack")
     docs = WORK / "quick-docs" if a.quick else DOCS
     t_all = time.time()
     import torch
@@ -230,62 +262,78 @@ def main():
     shape = WORK / "shape-8L"
     node("synth", "--family", "gpt2", "--layers", LAYERS, "--hidden", HIDDEN, "--heads", HEADS, "--vocab", VOCAB,
          "--context", CONTEXT, "--seed", 0, "--out", shape, "--force")
-    runs = {}
 
-    # (a) reference from scratch
+    # (a) reference from scratch (one: it is the target every seed is measured against)
     print(f"(a) reference: {LAYERS} layers from scratch, {a.ref_steps} steps ...", flush=True)
     s, ev, dt = train(WORK / "ref", ref=shape, init="scratch-full", steps_per_round=a.ref_steps, max_rounds=1,
                       target_val_loss=0, eval_interval=2 * a.eval_interval, **common)
     ref = Path(s["final_checkpoint"])
     target = s["final_val_loss"]
-    runs["ref"] = dict(summary=s, events=ev, seconds=dt, init_dir=WORK / "ref" / "init" / f"round-1-{LAYERS}L")
+    ref_run = dict(summary=s, events=ev, seconds=dt, init_dir=WORK / "ref" / "init" / f"round-1-{LAYERS}L")
     print(f"    val loss {target:.4f} ({dt:.0f} s)", flush=True)
 
-    # (b) Inheritune
-    print(f"(b) Inheritune: first {N_INHERIT} layers, {a.steps} steps per round, grow by 1 ...", flush=True)
-    s, ev, dt = train(WORK / "inheritune", ref=ref, init="inherit", layers=N_INHERIT, steps_per_round=a.steps,
-                      grow_by=1, max_rounds=a.max_rounds, eval_interval=a.eval_interval, **common)
-    runs["inheritune"] = dict(summary=s, events=ev, seconds=dt, init_dir=WORK / "inheritune" / "init" / f"round-1-{N_INHERIT}L")
-    assert abs(s["target"] - target) < 1e-9, (s["target"], target)  # same windows, same model: the same loss
-    n_final, steps_total = s["layers"], s["steps"]
-    print(f"    {s['num_rounds']} round(s), {n_final} layers, val loss {s['final_val_loss']:.4f}, "
-          f"{'reached' if s['reached'] else 'not reached'} ({dt:.0f} s)", flush=True)
+    seeds = [1337 + i for i in range(a.seeds)]
+    by_seed = {}
+    for seed in seeds:
+        runs = by_seed[seed] = {}
+        w = WORK / f"seed-{seed}"
+        c = dict(common, seed=seed)
+        # (b) Inheritune
+        print(f"[seed {seed}] (b) Inheritune: first {N_INHERIT} layers, {a.steps} steps per round, grow by 1 ...",
+              flush=True)
+        s, ev, dt = train(w / "inheritune", ref=ref, init="inherit", layers=N_INHERIT, steps_per_round=a.steps,
+                          grow_by=1, max_rounds=a.max_rounds, eval_interval=a.eval_interval, **c)
+        runs["inheritune"] = dict(summary=s, events=ev, seconds=dt,
+                                  init_dir=w / "inheritune" / "init" / f"round-1-{N_INHERIT}L")
+        assert abs(s["target"] - target) < 1e-9, (s["target"], target)  # same windows, same model: the same loss
+        n_final, steps_total = s["layers"], s["steps"]
+        print(f"    {s['num_rounds']} round(s), {n_final} layers, val loss {s['final_val_loss']:.4f}, "
+              f"{'reached' if s['reached'] else 'not reached'} ({dt:.0f} s)", flush=True)
+        # same-size, same-steps baselines: one round each, the budget Inheritune used in total
+        same = dict(steps_per_round=steps_total, max_rounds=1, eval_interval=a.eval_interval, target_val_loss=target,
+                    **c)
+        plan = {"random": dict(init="random", layers=n_final), "hybrid-stack": dict(init="hybrid-stack", layers=N_INHERIT),
+                "half-width": dict(init="half-width"), "kd": dict(init="kd", layers=n_final),
+                "kd-distilbert": dict(init="kd-distilbert", layers=N_INHERIT)}
+        for key in chosen:
+            if key == "stack":
+                # stacking: random 2 layers, T/2 steps, duplicate the blocks to 4 layers, T/2 steps
+                half = a.steps // 2
+                print(f"[seed {seed}] stacking: 2 random layers {half} steps -> 4 -> {a.steps - half} steps ...",
+                      flush=True)
+                s1, ev1, dt1 = train(w / "stack-2L", ref=ref, init="random", layers=N_INHERIT // 2,
+                                     steps_per_round=half, max_rounds=1, eval_interval=a.eval_interval,
+                                     target_val_loss=target, **c)
+                stacked = w / "stack-4L-init"
+                node("stack", s1["final_checkpoint"], "--out", stacked, "--force")
+                s2, ev2, dt2 = train(w / "stack-4L", ref=stacked, init="inherit", layers=N_INHERIT,
+                                     steps_per_round=a.steps - half, max_rounds=1, eval_interval=a.eval_interval,
+                                     target_val_loss=target, **dict(c, seed=seed + 100000))  # fresh windows
+                for e in ev2:  # phase 2 continues phase 1
+                    e["step"] += half
+                    e["tokens"] += s1["tokens"]
+                    e["round"] = 2
+                s2 = dict(s2, steps=s2["steps"] + half, tokens=s2["tokens"] + s1["tokens"])
+                runs["stack"] = dict(summary=s2, events=ev1 + ev2, seconds=dt1 + dt2, phase1=s1, stacked=stacked,
+                                     init_dir=w / "stack-2L" / "init" / f"round-1-{N_INHERIT // 2}L")
+            else:
+                print(f"[seed {seed}] {key}: {steps_total} steps ...", flush=True)
+                s, ev, dt = train(w / key, ref=ref, **plan[key], **same)
+                runs[key] = dict(summary=s, events=ev, seconds=dt,
+                                 init_dir=w / key / "init" / f"round-1-{s['rounds'][0]['layers']}L")
+            print(f"    val loss {runs[key]['summary']['final_val_loss']:.4f} ({runs[key]['seconds']:.0f} s)", flush=True)
 
-    # (c) random init, the same size, the same steps
-    print(f"(c) random init: {n_final} layers, {steps_total} steps ...", flush=True)
-    s, ev, dt = train(WORK / "random", ref=ref, init="random", layers=n_final, steps_per_round=steps_total,
-                      max_rounds=1, eval_interval=a.eval_interval, target_val_loss=target, **common)
-    runs["random"] = dict(summary=s, events=ev, seconds=dt, init_dir=WORK / "random" / "init" / f"round-1-{n_final}L")
-    print(f"    val loss {s['final_val_loss']:.4f} ({dt:.0f} s)", flush=True)
+    first = by_seed[seeds[0]]
+    # step-0 val loss of every run's initial model (the trainer evaluates after training only), first seed
+    init_loss = {"ref": eval_val(ref_run["init_dir"], data, a)}
+    init_loss.update({k: eval_val(r["init_dir"], data, a) for k, r in first.items()})
+    stacked_loss = eval_val(first["stack"]["stacked"], data, a) if "stack" in first else None
 
-    # (d) stacking: random 2 layers, T/2 steps, duplicate the blocks to 4 layers, T/2 steps
-    if not a.no_stack:
-        half = a.steps // 2
-        print(f"(d) stacking: 2 random layers {half} steps -> stack to 4 -> {a.steps - half} steps ...", flush=True)
-        s1, ev1, dt1 = train(WORK / "stack-2L", ref=ref, init="random", layers=N_INHERIT // 2, steps_per_round=half,
-                             max_rounds=1, eval_interval=a.eval_interval, target_val_loss=target, **common)
-        stacked = WORK / "stack-4L-init"
-        node("stack", s1["final_checkpoint"], "--out", stacked, "--force")
-        s2, ev2, dt2 = train(WORK / "stack-4L", ref=stacked, init="inherit", layers=N_INHERIT,
-                             steps_per_round=a.steps - half, max_rounds=1, eval_interval=a.eval_interval,
-                             target_val_loss=target, **dict(common, seed=1338))  # fresh windows for phase 2
-        for e in ev2:  # phase 2 continues phase 1
-            e["step"] += half
-            e["tokens"] += s1["tokens"]
-            e["round"] = 2
-        s2 = dict(s2, steps=s2["steps"] + half, tokens=s2["tokens"] + s1["tokens"])
-        runs["stack"] = dict(summary=s2, events=ev1 + ev2, seconds=dt1 + dt2, phase1=s1,
-                             init_dir=WORK / "stack-2L" / "init" / f"round-1-{N_INHERIT // 2}L", stacked=stacked)
-        print(f"    val loss {s2['final_val_loss']:.4f} ({dt1 + dt2:.0f} s)", flush=True)
-
-    # step-0 val loss of every run's initial model (the trainer evaluates after training only)
-    init_loss = {k: eval_val(r["init_dir"], data, a) for k, r in runs.items()}
-    if "stack" in runs:
-        runs["stack"]["stacked_loss"] = eval_val(runs["stack"]["stacked"], data, a)
-
-    # analyze: lazy layers of the reference and of the final Inheritune model
-    analyze = {}
-    for key, ck in (("reference", ref), ("inheritune", Path(runs["inheritune"]["summary"]["final_checkpoint"]))):
+    # analyze: lazy layers of the reference and of the first seed's final Inheritune model
+    analyze = {"reference": ["(not run: --no-analyze)"], "inheritune": ["(not run: --no-analyze)"]}
+    for key, ck in (("reference", ref), ("inheritune", Path(first["inheritune"]["summary"]["final_checkpoint"]))):
+        if a.no_analyze:
+            break
         js = WORK / f"analyze-{key}.json"
         out = node("analyze", ck, "--tokens", data / "val.bin", "--seq-len", a.seq_len, "--batch", 8, "--ep", "cpu",
                    "--json", js)
@@ -293,149 +341,161 @@ def main():
                         if l.strip() and "Warning" not in l and " at operator()" not in l]
 
     # ---------------------------------------------------------------- outputs
+    keys = ["inheritune"] + [k for k in BASELINES if k in first]
+    n_final0 = first["inheritune"]["summary"]["layers"]
     labels = {"ref": f"Reference ({LAYERS}L, from scratch)", "inheritune": "Inheritune",
-              "random": f"Random init ({n_final}L)", "stack": "Stacking (2L → 4L)"}
-    colors = {"ref": "#222222", "inheritune": "#1f77b4", "random": "#ff7f0e", "stack": "#2ca02c"}
+              "random": f"Random init ({n_final0}L)", "stack": "Stacking (2L → 4L)",
+              "hybrid-stack": f"Hybrid stacking (ref 0–{N_INHERIT // 2 - 1} → {N_INHERIT}L)",
+              "half-width": f"Half width ({LAYERS}L, d={HIDDEN // 2})", "kd": f"Logit KD (random {n_final0}L)",
+              "kd-distilbert": f"DistilBERT KD (ref 0,2,..,{2 * N_INHERIT - 2})"}
+    colors = {"ref": "#222222", "inheritune": "#1f77b4", "random": "#ff7f0e", "stack": "#2ca02c",
+              "hybrid-stack": "#9467bd", "half-width": "#8c564b", "kd": "#e377c2", "kd-distilbert": "#17becf"}
     with open(docs / "metrics.csv", "w", newline="") as f:
-        cols = ["run", "event", "time", "step", "round", "layers", "tokens", "train_loss", "val_loss", "target", "lr",
-                "tokens_per_s", "grad_norm", "qk_grad_norms"]
-        w = csv.writer(f)
-        w.writerow(cols)
-        for k, r in runs.items():
-            w.writerow([k, "init", "", 0, 1, r["summary"]["rounds"][0]["layers"] if k != "stack" else N_INHERIT // 2,
-                        0, "", f"{init_loss[k]:.6f}", "", "", "", "", ""])
+        cols = ["run", "seed", "event", "time", "step", "round", "layers", "tokens", "train_loss", "val_loss", "target",
+                "lr", "tokens_per_s", "grad_norm", "qk_grad_norms"]
+        wr = csv.writer(f)
+        wr.writerow(cols)
+        all_runs = [("ref", None, ref_run)] + [(k, sd, r) for sd in seeds for k, r in by_seed[sd].items()]
+        for k, sd, r in all_runs:
+            if k in init_loss and sd in (None, seeds[0]):
+                wr.writerow([k, sd or "", "init", "", 0, 1,
+                             r["summary"]["rounds"][0]["layers"] if k != "stack" else N_INHERIT // 2,
+                             0, "", f"{init_loss[k]:.6f}", "", "", "", "", ""])
             for e in r["events"]:
                 if e["event"] not in ("step", "eval", "grow", "done"):
                     continue
                 row = []
-                for c in cols[1:]:
-                    v = e.get(c, "")
-                    if c == "qk_grad_norms" and isinstance(v, list):
+                for c_ in cols[2:]:
+                    v = e.get(c_, "")
+                    if c_ == "qk_grad_norms" and isinstance(v, list):
                         v = ";".join(f"{x:.4g}" for x in v)
-                    elif c == "time" and isinstance(v, (int, float)):
+                    elif c_ == "time" and isinstance(v, (int, float)):
                         v = f"{v:.3f}"
                     elif isinstance(v, float):
                         v = f"{v:.6g}"
                     row.append("" if v is None else v)
-                w.writerow([k] + row)
+                wr.writerow([k, sd or ""] + row)
 
     def curve(k):
-        r = runs[k]
-        pts = [(0, init_loss[k])]
-        for e in r["events"]:
-            if e["event"] == "eval":
-                pts.append((e["step"], e["val_loss"]))
-        return pts
+        """Val loss at each eval step, mean over the seeds that evaluated at that step (all of them for fixed-size
+        runs), with the first seed's step-0 loss."""
+        if k == "ref":
+            return [(0, init_loss["ref"])] + [(e["step"], e["val_loss"]) for e in ref_run["events"]
+                                              if e["event"] == "eval"]
+        at = {}
+        for sd in seeds:
+            for e in by_seed[sd][k]["events"]:
+                if e["event"] == "eval":
+                    at.setdefault(e["step"], []).append(e["val_loss"])
+        return [(0, init_loss[k])] + [(st, mean_std(v)[0]) for st, v in sorted(at.items()) if len(v) == len(seeds)]
 
-    series = [(labels[k], colors[k], curve(k), False) for k in runs]
+    series = [(labels[k], colors[k], curve(k), False) for k in ["ref"] + keys]
     svg_plot(series, target, docs / "loss.svg",
-             f"Python stdlib bytes: val loss vs steps (GPT-2 d={HIDDEN}, reference {LAYERS}L)")
+             f"Python stdlib bytes: val loss vs steps, mean of {len(seeds)} seed(s) (GPT-2 d={HIDDEN}, ref {LAYERS}L)")
 
-    def first_at_target(k):
-        return next((e["step"] for e in runs[k]["events"] if e["event"] == "eval" and e["val_loss"] <= target), None)
+    def first_at_target(events):
+        return next((e["step"] for e in events if e["event"] == "eval" and e["val_loss"] <= target), None)
 
-    rows = []
-    rs = runs["ref"]["summary"]
-    rows.append((labels["ref"], LAYERS, n_params(ref), rs["steps"], rs["tokens"], rs["final_val_loss"], "(target)", "—",
-                 runs["ref"]["seconds"]))
-    si = runs["inheritune"]["summary"]
-    for rd in si["rounds"] if si["num_rounds"] > 1 else []:
-        rows.append((f"Inheritune round {rd['round']}: first {rd['layers']} layers of the reference", rd["layers"],
-                     n_params(Path(rd["checkpoint"])), rd["steps"], rd["tokens"] if rd["round"] == 1 else
-                     rd["tokens"] - si["rounds"][rd["round"] - 2]["tokens"], rd["val_loss"],
-                     "yes" if rd["reached"] else "no", "", None))
-    rows.append((f"**Inheritune total** ({si['num_rounds']} round(s))", si["layers"], n_params(Path(si["final_checkpoint"])),
-                 si["steps"], si["tokens"], si["final_val_loss"], "**yes**" if si["reached"] else "**no**",
-                 first_at_target("inheritune"), runs["inheritune"]["seconds"]))
-    sr = runs["random"]["summary"]
-    rows.append((labels["random"] + ", same steps", sr["layers"], n_params(Path(sr["final_checkpoint"])), sr["steps"],
-                 sr["tokens"], sr["final_val_loss"], "yes" if sr["final_val_loss"] <= target else "no",
-                 first_at_target("random"), runs["random"]["seconds"]))
-    if "stack" in runs:
-        ss = runs["stack"]["summary"]
-        rows.append((labels["stack"], N_INHERIT, n_params(Path(ss["final_checkpoint"])), ss["steps"], ss["tokens"],
-                     ss["final_val_loss"], "yes" if ss["final_val_loss"] <= target else "no", first_at_target("stack"),
-                     runs["stack"]["seconds"]))
-    table = ["| model | layers | params | steps | tokens | val loss | reached target? | first eval at target (step) | wall (s) |",
-             "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
-    for m, l, p, st, tok, vl, ok, first, sec in rows:
-        table.append(f"| {m} | {l} | {p / 1e6:.2f} M | {st} | {tok / 1e6:.2f} M | {vl:.4f} | {ok} | "
-                     f"{'—' if first in (None, '') else first} | {'' if sec is None else f'{sec:.0f}'} |")
+    def col(k, f):
+        return [f(by_seed[sd][k]) for sd in seeds]
+
+    table = [f"| model | layers | params | steps | tokens | val loss (mean ± std, {len(seeds)} seeds) | reached target "
+             f"(seeds) | first eval at target (step, mean) | wall (s, mean) |",
+             "|---|---:|---:|---|---:|---:|---|---:|---:|"]
+    rs = ref_run["summary"]
+    table.append(f"| {labels['ref']} | {LAYERS} | {n_params(ref) / 1e6:.2f} M | {rs['steps']} | {rs['tokens'] / 1e6:.2f} M "
+                 f"| {target:.4f} (one run) | (target) | — | {ref_run['seconds']:.0f} |")
+    stats = {}
+    for k in keys:
+        fin = col(k, lambda r: r["summary"]["final_val_loss"])
+        reached = sum(v <= target for v in fin)
+        firsts = [x for x in col(k, lambda r: first_at_target(r["events"])) if x is not None]
+        layers = sorted(set(col(k, lambda r: r["summary"]["layers"])))
+        steps_ = sorted(set(col(k, lambda r: r["summary"]["steps"])))
+        params = n_params(Path(first[k]["summary"]["final_checkpoint"]))
+        stats[k] = dict(final=fin, mean=mean_std(fin)[0], std=mean_std(fin)[1], reached=reached, params=params)
+        name = f"**{labels[k]}**" if k == "inheritune" else labels[k]
+        table.append(f"| {name} | {'/'.join(map(str, layers))} | {params / 1e6:.2f} M | {'/'.join(map(str, steps_))} | "
+                     f"{mean_std(col(k, lambda r: r['summary']['tokens']))[0] / 1e6:.2f} M | {fmt_ms(fin)} | "
+                     f"{reached}/{len(seeds)} | {f'{mean_std(firsts)[0]:.0f}' if firsts else '—'} | "
+                     f"{mean_std(col(k, lambda r: r['seconds']))[0]:.0f} |")
 
     wall = time.time() - t_all
-    res = {"corpus": corpus, "target": target, "init_val_loss": init_loss,
-           "stacked_val_loss_before_phase2": runs.get("stack", {}).get("stacked_loss"),
-           "summaries": {k: r["summary"] for k, r in runs.items()}, "analyze": analyze, "wall_s": wall,
+    res = {"corpus": corpus, "target": target, "seeds": seeds, "init_val_loss_first_seed": init_loss,
+           "stacked_val_loss_before_phase2": stacked_loss,
+           "reference": ref_run["summary"],
+           "summaries": {str(sd): {k: r["summary"] for k, r in by_seed[sd].items()} for sd in seeds},
+           "final_val_loss": {k: v["final"] for k, v in stats.items()}, "analyze": analyze, "wall_s": wall,
            "args": vars(a), "torch": torch.__version__, "threads": torch.get_num_threads()}
     (docs / "results.json").write_text(json.dumps(res, indent=2, default=str).replace(str(ROOT) + "/", "") + "\n")
 
-    findings = []
-    findings.append(f"At step 0 the inherited {N_INHERIT}-layer model is at {init_loss['inheritune']:.3f} nats/byte, the "
-                    f"random {n_final}-layer one at {init_loss['random']:.3f} (ln 256 = 5.545), the reference at {target:.3f}: "
-                    f"dropping the top {LAYERS - N_INHERIT} layers costs {init_loss['inheritune'] - target:+.3f}, a random "
-                    f"start {init_loss['random'] - target:+.3f}.")
-    if si["reached"]:
-        findings.append(f"Inheritune reached the reference's val loss with {si['layers']} layers "
-                        f"({n_params(Path(si['final_checkpoint'])) / n_params(ref):.0%} of the parameters) after "
-                        f"{si['num_rounds']} round(s), {si['steps']} steps in total ({si['steps'] / a.ref_steps:.0%} of "
-                        f"the reference's {a.ref_steps}); first eval at or below it: step {first_at_target('inheritune')}.")
+    si = stats["inheritune"]
+    findings = [f"At step 0 (seed {seeds[0]}) the inherited {N_INHERIT}-layer model is at {init_loss['inheritune']:.3f} "
+                f"nats/byte, the reference at {target:.3f}: dropping the top {LAYERS - N_INHERIT} layers costs "
+                f"{init_loss['inheritune'] - target:+.3f}" +
+                (f"; a random start is at {init_loss['random']:.3f}" if "random" in init_loss else "") + "."]
+    findings.append(f"Inheritune ends at {fmt_ms(si['final'])} and reaches the reference's val loss in "
+                    f"{si['reached']} of {len(seeds)} seeds.")
+    better = [k for k in keys[1:] if stats[k]["mean"] < si["mean"]]
+    for k in keys[1:]:
+        d = stats[k]["mean"] - si["mean"]
+        sep = abs(d) > (stats[k]["std"] + si["std"])
+        findings.append(f"{labels[k]}: {fmt_ms(stats[k]['final'])}, {abs(d):.4f} {'above' if d > 0 else 'below'} "
+                        f"Inheritune's mean ({'more' if sep else 'less'} than the two std's together"
+                        f"{'' if sep else ': not separated at this many seeds'}); reached the target in "
+                        f"{stats[k]['reached']}/{len(seeds)} seeds.")
+    if better:
+        findings.append("**A baseline beats Inheritune here:** " + ", ".join(labels[k] for k in better) +
+                        " ends with a lower mean val loss.")
     else:
-        findings.append(f"Inheritune did not reach the reference's val loss within {si['num_rounds']} rounds "
-                        f"(final {si['final_val_loss']:.4f} with {si['layers']} layers vs {target:.4f}).")
-    gap = sr["final_val_loss"] - si["final_val_loss"]
-    findings.append(f"The random-init model of the same size, given the same {sr['steps']} steps, ends at "
-                    f"{sr['final_val_loss']:.4f}: {abs(gap):.3f} nats/byte {'above' if gap > 0 else 'below'} Inheritune"
-                    f"{', and ' + ('it reaches' if sr['final_val_loss'] <= target else 'does not reach') + ' the target'}.")
-    if "stack" in runs:
-        ss = runs["stack"]["summary"]
-        r1 = si["rounds"][0]
-        findings.append(f"Stacking (same {N_INHERIT} layers, same {ss['steps']} steps as Inheritune's first round) ends at "
-                        f"{ss['final_val_loss']:.4f}, vs {r1['val_loss']:.4f} for that Inheritune round: it starts from "
-                        f"a model trained only {a.steps // 2} steps, Inheritune from one trained {a.ref_steps}.")
+        findings.append("No baseline ends with a lower mean val loss than Inheritune in this miniature.")
+    if stacked_loss is not None:
+        findings.append(f"Stacking's model right after `cli.js stack` (seed {seeds[0]}) is at {stacked_loss:.4f}.")
     readme = f"""# Experiment: Inheritune in miniature (Table 1 of arXiv 2404.08634)
 
 Reproduce with `.venv/bin/python scripts/experiment.py` (offline, {os.cpu_count()} CPU cores, {wall / 60:.1f} min here;
 torch {torch.__version__} fp32, {torch.get_num_threads()} threads). All training is done by the project's trainer
 (`python -m inheritune_trainer train`), all surgery by `node dist/cli.js` (`synth`, `inherit`, `init-random`, `stack`,
-`analyze`).
+`half-width`, `analyze`).
 
 **Corpus.** The running Python's own standard library: the {corpus['files']} top-level `*.py` files of
 `{sysconfig.get_paths()['stdlib']}` (Python {sys.version.split()[0]}), byte-level (vocab 256); every 10th file by name is the
 validation split ({corpus['val_files']} files), so no file is in both: {corpus['train_tokens'] / 1e6:.2f} M train /
 {corpus['val_tokens'] / 1e6:.2f} M val bytes (sha256 train `{corpus['sha256_train'][:16]}…`, val `{corpus['sha256_val'][:16]}…`).
 Why not the trainer's `synth` corpus: it is an order-2 Markov chain, so a single attention layer can reach its entropy
-floor and depth barely matters — every model would end up at the same loss, and "reaching the reference" would say
-nothing. Real text (code, docstrings, comments) keeps rewarding depth and training, which is the regime the paper is
-about; it is already on every machine with Python, needs no tokenizer download, and its exact bytes are pinned by the
-hashes above (another Python version gives a slightly different corpus, so slightly different numbers).
+floor and depth barely matters. Real text keeps rewarding depth and training, which is the regime the paper is about.
 
 **Setup.** GPT-2 blocks, d = {HIDDEN}, {HEADS} heads, context {CONTEXT}, dropout 0; batch {a.batch_size} × {a.seq_len} bytes;
 AdamW (lr {a.lr:g}, betas 0.9/0.95, weight decay 0.1), {a.warmup} warm-up steps then cosine to lr/10 (restarted each
 round), clip 1.0. Val loss = mean over the same {a.eval_iters * a.batch_size} fixed val windows for every model (the
-trainer's eval set), in nats per byte.
+trainer's eval set), in nats per byte. Seeds {', '.join(map(str, seeds))} (data order, initialisation and surgery seed):
+every model below is trained once per seed, with the same data order as Inheritune for that seed.
 
-* (a) **Reference**: {LAYERS} layers from scratch (`--init scratch-full`), {a.ref_steps} steps. Its val loss
+* (a) **Reference**: {LAYERS} layers from scratch (`--init scratch-full`), {a.ref_steps} steps, one run. Its val loss
   **{target:.4f}** is the target.
 * (b) **Inheritune** (`--init inherit --layers {N_INHERIT} --grow-by 1 --max-rounds {a.max_rounds}`): the first {N_INHERIT}
-  layers (embeddings, blocks 0–{N_INHERIT - 1}, final norm and LM head) of the trained reference, {a.steps} steps per
-  round; if the val loss is still above the target, a fresh model with one more inherited layer ({'re-inherit, as in the paper'}).
-* (c) **Random init** of the size Inheritune ended with ({n_final} layers), trained for as many steps in total ({steps_total}).
-{'* (d) **Stacking** (Gong et al. 2019): a random 2-layer model for ' + str(a.steps // 2) + ' steps, `cli.js stack` (blocks duplicated to 4 layers; val loss right after stacking ' + f"{runs['stack']['stacked_loss']:.4f}" + '), ' + str(a.steps - a.steps // 2) + ' more steps — the same budget as one Inheritune round.' if 'stack' in runs else ''}
+  layers of the trained reference, {a.steps} steps per round, re-inherited one layer deeper while above the target.
+* Every baseline gets the steps Inheritune used in total for that seed (one round):
+  **random init** of Inheritune's final size; **stacking** (Gong et al. 2019: random 2 layers for {a.steps // 2} steps,
+  `cli.js stack` to 4, {a.steps - a.steps // 2} more — the budget of one Inheritune round); **hybrid stacking**
+  (`--init hybrid-stack`: reference blocks 0–{N_INHERIT // 2 - 1} stacked to {N_INHERIT}); **half width** (`--init half-width`:
+  the reference's {LAYERS} layers at d = {HIDDEN // 2}, {HEADS // 2} heads, from its leading slices); **logit KD** (`--init kd`:
+  random init of Inheritune's final size, T = 2, α = 0.5, teacher = the reference); **DistilBERT KD**
+  (`--init kd-distilbert`: reference blocks 0, 2, 4, 6, soft + LM + hidden cosine).
 
 ## Results
 
 {chr(10).join(table)}
 
-Initial val loss (step 0, before any training): {', '.join(f"{labels[k]} {v:.3f}" for k, v in init_loss.items())}.
+Initial val loss (step 0, seed {seeds[0]}): {', '.join(f"{labels[k]} {v:.3f}" for k, v in init_loss.items())}.
 "Reached target" = final val loss ≤ the reference's; "first eval at target" = the first evaluation
-(every {a.eval_interval} steps, and at each round end) at or below it. Steps of Inheritune round r > 1 continue
-the global step count.
+(every {a.eval_interval} steps, and at each round end) at or below it, mean over the seeds that reached it.
 
 ![val loss vs steps](loss.svg)
 
-(The step-0 points of the randomly initialised models, ≈ 5.3, are above the plotted range.)
+(Mean over seeds at each eval step; the step-0 points of the randomly initialised models, ≈ 5.3, are above the plotted range.)
 
-Raw metrics: [metrics.csv](metrics.csv) (every `step`/`eval`/`grow`/`done` line of every run's metrics.jsonl, plus each
+Raw metrics: [metrics.csv](metrics.csv) (every `step`/`eval`/`grow`/`done` line of every run and seed, plus each
 model's step-0 val loss as `init`); summaries: [results.json](results.json).
 
 ## Lazy layers (`node dist/cli.js analyze CKPT --tokens val.bin --seq-len {a.seq_len} --batch 8`)
@@ -446,7 +506,7 @@ Reference ({LAYERS}L, trained):
 {chr(10).join(analyze['reference'])}
 ```
 
-Inheritune, final model ({n_final}L, trained):
+Inheritune, final model (seed {seeds[0]}, {n_final0}L, trained):
 
 ```
 {chr(10).join(analyze['inheritune'])}
@@ -456,7 +516,7 @@ Inheritune, final model ({n_final}L, trained):
 
 {chr(10).join('* ' + x for x in findings)}
 
-A miniature: a {a.ref_steps}-step reference, byte-level tokens, one seed, one corpus. The reference is far from
+A miniature: a {a.ref_steps}-step reference, byte-level tokens, {len(seeds)} seeds, one corpus. The reference is far from
 converged, unlike the paper's (GPT-2 large, fully pre-trained), so "reaching the reference" is easier here than there;
 what carries over is the comparison at equal size and equal steps.
 """

@@ -11,7 +11,7 @@ import { activeTemps } from './checkpoint/writer';
 import { InherituneError, isInherituneError } from './errors';
 import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
-import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
+import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planHalfWidth, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
 import { DEGENERATE_WHEN, EP_NAMES, K_STAR_MODES, type DegenerateWhen, type EpName, type KStarMode } from './shared/report';
 import { TOOL_VERSION } from './version';
@@ -81,7 +81,9 @@ async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; sha
   });
   if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r');
   const copied = plan.entries.filter((e) => e.source.kind === 'copy').length;
-  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${plan.entries.length - copied} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+  const sliced = plan.entries.filter((e) => e.source.kind === 'slice').length;
+  const init = plan.entries.length - copied - sliced;
+  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${sliced ? `${sliced} sliced, ` : ''}${init} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
 }
 
 export function buildProgram(): Command {
@@ -122,9 +124,10 @@ export function buildProgram(): Command {
       .addOption(out())
       .addOption(new Option('--preset <preset>', 'paper: copy embeddings, positions, final norm and head; code: as the authors\' released code').choices(PRESETS as string[]).default('paper'))
       .option('--modules <list>', 'sub-modules copied per block: attn,mlp,norm (the rest re-initialised)', 'attn,mlp,norm')
-      .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0),
-  ).action(async (ref: string, o: DtypeOpt & { layers?: number; out: string; preset: Preset; modules: string; seed: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planInherit(await openSource(ref, o), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed });
+      .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0)
+      .option('--stride <s>', 'take blocks 0, s, 2s, ... (2: the DistilBERT student, every other layer)', int('--stride', 1), 1),
+  ).action(async (ref: string, o: DtypeOpt & { layers?: number; out: string; preset: Preset; modules: string; seed: number; stride: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    const plan = planInherit(await openSource(ref, o), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed, stride: o.stride });
     await runPlan(plan, o.out, o);
   });
 
@@ -149,6 +152,16 @@ export function buildProgram(): Command {
       .addOption(out()),
   ).action(async (small: string, o: DtypeOpt & { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
     await runPlan(planStack(await openSource(small, o)), o.out, o);
+  });
+
+  common(
+    program
+      .command('half-width')
+      .description("half-width baseline: the reference's depth at half the hidden size, heads and MLP width, from its leading rows/columns")
+      .argument('<ref>')
+      .addOption(out()),
+  ).action(async (ref: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planHalfWidth(await openCheckpoint(ref)), o.out, o);
   });
 
   common(

@@ -33,6 +33,11 @@ export interface TensorTemplate {
   unprefixed?: boolean;
   /** May be absent when the config ties it to this tensor. */
   tiedTo?: string;
+  /**
+   * Per axis, how many equal parts are stacked along it (gpt2's fused q|k|v columns: [1, 3]); default 1 each.
+   * Width surgery (`half-width`) keeps the leading entries of every part, not of the whole axis.
+   */
+  blocks?: number[];
 }
 
 export interface DimRule {

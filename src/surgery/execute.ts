@@ -2,7 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { configText, passthroughFiles } from '../checkpoint/config';
-import { DType, fromFloat32 } from '../checkpoint/dtypes';
+import { DType, DTYPE_BYTES, fromFloat32 } from '../checkpoint/dtypes';
 import { readGgufHeader } from '../checkpoint/ggufReader';
 import { decodeStored, StoredTensor, storedRowBytes } from '../checkpoint/ggufStored';
 import { ggufTokenizer } from '../checkpoint/ggufTokenizer';
@@ -10,7 +10,7 @@ import { readTensorBytes } from '../checkpoint/safetensors';
 import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import { initValues } from './init';
-import { SurgeryPlan } from './plan';
+import { AxisRanges, SurgeryPlan } from './plan';
 
 export interface ExecuteOptions {
   force?: boolean;
@@ -29,6 +29,45 @@ export function provenanceMetadata(plan: SurgeryPlan): Record<string, string> {
   return { format: 'pt', inheritune: JSON.stringify(plan.provenance) };
 }
 
+/**
+ * The bytes of a row-major slice of a stored tensor: `ranges[a]` are the [start, length) runs kept on axis a. Reads
+ * one run of the last axis at a time (a row of a weight matrix at most), so memory is the output tensor only.
+ */
+export async function readSlice(file: string, begin: number, end: number, shape: number[], ranges: AxisRanges, elemBytes: number, tensor: string): Promise<Uint8Array> {
+  const numel = shape.reduce((a, b) => a * b, 1);
+  if (end - begin !== numel * elemBytes) throw new InherituneError('E_TENSOR', `${file}: tensor ${tensor} has ${end - begin} bytes, its shape [${shape}] needs ${numel * elemBytes}`, { file, tensor });
+  ranges.forEach((rs, a) => {
+    for (const [s, n] of rs) {
+      if (!(Number.isInteger(s) && Number.isInteger(n) && s >= 0 && n >= 0 && s + n <= shape[a])) {
+        throw new InherituneError('E_TENSOR', `internal: slice ${s}:${s + n} of axis ${a} is outside tensor ${tensor} [${shape}]`, { tensor });
+      }
+    }
+  });
+  const strides = shape.map((_, a) => shape.slice(a + 1).reduce((x, y) => x * y, 1));
+  const out = new Uint8Array(ranges.reduce((a, rs) => a * rs.reduce((x, [, n]) => x + n, 0), 1) * elemBytes);
+  const fh = await fsp.open(file, 'r');
+  let pos = 0;
+  const last = shape.length - 1;
+  const visit = async (axis: number, base: number): Promise<void> => {
+    for (const [s, n] of ranges[axis]) {
+      if (axis === last) {
+        const len = n * elemBytes;
+        const { bytesRead } = await fh.read(out, pos, len, begin + (base + s) * elemBytes);
+        if (bytesRead !== len) throw new InherituneError('E_IO', `${file}: ended early while reading tensor ${tensor}`, { file, tensor });
+        pos += len;
+      } else {
+        for (let i = s; i < s + n; i++) await visit(axis + 1, base + i * strides[axis]);
+      }
+    }
+  };
+  try {
+    await visit(0, 0);
+  } finally {
+    await fh.close();
+  }
+  return out;
+}
+
 export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
   return plan.entries.map((e) => {
     const src = e.source;
@@ -44,7 +83,9 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
           ? { kind: 'chunks', produce: () => decodedPieces(src.stored!, src.file, src.begin, src.end, e.dtype) }
           : src.kind === 'copy'
           ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
-          : {
+          : src.kind === 'slice'
+            ? { kind: 'bytes', produce: () => readSlice(src.file, src.begin, src.end, src.shape, src.ranges, DTYPE_BYTES[e.dtype], src.tensor) }
+            : {
               kind: 'bytes',
               produce: () => fromFloat32(e.dtype, initValues(src.init, e.shape.reduce((a, b) => a * b, 1), src.std, plan.numLayers, plan.seed, e.name)),
             },

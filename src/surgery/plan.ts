@@ -4,11 +4,11 @@
  * validated before anything is written, and printable for review and snapshot tests.
  */
 import * as path from 'node:path';
-import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, Role, TensorTemplate, templateApplies, readDims } from '../arch/spec';
+import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, ModelDims, Role, TensorTemplate, templateApplies, readDims, shapeOf } from '../arch/spec';
 import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
 import type { StoredTensor } from '../checkpoint/ggufStored';
 import { ModelConfig } from '../checkpoint/config';
-import { byteLength, DType } from '../checkpoint/dtypes';
+import { byteLength, DType, DTYPE_BYTES } from '../checkpoint/dtypes';
 import type { TensorInfo } from '../checkpoint/safetensors';
 import { InherituneError } from '../errors';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
@@ -16,10 +16,14 @@ import { initStd } from './init';
 
 export type Preset = 'paper' | 'code';
 export const PRESETS: readonly Preset[] = ['paper', 'code'];
-export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random';
+export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random' | 'half-width';
+
+/** Per axis of the source tensor, the [start, length) runs kept, in order (row-major slicing). */
+export type AxisRanges = [number, number][][];
 
 export type EntrySource =
   | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; transform?: TensorInfo['transform']; stored?: StoredTensor }
+  | { kind: 'slice'; from: 'ref'; tensor: string; file: string; begin: number; end: number; shape: number[]; ranges: AxisRanges }
   | { kind: 'init'; init: InitKind; std: number };
 
 export interface PlanEntry {
@@ -224,13 +228,20 @@ export interface InheritOptions {
   preset?: Preset;
   modules?: ReadonlySet<Module>;
   seed?: number;
+  /** Take reference blocks 0, s, 2s, ... (s = 2: DistilBERT's every-other-layer student); default 1. */
+  stride?: number;
 }
 
-/** Inheritune: the first n blocks of the reference (default n = floor(k/2)). */
+/** Inheritune: the first n blocks of the reference (default n = floor(k/2)); with a stride s, blocks 0, s, ..., (n-1)s. */
 export function planInherit(ref: Checkpoint, o: InheritOptions = {}): SurgeryPlan {
   const k = ref.dims.numLayers;
+  const stride = o.stride ?? 1;
+  if (!Number.isInteger(stride) || stride < 1) throw new InherituneError('E_ARGS', `--stride must be a whole number ≥ 1 (got ${stride})`);
   const n = o.layers ?? Math.max(1, Math.floor(k / 2));
   checkLayers(n, k, '--layers', ref.dir);
+  if ((n - 1) * stride >= k) {
+    throw new InherituneError('E_ARGS', `--layers ${n} --stride ${stride} needs block ${(n - 1) * stride}, but ${ref.dir} has ${k} layers (0..${k - 1}); use --layers ${Math.floor((k - 1) / stride) + 1} at most`);
+  }
   const preset = o.preset ?? 'paper';
   const presetSpec = ref.spec.presets[preset];
   if (!presetSpec) throw new InherituneError('E_ARGS', `--preset: unknown preset "${preset}"; use ${PRESETS.join(' or ')}`);
@@ -240,10 +251,10 @@ export function planInherit(ref: Checkpoint, o: InheritOptions = {}): SurgeryPla
     op: 'inherit',
     base: ref,
     baseTag: 'ref',
-    layers: Array.from({ length: n }, (_, i) => ({ ckpt: ref, from: 'ref' as const, layer: i, modules })),
+    layers: Array.from({ length: n }, (_, i) => ({ ckpt: ref, from: 'ref' as const, layer: i * stride, modules })),
     reinitRoles: new Set(presetSpec.reinit),
     seed,
-    extraProvenance: { preset, modules: [...modules].join(',') || 'none', referenceLayers: k },
+    extraProvenance: { preset, modules: [...modules].join(',') || 'none', referenceLayers: k, ...(stride > 1 ? { stride } : {}) },
   });
 }
 
@@ -313,6 +324,121 @@ export function planStack(small: Checkpoint): SurgeryPlan {
   });
 }
 
+/** The sizes `half-width` halves (config keys through the spec's dims); head_dim, vocab, context and depth stay. */
+export const HALVED_DIMS = ['hidden', 'heads', 'kvHeads', 'inter'] as const;
+
+/**
+ * Per axis, the runs kept when an axis of `from` entries becomes `to` entries: the leading to/parts entries of each
+ * of its `parts` equal parts (gpt2's fused q|k|v is 3 parts). Heads are the outer index of every projection here
+ * (q/k/v rows, o_proj columns, gpt_neox's per-head q,k,v rows), so a leading run is "the first heads/2 heads, whole".
+ */
+export function leadingRuns(from: number, to: number, parts = 1): [number, number][] {
+  if (to === from) return [[0, from]];
+  if (from % parts || to % parts) throw new InherituneError('E_SPEC', `internal: ${from} → ${to} does not split into ${parts} equal parts`);
+  const a = from / parts;
+  const b = to / parts;
+  return Array.from({ length: parts }, (_, p) => [p * a, b] as [number, number]);
+}
+
+/**
+ * Half-width baseline (the paper's "half width"): the reference's depth at half the hidden size, heads, key/value heads
+ * and MLP width (head_dim unchanged), every tensor the reference's leading slice: embeddings and norms their first
+ * hidden/2 columns/entries; attention the first heads/2 query heads and kvHeads/2 key/value heads (whole heads: their
+ * head_dim rows) and the first hidden/2 input columns; the MLP its first inter/2 units; vocab and positions whole.
+ */
+export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
+  const spec = ref.spec;
+  const d = ref.dims;
+  const odd = HALVED_DIMS.filter((k) => d[k] % 2 !== 0);
+  if (odd.length) {
+    throw new InherituneError('E_ARGS', `half-width needs even sizes, but ${ref.configPath} has ${odd.map((k) => `${k} = ${d[k]}`).join(', ')}; halving would cut a head (or unit) in two`);
+  }
+  const config: ModelConfig = { ...ref.config };
+  for (const k of HALVED_DIMS) {
+    const key = spec.dims[k]?.key;
+    if (key && typeof config[key] === 'number') config[key] = (config[key] as number) / 2;
+  }
+  const nd: ModelDims = readDims(spec, config, 'output config.json');
+  for (const k of HALVED_DIMS) {
+    if (nd[k] * 2 !== d[k]) throw new InherituneError('E_CONFIG', `half-width: ${k} would be ${nd[k]}, not ${d[k] / 2}, from ${ref.configPath}; its size is derived from a key this tool does not halve`);
+  }
+  if (nd.headDim !== d.headDim) throw new InherituneError('E_CONFIG', `half-width: head_dim would change from ${d.headDim} to ${nd.headDim} (${ref.configPath})`);
+  const ctx = `half-width (${spec.family})`;
+  const entries: PlanEntry[] = [];
+  const add = (t: TensorTemplate, srcName: string, outName: string, layer: number) => {
+    const info = ref.tensors.get(srcName);
+    if (!info) {
+      if (t.buffer || t.tiedTo) return; // optional buffers; a tied head not stored
+      throw new InherituneError('E_TENSOR', `${ref.dir}: tensor ${srcName} is missing; the reference is incomplete`, { tensor: srcName });
+    }
+    const whole = {
+      kind: 'copy' as const, from: 'ref' as const, tensor: srcName, file: info.file, begin: info.begin, end: info.end,
+      ...(info.transform ? { transform: info.transform } : {}), ...(info.stored ? { stored: info.stored } : {}),
+    };
+    const oldShape = shapeOf(t, d, ctx);
+    if (!oldShape) {
+      entries.push({ name: outName, dtype: info.dtype, shape: info.shape, byteLength: info.end - info.begin, layer, source: whole }); // buffers
+      return;
+    }
+    if (oldShape.join(',') !== info.shape.join(',')) {
+      throw new InherituneError('E_CONFIG', `${ref.dir}: tensor ${srcName} has shape [${info.shape}] but its config implies [${oldShape}]`, { tensor: srcName });
+    }
+    const newShape = shapeOf(t, nd, ctx)!;
+    const ranges: AxisRanges = oldShape.map((n, a) => leadingRuns(n, newShape[a], t.blocks?.[a] ?? 1));
+    const numel = newShape.reduce((x, y) => x * y, 1);
+    const same = newShape.every((n, a) => n === oldShape[a]);
+    if (!same && (info.transform || info.stored)) {
+      // Slices are byte ranges of the stored tensor: a GGUF block or a transposed PyTorch weight has other bytes.
+      throw new InherituneError(
+        'E_ARGS',
+        `${info.file}: tensor ${srcName} is not stored as plain ${info.dtype} rows, so half-width cannot slice it; ` +
+          `write the reference as safetensors first (inheritune inherit ${ref.dir} --layers ${d.numLayers} --out DIR) and cut that`,
+        { file: info.file, tensor: srcName },
+      );
+    }
+    entries.push({
+      name: outName,
+      dtype: info.dtype,
+      shape: newShape,
+      byteLength: numel * DTYPE_BYTES[info.dtype],
+      layer,
+      source: same ? whole : { kind: 'slice', from: 'ref', tensor: srcName, file: info.file, begin: info.begin, end: info.end, shape: oldShape, ranges },
+    });
+  };
+  for (const t of spec.pre) add(t, fullName(t, t.name, ref.prefix), fullName(t, t.name, ref.prefix), -1);
+  for (let i = 0; i < d.numLayers; i++) {
+    for (const t of spec.layer) {
+      if (!templateApplies(t, ref.config)) continue;
+      const name = fullName(t, layerName(t, i), ref.prefix);
+      add(t, name, name, i);
+    }
+  }
+  for (const t of spec.post) add(t, fullName(t, t.name, ref.prefix), fullName(t, t.name, ref.prefix), -1);
+  const layerMap: LayerMapItem[] = Array.from({ length: d.numLayers }, (_, i) => ({ out: i, from: 'ref' as const, layer: i, modules: [...ALL_MODULES] }));
+  const plan: SurgeryPlan = {
+    op: 'half-width',
+    family: spec.family,
+    numLayers: d.numLayers,
+    config,
+    entries,
+    layerMap,
+    passthroughFrom: ref.dir,
+    seed: 0,
+    provenance: {
+      tool: `${TOOL_NAME} ${TOOL_VERSION}`,
+      op: 'half-width',
+      family: spec.family,
+      ref: ref.dir,
+      layerMap: layerMap.map((l) => `${l.out}<-ref:${l.layer}`),
+      slice: 'leading: hidden/2 columns, heads/2 and kvHeads/2 whole heads, inter/2 units',
+      from: { hidden: d.hidden, heads: d.heads, kvHeads: d.kvHeads, inter: d.inter },
+      to: { hidden: nd.hidden, heads: nd.heads, kvHeads: nd.kvHeads, inter: nd.inter },
+    },
+  };
+  validatePlan(plan, spec);
+  return plan;
+}
+
 /** One line per output tensor: stable text for review (`--dry-run`) and snapshot tests. */
 export function describePlan(plan: SurgeryPlan): string {
   const lines = [`${plan.op} ${plan.family}: ${plan.numLayers} layers`];
@@ -320,7 +446,9 @@ export function describePlan(plan: SurgeryPlan): string {
     const src =
       e.source.kind === 'copy'
         ? `copy ${e.source.from}:${e.source.tensor} @${path.basename(e.source.file)}[${e.source.begin}, ${e.source.end})${e.source.transform ? ` ${e.source.transform}` : ''}${e.source.stored ? ` (${e.source.stored.ggufName} ${e.source.stored.type.name} → ${e.dtype})` : ''}`
-        : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
+        : e.source.kind === 'slice'
+          ? `slice ${e.source.from}:${e.source.tensor}[${e.source.ranges.map((r) => r.map(([a, n]) => `${a}:${a + n}`).join('+')).join(', ')}] @${path.basename(e.source.file)}`
+          : `init ${e.source.init}${e.source.init.startsWith('normal') ? `(std=${e.source.std})` : ''}`;
     lines.push(`${e.name} ${e.dtype}[${e.shape.join(',')}] <- ${src}`);
   }
   return lines.join('\n');

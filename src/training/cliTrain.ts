@@ -49,11 +49,20 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
     .option('--max-rounds <r>', 'at most this many rounds (default 5)', whole('--max-rounds', 1))
     .option('--target-val-loss <x>', "stop growing at this val loss (default: the reference's own)", positive)
     .option('--devices <k>', 'processes on this machine (GPUs); > 1 launches torch.distributed.run', whole('--devices', 1), 1)
+    .option('--nnodes <n>', 'machines in the run (torchrun --nnodes); run the same command on each', whole('--nnodes', 1))
+    .option('--node-rank <r>', "this machine's rank 0..n-1 (static rendezvous; default: c10d assigns ranks)", whole('--node-rank', 0))
+    .option('--rdzv-endpoint <host:port>', 'rendezvous address every node can reach (needed with --nnodes > 1)')
+    .option('--rdzv-id <id>', 'run id shared by the nodes (default inheritune)')
     .option('--python <path>', 'Python with torch and transformers (default $INHERITUNE_PYTHON or python3)', defaultPython())
     .option('--no-check', 'skip the torch/transformers check before starting')
     .option('--dry-run', 'print the trainer command and exit')
     .argument('[trainerArgs...]', 'after --: passed to the trainer as they are (python -m inheritune_trainer train --help)')
-    .addHelpText('after', '\nExample:\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 -- --lr 3e-4 --batch-size 8')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 -- --lr 3e-4 --batch-size 8' +
+        '\n  # two machines with 8 GPUs each (run on both; node-rank 0 on the first):' +
+        '\n  inheritune train --ref R --data D --out O --devices 8 --nnodes 2 --node-rank 0 --rdzv-endpoint 10.0.0.1:29400',
+    )
     .action(async (trainerArgs: string[], o: TrainCliOptions) => {
       process.exit(await runTrainCli({ ...o, extraArgs: trainerArgs }, signal));
     });

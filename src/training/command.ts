@@ -1,8 +1,12 @@
 /**
  * The trainer's command line, built once for the CLI (`inheritune train`) and the VS Code task alike:
  *
- *   K = 1: <python> -m inheritune_trainer train --ref R --data D --out O [options] [extra]
- *   K > 1: <python> -m torch.distributed.run --standalone --nproc_per_node K -m inheritune_trainer train ...
+ *   K = 1:        <python> -m inheritune_trainer train --ref R --data D --out O [options] [extra]
+ *   K > 1:        <python> -m inheritune_trainer.launch --standalone --nproc_per_node K -m inheritune_trainer train ...
+ *   N > 1 nodes:  <python> -m inheritune_trainer.launch --nnodes N --nproc_per_node K --rdzv_endpoint H:P --rdzv_id ID
+ *                   (--rdzv_backend c10d, or static with --node_rank R when the node rank is given) -m ... train ...
+ *
+ * `inheritune_trainer.launch` is torch.distributed.run with the repairs every supported torch needs (launch.py).
  *
  * with PYTHONPATH starting at the bundled trainer folder (`<extension>/trainer`, or `<dist>/../trainer` for the CLI).
  * Also the task definition → `inheritune train ...` arguments, and the Python environment check.
@@ -28,6 +32,14 @@ export interface TrainingSpec {
   targetValLoss?: number;
   /** Processes (GPUs) on this machine; > 1 launches torch.distributed.run. */
   devices?: number;
+  /** Machines in the run (torchrun --nnodes); > 1 needs rdzvEndpoint, and the same command on every node. */
+  nnodes?: number;
+  /** This machine's rank, 0..nnodes-1 (torchrun --node_rank, static rendezvous); default: assigned by c10d. */
+  nodeRank?: number;
+  /** host:port of the rendezvous (torchrun --rdzv_endpoint): one of the nodes, reachable from all. */
+  rdzvEndpoint?: string;
+  /** Run id shared by the nodes (torchrun --rdzv_id); default `inheritune`. */
+  rdzvId?: string;
   /** Passed to the trainer unchanged, after ours (so they win: argparse keeps the last value). */
   extraArgs?: string[];
 }
@@ -36,7 +48,7 @@ export interface InvocationOptions extends TrainingSpec {
   python: string;
   /** Folder holding the `inheritune_trainer` package. */
   trainerDir: string;
-  /** Node (or Electron as node) the trainer uses for surgery (`--node`); the trainer's default is `node`. */
+  /** Node (or Electron as node) the trainer uses for surgery (`--node-bin`); the trainer's default is `node`. */
   nodePath?: string;
   /** Working directory (default: the current one). */
   cwd?: string;
@@ -56,17 +68,32 @@ export interface TrainerInvocation {
 
 export const TRAINER_MODULE = 'inheritune_trainer';
 
+export const LAUNCH_MODULE = `${TRAINER_MODULE}.launch`;
+
+/** The launcher's options (torchrun's, underscore spellings: both torch 1.13 and 2.x accept them); [] for 1 process. */
+export function launcherArgs(o: TrainingSpec): string[] {
+  const devices = o.devices ?? 1;
+  const nnodes = o.nnodes ?? 1;
+  if (nnodes > 1) {
+    const a = ['-m', LAUNCH_MODULE, '--nnodes', String(nnodes), '--nproc_per_node', String(devices), '--rdzv_endpoint', o.rdzvEndpoint!];
+    // A given node rank fixes the global ranks (static rendezvous, e.g. SLURM_NODEID); otherwise c10d assigns them.
+    if (o.nodeRank !== undefined) a.push('--rdzv_backend', 'static', '--node_rank', String(o.nodeRank));
+    else a.push('--rdzv_backend', 'c10d');
+    a.push('--rdzv_id', o.rdzvId ?? 'inheritune');
+    return a;
+  }
+  return devices > 1 ? ['-m', LAUNCH_MODULE, '--standalone', '--nproc_per_node', String(devices)] : [];
+}
+
 export function buildTrainerInvocation(o: InvocationOptions): TrainerInvocation {
   validateSpec(o);
-  const devices = o.devices ?? 1;
-  const launcher = devices > 1 ? ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(devices)] : [];
-  const args = [...launcher, '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', o.data, '--out', o.out];
+  const args = [...launcherArgs(o), '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', o.data, '--out', o.out];
   if (o.layers !== undefined) args.push('--layers', String(o.layers));
   if (o.growBy !== undefined) args.push('--grow-by', String(o.growBy));
   if (o.stepsPerRound !== undefined) args.push('--steps-per-round', String(o.stepsPerRound));
   if (o.maxRounds !== undefined) args.push('--max-rounds', String(o.maxRounds));
   if (o.targetValLoss !== undefined) args.push('--target-val-loss', String(o.targetValLoss));
-  if (o.nodePath) args.push('--node', o.nodePath);
+  if (o.nodePath) args.push('--node-bin', o.nodePath);
   args.push(...(o.extraArgs ?? []));
   const sep = (o.platform ?? process.platform) === 'win32' ? ';' : ':';
   const pythonPath = [o.trainerDir, ...(o.basePythonPath ?? '').split(sep).filter((p) => p && p !== o.trainerDir)].join(sep);
@@ -92,6 +119,21 @@ export function validateSpec(s: TrainingSpec): void {
   whole('--steps-per-round', s.stepsPerRound, 0);
   whole('--max-rounds', s.maxRounds, 1);
   whole('--devices', s.devices, 1);
+  whole('--nnodes', s.nnodes, 1);
+  whole('--node-rank', s.nodeRank, 0);
+  const nnodes = s.nnodes ?? 1;
+  if (s.nodeRank !== undefined && s.nodeRank >= nnodes) {
+    throw new InherituneError('E_ARGS', `--node-rank ${s.nodeRank} must be below --nnodes ${nnodes} (ranks are 0..${nnodes - 1})`);
+  }
+  if (s.rdzvEndpoint !== undefined && !/^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$/.test(s.rdzvEndpoint)) {
+    throw new InherituneError('E_ARGS', `--rdzv-endpoint must be host:port, e.g. 10.0.0.1:29400 (got ${JSON.stringify(s.rdzvEndpoint)})`);
+  }
+  if (nnodes > 1 && !s.rdzvEndpoint) {
+    throw new InherituneError('E_ARGS', `--nnodes ${nnodes} needs --rdzv-endpoint host:port (a node every node can reach, e.g. the first one's address and a free port)`);
+  }
+  if (s.rdzvId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(s.rdzvId)) {
+    throw new InherituneError('E_ARGS', `--rdzv-id must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(s.rdzvId)})`);
+  }
   if (s.targetValLoss !== undefined && !(Number.isFinite(s.targetValLoss) && s.targetValLoss > 0)) {
     throw new InherituneError('E_ARGS', `--target-val-loss must be a positive number (got ${s.targetValLoss})`);
   }
@@ -110,6 +152,10 @@ export function trainCliArgs(s: TrainingSpec & { python?: string }): string[] {
   if (s.maxRounds !== undefined) a.push('--max-rounds', String(s.maxRounds));
   if (s.targetValLoss !== undefined) a.push('--target-val-loss', String(s.targetValLoss));
   if (s.devices !== undefined) a.push('--devices', String(s.devices));
+  if (s.nnodes !== undefined) a.push('--nnodes', String(s.nnodes));
+  if (s.nodeRank !== undefined) a.push('--node-rank', String(s.nodeRank));
+  if (s.rdzvEndpoint !== undefined) a.push('--rdzv-endpoint', s.rdzvEndpoint);
+  if (s.rdzvId !== undefined) a.push('--rdzv-id', s.rdzvId);
   if (s.python) a.push('--python', s.python);
   if (s.extraArgs?.length) a.push('--', ...s.extraArgs);
   return a;

@@ -33,7 +33,7 @@ export function upsertTask(text: string | undefined, task: TaskEntry, formatting
 }
 
 /** The properties of the `inheritune` task type (package.json contributes.taskDefinitions): a task's identity. */
-export const TRAINING_TASK_PROPERTIES = ['ref', 'data', 'out', 'layers', 'growBy', 'stepsPerRound', 'maxRounds', 'targetValLoss', 'devices', 'extraArgs', 'python'] as const;
+export const TRAINING_TASK_PROPERTIES = ['ref', 'data', 'out', 'layers', 'growBy', 'stepsPerRound', 'maxRounds', 'targetValLoss', 'devices', 'extraArgs', 'python', 'nnodes', 'nodeRank', 'rdzvEndpoint', 'rdzvId'] as const;
 
 /**
  * The `type: inheritune` entries of a tasks.json text, as { label, definition } with only the declared properties

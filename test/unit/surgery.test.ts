@@ -10,7 +10,7 @@ import { readTensorBytes } from '../../src/checkpoint/safetensors';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { executePlan } from '../../src/surgery/execute';
 import { defaultOutDir, validateLayers } from '../../src/surgery/inputs';
-import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planStack, rewriteConfig } from '../../src/surgery/plan';
+import { describePlan, parseModules, planGrow, planHalfWidth, planInherit, planInitRandom, planStack, rewriteConfig } from '../../src/surgery/plan';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -260,4 +260,49 @@ test('the command\'s n input: 1..k-1, whole numbers; default output beside the r
   assert.match(validateLayers('2.5', 6)!, /whole number/);
   assert.match(validateLayers('', 6)!, /whole number/);
   assert.equal(defaultOutDir('/models/gpt2-medium', 12), '/models/gpt2-medium-inherit-12L');
+});
+
+/** Row-major slice of a 1-D/2-D F32 tensor by the leading runs: an independent re-statement of the documented slice. */
+function leading(t: { data: Float32Array; shape: number[] }, keep: number[], parts: number[] = []): number[] {
+  const runs = (n: number, k: number, p = 1) => Array.from({ length: p }, (_, i) => Array.from({ length: k / p }, (_, j) => (i * n) / p + j)).flat();
+  const idx = t.shape.map((n, a) => runs(n, keep[a], parts[a] ?? 1));
+  if (t.shape.length === 1) return idx[0].map((i) => t.data[i]);
+  return idx[0].flatMap((r) => idx[1].map((c) => t.data[r * t.shape[1] + c]));
+}
+
+test('half-width: full depth at half hidden/heads/kv heads/MLP width, every tensor the reference\'s leading slice', async () => {
+  // gpt2: Conv1D [in, out] with fused q|k|v columns (3 parts); llama: [out, in] with separate q/k/v (GQA 4 → 2 kv heads)
+  for (const family of ['gpt2', 'llama', 'gpt_neox']) {
+    const ref = path.join(dir, `hw-${family}-ref`);
+    await writeSynthCheckpoint(ref, { family, numLayers: 3, hidden: 32, heads: 4, kvHeads: family === 'llama' ? 2 : undefined, seed: 5 });
+    const r = await openCheckpoint(ref);
+    const out = path.join(dir, `hw-${family}`);
+    await executePlan(planHalfWidth(r), out);
+    const h = await openCheckpoint(out); // validates every tensor against the halved config
+    assert.deepEqual([h.dims.numLayers, h.dims.hidden, h.dims.heads, h.dims.kvHeads, h.dims.headDim, h.dims.inter, h.dims.vocab],
+      [3, 16, 2, r.dims.kvHeads / 2, r.dims.headDim, r.dims.inter / 2, r.dims.vocab]);
+    for (const name of h.tensors.keys()) {
+      const a = await readTensorF32(r, name);
+      const b = await readTensorF32(h, name);
+      const fused = family === 'gpt2' && name.includes('c_attn') ? (b.shape.length === 2 ? [1, 3] : [3]) : [];
+      assert.deepEqual([...b.data], leading(a, b.shape, fused), name);
+    }
+    assert.equal(JSON.parse(h.metadata.inheritune).op, 'half-width');
+  }
+  const odd = path.join(dir, 'hw-odd');
+  await writeSynthCheckpoint(odd, { family: 'llama', numLayers: 2, hidden: 36, heads: 3, kvHeads: 3, seed: 1 });
+  await assert.rejects(async () => planHalfWidth(await openCheckpoint(odd)), /half-width needs even sizes, but .*heads = 3/);
+});
+
+test('inherit --stride 2: blocks 0, 2, 4 (the DistilBERT student); a stride past the reference is refused', async () => {
+  const ref = path.join(dir, 'stride-ref');
+  await writeSynthCheckpoint(ref, { family: 'gpt2', numLayers: 6, seed: 2 });
+  const r = await openCheckpoint(ref);
+  const plan = planInherit(r, { layers: 3, stride: 2 });
+  assert.deepEqual(plan.layerMap.map((l) => l.layer), [0, 2, 4]);
+  const out = path.join(dir, 'stride-3L');
+  await executePlan(plan, out);
+  const c = await openCheckpoint(out);
+  for (const j of [0, 1, 2]) assert.ok((await bytesOf(c, `transformer.h.${j}.attn.c_attn.weight`)).equals(await bytesOf(r, `transformer.h.${2 * j}.attn.c_attn.weight`)));
+  assert.throws(() => planInherit(r, { layers: 4, stride: 2 }), /--layers 4 --stride 2 needs block 6, .* use --layers 3 at most/);
 });

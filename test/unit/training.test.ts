@@ -454,7 +454,7 @@ describe('trainer command', () => {
     assert.equal(inv.command, '/venv/bin/python');
     assert.deepEqual(inv.args, [
       '-m', 'inheritune_trainer', 'train', '--ref', 'ref', '--data', 'data', '--out', 'runs/a',
-      '--layers', '6', '--grow-by', '2', '--steps-per-round', '500', '--max-rounds', '4', '--target-val-loss', '3.25', '--node', '/usr/bin/node',
+      '--layers', '6', '--grow-by', '2', '--steps-per-round', '500', '--max-rounds', '4', '--target-val-loss', '3.25', '--node-bin', '/usr/bin/node',
       '--lr', '3e-4', '--layers', '7',
     ]);
     assert.equal(inv.cwd, '/ws');
@@ -462,10 +462,30 @@ describe('trainer command', () => {
     assert.equal(inv.env.PYTHONUNBUFFERED, '1');
   });
 
-  test('K > 1 devices: torch.distributed.run --standalone --nproc_per_node K -m inheritune_trainer', () => {
+  test('K > 1 devices: the repaired torchrun (inheritune_trainer.launch) --standalone --nproc_per_node K -m inheritune_trainer', () => {
     const inv = buildTrainerInvocation({ ...base, devices: 4 });
-    assert.deepEqual(inv.args.slice(0, 8), ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '4', '-m', 'inheritune_trainer', 'train']);
+    assert.deepEqual(inv.args.slice(0, 8), ['-m', 'inheritune_trainer.launch', '--standalone', '--nproc_per_node', '4', '-m', 'inheritune_trainer', 'train']);
     assert.equal(buildTrainerInvocation({ ...base, devices: 1 }).args[1], 'inheritune_trainer');
+  });
+
+  test('several nodes: --nnodes, the rendezvous endpoint and id; a node rank means the static rendezvous', () => {
+    const c10d = buildTrainerInvocation({ ...base, devices: 8, nnodes: 2, rdzvEndpoint: '10.0.0.1:29400' });
+    assert.deepEqual(c10d.args.slice(0, 16), [
+      '-m', 'inheritune_trainer.launch', '--nnodes', '2', '--nproc_per_node', '8', '--rdzv_endpoint', '10.0.0.1:29400',
+      '--rdzv_backend', 'c10d', '--rdzv_id', 'inheritune', '-m', 'inheritune_trainer', 'train', '--ref',
+    ]);
+    const stat = buildTrainerInvocation({ ...base, nnodes: 2, nodeRank: 1, rdzvEndpoint: 'node1:1234', rdzvId: 'job-7' });
+    assert.deepEqual(stat.args.slice(0, 16), [
+      '-m', 'inheritune_trainer.launch', '--nnodes', '2', '--nproc_per_node', '1', '--rdzv_endpoint', 'node1:1234',
+      '--rdzv_backend', 'static', '--node_rank', '1', '--rdzv_id', 'job-7', '-m', 'inheritune_trainer',
+    ]);
+    assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2 }), /--nnodes 2 needs --rdzv-endpoint/);
+    assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, nodeRank: 2, rdzvEndpoint: 'h:1' }), /--node-rank 2 must be below --nnodes 2/);
+    assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, rdzvEndpoint: 'no-port' }), /--rdzv-endpoint must be host:port/);
+    assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, rdzvEndpoint: 'h:1', rdzvId: 'a b' }), /--rdzv-id/);
+    assert.deepEqual(trainCliArgs({ ref: 'r', data: 'd', out: 'o', devices: 2, nnodes: 2, nodeRank: 0, rdzvEndpoint: 'h:5', rdzvId: 'x' }), [
+      'train', '--ref', 'r', '--data', 'd', '--out', 'o', '--devices', '2', '--nnodes', '2', '--node-rank', '0', '--rdzv-endpoint', 'h:5', '--rdzv-id', 'x',
+    ]);
   });
 
   test('PYTHONPATH: the trainer first, the existing entries after it (no duplicate); ; on Windows', () => {
@@ -629,7 +649,7 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
   test('--dry-run prints the command; a missing interpreter exits 1 with what to do', () => {
     const d = run(['--ref', ref, '--data', data, '--out', path.join(dir, 'x'), '--devices', '2', '--python', PYTHON, '--dry-run', '--', '--lr', '1e-3']);
     assert.equal(d.status, 0, d.stderr);
-    assert.match(d.stdout, /-m torch\.distributed\.run --standalone --nproc_per_node 2 -m inheritune_trainer train .* --lr 1e-3/);
+    assert.match(d.stdout, /-m inheritune_trainer\.launch --standalone --nproc_per_node 2 -m inheritune_trainer train .* --lr 1e-3/);
     assert.match(d.stdout, new RegExp(`PYTHONPATH=${TRAINER}`));
     const m = run(['--ref', ref, '--data', data, '--out', path.join(dir, 'y'), '--python', '/nonexistent/python']);
     assert.equal(m.status, 1);

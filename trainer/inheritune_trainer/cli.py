@@ -36,9 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ref", required=True, help="reference Hugging Face checkpoint folder (safetensors)")
     g.add_argument("--data", required=True, help="folder with train.bin and val.bin (uint16 tokens)")
     g.add_argument("--out", required=True, help="output folder (round checkpoints, metrics.jsonl, summary.json)")
-    g.add_argument("--init", choices=["inherit", "random", "scratch-full"], default="inherit",
+    g.add_argument("--init", choices=["inherit", "random", "scratch-full", "hybrid-stack", "half-width", "kd",
+                                      "kd-distilbert"], default="inherit",
                    help="inherit: first n reference layers (Inheritune); random: same size, from scratch; "
-                        "scratch-full: full reference depth from scratch")
+                        "scratch-full: full reference depth from scratch; hybrid-stack: reference blocks 0..n/2-1 "
+                        "stacked to n; half-width: reference depth at half width (leading slices); kd: random n "
+                        "layers distilled from the reference; kd-distilbert: reference blocks 0,2,4,.. distilled "
+                        "(soft + LM + hidden cosine)")
     g.add_argument("--layers", type=_positive, default=None, help="n, layers of the first round (default floor(k/2))")
     g.add_argument("--grow-by", type=_positive, default=1, help="G, layers added per growth")
     g.add_argument("--grow-mode", choices=["reinherit", "extend"], default="reinherit",
@@ -51,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the dropout probabilities in the model config (default: keep)")
     g.add_argument("--preset", default="paper", help="surgery preset passed to `cli.js inherit`")
     g.add_argument("--cli", default=None, help="path to the project CLI (default <repo>/dist/cli.js)")
-    g.add_argument("--node", default="node", help="node executable used to run the CLI")
+    # Not `--node`: torchrun's parser would read it as an abbreviation of its --node-rank (see launch.py).
+    g.add_argument("--node-bin", dest="node", default="node", help="Node.js executable used to run the CLI")
     g.add_argument("--keep-init", action="store_true",
                    help="keep the surgery outputs in <out>/init/ (deleted after loading by default)")
 
@@ -72,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: bf16 autocast on CUDA when supported, fp32 on CPU")
     o.add_argument("--compile", action="store_true", help="torch.compile the model (torch >= 2 only)")
     o.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    from .distill import add_args as add_distill_args
+    from .strategy import add_args as add_strategy_args
+
+    add_distill_args(t)
+    add_strategy_args(t)
 
     e = t.add_argument_group("evaluation, logging, resume")
     e.add_argument("--eval-interval", type=_nonneg, default=250,

@@ -112,7 +112,9 @@ def qk_grad_norms(pieces: List[Optional[List[Piece]]]) -> List[Optional[float]]:
     for i, layer in enumerate(pieces):
         if not layer or any(p.grad is None for p, _ in layer):
             continue
-        s = sum(sl(p.grad).float().pow(2).sum() for p, sl in layer)
+        # fsdp: a sharded gradient (DTensor) is gathered first (collective; every rank runs this in the same order)
+        s = sum(sl(p.grad.full_tensor() if hasattr(p.grad, "full_tensor") else p.grad).float().pow(2).sum()
+                for p, sl in layer)
         sq.append(s)
         idx.append(i)
     out: List[Optional[float]] = [None] * len(pieces)

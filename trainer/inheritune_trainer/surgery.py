@@ -1,4 +1,4 @@
-"""Model surgery through the project's own CLI (`node dist/cli.js inherit|grow|init-random`).
+"""Model surgery through the project's own CLI (`node dist/cli.js inherit|grow|stack|half-width|init-random`).
 
 The trainer never edits weights itself: every inherited, grown or freshly initialised model is
 written by the CLI as a Hugging Face checkpoint folder, which the trainer then loads.
@@ -39,7 +39,7 @@ class Surgery:
         try:
             res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except FileNotFoundError as e:
-            raise TrainerError(f"cannot run node ({self.node!r}): {e}; install Node.js >= 20 or pass --node PATH") from e
+            raise TrainerError(f"cannot run node ({self.node!r}): {e}; install Node.js >= 20 or pass --node-bin PATH") from e
         if res.returncode != 0:
             signum = self.stop_signal()
             if signum is not None:  # Ctrl-C reached the CLI too: a clean interrupt, not a failure
@@ -54,9 +54,16 @@ class Surgery:
         self.log(f"surgery: wrote {out} ({time.time() - t0:.1f}s)")
         return out
 
-    def inherit(self, ref: str, layers: int, out: Path, seed: int, preset: str = "paper") -> Path:
+    def inherit(self, ref: str, layers: int, out: Path, seed: int, preset: str = "paper", stride: int = 1) -> Path:
+        extra = ["--stride", str(stride)] if stride != 1 else []
         return self._run(["inherit", str(ref), "--layers", str(layers), "--out", str(out),
-                          "--preset", preset, "--seed", str(seed), "--force"], out)
+                          "--preset", preset, "--seed", str(seed), *extra, "--force"], out)
+
+    def stack(self, small: Path, out: Path) -> Path:
+        return self._run(["stack", str(small), "--out", str(out), "--force"], out)
+
+    def half_width(self, ref: str, out: Path) -> Path:
+        return self._run(["half-width", str(ref), "--out", str(out), "--force"], out)
 
     def grow(self, small: Path, ref: str, add: int, out: Path) -> Path:
         return self._run(["grow", str(small), "--ref", str(ref), "--add", str(add), "--out", str(out),

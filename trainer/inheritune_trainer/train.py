@@ -31,7 +31,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from . import baselines as B
 from . import data as D
+from . import distill as KD
+from . import strategy as S
 from .errors import Interrupted, TrainerError
 from .metrics import Metrics
 from .qk import qk_grad_norms, qk_pieces
@@ -77,7 +80,8 @@ class DistInfo:
             dist.barrier()
 
 
-def setup_distributed(device_arg: str) -> DistInfo:
+def setup_distributed(device_arg: str, group_if_launched: bool = False) -> DistInfo:
+    """group_if_launched: start a process group under torchrun even with one process (fsdp shards over 1 rank)."""
     if device_arg == "cuda" and not torch.cuda.is_available():
         raise TrainerError("--device cuda, but torch.cuda.is_available() is False (CPU-only torch or no GPU)")
     use_cuda = device_arg == "cuda" or (device_arg == "auto" and torch.cuda.is_available())
@@ -86,7 +90,7 @@ def setup_distributed(device_arg: str) -> DistInfo:
         # Some torch builds (Debian's) default to one thread: on CPU, share this machine's cores among the local ranks.
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    if world > 1:
+    if world > 1 or (group_if_launched and "RANK" in os.environ):
         rank = int(os.environ["RANK"])
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if use_cuda:
@@ -192,12 +196,15 @@ class Trainer:
             raise TrainerError(f"reference checkpoint {ref_dir} has no config.json (expected a Hugging Face folder)")
         self.ref_config = AutoConfig.from_pretrained(self.ref)
         self.k = int(self.ref_config.num_hidden_layers)
-        if args.init == "scratch-full":
-            self.n0 = self.k
-        else:
-            self.n0 = args.layers if args.layers is not None else max(1, self.k // 2)
+        self.n0 = B.first_layers(args.init, self.k, args.layers)
         if not 1 <= self.n0 <= self.k:
             raise TrainerError(f"--layers {self.n0} must be in [1, {self.k}] (the reference has {self.k} layers)")
+        B.check(args, self.k, self.n0)
+        self.max_layers = B.max_layers(args.init, self.k)
+        self.kd = args.init in KD.KD_INITS
+        if self.kd and KD.check_args(args):
+            raise TrainerError(KD.check_args(args))
+        self.teacher = None
         max_pos = next((getattr(self.ref_config, a) for a in ("n_positions", "max_position_embeddings", "n_ctx")
                         if getattr(self.ref_config, a, None)), None)
         self.seq_len = args.seq_len or min(1024, max_pos or 1024)
@@ -231,6 +238,11 @@ class Trainer:
         if dev.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        S.check(args.strategy, d.world)
+        # One process has nothing to shard over: fsdp runs it unsharded (same numbers as ddp).
+        self.fsdp = args.strategy == "fsdp" and d.enabled
+        if self.fsdp and args.compile:
+            raise TrainerError("--compile with --strategy fsdp is not supported here; drop one of them")
 
     # ---------------------------------------------------------------- utilities
     def log(self, msg: str) -> None:
@@ -261,6 +273,39 @@ class Trainer:
             out = model(input_ids=x, use_cache=False)
         logits = out.logits if hasattr(out, "logits") else out[0]
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+
+    def kd_loss(self, x, y):
+        """--init kd / kd-distilbert: (objective, LM cross-entropy, {part: value}) on one micro-batch; the
+        teacher (the reference, frozen) runs in no_grad, bf16 autocast on CUDA."""
+        a = self.args
+        if self.teacher is None:
+            self.teacher = KD.freeze(self.load_model(Path(self.ref)).to(self.d.device))
+            if self.fsdp:  # sharded like the student; bf16 on CUDA
+                S.shard(self.teacher, bf16=self.d.device.type == "cuda" and torch.cuda.is_bf16_supported())
+        hidden = a.init == "kd-distilbert"
+        with torch.no_grad(), KD.teacher_autocast(self.d.device):
+            t_out = self.teacher(input_ids=x, use_cache=False, output_hidden_states=hidden)
+        with self.autocast():
+            s_out = self.model(input_ids=x, use_cache=False, output_hidden_states=hidden)
+        obj, ce, soft, cos = KD.kd_objective(
+            a.init, s_out.logits, t_out.logits, y, temperature=a.kd_temperature, alpha=a.kd_alpha,
+            cos_weight=a.kd_cosine_weight, h_s=s_out.hidden_states[-1] if hidden else None,
+            h_t=t_out.hidden_states[-1] if hidden else None)
+        parts = {"kd_soft_loss": soft.detach(), "kd_objective": obj.detach()}
+        if cos is not None:
+            parts["kd_cosine_loss"] = cos.detach()
+        return obj, ce, parts
+
+    def kd_metrics(self, sums: dict, A: int) -> dict:
+        out = {}
+        for k, v in sums.items():
+            v = v / A
+            if self.d.enabled:
+                v = v.clone()
+                dist.all_reduce(v)
+                v = v / self.d.world
+            out[k] = float(v)
+        return out
 
     @torch.no_grad()
     def evaluate(self, model, split: str) -> float:
@@ -295,7 +340,8 @@ class Trainer:
         return sig or None
 
     # ---------------------------------------------------------------- models
-    def load_model(self, path: Path):
+    def load_model(self, path: Path, weights: bool = True):
+        """The checkpoint at `path` (fp32); weights=False: its architecture, initialised (fsdp resume loads shards)."""
         from transformers import AutoConfig, AutoModelForCausalLM
 
         cfg = AutoConfig.from_pretrained(str(path))
@@ -305,6 +351,8 @@ class Trainer:
                 if hasattr(cfg, a) and isinstance(getattr(cfg, a), (int, float)):
                     setattr(cfg, a, float(self.args.dropout))
         try:
+            if not weights:
+                return AutoModelForCausalLM.from_config(cfg).float()
             model = AutoModelForCausalLM.from_pretrained(str(path), config=cfg, torch_dtype=torch.float32)
         except Exception as e:
             raise TrainerError(f"cannot load {path} with AutoModelForCausalLM: {e}") from e
@@ -314,6 +362,9 @@ class Trainer:
         """Move to device, wrap (compile, DDP), build optimizer + schedule for the current round."""
         self.raw = raw.to(self.d.device)
         self.raw.train()
+        if self.args.activation_checkpointing:
+            # recompute each block's activations in backward (transformers' own hook, non-reentrant: DDP/FSDP safe)
+            self.raw.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         got = int(self.raw.config.num_hidden_layers)
         if got != self.st.layers:
             raise TrainerError(f"model has {got} layers, expected {self.st.layers}")
@@ -324,7 +375,9 @@ class Trainer:
             elif self.st.step == 0 or self.st.local_step == 0:
                 self.log(f"warning: --compile needs torch >= 2 (this is {torch.__version__}); running uncompiled")
         self.fwd = model
-        if self.d.enabled:
+        if self.fsdp:
+            S.shard(model, bf16=self.use_bf16 and self.d.device.type == "cuda")  # in place: raw is the sharded model
+        elif self.d.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             # Non-float buffers (gpt2's bool causal mask) are constants from the config, and gloo cannot
@@ -374,7 +427,9 @@ class Trainer:
 
     def _surgery(self, init_dir: Path, grow_from: Optional[Path], add: int) -> None:
         a, st = self.args, self.st
-        if a.init == "scratch-full":
+        if a.init in B.NEW_INITS:
+            B.build(self.surgery, a.init, self.ref, st.layers, init_dir, a.seed, a.preset)
+        elif a.init == "scratch-full":
             self.surgery.init_random(self.ref, st.layers, init_dir, a.seed)
         elif grow_from is not None and a.grow_mode == "extend":
             source = self.ref
@@ -389,10 +444,12 @@ class Trainer:
         else:
             self.surgery.inherit(self.ref, st.layers, init_dir, a.seed, a.preset)
 
-    def save_hf(self, path: Path) -> None:
+    def save_hf(self, path: Path, full_sd: Optional[dict] = None) -> None:
+        """Rank 0: a plain Hugging Face checkpoint; under fsdp from the gathered `full_sd` (S.full_state_dict)."""
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.raw.save_pretrained(str(tmp), safe_serialization=True)
+        model = S.plain_model(self.raw.config, full_sd) if self.fsdp else self.raw
+        model.save_pretrained(str(tmp), safe_serialization=True)
         for f in TOKENIZER_FILES:
             src = Path(self.ref) / f
             if src.is_file() and not (tmp / f).exists():
@@ -406,13 +463,25 @@ class Trainer:
         key = (self.st.round, self.st.local_step, self.st.phase)
         if self._saved_at == key:
             return False
+        tmp = self.out / "resume.tmp"
+        sharded = self.fsdp and self.st.phase == "train"
+        if sharded:  # every rank writes its shards of model and optimizer into resume.tmp/dcp
+            if self.d.is_main:
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+            self.d.barrier()
+            S.save_sharded(self.raw, self.opt, tmp / "dcp")
+            self.d.barrier()
         if self.d.is_main:
-            tmp = self.out / "resume.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            if self.st.phase == "train":
+            if not sharded:
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+            if sharded:
+                self.raw.config.save_pretrained(str(tmp / "model"))  # the architecture; weights are in dcp/
+            elif self.st.phase == "train":
                 self.raw.save_pretrained(str(tmp / "model"), safe_serialization=True)
                 torch.save(self.opt.state_dict(), tmp / "optimizer.pt")
+            if self.st.phase == "train":
                 rng = {"torch": torch.get_rng_state(), "python": random.getstate(),
                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
                 torch.save(rng, tmp / "rng.pt")
@@ -449,7 +518,8 @@ class Trainer:
         if state.get("version") != RESUME_VERSION:
             raise TrainerError(f"{path}/state.json: unsupported resume version {state.get('version')}")
         prev = state.get("args", {})
-        for k in ("init", "grow_mode", "ref"):
+        prev.setdefault("strategy", "ddp")  # saved before --strategy existed
+        for k in ("init", "grow_mode", "ref", "strategy"):
             if str(prev.get(k)) != str(getattr(self.args, k)):
                 raise TrainerError(f"cannot resume: the run in {self.out} used --{k.replace('_', '-')} "
                                    f"{prev.get(k)}, not {getattr(self.args, k)}")
@@ -465,9 +535,16 @@ class Trainer:
         self.metrics.truncate_for_resume(int(state.get("metrics_offset", 0)))
         self._ctx()
         if self.st.phase == "train":
-            raw = self.load_model(path / "model")
+            sharded = (path / "dcp").is_dir()
+            if sharded and not self.fsdp:
+                raise TrainerError(f"{path} holds a sharded (fsdp, {state.get('world_size')} processes) state; "
+                                   f"resume it with --strategy fsdp and several processes")
+            raw = self.load_model(path / "model", weights=not sharded)
             self.install_model(raw)
-            self.opt.load_state_dict(_torch_load(path / "optimizer.pt"))
+            if sharded:
+                S.load_sharded(self.raw, self.opt, path / "dcp")
+            else:
+                self.opt.load_state_dict(_torch_load(path / "optimizer.pt"))
             if state.get("scheduler"):
                 self.sched.load_state_dict(state["scheduler"])
             rng_file = path / "rng.pt"
@@ -515,15 +592,22 @@ class Trainer:
             loss_sum = torch.zeros((), device=self.d.device)
             for m in range(A):
                 x, y = self.batch(self.train_data, D.micro_slice(offs, m, self.d.rank, self.d.world, a.batch_size))
-                sync = self.model.no_sync() if (self.d.enabled and m < A - 1) else contextlib.nullcontext()
+                sync = self.model.no_sync() if (self.d.enabled and not self.fsdp and m < A - 1) \
+                    else contextlib.nullcontext()
+                if self.fsdp:
+                    S.set_grad_sync(self.model, m == A - 1)
                 with sync:
-                    loss = self.loss(self.model, x, y)
-                    (loss / A).backward()
+                    if self.kd:
+                        obj, loss, parts = self.kd_loss(x, y)
+                        kd_sums = parts if m == 0 else {k: kd_sums[k] + v for k, v in parts.items()}
+                    else:
+                        obj = loss = self.loss(self.model, x, y)
+                    (obj / A).backward()
                 loss_sum += loss.detach()
             log_now = (step % a.log_interval == 0) or it == T
             qk = qk_grad_norms(self.pieces) if log_now else None  # before clipping
             clip = a.grad_clip if a.grad_clip > 0 else float("inf")
-            gn = torch.nn.utils.clip_grad_norm_(self.raw.parameters(), clip)
+            gn = S.scalar(torch.nn.utils.clip_grad_norm_(self.raw.parameters(), clip))
             self.opt.step()
             self.opt.zero_grad(set_to_none=True)
             st.local_step, st.step = it, step
@@ -541,8 +625,9 @@ class Trainer:
                 acc_tokens += self.tokens_per_step
                 if not math.isfinite(train_loss):
                     raise TrainerError(f"training loss is {train_loss} at step {step}; try a lower --lr")
+                extra = self.kd_metrics(kd_sums, A) if self.kd else {}
                 self.metrics.write("step", train_loss=train_loss, lr=lr, tokens_per_s=acc_tokens / max(acc_dt, 1e-9),
-                                   grad_norm=float(gn), qk_grad_norms=qk)
+                                   grad_norm=float(gn), qk_grad_norms=qk, **extra)
                 self.log(f"iter {step}: loss {train_loss:.4f}, time {dt * 1000:.2f}ms, lr {lr:.3e}, "
                          f"round {st.round} ({st.layers}L)")
                 acc_dt, acc_tokens = 0.0, 0
@@ -572,8 +657,9 @@ class Trainer:
         st = self.st
         val, tr = self.eval_and_log(round_end=True)
         path = self.round_dir(st.round, st.layers)
+        full_sd = S.full_state_dict(self.raw) if self.fsdp else None  # collective: every rank
         if self.d.is_main:
-            self.save_hf(path)
+            self.save_hf(path, full_sd)
             self.metrics.write("checkpoint", reason="round", path=str(path))
         self.d.barrier()
         reached = st.target is not None and val <= st.target
@@ -631,14 +717,14 @@ class Trainer:
                 st.stop_reason = "reached"
             elif st.round >= a.max_rounds:
                 st.stop_reason = "max-rounds"
-            elif st.layers >= self.k:
+            elif st.layers >= self.max_layers:
                 st.stop_reason = "reference-depth"
             if st.stop_reason:
                 break
             sig = self.stop_signal()
             if sig is not None:
                 raise self.interrupted(sig)
-            new_layers = min(st.layers + a.grow_by, self.k)
+            new_layers = min(st.layers + a.grow_by, self.max_layers)
             add = new_layers - st.layers
             prev_dir = Path(last["checkpoint"])
             self._ctx()
@@ -719,7 +805,7 @@ def run(args) -> int:
     has_state = any((out / n / "state.json").is_file() for n in ("resume", "resume.old"))
     if has_state and not args.resume:
         raise TrainerError(f"{out} already holds a run; pass --resume to continue it, or use a new --out")
-    d = setup_distributed(args.device)
+    d = setup_distributed(args.device, group_if_launched=args.strategy == "fsdp")
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not has_state:  # a fresh run: drop the log of an earlier attempt that never reached a checkpoint

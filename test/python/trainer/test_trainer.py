@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainer_testlib import (REPO, SEQ, VOCAB, env, read_metrics, run_trainer, summary, train_args,
-                      trainer_cmd)
+from trainer_testlib import (REPO, SEQ, VOCAB, cli_train, env, read_metrics, run_trainer, summary, train_args,
+                             trainer_cmd)
 
 # ------------------------------------------------------------------------------------------ helpers
 
@@ -446,18 +446,17 @@ def test_sigint_exits_130_with_a_checkpoint_event(tmp_path, ref, data_dir):
 # ------------------------------------------------------------------------------------------ distributed
 
 
-def test_torchrun_two_gloo_processes_match_one_process(tmp_path, ref, data_dir, cli_js):
+def test_cli_devices_2_two_gloo_processes_match_one_process(tmp_path, ref_random, data_dir, cli_js):
+    ref = ref_random  # an untrained reference is enough to compare 1 and 2 processes (and much cheaper)
+    """`inheritune train --devices 2` (the CLI, as the task runs it) on this interpreter's torch: the launcher
+    starts (torch 1.13 on Python 3.11 and torch 2.x alike) and 2 x batch 4 equals 1 x batch 8."""
     kw = dict(layers=1, grow_by=1, max_rounds=2, target_val_loss=0.0, steps_per_round=12, eval_interval=6,
               eval_iters=2, grad_accum=2)
     one = tmp_path / "one"
     run_trainer(*train_args(ref, data_dir, one, batch_size=8, **kw))
     two = tmp_path / "two"
-    # --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse the default "0" (IntFlag change).
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "--redirects", "1", "--tee", "1", "-m", "inheritune_trainer",
-           *map(str, train_args(ref, data_dir, two, batch_size=4, **kw))]
-    res = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    res = cli_train(ref, data_dir, two, devices=2, batch_size=4, **kw)
+    assert "-m inheritune_trainer.launch --standalone --nproc_per_node 2" in res.stderr
     a, b = read_metrics(one), read_metrics(two)
     sa, sb = summary(one), summary(two)
     assert sb["world_size"] == 2 and sa["world_size"] == 1 and sa["global_batch"] == sb["global_batch"] == 16
@@ -481,6 +480,33 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path, ref, data_dir, 
                 H = x.numel() // 3
                 x, y = torch.cat([x[:H], x[2 * H:]]), torch.cat([y[:H], y[2 * H:]])
             assert torch.allclose(x, y, atol=1e-4), (k, (x - y).abs().max())
+
+
+def test_no_trainer_flag_can_be_taken_for_a_launcher_flag():
+    """torchrun's parser sees the trainer's flags too (after `-m inheritune_trainer train`): none may equal or
+    abbreviate one of its options (`--node` did: ambiguous with --node-rank/--node_rank on torch 2.x)."""
+    from inheritune_trainer.cli import build_parser
+    from torch.distributed.run import get_args_parser
+
+    launcher = {o for a in get_args_parser()._actions for o in a.option_strings if o.startswith("--")}
+    train = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    ours = {o for a in train._actions for o in a.option_strings if o.startswith("--")} - {"--help"}
+    assert "--node-bin" in ours and "--node" not in ours
+    clash = sorted((o, l) for o in ours for l in launcher if l.startswith(o))
+    assert not clash, clash
+
+
+def test_launch_repairs_std_from_str_and_turns_off_abbreviations():
+    from inheritune_trainer import launch
+    from torch.distributed.elastic.multiprocessing import Std
+
+    launch.repair_std_from_str()
+    assert Std.from_str("0") == Std.NONE and Std.from_str("3") == Std.ALL
+    assert Std.from_str("0:3,1:0") == {0: Std.ALL, 1: Std.NONE}
+    assert launch.repair_std_from_str() is False  # idempotent: a working from_str is left alone
+    # a worker flag that abbreviates a launcher flag stays the worker's
+    args = launch.parse(["--standalone", "--nproc_per_node", "2", "-m", "inheritune_trainer", "train", "--node", "x"])
+    assert args.training_script == "inheritune_trainer" and args.training_script_args == ["train", "--node", "x"]
 
 
 # ------------------------------------------------------------------------------------------ unit: qk norms

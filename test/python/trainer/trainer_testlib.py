@@ -53,6 +53,26 @@ def run_trainer(*args, expect: int = 0, timeout: float = 300) -> subprocess.Comp
     return res
 
 
+def cli_train_cmd(ref, data, out, *, devices: int = 1, launcher=(), **kw) -> list:
+    trainer_opts = [str(a) for a in train_args(ref, data, out, **kw)[7:]]
+    return ["node", str(CLI), "train", "--ref", str(ref), "--data", str(data), "--out", str(out),
+            "--devices", str(devices), *map(str, launcher), "--python", sys.executable, "--no-check", "--",
+            *trainer_opts]
+
+
+def cli_train(ref, data, out, *, devices: int = 1, launcher=(), expect: int = 0, timeout: float = 300,
+              **kw) -> subprocess.CompletedProcess:
+    """`node dist/cli.js train --ref R --data D --out O --devices K [launcher options] -- <trainer options>`: the
+    product's entry point (the VS Code task runs the same command), with this interpreter as --python."""
+    cmd = cli_train_cmd(ref, data, out, devices=devices, launcher=launcher, **kw)
+    res = subprocess.run(cmd, cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         timeout=timeout)
+    assert res.returncode == expect, (
+        f"exit {res.returncode} (expected {expect}) for {' '.join(cmd)}\n"
+        f"--- stdout ---\n{res.stdout[-4000:]}\n--- stderr ---\n{res.stderr[-4000:]}")
+    return res
+
+
 def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
