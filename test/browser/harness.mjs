@@ -14,7 +14,10 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 
 /** Import a TypeScript module of the project (bundled by esbuild on the fly; no tsx needed). */
 export async function importTs(rel) {
-  const out = await esbuild.build({ entryPoints: [path.join(ROOT, rel)], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', external: ['vscode', 'onnxruntime-node'], logLevel: 'silent' });
+  // CommonJS dependencies (yauzl, for the PyTorch zip reader) call require(), which an ES module from a data: URL
+  // lacks: give the bundle one.
+  const banner = `import { createRequire as __cr } from 'node:module'; const require = __cr(${JSON.stringify(path.join(ROOT, 'package.json'))});`;
+  const out = await esbuild.build({ entryPoints: [path.join(ROOT, rel)], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', external: ['vscode', 'onnxruntime-node'], banner: { js: banner }, logLevel: 'silent' });
   return import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
 }
 
