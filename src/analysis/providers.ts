@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { cudaInstallState, loadCudaEpSpec } from '../gpu/metadata';
 import type { InferenceSession } from 'onnxruntime-node';
 import { InherituneError } from '../checkpoint/errors';
+import type { AdapterReport } from '../shared/report';
+import { autoSkipReason, cpuAdapter, cudaAdapter, probeWebgpuAdapter } from './adapter';
 
 export type EpName = 'auto' | 'cuda' | 'dml' | 'webgpu' | 'cpu';
 export const EP_NAMES: readonly EpName[] = ['auto', 'cuda', 'dml', 'webgpu', 'cpu'];
@@ -19,6 +21,7 @@ export interface ExecutionProviderReport {
   requested: string;
   used: string;
   skipped: { name: string; reason: string }[];
+  adapter?: AdapterReport;
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -135,7 +138,8 @@ export interface SessionChoice {
 
 /**
  * Create a session for `model` on the requested provider. `auto` falls through CUDA → WebGPU → CPU, recording a
- * reason for each provider it skipped; an explicit provider that fails is an InherituneError with the reason.
+ * reason for each provider it skipped (a software WebGPU adapter is skipped); an explicit provider that fails is an
+ * InherituneError with the reason. The report names the adapter the session runs on.
  */
 export async function createSession(model: Uint8Array, requested: EpName = 'auto', extra: InferenceSession.SessionOptions = {}): Promise<SessionChoice> {
   if (!EP_NAMES.includes(requested)) throw new InherituneError('E_ARGS', `unknown execution provider "${requested}"; choose one of ${EP_NAMES.join(', ')}`);
@@ -143,6 +147,7 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
   const candidates = requested === 'auto' ? AUTO_ORDER : [requested];
   const skipped: { name: string; reason: string }[] = [];
   for (const ep of candidates) {
+    let adapter: AdapterReport | undefined;
     if (ep === 'cuda') {
       const why = cudaUnavailableReason();
       if (why) {
@@ -161,6 +166,14 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
         skipped.push({ name: ep, reason: why });
         continue;
       }
+      // Which adapter Dawn would open (src/analysis/adapter.ts): auto never runs on a software one.
+      const probe = await probeWebgpuAdapter();
+      const skip = requested === 'auto' ? autoSkipReason(probe) : undefined;
+      if (skip) {
+        skipped.push({ name: ep, reason: skip });
+        continue;
+      }
+      adapter = probe.adapter;
     }
     const earlier = requested === 'auto' ? failedInProcess.get(ep) : undefined;
     if (earlier) {
@@ -169,7 +182,8 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
     }
     try {
       const session = await o.InferenceSession.create(model, sessionOptions(ep, extra));
-      return { session, report: { requested, used: ep, skipped } };
+      adapter ??= ep === 'cpu' ? cpuAdapter() : ep === 'cuda' ? cudaAdapter() : undefined;
+      return { session, report: { requested, used: ep, skipped, ...(adapter ? { adapter } : {}) } };
     } catch (e) {
       const reason = `session creation failed: ${shortReason(e)}`;
       if (requested !== 'auto' || ep === 'cpu') throw new InherituneError('E_RUNTIME', `execution provider ${ep}: ${reason}`, { ep, skipped });
