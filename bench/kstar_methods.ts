@@ -1,10 +1,10 @@
 // Diagnostics for bench/analysis.py (not timed against anything): which k* method resolves each head of a real model,
-// with its Lanczos steps and CPU time. The report does not carry the method, so this reruns the CPU forward and calls
-// the certificate's kStarDetailed on each matrix the analysis would use (the batch mean in mode mean, each sequence
-// in per-seq), and checks its k* against the report's.
+// with its Lanczos steps and CPU time (process CPU around each call; onnxruntime's threads are idle then). The report
+// does not carry the method, so this reruns the CPU forward and calls the certificate's kStarDetailed on each matrix
+// the analysis would use (the batch mean in mode mean, each sequence in per-seq), and checks its k* against the
+// report's.
 // Usage: node --import tsx bench/kstar_methods.ts CKPT TOKENS.npy B T mean|per-seq TAU REPORT.json OUT.json
 import * as fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { runForward } from '../src/analysis/forward';
 import { parseTokenFile } from '../src/analysis/input';
 import { batchMeanHead, kStarDetailed } from '../src/analysis/metrics';
@@ -32,11 +32,12 @@ async function main(): Promise<void> {
       const mats = mode === 'mean' ? [batchMeanHead(pattern, B, H, h, T)] : Array.from({ length: B }, (_, b) => pattern.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T));
       let kSum = 0;
       for (const a of mats) {
-        const t0 = performance.now();
+        const t0 = process.cpuUsage();
         const r = kStarDetailed(a, T, tau);
+        const used = process.cpuUsage(t0);
         const m = (methods[r.method] ??= { heads: 0, ms: 0, steps: 0 });
         m.heads++;
-        m.ms += performance.now() - t0;
+        m.ms += (used.user + used.system) / 1000; // CPU time: the machine may be shared
         m.steps += r.steps;
         kSum += r.kStar;
         kMin = Math.min(kMin, r.kStar);
