@@ -158,7 +158,9 @@ def real_workload(args, blas_line, emit):
                 "nice-19 metrics workers are starved by the other users' normal-priority processes here (measured in "
                 "this session: T = 1024 took 421 s wall for 12 s of forward and 40 CPU-s of metrics). This understates "
                 "our speed on a machine of one's own." if args.shared_machine else ".") +
-             " Our phases are the report's timings (forward: wall; metrics: CPU time of the metrics). k* methods: "
+             " Our phases are the report's timings (forward: wall; metrics: "
+             + ("wall time of the inline metrics" if args.shared_machine else "CPU time of the metrics workers") +
+             "). k* methods: "
              "which part of our certificate resolved each matrix, with its CPU seconds (a diagnostic rerun, untimed): "
              "lanczos (the bounds met within the Krylov space), lanczos+gram (with the ‖G‖_F bound), gram-dense and "
              "dense (the full spectrum of G after Lanczos gave up).", "",
