@@ -3,6 +3,11 @@
 # Python reference tests, browser and VS Code tests. Prints one closing line `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# Mesa's Vulkan drivers (lavapipe, for the WebGPU tests) want a runtime folder; a CI shell may have none.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  export XDG_RUNTIME_DIR=${TMPDIR:-/tmp}/xdg-runtime-$(id -u)
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+fi
 LOG_DIR=${LOG_DIR:-.tmp/test-logs}
 mkdir -p "$LOG_DIR"
 PASSED=0

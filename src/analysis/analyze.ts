@@ -248,7 +248,7 @@ export function reportText(rep: AnalysisReport): string {
   const lines = [
     `${rep.model.path}`,
     `  ${rep.model.architecture}: ${rep.model.numLayers} layers × ${rep.model.numHeads} heads; T = ${rep.settings.seqLen}, B = ${rep.settings.batch}, τ = ${rep.settings.tau}, mode ${rep.settings.mode}, input ${rep.settings.input}`,
-    `  execution provider: ${ep.used}${skipped}`,
+    `  execution provider: ${ep.used}${ep.adapter ? ` on ${ep.adapter.description}` : ''}${skipped}`,
     '  layer  lazy  max k*  mean k*  mean m*  sink   BI',
   ];
   for (const l of rep.layers) {

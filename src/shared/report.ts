@@ -48,10 +48,22 @@ export interface LayerReport {
   heads: HeadReport[];
 }
 
+/** The device an execution provider ran on; type `cpu` also marks software GPU adapters (lavapipe, SwiftShader). */
+export interface AdapterReport {
+  vendor: string;
+  /** Device or architecture name as the driver gives it, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  device: string;
+  type: 'gpu' | 'cpu' | 'unknown';
+  /** One line for people: device, driver and how it was identified. */
+  description: string;
+}
+
 export interface ExecutionProviderReport {
   requested: string;
   used: string;
   skipped: { name: string; reason: string }[];
+  /** Absent in reports written before it existed. */
+  adapter?: AdapterReport;
 }
 
 /** The input the model saw (schemaVersion ≥ 2). */

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { cudaInstallState, loadCudaEpSpec } from '../../gpu/metadata';
 import type { InferenceSession } from 'onnxruntime-node';
 import { InherituneError } from '../../errors';
-import { EP_NAMES, type EpName, type ExecutionProviderReport } from '../../shared/report';
+import { EP_NAMES, type AdapterReport, type EpName, type ExecutionProviderReport } from '../../shared/report';
+import { autoSkipReason, cpuAdapter, cudaAdapter, probeWebgpuAdapter } from './adapter';
 /** The order `auto` tries: CUDA, then DirectML (bundled on Windows only), then WebGPU, then CPU. */
 export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
 
@@ -128,7 +129,8 @@ export interface SessionChoice {
 
 /**
  * Create a session for `model` on the requested provider. `auto` falls through CUDA → WebGPU → CPU, recording a
- * reason for each provider it skipped; an explicit provider that fails is an InherituneError with the reason.
+ * reason for each provider it skipped (a software WebGPU adapter is skipped); an explicit provider that fails is an
+ * InherituneError with the reason. The report names the adapter the session runs on.
  */
 export async function createSession(model: Uint8Array, requested: EpName = 'auto', extra: InferenceSession.SessionOptions = {}): Promise<SessionChoice> {
   if (!EP_NAMES.includes(requested)) throw new InherituneError('E_ARGS', `unknown execution provider "${requested}"; choose one of ${EP_NAMES.join(', ')}`);
@@ -136,6 +138,7 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
   const candidates = requested === 'auto' ? AUTO_ORDER : [requested];
   const skipped: { name: string; reason: string }[] = [];
   for (const ep of candidates) {
+    let adapter: AdapterReport | undefined;
     if (ep === 'cuda') {
       const why = cudaUnavailableReason();
       if (why) {
@@ -154,6 +157,14 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
         skipped.push({ name: ep, reason: why });
         continue;
       }
+      // Which adapter Dawn would open (src/analysis/adapter.ts): auto never runs on a software one.
+      const probe = await probeWebgpuAdapter();
+      const skip = requested === 'auto' ? autoSkipReason(probe) : undefined;
+      if (skip) {
+        skipped.push({ name: ep, reason: skip });
+        continue;
+      }
+      adapter = probe.adapter;
     }
     const earlier = requested === 'auto' ? failedInProcess.get(ep) : undefined;
     if (earlier) {
@@ -162,7 +173,8 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
     }
     try {
       const session = await o.InferenceSession.create(model, sessionOptions(ep, extra));
-      return { session, report: { requested, used: ep, skipped } };
+      adapter ??= ep === 'cpu' ? cpuAdapter() : ep === 'cuda' ? cudaAdapter() : undefined;
+      return { session, report: { requested, used: ep, skipped, ...(adapter ? { adapter } : {}) } };
     } catch (e) {
       const reason = `session creation failed: ${shortReason(e)}`;
       if (requested !== 'auto' || ep === 'cpu') throw new InherituneError('E_RUNTIME', `execution provider ${ep}: ${reason}`, { ep, skipped });

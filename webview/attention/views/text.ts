@@ -34,7 +34,8 @@ export function headTooltip(r: AnalysisReport, l: LayerReport, head: number, mod
 export function epSummary(r: AnalysisReport): string {
   const ep = r.executionProvider;
   const skipped = ep.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  return `${ep.used}${ep.requested && ep.requested !== ep.used ? ` (requested ${ep.requested})` : ''}${skipped ? ` · skipped ${skipped}` : ''}`;
+  const adapter = ep.adapter ? ` · on ${ep.adapter.description}` : '';
+  return `${ep.used}${ep.requested && ep.requested !== ep.used ? ` (requested ${ep.requested})` : ''}${adapter}${skipped ? ` · skipped ${skipped}` : ''}`;
 }
 
 /** The input fact of the header: source, token count and whether special tokens were added (schema ≥ 2). */
