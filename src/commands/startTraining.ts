@@ -63,7 +63,7 @@ export async function startTrainingCommand(context: vscode.ExtensionContext, res
   }
 
   // 2. Data folder.
-  let data = args.data;
+  let data = args.data as string | undefined;
   for (;;) {
     if (!data && ask) {
       const picked = await vscode.window.showOpenDialog({ title: `${step(2)}: data folder (train.bin, val.bin)`, canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as Data', defaultUri: folder?.uri });

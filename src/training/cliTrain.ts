@@ -6,7 +6,10 @@
  * state at the next step boundary and exits 130; a second Ctrl-C aborts it. We exit with its exit code.
  */
 import { spawn } from 'node:child_process';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseOption, TRAINER_OPTIONS, TrainerOption } from '../shared/trainingOptions';
 import { InherituneError } from '../checkpoint/errors';
 import { buildTrainerInvocation, checkPythonEnv, commandLine, findTrainerDir, TrainerInvocation, TrainingSpec } from './command';
 
@@ -22,12 +25,6 @@ function whole(name: string, min: number) {
   };
 }
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
 interface TrainCliOptions extends Omit<TrainingSpec, 'devices' | 'extraArgs'> {
   devices: number;
   python: string;
@@ -36,27 +33,44 @@ interface TrainCliOptions extends Omit<TrainingSpec, 'devices' | 'extraArgs'> {
 }
 
 export function registerTrainCommand(program: Command, signal: AbortSignal): void {
-  program
+  const cmd = program
     .command('train')
     .description('train with Inheritune: inherit n layers of --ref, train T steps, grow by G until val loss reaches the target')
-    .usage('--ref DIR --data DIR --out DIR [options] [-- trainer options]')
+    .usage('--ref DIR --data PATH... --out DIR [options] [-- trainer options]')
     .requiredOption('--ref <dir>', 'reference checkpoint folder (Hugging Face, safetensors)')
-    .requiredOption('--data <dir>', 'folder with train.bin and val.bin (uint16 token ids)')
-    .requiredOption('--out <dir>', 'run folder: round checkpoints, metrics.jsonl, summary.json')
-    .option('--layers <n>', 'n, layers of the first round (default floor(k/2))', whole('--layers', 1))
-    .option('--grow-by <g>', 'G, layers added per growth (default 1)', whole('--grow-by', 1))
-    .option('--steps-per-round <t>', 'T, optimizer steps per round (default 1000)', whole('--steps-per-round', 0))
-    .option('--max-rounds <r>', 'at most this many rounds (default 5)', whole('--max-rounds', 1))
-    .option('--target-val-loss <x>', "stop growing at this val loss (default: the reference's own)", positive)
+    .requiredOption(
+      '--data <paths...>',
+      "a folder with train.bin and val.bin, or text: files or folders of .txt, .md, .jsonl (\"text\" field), .parquet (text column), tokenized with the reference's tokenizer into <out>/data",
+    )
+    .requiredOption('--out <dir>', 'run folder: round checkpoints, metrics.jsonl, summary.json');
+  for (const o of TRAINER_OPTIONS) cmd.addOption(trainerOption(o));
+  cmd
     .option('--devices <k>', 'processes on this machine (GPUs); > 1 launches torch.distributed.run', whole('--devices', 1), 1)
     .option('--python <path>', 'Python with torch and transformers (default $INHERITUNE_PYTHON or python3)', defaultPython())
     .option('--no-check', 'skip the torch/transformers check before starting')
     .option('--dry-run', 'print the trainer command and exit')
     .argument('[trainerArgs...]', 'after --: passed to the trainer as they are (python -m inheritune_trainer train --help)')
-    .addHelpText('after', '\nExample:\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 -- --lr 3e-4 --batch-size 8')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  inheritune train --ref models/smollm2 --data notes/ --out runs/first --seq-len 128 --batch-size 8 --steps-per-round 100\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 --lr 3e-4 --batch-size 8',
+    )
     .action(async (trainerArgs: string[], o: TrainCliOptions) => {
       process.exit(await runTrainCli({ ...o, extraArgs: trainerArgs }, signal));
     });
+}
+
+/** A commander option for a trainer option, with the same rule as tasks.json and the form. */
+function trainerOption(o: TrainerOption): Option {
+  const r = o.rule;
+  const arg = r.kind === 'choice' ? '<mode>' : r.kind === 'text' ? '<name>' : '<x>';
+  const opt = new Option(`${o.flag} ${arg}`, o.help);
+  if (r.kind === 'choice') return opt.choices([...r.choices]);
+  if (r.kind === 'text') return opt;
+  return opt.argParser((v: string) => {
+    const p = parseOption(o, v);
+    if (p.problem || p.value === undefined) throw new InvalidArgumentError(p.problem ?? 'a value is required');
+    return p.value;
+  });
 }
 
 /** The trainer folder next to this bundle (dist/../trainer), or next to the sources when run from them. */
@@ -74,6 +88,8 @@ export async function runTrainCli(o: TrainingSpec & { python: string; check?: bo
     trainerDir,
     // Surgery (`cli.js inherit/grow`) runs with this same runtime, which may be VS Code's (ELECTRON_RUN_AS_NODE).
     nodePath: process.execPath,
+    // ... and this very CLI, so that a pip-installed trainer (no dist/ next to it) finds it too.
+    cliPath: existsSync(path.join(__dirname, 'cli.js')) ? path.join(__dirname, 'cli.js') : undefined,
     basePythonPath: process.env.PYTHONPATH,
   });
   if (o.dryRun) {

@@ -207,6 +207,8 @@ if (want('pkg')) {
       if (fs.statSync(path.join(REPO, 'media', f)).isFile() && !has(`media/${f}`)) missing.push(`media/${f}`);
     }
     for (const f of fs.readdirSync(path.join(REPO, 'trainer/inheritune_trainer'))) if (f.endsWith('.py') && !has(`trainer/inheritune_trainer/${f}`)) missing.push(`trainer/inheritune_trainer/${f}`);
+    // the trainer as a package: `pip install <extension>/trainer` needs pyproject.toml next to the sources
+    for (const f of ['trainer/pyproject.toml', 'trainer/requirements.txt', 'trainer/README.md']) if (!has(f)) missing.push(f);
     const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/';
     for (const f of ['onnxruntime_binding.node', 'libonnxruntime.so.1']) if (!has(ortBin + f)) missing.push(ortBin + f);
     for (const f of ['node_modules/onnxruntime-node/package.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/package.json']) if (!has(f)) missing.push(f);

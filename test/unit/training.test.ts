@@ -609,7 +609,8 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
     assert.ok(points.length >= 2);
     const s = buildSeries(points, 'step', 0);
     assert.equal(s.trainRaw.length, 6);
-    assert.equal(s.val.length, 2);
+    // an eval at the start of each round (the inherited / grown model before training) and one at its end
+    assert.equal(s.val.length, 4);
     assert.equal(s.target, 0.01);
     assert.deepEqual(
       s.growth.map((g) => g.layers),
@@ -618,7 +619,7 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
     assert.equal(summarize(points).done?.stopReason, 'max-rounds');
     // The trainer's own stdout is a log the panel reads too.
     const fromLog = parseMetricsText(r.stdout);
-    assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 2);
+    assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 4);
   });
 
   test('the trainer’s exit code is ours: an error (bad data folder) exits 2', () => {
