@@ -54,6 +54,8 @@ UNIT_FILES=$(find test/unit -name '*.test.ts' | sort)
 # shellcheck disable=SC2086
 run_suite unit node node --import tsx --test --test-reporter=spec --test-concurrency=1 $UNIT_FILES
 run_suite python pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/python
+# The trainer on the stack users have (PyPI torch 2.x + transformers 5.x; scripts/setup-python.sh makes .venv-torch2).
+run_suite python-torch2 pytest .venv-torch2/bin/python -m pytest -q -p no:cacheprovider test/python/trainer
 if [ -d test/browser ] && ls test/browser/*.test.mjs >/dev/null 2>&1; then
   run_suite browser node node --test --test-reporter=spec --test-concurrency=1 test/browser/
 fi

@@ -281,3 +281,17 @@ def test_every_round_starts_with_an_eval_at_its_step_0(tmp_path, word_ref):
         assert not any(e["event"] == "step" and e["round"] == s["round"] for e in evs[:i])
     lrs = [e["lr"] for e in evs if e["event"] == "step" and e["round"] == 1]
     assert lrs[0] == pytest.approx(3e-3 / 1) and max(lrs) == lrs[0]  # warmup 1 step (10 // 10), then cosine
+
+
+def test_compile_trains_on_cpu_with_torch2(tmp_path, word_ref):
+    """--compile: torch.compile (inductor, CPU) on torch >= 2; a warning and an uncompiled run on torch 1.x."""
+    import torch
+
+    (tmp_path / "c.txt").write_text(CORPUS * 60)
+    out = tmp_path / "run"
+    res = run_trainer(*train_args(word_ref, tmp_path / "c.txt", out, steps_per_round=3, max_rounds=1, eval_iters=1,
+                                  batch_size=4, layers=1, target_val_loss=1e-6, compile=True), timeout=900)
+    compiled = int(torch.__version__.split(".")[0]) >= 2
+    assert ("running uncompiled" in res.stdout) != compiled, res.stdout
+    steps = [e for e in read_metrics(out) if e["event"] == "step"]
+    assert len(steps) == 3 and all(math.isfinite(e["train_loss"]) for e in steps)
