@@ -7,7 +7,7 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
 const nodeEntries = ['src/extension.ts', 'src/cli.ts', 'src/analysis/worker.ts', 'src/analysis/metricsWorker.ts'].filter(existsSync);
-const webEntries = ['webview/attention/main.ts', 'webview/training/main.ts', 'webview/safetensors/main.ts'].filter(existsSync);
+const webEntries = ['webview/attention/main.ts', 'webview/training/main.ts', 'webview/safetensors/main.ts', 'webview/startTraining/main.ts'].filter(existsSync);
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 const builds = [

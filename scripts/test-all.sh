@@ -60,6 +60,7 @@ if [ -d test/browser ] && ls test/browser/*.test.mjs >/dev/null 2>&1; then
   run_suite browser node node --test --test-reporter=spec --test-concurrency=1 test/browser/
 fi
 run_suite training-panel check node test/integration/trainingPanelBrowser.mjs --out "$LOG_DIR/training-panel.png"
+run_suite start-training-form check node test/integration/startTrainingFormBrowser.mjs --out "$LOG_DIR/start-training-form.png"
 if [ -f test/e2e/run.mjs ]; then
   run_suite e2e node node test/e2e/run.mjs
 fi

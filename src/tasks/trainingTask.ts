@@ -44,7 +44,7 @@ export async function createTrainingTask(extensionUri: vscode.Uri, def: Training
     env: { ELECTRON_RUN_AS_NODE: '1' },
   });
   const task = new vscode.Task(def, scope ?? vscode.TaskScope.Workspace, name ?? trainingTaskLabel(def), TRAINING_TASK_TYPE, exec, []);
-  task.detail = `inherit ${def.layers ?? 'k/2'} layers, grow by ${def.growBy ?? 1} every ${def.stepsPerRound ?? 1000} steps → ${def.out}`;
+  task.detail = `${def.init && def.init !== 'inherit' ? `${def.init}: ` : 'inherit '}${def.layers ?? 'k/2'} layers, grow by ${def.growBy ?? 1} every ${def.stepsPerRound ?? 1000} steps → ${def.out}`;
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true, focus: false };
   return task;
 }
@@ -80,12 +80,32 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
   async resolveTask(task: vscode.Task): Promise<vscode.Task | undefined> {
     const def = task.definition as TrainingTaskDefinition;
     try {
-      // The same definition object, as VS Code requires of a resolved task.
+      // A rerun (Tasks: Run Task → "recently used", Rerun Last Task) hands us the definition as it was when the task
+      // last ran. Run what tasks.json says now: the entry with this label, copied into the same definition object
+      // (VS Code requires a resolved task to keep its definition).
+      const folder = folderOf(task.scope);
+      const now = folder ? await currentDefinition(folder, task.name) : undefined;
+      if (now) {
+        for (const k of Object.keys(def)) if (k !== 'type' && !(k in now)) delete (def as Record<string, unknown>)[k];
+        Object.assign(def, now);
+      }
       return await createTrainingTask(this.extensionUri, def, task.scope, task.name);
     } catch (e) {
       await reportError(`Task "${task.name}"`, e);
       return undefined;
     }
+  }
+}
+
+/** The definition of the `inheritune` task labelled `label` in the folder's tasks.json, as the file is now. */
+async function currentDefinition(folder: vscode.WorkspaceFolder, label: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const uri = vscode.Uri.joinPath(folder.uri, '.vscode', 'tasks.json');
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    return trainingTasksIn(text, TRAINING_TASK_TYPE).find((t) => t.label === label)?.definition;
+  } catch {
+    return undefined;
   }
 }
 

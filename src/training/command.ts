@@ -151,7 +151,7 @@ export function installCommand(python: string, trainerDir: string, platform?: st
 }
 
 export type PythonCheck =
-  | { ok: true; python: string; torch: string; transformers: string }
+  | { ok: true; python: string; torch: string; transformers: string; /** GPUs torch sees (0: CPU only). */ gpus: number }
   | { ok: false; reason: 'no-python' | 'missing-packages' | 'failed'; message: string; installCommand?: string };
 
 /**
@@ -169,6 +169,9 @@ export function checkPythonEnv(python: string, trainerDir: string, opts: { timeo
     '    except ImportError as e:',
     '        miss.append(m); print("missing", m, e)',
     'print("exe", sys.executable)',
+    'if not miss:',
+    '    import torch',
+    '    print("gpus", torch.cuda.device_count() if torch.cuda.is_available() else 0)',
     'sys.exit(3 if miss else 0)',
   ].join('\n');
   return new Promise((resolve) => {
@@ -176,7 +179,7 @@ export function checkPythonEnv(python: string, trainerDir: string, opts: { timeo
       const lines = String(stdout).split(/\r?\n/);
       const field = (k: string) => lines.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1).trim();
       if (!err) {
-        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?' });
+        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?', gpus: Number(field('gpus') ?? 0) || 0 });
         return;
       }
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
