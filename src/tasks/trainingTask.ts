@@ -10,6 +10,7 @@ import { trainingTasksIn } from '../training/tasksJson';
 import { reportError } from '../commands/log';
 import { TrainingPanel } from '../views/trainingPanel';
 import { resolvePython } from './python';
+import { notifyRunOutcome } from './runOutcome';
 
 export const TRAINING_TASK_TYPE = 'inheritune';
 
@@ -116,6 +117,7 @@ export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Dis
     if (def.type !== TRAINING_TASK_TYPE || typeof def.out !== 'string') return undefined;
     return vscode.Uri.file(path.join(resolveDefPath(def.out, folderOf(task.scope)), 'metrics.jsonl'));
   };
+  const started = new Map<vscode.TaskExecution, number>();
   return [
     vscode.tasks.onDidStartTask((e) => {
       const uri = metricsOf(e.execution.task);
@@ -126,9 +128,16 @@ export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Dis
       }
       TrainingPanel.show(context, [uri], { restart: true, preserveFocus: true });
     }),
+    vscode.tasks.onDidStartTaskProcess((e) => {
+      if (metricsOf(e.execution.task)) started.set(e.execution, Date.now());
+    }),
     vscode.tasks.onDidEndTaskProcess((e) => {
       const uri = metricsOf(e.execution.task);
-      if (uri) TrainingPanel.current?.markExited(uri, e.exitCode);
+      if (!uri) return;
+      TrainingPanel.current?.markExited(uri, e.exitCode);
+      const t0 = started.get(e.execution) ?? Date.now();
+      started.delete(e.execution);
+      void notifyRunOutcome(path.dirname(uri.fsPath), t0, e.exitCode);
     }),
   ];
 }
