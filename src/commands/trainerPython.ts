@@ -36,7 +36,8 @@ export async function ensureTrainerPython(trainerDir: string, folder: vscode.Wor
       { label: `$(search) ${PICK}`, detail: 'A Python with torch and transformers: a virtual environment, conda, or another install', action: 'pick' },
     ];
     if (r.reason === 'missing-packages') items.push({ label: `$(cloud-download) ${INSTALL}`, detail: `pip install the trainer's requirements (torch, transformers, …) into ${python}, in a terminal`, action: 'install' });
-    const choice = await vscode.window.showQuickPick(items, { title: TITLE, placeHolder: r.message, ignoreFocusOut: true });
+    // The title says what is wrong (the placeholder, with the install command, is cut to the box's width).
+    const choice = await vscode.window.showQuickPick(items, { title: `${TITLE}: ${r.message.split(/\. |: /)[0]}`, placeHolder: r.message, ignoreFocusOut: true });
     if (!choice) return undefined;
     if (choice.action === 'pick') {
       const picked = await pickInterpreter(folder);
