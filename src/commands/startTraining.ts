@@ -57,7 +57,7 @@ export async function startTrainingCommand(context: vscode.ExtensionContext, res
   let torch = '?';
   let gpus = 0;
   if (args.checkPython !== false) {
-    const ok = await ensureTrainerPython(trainerDir, folder, args.python);
+    const ok = await ensureTrainerPython(trainerDir, folder, args.python, ask);
     if (!ok) return undefined;
     python = args.python ?? ok.python;
     torch = ok.torch;

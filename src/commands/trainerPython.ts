@@ -2,7 +2,8 @@
  * The first step of Start Training: a Python that has torch and transformers, before anything else is asked. When the
  * current one lacks them, a quick pick offers another interpreter (the Python extension's environments when it is
  * installed, else the ones found on PATH, in the workspace's .venv/venv folders and in conda) or installing the
- * trainer's requirements into the current one in a terminal; then the check runs again. The choice is kept in the
+ * trainer's requirements into the current one in a terminal; then the check runs again. Without prompts (a caller
+ * that asked for none) a failed check is reported as an error. The choice is kept in the
  * workspace setting `inheritune.pythonPath`, which tasks use too.
  */
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import * as vscode from 'vscode';
 import { checkPythonEnv, commandLine, PythonCheck } from '../training/command';
 import { findInterpreters } from '../training/interpreters';
 import { pythonExtensionInterpreters, resolvePython } from '../tasks/python';
-import { log } from './log';
+import { log, reportError } from './log';
 
 export type OkCheck = Extract<PythonCheck, { ok: true }>;
 
@@ -23,7 +24,7 @@ async function check(python: string, trainerDir: string): Promise<PythonCheck> {
 }
 
 /** Resolve, check and (with the user) fix the trainer's Python. Undefined when the user gives up. */
-export async function ensureTrainerPython(trainerDir: string, folder: vscode.WorkspaceFolder | undefined, given?: string): Promise<OkCheck | undefined> {
+export async function ensureTrainerPython(trainerDir: string, folder: vscode.WorkspaceFolder | undefined, given?: string, interactive = true): Promise<OkCheck | undefined> {
   let python = given ?? (await resolvePython(folder?.uri)).python;
   for (;;) {
     const r = await check(python, trainerDir);
@@ -32,6 +33,10 @@ export async function ensureTrainerPython(trainerDir: string, folder: vscode.Wor
       return r;
     }
     log().appendLine(`[training] ${r.message}`);
+    if (!interactive) {
+      await reportError('Start training', new Error(r.message));
+      return undefined;
+    }
     const items: (vscode.QuickPickItem & { action: 'pick' | 'install' })[] = [
       { label: `$(search) ${PICK}`, detail: 'A Python with torch and transformers: a virtual environment, conda, or another install', action: 'pick' },
     ];
