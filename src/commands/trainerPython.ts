@@ -42,7 +42,7 @@ export async function ensureTrainerPython(trainerDir: string, folder: vscode.Wor
     ];
     if (r.reason === 'missing-packages') items.push({ label: `$(cloud-download) ${INSTALL}`, detail: `pip install the trainer's requirements (torch, transformers, …) into ${python}, in a terminal`, action: 'install' });
     // The title says what is wrong (the placeholder, with the install command, is cut to the box's width).
-    const choice = await vscode.window.showQuickPick(items, { title: `${TITLE}: ${r.message.split(/\. |: /)[0]}`, placeHolder: r.message, ignoreFocusOut: true });
+    const choice = await vscode.window.showQuickPick(items, { title: `Start Inheritune Training: ${r.message.split(/\. |: /)[0]}`, placeHolder: r.message, ignoreFocusOut: true });
     if (!choice) return undefined;
     if (choice.action === 'pick') {
       const picked = await pickInterpreter(folder);

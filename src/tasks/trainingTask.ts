@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TrainingSpec, trainCliArgs, validateSpec } from '../training/command';
 import { trainingTasksIn } from '../training/tasksJson';
-import { reportError } from '../commands/log';
+import { log, reportError } from '../commands/log';
 import { TrainingPanel } from '../views/trainingPanel';
 import { resolvePython } from './python';
 import { notifyRunOutcome } from './runOutcome';
@@ -40,7 +40,10 @@ export async function createTrainingTask(extensionUri: vscode.Uri, def: Training
   const folder = folderOf(scope);
   python = def.python || python || (await resolvePython(folder?.uri)).python;
   const cli = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
-  const exec = new vscode.ProcessExecution(process.execPath, [cli, ...trainCliArgs({ ...def, python })], {
+  // The label and tasks.json go along: the CLI re-reads the definition when the task runs, so a rerun from an entry
+  // VS Code kept (Tasks: Run Task → recently used) runs what the file says now.
+  const fromFile = folder && name ? ['--task', name, '--tasks-json', path.join(folder.uri.fsPath, '.vscode', 'tasks.json')] : [];
+  const exec = new vscode.ProcessExecution(process.execPath, [cli, 'train', ...fromFile, ...trainCliArgs({ ...def, python }).slice(1)], {
     cwd: folder?.uri.fsPath,
     env: { ELECTRON_RUN_AS_NODE: '1' },
   });
@@ -85,7 +88,8 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
       // last ran. Run what tasks.json says now: the entry with this label, copied into the same definition object
       // (VS Code requires a resolved task to keep its definition).
       const folder = folderOf(task.scope);
-      const now = folder ? await currentDefinition(folder, task.name) : undefined;
+      const now = folder ? await currentDefinition(folder, task.name, def) : undefined;
+      log().appendLine(`[training] resolving task "${task.name}": ${now ? 'the definition in tasks.json now' : 'its definition as given'}`);
       if (now) {
         for (const k of Object.keys(def)) if (k !== 'type' && !(k in now)) delete (def as Record<string, unknown>)[k];
         Object.assign(def, now);
@@ -98,13 +102,21 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
   }
 }
 
-/** The definition of the `inheritune` task labelled `label` in the folder's tasks.json, as the file is now. */
-async function currentDefinition(folder: vscode.WorkspaceFolder, label: string): Promise<Record<string, unknown> | undefined> {
+/**
+ * The definition of this task in the folder's tasks.json, as the file is now: the `inheritune` entry with its label
+ * (VS Code may hand the name as `inheritune: <label>`), else the only entry with the same reference checkpoint.
+ */
+async function currentDefinition(folder: vscode.WorkspaceFolder, name: string, given: TrainingTaskDefinition): Promise<Record<string, unknown> | undefined> {
   try {
     const uri = vscode.Uri.joinPath(folder.uri, '.vscode', 'tasks.json');
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-    return trainingTasksIn(text, TRAINING_TASK_TYPE).find((t) => t.label === label)?.definition;
+    const entries = trainingTasksIn(text, TRAINING_TASK_TYPE);
+    const bare = name.replace(new RegExp(`^${TRAINING_TASK_TYPE}: `), '');
+    const byLabel = entries.find((t) => t.label === name) ?? entries.find((t) => t.label === bare);
+    if (byLabel) return byLabel.definition;
+    const sameRef = entries.filter((t) => t.definition.ref === given.ref);
+    return sameRef.length === 1 ? sameRef[0].definition : undefined;
   } catch {
     return undefined;
   }
@@ -112,6 +124,16 @@ async function currentDefinition(folder: vscode.WorkspaceFolder, label: string):
 
 /** Open the panel when a training task starts; tell it when the task ends. */
 export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Disposable[] {
+  // The run folder as tasks.json has it now (what the CLI runs, see createTrainingTask), else the task's own.
+  const outOf = new Map<vscode.TaskExecution, vscode.Uri>();
+  const currentMetrics = async (task: vscode.Task): Promise<vscode.Uri | undefined> => {
+    const def = task.definition as TrainingTaskDefinition;
+    if (def.type !== TRAINING_TASK_TYPE || typeof def.out !== 'string') return undefined;
+    const folder = folderOf(task.scope);
+    const now = folder ? await currentDefinition(folder, task.name, def) : undefined;
+    const out = typeof now?.out === 'string' ? now.out : def.out;
+    return vscode.Uri.file(path.join(resolveDefPath(out, folder), 'metrics.jsonl'));
+  };
   const metricsOf = (task: vscode.Task): vscode.Uri | undefined => {
     const def = task.definition as Partial<TrainingTaskDefinition>;
     if (def.type !== TRAINING_TASK_TYPE || typeof def.out !== 'string') return undefined;
@@ -119,9 +141,10 @@ export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Dis
   };
   const started = new Map<vscode.TaskExecution, number>();
   return [
-    vscode.tasks.onDidStartTask((e) => {
-      const uri = metricsOf(e.execution.task);
+    vscode.tasks.onDidStartTask(async (e) => {
+      const uri = await currentMetrics(e.execution.task);
       if (!uri) return;
+      outOf.set(e.execution, uri);
       if (!vscode.workspace.getConfiguration('inheritune.training').get<boolean>('openPanelOnStart', true)) {
         TrainingPanel.current?.addRun(uri, { restart: true });
         return;
@@ -132,7 +155,8 @@ export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Dis
       if (metricsOf(e.execution.task)) started.set(e.execution, Date.now());
     }),
     vscode.tasks.onDidEndTaskProcess((e) => {
-      const uri = metricsOf(e.execution.task);
+      const uri = outOf.get(e.execution) ?? metricsOf(e.execution.task);
+      outOf.delete(e.execution);
       if (!uri) return;
       TrainingPanel.current?.markExited(uri, e.exitCode);
       const t0 = started.get(e.execution) ?? Date.now();

@@ -7,7 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { trainingTasksIn } from './tasksJson';
 import * as path from 'node:path';
 import { parseOption, TRAINER_OPTIONS, TrainerOption } from '../shared/trainingOptions';
 import { InherituneError } from '../checkpoint/errors';
@@ -30,6 +31,8 @@ interface TrainCliOptions extends Omit<TrainingSpec, 'devices' | 'extraArgs'> {
   python: string;
   check: boolean;
   dryRun?: boolean;
+  task?: string;
+  tasksJson?: string;
 }
 
 export function registerTrainCommand(program: Command, signal: AbortSignal): void {
@@ -49,14 +52,43 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
     .option('--python <path>', 'Python with torch and transformers (default $INHERITUNE_PYTHON or python3)', defaultPython())
     .option('--no-check', 'skip the torch/transformers check before starting')
     .option('--dry-run', 'print the trainer command and exit')
+    .option('--task <label>', 'with --tasks-json: run the `inheritune` task of this label as the file has it now (its options replace the ones given here)')
+    .option('--tasks-json <file>', 'the .vscode/tasks.json that --task is read from (relative paths in it resolve against its workspace folder)')
     .argument('[trainerArgs...]', 'after --: passed to the trainer as they are (python -m inheritune_trainer train --help)')
     .addHelpText(
       'after',
       '\nExamples:\n  inheritune train --ref models/smollm2 --data notes/ --out runs/first --seq-len 128 --batch-size 8 --steps-per-round 100\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 --lr 3e-4 --batch-size 8',
     )
     .action(async (trainerArgs: string[], o: TrainCliOptions) => {
-      process.exit(await runTrainCli({ ...o, extraArgs: trainerArgs }, signal));
+      const spec = o.task && o.tasksJson ? fromTasksJson(o.tasksJson, o.task, { ...o, extraArgs: trainerArgs }) : { ...o, extraArgs: trainerArgs };
+      process.exit(await runTrainCli(spec, signal));
     });
+}
+
+/**
+ * The spec of the task labelled `label` in a tasks.json as the file is NOW (the VS Code task passes its label, so a
+ * rerun from a stale "recently used" entry still runs the edited definition). Without such an entry: `given`.
+ */
+export function fromTasksJson<T extends TrainingSpec & { python: string }>(file: string, label: string, given: T): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return given;
+  }
+  const entry = trainingTasksIn(text).find((t) => t.label === label);
+  if (!entry) return given;
+  const folder = path.dirname(path.dirname(path.resolve(file)));
+  const abs = (p: unknown) => (typeof p === 'string' ? path.resolve(folder, p.replace(/\$\{workspaceFolder\}/g, folder)) : p);
+  const d = entry.definition as Record<string, unknown>;
+  const next: Record<string, unknown> = { python: given.python, check: (given as { check?: boolean }).check, dryRun: (given as { dryRun?: boolean }).dryRun };
+  for (const [k, v] of Object.entries(d)) if (k !== 'type') next[k] = v;
+  next.ref = abs(d.ref);
+  next.out = abs(d.out);
+  next.data = Array.isArray(d.data) ? d.data.map(abs) : abs(d.data);
+  if (typeof d.python !== 'string') next.python = given.python;
+  process.stderr.write(`inheritune: task "${label}" as ${file} has it now\n`);
+  return next as unknown as T;
 }
 
 /** A commander option for a trainer option, with the same rule as tasks.json and the form. */

@@ -13,6 +13,7 @@ import { checkForm, defaultsFor, FormFields, RefInfo, splitPaths } from '../../s
 import { INIT_MODES, optionByKey, parseOption, runDefaults, TRAINER_OPTIONS } from '../../src/shared/trainingOptions';
 import { buildTrainerInvocation, trainCliArgs, validateSpec } from '../../src/training/command';
 import { describeData } from '../../src/training/dataInfo';
+import { fromTasksJson } from '../../src/training/cliTrain';
 import { findInterpreters } from '../../src/training/interpreters';
 import { TRAINING_TASK_PROPERTIES } from '../../src/training/tasksJson';
 import { tmpDir } from '../helpers/tmp';
@@ -139,5 +140,22 @@ describe('data and interpreters on disk', () => {
         [onPath, 'PATH'],
       ],
     );
+  });
+});
+
+describe('a task rerun reads tasks.json as it is now', () => {
+  test('fromTasksJson: the labelled entry replaces the given options; paths resolve against the workspace folder', () => {
+    const ws = tmpDir('inheritune-tasks-');
+    mkdirSync(path.join(ws, '.vscode'));
+    const file = path.join(ws, '.vscode', 'tasks.json');
+    writeFileSync(file, '{ // edited by hand\n "version": "2.0.0", "tasks": [ { "label": "Inheritune: train a", "type": "inheritune", "ref": "tiny", "data": ["texts", "c.jsonl"], "out": "runs/edited", "stepsPerRound": 3, "maxRounds": 1 } ] }');
+    const given: { ref: string; data: string | string[]; out: string; stepsPerRound?: number; maxRounds?: number; python: string } = { ref: '/old/ref', data: 'old', out: '/old/out', stepsPerRound: 12, python: '/py' };
+    const got = fromTasksJson(file, 'Inheritune: train a', given);
+    assert.deepEqual(
+      [got.ref, got.data, got.out, got.stepsPerRound, got.maxRounds, got.python],
+      [path.join(ws, 'tiny'), [path.join(ws, 'texts'), path.join(ws, 'c.jsonl')], path.join(ws, 'runs', 'edited'), 3, 1, '/py'],
+    );
+    assert.equal(fromTasksJson(file, 'another label', given), given);
+    assert.equal(fromTasksJson(path.join(ws, 'missing.json'), 'Inheritune: train a', given), given);
   });
 });
