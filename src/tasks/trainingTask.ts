@@ -84,16 +84,8 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
   async resolveTask(task: vscode.Task): Promise<vscode.Task | undefined> {
     const def = task.definition as TrainingTaskDefinition;
     try {
-      // A rerun (Tasks: Run Task → "recently used", Rerun Last Task) hands us the definition as it was when the task
-      // last ran. Run what tasks.json says now: the entry with this label, copied into the same definition object
-      // (VS Code requires a resolved task to keep its definition).
-      const folder = folderOf(task.scope);
-      const now = folder ? await currentDefinition(folder, task.name, def) : undefined;
-      log().appendLine(`[training] resolving task "${task.name}": ${now ? 'the definition in tasks.json now' : 'its definition as given'}`);
-      if (now) {
-        for (const k of Object.keys(def)) if (k !== 'type' && !(k in now)) delete (def as Record<string, unknown>)[k];
-        Object.assign(def, now);
-      }
+      // The same definition object, as VS Code requires of a resolved task. A rerun from an entry VS Code kept
+      // ("recently used") may hand an old definition: the CLI re-reads tasks.json by label when the task runs.
       return await createTrainingTask(this.extensionUri, def, task.scope, task.name);
     } catch (e) {
       await reportError(`Task "${task.name}"`, e);

@@ -76,7 +76,9 @@ export function fromTasksJson<T extends TrainingSpec & { python: string }>(file:
   } catch {
     return given;
   }
-  const entry = trainingTasksIn(text).find((t) => t.label === label);
+  // VS Code may name a tasks.json task `<type>: <label>`.
+  const entries = trainingTasksIn(text);
+  const entry = entries.find((t) => t.label === label) ?? entries.find((t) => t.label === label.replace(/^inheritune: /, ''));
   if (!entry) return given;
   const folder = path.dirname(path.dirname(path.resolve(file)));
   const abs = (p: unknown) => (typeof p === 'string' ? path.resolve(folder, p.replace(/\$\{workspaceFolder\}/g, folder)) : p);

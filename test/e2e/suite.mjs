@@ -639,6 +639,38 @@ uiTest(
   { timeout: 900_000 },
 );
 
+uiTest(
+  'c',
+  'flow c, rerun: tasks.json edited by hand, then Tasks: Run Task → "recently used" runs the edited definition',
+  async ({ fx, wb }) => {
+    const tj = path.join(fx.ws, '.vscode', 'tasks.json');
+    const tasks = JSON.parse(fs.readFileSync(tj, 'utf8'));
+    const entry = tasks.tasks.find((t) => t.type === 'inheritune');
+    assert.ok(entry, 'flow c left its task in tasks.json');
+    const out2 = path.join(fx.ws, 'runs', 'text-e2e-edited');
+    Object.assign(entry, { out: 'runs/text-e2e-edited', stepsPerRound: 3, maxRounds: 1 });
+    fs.writeFileSync(tj, JSON.stringify(tasks, null, 2));
+    await wb.page.waitForTimeout(1500);
+    // Tasks: Run Task, clicked by its exact row (the palette's fuzzy order may put "Restart Running Task" first).
+    await wb.page.keyboard.press('Escape');
+    await wb.page.keyboard.press('F1');
+    await wb.quickInputBox.waitFor({ state: 'visible', timeout: 10_000 });
+    await wb.quickInputBox.fill('>Tasks: Run Task');
+    await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: /^\s*Tasks: Run Task/ }).first().click({ timeout: 10_000 });
+    await wb.waitQuickInput('recently used', 30_000);
+    const recent = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: entry.label }).first();
+    await recent.waitFor({ timeout: 30_000 });
+    // the first row with this label is the "recently used" entry (that section comes first)
+    await recent.click();
+    await waitRun(wb, out2, () => fs.existsSync(path.join(out2, 'summary.json')), 'the edited task to finish', 300_000, /already holds a run/);
+    const s2 = JSON.parse(fs.readFileSync(path.join(out2, 'summary.json'), 'utf8'));
+    assert.deepEqual([s2.steps, s2.num_rounds, s2.args.steps_per_round], [3, 1, 3]);
+    await wb.page.waitForTimeout(1500);
+    await wb.screenshot('training-5-rerun.png', { docs: 'training-5-rerun.png' });
+  },
+  { timeout: 600_000 },
+);
+
 // ------------------------------------------------------------------------------------------------------------------
 // d: a .safetensors file opens in the viewer
 
