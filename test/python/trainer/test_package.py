@@ -26,7 +26,7 @@ def _clean_env() -> dict:
 @pytest.fixture(scope="module")
 def pip_venv(tmp_path_factory) -> Path:
     """A new venv that sees this interpreter's packages (torch, transformers) through a .pth file, with the trainer
-    installed by pip from trainer/ (no network: no dependency resolution, the venv's own setuptools)."""
+    installed by pip from trainer/ (no dependency resolution: torch and the rest come from this interpreter)."""
     root = tmp_path_factory.mktemp("venv") / "v"
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, env=_clean_env())
     py = root / "bin" / "python"
@@ -34,7 +34,10 @@ def pip_venv(tmp_path_factory) -> Path:
                              check=True, capture_output=True, text=True).stdout.strip()
     parents = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(p)]
     Path(purelib, "parent-packages.pth").write_text("\n".join(parents) + "\n")
-    res = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(TRAINER)],
+    # Offline when the venv can build a wheel itself (setuptools + wheel seen); else pip fetches the build backend.
+    can_build = subprocess.run([str(py), "-c", "import setuptools, wheel"], capture_output=True).returncode == 0
+    isolation = ["--no-build-isolation"] if can_build else []
+    res = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", *isolation, str(TRAINER)],
                          env=_clean_env(), capture_output=True, text=True, cwd=root)
     assert res.returncode == 0, res.stdout + res.stderr
     return root
