@@ -35,7 +35,7 @@ def _dtype_of(data_dir: Path) -> np.dtype:
     return np.dtype(np.uint16)
 
 
-def open_split(data_dir: str | os.PathLike, split: str, min_tokens: int = 1) -> np.memmap:
+def open_split(data_dir: str | os.PathLike, split: str, min_tokens: int = 0) -> np.memmap:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise TrainerError(
