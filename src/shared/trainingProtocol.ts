@@ -39,6 +39,12 @@ export interface MetricPoint {
   stopReason?: string;
   /** error: the trainer's message; checkpoint: the reason. */
   message?: string;
+  /** eval: taken at step 0 of a round (the inherited or grown model before training). */
+  roundStart?: boolean;
+  /** grow: how the next model is made (`reinherit`: fresh from the reference; `extend`: trained blocks + reference blocks). */
+  mode?: string;
+  /** done: the run's summary.json. */
+  summary?: string;
 }
 
 /** What a file turned out to be. */

@@ -1,19 +1,11 @@
 /**
  * Which Python runs the trainer. In order:
  *  1. `inheritune.pythonPath` when the user set it (a deliberate choice beats an inferred one);
- *  2. the Python extension's interpreter for the folder (ms-python.python: environments API, then the older
- *     settings.getExecutionDetails);
+ *  2. the Python extension's interpreter for the folder (ms-python.python, through @vscode/python-extension);
  *  3. the setting's default, `python3`.
  */
+import { PythonExtension } from '@vscode/python-extension';
 import * as vscode from 'vscode';
-
-interface PythonExtensionApi {
-  environments?: {
-    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string } | undefined;
-    resolveEnvironment?(env: { path: string } | string): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
-  };
-  settings?: { getExecutionDetails(resource?: vscode.Uri): { execCommand: string[] | undefined } };
-}
 
 export interface ResolvedPython {
   python: string;
@@ -30,26 +22,42 @@ export async function resolvePython(folder?: vscode.Uri): Promise<ResolvedPython
   return { python: cfg.get<string>('pythonPath') || 'python3', source: 'default' };
 }
 
-async function fromPythonExtension(folder?: vscode.Uri): Promise<string | undefined> {
-  const ext = vscode.extensions.getExtension<PythonExtensionApi>('ms-python.python');
-  if (!ext) return undefined;
+/** The Python extension's API, when ms-python.python is installed (undefined otherwise, or when it fails). */
+export async function pythonExtensionApi(): Promise<PythonExtension | undefined> {
+  if (!vscode.extensions.getExtension('ms-python.python')) return undefined;
   try {
-    const api = ext.isActive ? ext.exports : await ext.activate();
-    const envPath = api?.environments?.getActiveEnvironmentPath(folder)?.path;
-    if (envPath) {
-      // The path may be an environment folder rather than an executable; resolve it when the API can.
-      const resolved = await api.environments?.resolveEnvironment?.(envPath).catch(() => undefined);
-      const exe = resolved?.executable?.uri?.fsPath;
-      if (exe) return exe;
-      if (!/[\\/]$/.test(envPath)) return envPath;
-    }
-    const cmd = api?.settings?.getExecutionDetails(folder)?.execCommand;
-    // A single executable only: a multi-word command (conda run ...) would not fit our argument list.
-    if (cmd?.length === 1 && cmd[0]) return cmd[0];
+    return await PythonExtension.api();
   } catch {
-    /* the Python extension failed to activate: fall back to the setting */
+    return undefined;
+  }
+}
+
+async function fromPythonExtension(folder?: vscode.Uri): Promise<string | undefined> {
+  const api = await pythonExtensionApi();
+  if (!api) return undefined;
+  try {
+    const envPath = api.environments.getActiveEnvironmentPath(folder);
+    // The path may be an environment folder rather than an executable; resolve it.
+    const resolved = await api.environments.resolveEnvironment(envPath).catch(() => undefined);
+    const exe = resolved?.executable?.uri?.fsPath;
+    if (exe) return exe;
+    if (envPath?.path && !/[\\/]$/.test(envPath.path)) return envPath.path;
+  } catch {
+    /* the Python extension failed: fall back to the setting */
   }
   return undefined;
+}
+
+/** Executables of the environments the Python extension knows (resolved), for the interpreter pick. */
+export async function pythonExtensionInterpreters(): Promise<{ path: string; label: string }[]> {
+  const api = await pythonExtensionApi();
+  if (!api) return [];
+  const out: { path: string; label: string }[] = [];
+  for (const env of api.environments.known) {
+    const exe = env.executable?.uri?.fsPath ?? (await api.environments.resolveEnvironment(env).catch(() => undefined))?.executable?.uri?.fsPath;
+    if (exe && !out.some((o) => o.path === exe)) out.push({ path: exe, label: env.environment?.name ?? env.environment?.folderUri?.fsPath.split(/[\\/]/).pop() ?? exe });
+  }
+  return out;
 }
 
 function expandHome(p: string): string {

@@ -10,6 +10,7 @@ import { trainingTasksIn } from '../training/tasksJson';
 import { reportError } from '../ui/log';
 import { TrainingPanel } from '../views/trainingPanel';
 import { resolvePython } from './python';
+import { notifyRunOutcome } from './runOutcome';
 
 export const TRAINING_TASK_TYPE = 'inheritune';
 
@@ -39,12 +40,15 @@ export async function createTrainingTask(extensionUri: vscode.Uri, def: Training
   const folder = folderOf(scope);
   python = def.python || python || (await resolvePython(folder?.uri)).python;
   const cli = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
-  const exec = new vscode.ProcessExecution(process.execPath, [cli, ...trainCliArgs({ ...def, python })], {
+  // The label and tasks.json go along: the CLI re-reads the definition when the task runs, so a rerun from an entry
+  // VS Code kept (Tasks: Run Task → recently used) runs what the file says now.
+  const fromFile = folder && name ? ['--task', name, '--tasks-json', path.join(folder.uri.fsPath, '.vscode', 'tasks.json')] : [];
+  const exec = new vscode.ProcessExecution(process.execPath, [cli, 'train', ...fromFile, ...trainCliArgs({ ...def, python }).slice(1)], {
     cwd: folder?.uri.fsPath,
     env: { ELECTRON_RUN_AS_NODE: '1' },
   });
   const task = new vscode.Task(def, scope ?? vscode.TaskScope.Workspace, name ?? trainingTaskLabel(def), TRAINING_TASK_TYPE, exec, []);
-  task.detail = `inherit ${def.layers ?? 'k/2'} layers, grow by ${def.growBy ?? 1} every ${def.stepsPerRound ?? 1000} steps → ${def.out}`;
+  task.detail = `${def.init && def.init !== 'inherit' ? `${def.init}: ` : 'inherit '}${def.layers ?? 'k/2'} layers, grow by ${def.growBy ?? 1} every ${def.stepsPerRound ?? 1000} steps → ${def.out}`;
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true, focus: false };
   return task;
 }
@@ -80,7 +84,8 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
   async resolveTask(task: vscode.Task): Promise<vscode.Task | undefined> {
     const def = task.definition as TrainingTaskDefinition;
     try {
-      // The same definition object, as VS Code requires of a resolved task.
+      // The same definition object, as VS Code requires of a resolved task. A rerun from an entry VS Code kept
+      // ("recently used") may hand an old definition: the CLI re-reads tasks.json by label when the task runs.
       return await createTrainingTask(this.extensionUri, def, task.scope, task.name);
     } catch (e) {
       await reportError(`Task "${task.name}"`, e);
@@ -89,26 +94,66 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
   }
 }
 
+/**
+ * The definition of this task in the folder's tasks.json, as the file is now: the `inheritune` entry with its label
+ * (VS Code may hand the name as `inheritune: <label>`), else the only entry with the same reference checkpoint.
+ */
+async function currentDefinition(folder: vscode.WorkspaceFolder, name: string, given: TrainingTaskDefinition): Promise<Record<string, unknown> | undefined> {
+  try {
+    const uri = vscode.Uri.joinPath(folder.uri, '.vscode', 'tasks.json');
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    const entries = trainingTasksIn(text, TRAINING_TASK_TYPE);
+    const bare = name.replace(new RegExp(`^${TRAINING_TASK_TYPE}: `), '');
+    const byLabel = entries.find((t) => t.label === name) ?? entries.find((t) => t.label === bare);
+    if (byLabel) return byLabel.definition;
+    const sameRef = entries.filter((t) => t.definition.ref === given.ref);
+    return sameRef.length === 1 ? sameRef[0].definition : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Open the panel when a training task starts; tell it when the task ends. */
 export function watchTrainingTasks(context: vscode.ExtensionContext): vscode.Disposable[] {
+  // The run folder as tasks.json has it now (what the CLI runs, see createTrainingTask), else the task's own.
+  const outOf = new Map<vscode.TaskExecution, vscode.Uri>();
+  const currentMetrics = async (task: vscode.Task): Promise<vscode.Uri | undefined> => {
+    const def = task.definition as TrainingTaskDefinition;
+    if (def.type !== TRAINING_TASK_TYPE || typeof def.out !== 'string') return undefined;
+    const folder = folderOf(task.scope);
+    const now = folder ? await currentDefinition(folder, task.name, def) : undefined;
+    const out = typeof now?.out === 'string' ? now.out : def.out;
+    return vscode.Uri.file(path.join(resolveDefPath(out, folder), 'metrics.jsonl'));
+  };
   const metricsOf = (task: vscode.Task): vscode.Uri | undefined => {
     const def = task.definition as Partial<TrainingTaskDefinition>;
     if (def.type !== TRAINING_TASK_TYPE || typeof def.out !== 'string') return undefined;
     return vscode.Uri.file(path.join(resolveDefPath(def.out, folderOf(task.scope)), 'metrics.jsonl'));
   };
+  const started = new Map<vscode.TaskExecution, number>();
   return [
-    vscode.tasks.onDidStartTask((e) => {
-      const uri = metricsOf(e.execution.task);
+    vscode.tasks.onDidStartTask(async (e) => {
+      const uri = await currentMetrics(e.execution.task);
       if (!uri) return;
+      outOf.set(e.execution, uri);
       if (!vscode.workspace.getConfiguration('inheritune.training').get<boolean>('openPanelOnStart', true)) {
         TrainingPanel.current?.addRun(uri, { restart: true });
         return;
       }
       TrainingPanel.show(context, [uri], { restart: true, preserveFocus: true });
     }),
+    vscode.tasks.onDidStartTaskProcess((e) => {
+      if (metricsOf(e.execution.task)) started.set(e.execution, Date.now());
+    }),
     vscode.tasks.onDidEndTaskProcess((e) => {
-      const uri = metricsOf(e.execution.task);
-      if (uri) TrainingPanel.current?.markExited(uri, e.exitCode);
+      const uri = outOf.get(e.execution) ?? metricsOf(e.execution.task);
+      outOf.delete(e.execution);
+      if (!uri) return;
+      TrainingPanel.current?.markExited(uri, e.exitCode);
+      const t0 = started.get(e.execution) ?? Date.now();
+      started.delete(e.execution);
+      void notifyRunOutcome(path.dirname(uri.fsPath), t0, e.exitCode);
     }),
   ];
 }

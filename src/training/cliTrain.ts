@@ -6,7 +6,11 @@
  * state at the next step boundary and exits 130; a second Ctrl-C aborts it. We exit with its exit code.
  */
 import { spawn } from 'node:child_process';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { trainingTasksIn } from './tasksJson';
+import * as path from 'node:path';
+import { parseOption, TRAINER_OPTIONS, TrainerOption } from '../shared/trainingOptions';
 import { InherituneError } from '../errors';
 import { buildTrainerInvocation, checkPythonEnv, commandLine, findTrainerDir, TrainerInvocation, TrainingSpec } from './command';
 
@@ -22,32 +26,28 @@ function whole(name: string, min: number) {
   };
 }
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-}
-
 interface TrainCliOptions extends Omit<TrainingSpec, 'devices' | 'extraArgs'> {
   devices: number;
   python: string;
   check: boolean;
   dryRun?: boolean;
+  task?: string;
+  tasksJson?: string;
 }
 
 export function registerTrainCommand(program: Command, signal: AbortSignal): void {
-  program
+  const cmd = program
     .command('train')
     .description('train with Inheritune: inherit n layers of --ref, train T steps, grow by G until val loss reaches the target')
-    .usage('--ref DIR --data DIR --out DIR [options] [-- trainer options]')
+    .usage('--ref DIR --data PATH... --out DIR [options] [-- trainer options]')
     .requiredOption('--ref <dir>', 'reference checkpoint folder (Hugging Face, safetensors)')
-    .requiredOption('--data <dir>', 'folder with train.bin and val.bin (uint16 token ids)')
-    .requiredOption('--out <dir>', 'run folder: round checkpoints, metrics.jsonl, summary.json')
-    .option('--layers <n>', 'n, layers of the first round (default floor(k/2))', whole('--layers', 1))
-    .option('--grow-by <g>', 'G, layers added per growth (default 1)', whole('--grow-by', 1))
-    .option('--steps-per-round <t>', 'T, optimizer steps per round (default 1000)', whole('--steps-per-round', 0))
-    .option('--max-rounds <r>', 'at most this many rounds (default 5)', whole('--max-rounds', 1))
-    .option('--target-val-loss <x>', "stop growing at this val loss (default: the reference's own)", positive)
+    .requiredOption(
+      '--data <paths...>',
+      "a folder with train.bin and val.bin, or text: files or folders of .txt, .md, .jsonl (\"text\" field), .parquet (text column), tokenized with the reference's tokenizer into <out>/data",
+    )
+    .requiredOption('--out <dir>', 'run folder: round checkpoints, metrics.jsonl, summary.json');
+  for (const o of TRAINER_OPTIONS) cmd.addOption(trainerOption(o));
+  cmd
     .option('--devices <k>', 'processes on this machine (GPUs); > 1 launches torch.distributed.run', whole('--devices', 1), 1)
     .option('--nnodes <n>', 'machines in the run (torchrun --nnodes); run the same command on each', whole('--nnodes', 1))
     .option('--node-rank <r>', "this machine's rank 0..n-1 (static rendezvous; default: c10d assigns ranks)", whole('--node-rank', 0))
@@ -56,16 +56,61 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
     .option('--python <path>', 'Python with torch and transformers (default $INHERITUNE_PYTHON or python3)', defaultPython())
     .option('--no-check', 'skip the torch/transformers check before starting')
     .option('--dry-run', 'print the trainer command and exit')
+    .option('--task <label>', 'with --tasks-json: run the `inheritune` task of this label as the file has it now (its options replace the ones given here)')
+    .option('--tasks-json <file>', 'the .vscode/tasks.json that --task is read from (relative paths in it resolve against its workspace folder)')
     .argument('[trainerArgs...]', 'after --: passed to the trainer as they are (python -m inheritune_trainer train --help)')
     .addHelpText(
       'after',
-      '\nExamples:\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 -- --lr 3e-4 --batch-size 8' +
+      '\nExamples:\n  inheritune train --ref models/smollm2 --data notes/ --out runs/first --seq-len 128 --batch-size 8 --steps-per-round 100\n  inheritune train --ref gpt2-medium --data data/owt --out runs/inheritune --layers 12 --steps-per-round 2000 --lr 3e-4 --batch-size 8' +
         '\n  # two machines with 8 GPUs each (run on both; node-rank 0 on the first):' +
         '\n  inheritune train --ref R --data D --out O --devices 8 --nnodes 2 --node-rank 0 --rdzv-endpoint 10.0.0.1:29400',
     )
     .action(async (trainerArgs: string[], o: TrainCliOptions) => {
-      process.exit(await runTrainCli({ ...o, extraArgs: trainerArgs }, signal));
+      const spec = o.task && o.tasksJson ? fromTasksJson(o.tasksJson, o.task, { ...o, extraArgs: trainerArgs }) : { ...o, extraArgs: trainerArgs };
+      process.exit(await runTrainCli(spec, signal));
     });
+}
+
+/**
+ * The spec of the task labelled `label` in a tasks.json as the file is NOW (the VS Code task passes its label, so a
+ * rerun from a stale "recently used" entry still runs the edited definition). Without such an entry: `given`.
+ */
+export function fromTasksJson<T extends TrainingSpec & { python: string }>(file: string, label: string, given: T): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return given;
+  }
+  // VS Code may name a tasks.json task `<type>: <label>`.
+  const entries = trainingTasksIn(text);
+  const entry = entries.find((t) => t.label === label) ?? entries.find((t) => t.label === label.replace(/^inheritune: /, ''));
+  if (!entry) return given;
+  const folder = path.dirname(path.dirname(path.resolve(file)));
+  const abs = (p: unknown) => (typeof p === 'string' ? path.resolve(folder, p.replace(/\$\{workspaceFolder\}/g, folder)) : p);
+  const d = entry.definition as Record<string, unknown>;
+  const next: Record<string, unknown> = { python: given.python, check: (given as { check?: boolean }).check, dryRun: (given as { dryRun?: boolean }).dryRun };
+  for (const [k, v] of Object.entries(d)) if (k !== 'type') next[k] = v;
+  next.ref = abs(d.ref);
+  next.out = abs(d.out);
+  next.data = Array.isArray(d.data) ? d.data.map(abs) : abs(d.data);
+  if (typeof d.python !== 'string') next.python = given.python;
+  process.stderr.write(`inheritune: task "${label}" as ${file} has it now\n`);
+  return next as unknown as T;
+}
+
+/** A commander option for a trainer option, with the same rule as tasks.json and the form. */
+function trainerOption(o: TrainerOption): Option {
+  const r = o.rule;
+  const arg = r.kind === 'choice' ? '<mode>' : r.kind === 'text' ? '<name>' : '<x>';
+  const opt = new Option(`${o.flag} ${arg}`, o.help);
+  if (r.kind === 'choice') return opt.choices([...r.choices]);
+  if (r.kind === 'text') return opt;
+  return opt.argParser((v: string) => {
+    const p = parseOption(o, v);
+    if (p.problem || p.value === undefined) throw new InvalidArgumentError(p.problem ?? 'a value is required');
+    return p.value;
+  });
 }
 
 /** The trainer folder next to this bundle (dist/../trainer), or next to the sources when run from them. */
@@ -83,6 +128,8 @@ export async function runTrainCli(o: TrainingSpec & { python: string; check?: bo
     trainerDir,
     // Surgery (`cli.js inherit/grow`) runs with this same runtime, which may be VS Code's (ELECTRON_RUN_AS_NODE).
     nodePath: process.execPath,
+    // ... and this very CLI, so that a pip-installed trainer (no dist/ next to it) finds it too.
+    cliPath: existsSync(path.join(__dirname, 'cli.js')) ? path.join(__dirname, 'cli.js') : undefined,
     basePythonPath: process.env.PYTHONPATH,
   });
   if (o.dryRun) {

@@ -15,21 +15,21 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors';
+import { GROW_MODES, TRAINER_OPTIONS, TrainerOptionKey, optionProblem } from '../shared/trainingOptions';
 
-/** What a training run is: the options of `inheritune train` and of the `inheritune` task type. */
-export interface TrainingSpec {
+/**
+ * What a training run is: the options of `inheritune train` and of the `inheritune` task type. Every trainer option
+ * of TRAINER_OPTIONS (src/shared/trainingOptions.ts) is a property by its name.
+ */
+export interface TrainingSpec extends Partial<Record<Exclude<TrainerOptionKey, 'growMode' | 'init' | 'preset' | 'strategy'>, number>> {
   ref: string;
-  data: string;
+  /** A folder with train.bin/val.bin, or text: files or folders of .txt, .md, .jsonl, .parquet (one or several). */
+  data: string | string[];
   out: string;
-  /** n, layers of the first round (trainer default floor(k/2)). */
-  layers?: number;
-  /** G, layers added per growth. */
-  growBy?: number;
-  /** T, optimizer steps per round. */
-  stepsPerRound?: number;
-  maxRounds?: number;
-  /** Stop growing at this val loss (default: the reference's own). */
-  targetValLoss?: number;
+  growMode?: (typeof GROW_MODES)[number];
+  init?: string;
+  preset?: string;
+  strategy?: string;
   /** Processes (GPUs) on this machine; > 1 launches torch.distributed.run. */
   devices?: number;
   /** Machines in the run (torchrun --nnodes); > 1 needs rdzvEndpoint, and the same command on every node. */
@@ -50,6 +50,8 @@ export interface InvocationOptions extends TrainingSpec {
   trainerDir: string;
   /** Node (or Electron as node) the trainer uses for surgery (`--node-bin`); the trainer's default is `node`. */
   nodePath?: string;
+  /** The project CLI (dist/cli.js) the trainer runs for surgery; passed as INHERITUNE_CLI. */
+  cliPath?: string;
   /** Working directory (default: the current one). */
   cwd?: string;
   /** PYTHONPATH already in the environment, kept after the trainer folder. */
@@ -87,12 +89,7 @@ export function launcherArgs(o: TrainingSpec): string[] {
 
 export function buildTrainerInvocation(o: InvocationOptions): TrainerInvocation {
   validateSpec(o);
-  const args = [...launcherArgs(o), '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', o.data, '--out', o.out];
-  if (o.layers !== undefined) args.push('--layers', String(o.layers));
-  if (o.growBy !== undefined) args.push('--grow-by', String(o.growBy));
-  if (o.stepsPerRound !== undefined) args.push('--steps-per-round', String(o.stepsPerRound));
-  if (o.maxRounds !== undefined) args.push('--max-rounds', String(o.maxRounds));
-  if (o.targetValLoss !== undefined) args.push('--target-val-loss', String(o.targetValLoss));
+  const args = [...launcherArgs(o), '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', ...dataPaths(o.data), '--out', o.out, ...optionArgs(o)];
   if (o.nodePath) args.push('--node-bin', o.nodePath);
   args.push(...(o.extraArgs ?? []));
   const sep = (o.platform ?? process.platform) === 'win32' ? ';' : ':';
@@ -101,23 +98,42 @@ export function buildTrainerInvocation(o: InvocationOptions): TrainerInvocation 
     command: o.python,
     args,
     // Unbuffered, so the terminal shows each line as the trainer prints it.
-    env: { PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1' },
+    env: { PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1', ...(o.cliPath ? { INHERITUNE_CLI: o.cliPath } : {}) },
     cwd: o.cwd ?? process.cwd(),
   };
 }
 
+/** The data paths of a spec (one path or several). */
+export function dataPaths(data: string | string[]): string[] {
+  return Array.isArray(data) ? data : [data];
+}
+
+/** The trainer flags of the options a spec sets, in TRAINER_OPTIONS order. */
+export function optionArgs(s: TrainingSpec): string[] {
+  const a: string[] = [];
+  for (const o of TRAINER_OPTIONS) {
+    const v = (s as unknown as Record<string, unknown>)[o.key];
+    if (v !== undefined && v !== null) a.push(o.flag, String(v));
+  }
+  return a;
+}
+
 /** Fail fast, naming the option, before anything starts. */
 export function validateSpec(s: TrainingSpec): void {
-  for (const k of ['ref', 'data', 'out'] as const) {
+  for (const k of ['ref', 'out'] as const) {
     if (typeof s[k] !== 'string' || !s[k].trim()) throw new InherituneError('E_ARGS', `--${k} is required (a folder path)`);
+  }
+  const data = s.data as unknown;
+  const okData = typeof data === 'string' ? !!data.trim() : Array.isArray(data) && data.length > 0 && data.every((d) => typeof d === 'string' && d.trim());
+  if (!okData) throw new InherituneError('E_ARGS', '--data is required: a folder with train.bin and val.bin, or text files / folders (.txt, .md, .jsonl, .parquet)');
+  for (const o of TRAINER_OPTIONS) {
+    const v = (s as unknown as Record<string, unknown>)[o.key];
+    const problem = v === undefined || v === null ? undefined : optionProblem(o, v);
+    if (problem) throw new InherituneError('E_ARGS', problem);
   }
   const whole = (name: string, v: number | undefined, min: number) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new InherituneError('E_ARGS', `${name} must be a whole number ≥ ${min} (got ${v})`);
   };
-  whole('--layers', s.layers, 1);
-  whole('--grow-by', s.growBy, 1);
-  whole('--steps-per-round', s.stepsPerRound, 0);
-  whole('--max-rounds', s.maxRounds, 1);
   whole('--devices', s.devices, 1);
   whole('--nnodes', s.nnodes, 1);
   whole('--node-rank', s.nodeRank, 0);
@@ -134,9 +150,6 @@ export function validateSpec(s: TrainingSpec): void {
   if (s.rdzvId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(s.rdzvId)) {
     throw new InherituneError('E_ARGS', `--rdzv-id must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(s.rdzvId)})`);
   }
-  if (s.targetValLoss !== undefined && !(Number.isFinite(s.targetValLoss) && s.targetValLoss > 0)) {
-    throw new InherituneError('E_ARGS', `--target-val-loss must be a positive number (got ${s.targetValLoss})`);
-  }
   if (s.extraArgs !== undefined && !(Array.isArray(s.extraArgs) && s.extraArgs.every((a) => typeof a === 'string'))) {
     throw new InherituneError('E_ARGS', 'extraArgs must be a list of strings');
   }
@@ -145,12 +158,7 @@ export function validateSpec(s: TrainingSpec): void {
 /** `inheritune train ...` arguments for a spec (what the VS Code task runs, after `node <dist>/cli.js`). */
 export function trainCliArgs(s: TrainingSpec & { python?: string }): string[] {
   validateSpec(s);
-  const a = ['train', '--ref', s.ref, '--data', s.data, '--out', s.out];
-  if (s.layers !== undefined) a.push('--layers', String(s.layers));
-  if (s.growBy !== undefined) a.push('--grow-by', String(s.growBy));
-  if (s.stepsPerRound !== undefined) a.push('--steps-per-round', String(s.stepsPerRound));
-  if (s.maxRounds !== undefined) a.push('--max-rounds', String(s.maxRounds));
-  if (s.targetValLoss !== undefined) a.push('--target-val-loss', String(s.targetValLoss));
+  const a = ['train', '--ref', s.ref, '--data', ...dataPaths(s.data), '--out', s.out, ...optionArgs(s)];
   if (s.devices !== undefined) a.push('--devices', String(s.devices));
   if (s.nnodes !== undefined) a.push('--nnodes', String(s.nnodes));
   if (s.nodeRank !== undefined) a.push('--node-rank', String(s.nodeRank));
@@ -193,7 +201,7 @@ export function installCommand(python: string, trainerDir: string, platform?: st
 }
 
 export type PythonCheck =
-  | { ok: true; python: string; torch: string; transformers: string }
+  | { ok: true; python: string; torch: string; transformers: string; /** GPUs torch sees (0: CPU only). */ gpus: number }
   | { ok: false; reason: 'no-python' | 'missing-packages' | 'failed'; message: string; installCommand?: string };
 
 /**
@@ -211,6 +219,9 @@ export function checkPythonEnv(python: string, trainerDir: string, opts: { timeo
     '    except ImportError as e:',
     '        miss.append(m); print("missing", m, e)',
     'print("exe", sys.executable)',
+    'if not miss:',
+    '    import torch',
+    '    print("gpus", torch.cuda.device_count() if torch.cuda.is_available() else 0)',
     'sys.exit(3 if miss else 0)',
   ].join('\n');
   return new Promise((resolve) => {
@@ -218,7 +229,7 @@ export function checkPythonEnv(python: string, trainerDir: string, opts: { timeo
       const lines = String(stdout).split(/\r?\n/);
       const field = (k: string) => lines.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1).trim();
       if (!err) {
-        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?' });
+        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?', gpus: Number(field('gpus') ?? 0) || 0 });
         return;
       }
       const e = err as NodeJS.ErrnoException & { killed?: boolean };

@@ -162,7 +162,8 @@ export class MetricsParser {
       if (kv.target !== undefined) p.target = kv.target;
       if (kv.tokens !== undefined) p.tokens = kv.tokens;
       if (kv.tokensPerS !== undefined) p.tokensPerS = kv.tokensPerS;
-      const rl = /\bround\s+(\d+)\s*\((\d+)\s*L\)/i.exec(head[4]);
+      const rl = /\bround\s+(\d+)\s*[,(]\s*(\d+)\s*L\b/i.exec(head[4]);
+      if (/\bstart of round\b/i.test(head[4]) && p.event === 'eval') p.roundStart = true;
       if (rl) {
         p.round = Number(rl[1]);
         p.layers = Number(rl[2]);
@@ -178,6 +179,8 @@ export class MetricsParser {
       const g = /target\s+([-+\d.eE]+)/i.exec(t);
       if (v && Number.isFinite(Number(v[1]))) p.valLoss = Number(v[1]);
       if (g && Number.isFinite(Number(g[1]))) p.target = Number(g[1]);
+      const mode = /\((reinherit|extend)\)/i.exec(t);
+      if (mode) p.mode = mode[1].toLowerCase();
       if (this.lastTokens !== undefined) p.tokens = this.lastTokens;
       return p;
     }
@@ -267,6 +270,9 @@ export function fromRecord(r: Record<string, unknown>): MetricPoint | undefined 
   set('toLayers', finite(r.to_layers));
   if (typeof r.reached === 'boolean') p.reached = r.reached;
   if (typeof r.stop_reason === 'string') p.stopReason = r.stop_reason;
+  if (r.round_start === true) p.roundStart = true;
+  if (typeof r.mode === 'string') p.mode = r.mode;
+  if (typeof r.summary === 'string') p.summary = r.summary;
   if (typeof r.message === 'string') p.message = r.message;
   else if (event === 'checkpoint' && typeof r.reason === 'string') p.message = r.reason;
   return p;

@@ -5,6 +5,7 @@
 // The ESM build: esbuild cannot follow the UMD build's require() calls (they go through a factory parameter).
 import { applyEdits, FormattingOptions, modify, parse, ParseError, printParseErrorCode } from 'jsonc-parser/lib/esm/main.js';
 import { InherituneError } from '../errors';
+import { TRAINER_OPTIONS } from '../shared/trainingOptions';
 
 export interface TaskEntry {
   label: string;
@@ -33,7 +34,7 @@ export function upsertTask(text: string | undefined, task: TaskEntry, formatting
 }
 
 /** The properties of the `inheritune` task type (package.json contributes.taskDefinitions): a task's identity. */
-export const TRAINING_TASK_PROPERTIES = ['ref', 'data', 'out', 'layers', 'growBy', 'stepsPerRound', 'maxRounds', 'targetValLoss', 'devices', 'extraArgs', 'python', 'nnodes', 'nodeRank', 'rdzvEndpoint', 'rdzvId'] as const;
+export const TRAINING_TASK_PROPERTIES = ['ref', 'data', 'out', ...TRAINER_OPTIONS.map((o) => o.key), 'devices', 'extraArgs', 'python', 'nnodes', 'nodeRank', 'rdzvEndpoint', 'rdzvId'] as const;
 
 /**
  * The `type: inheritune` entries of a tasks.json text, as { label, definition } with only the declared properties
@@ -47,7 +48,7 @@ export function trainingTasksIn(text: string, type = 'inheritune'): { label: str
   for (const t of tasks) {
     if (!t || typeof t !== 'object' || (t as { type?: unknown }).type !== type) continue;
     const e = t as Record<string, unknown>;
-    if (!['ref', 'data', 'out'].every((k) => typeof e[k] === 'string')) continue;
+    if (!['ref', 'out'].every((k) => typeof e[k] === 'string') || !(typeof e.data === 'string' || Array.isArray(e.data))) continue;
     const definition: Record<string, unknown> & { type: string } = { type };
     for (const k of TRAINING_TASK_PROPERTIES) if (e[k] !== undefined && e[k] !== null) definition[k] = e[k];
     out.push({ label: typeof e.label === 'string' ? e.label : undefined, definition });

@@ -6,7 +6,8 @@
 //   a      Explorer "Analyze Attention" on the planted fixture: the heatmap marks exactly layers 5, 6, 7; then in that
 //          report: a lazy and a non-lazy head's attention matrix, "Compare with…" the inherited child, Export heatmap
 //          SVG and metrics CSV through the save dialog, and the panel's "Inherit first n layers" (n = 5)
-//   c      "Start Training" on a tiny fixture: terminal, live training panel with points and a growth marker
+//   c      "Start Training" from text: Python check first (no torch → pick), the form, tokenize + train, round starts,
+//          growth label, completion → Analyze Attention
 //   d      a .safetensors file opens in the viewer, which lists its tensors
 //   ux     the report on lazy layers that are not a tail (fallback rule named), Compare reusing an open report,
 //          Inherit proposing a free name and offering Replace, output mode 0755, no checkpoint menus on a folder
@@ -221,6 +222,8 @@ if (want('pkg')) {
       if (fs.statSync(path.join(REPO, 'media', f)).isFile() && !has(`media/${f}`)) missing.push(`media/${f}`);
     }
     for (const f of fs.readdirSync(path.join(REPO, 'trainer/inheritune_trainer'))) if (f.endsWith('.py') && !has(`trainer/inheritune_trainer/${f}`)) missing.push(`trainer/inheritune_trainer/${f}`);
+    // the trainer as a package: `pip install <extension>/trainer` needs pyproject.toml next to the sources
+    for (const f of ['trainer/pyproject.toml', 'trainer/requirements.txt', 'trainer/README.md']) if (!has(f)) missing.push(f);
     const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/';
     for (const f of ['onnxruntime_binding.node', 'libonnxruntime.so.1']) if (!has(ortBin + f)) missing.push(ortBin + f);
     for (const f of ['node_modules/onnxruntime-node/package.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/package.json']) if (!has(f)) missing.push(f);
@@ -544,56 +547,144 @@ reportTest('flow a: the panel\'s "Inherit first n layers" (n prefilled with the 
 });
 
 // ------------------------------------------------------------------------------------------------------------------
-// c: Start Training on a tiny fixture (CPU): the terminal runs, the live panel shows points and a growth marker
+// c: Start Training from text (CPU), as a new user: a Python without torch first, then the form, then the task
+// tokenizes a folder of .txt files and a .jsonl, trains two rounds, the panel shows the round starts and the growth,
+// and the completion notification's "Analyze Attention" opens a report of the final checkpoint.
+
+const readEvents = (out) =>
+  fs.existsSync(path.join(out, 'metrics.jsonl'))
+    ? fs
+        .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+
+async function terminalText(wb) {
+  const t = await wb.page.locator('.part.panel .xterm-rows, .part.panel .xterm-accessibility-tree').first().innerText({ timeout: 2000 }).catch(() => '(terminal text not readable)');
+  return t.replace(/\u00a0/g, ' ').trim();
+}
+
+/** Wait for `cond()` (polled), failing early with the terminal's text when the run wrote an error event. */
+async function waitRun(wb, out, cond, what, timeoutMs = 300_000, failOn = undefined) {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < deadline; i++) {
+    if (await cond()) return;
+    const err = readEvents(out).find((e) => e.event === 'error');
+    if (err) assert.fail(`the training run failed: ${err.message}\nterminal:\n${await terminalText(wb)}`);
+    if (failOn && i % 5 === 4) {
+      const t = await terminalText(wb);
+      if (failOn.test(t)) assert.fail(`${what}: the terminal shows ${failOn}:\n${t}`);
+    }
+    await sleep(1000);
+  }
+  assert.fail(`timed out waiting for ${what}; terminal:\n${await terminalText(wb)}`);
+}
 
 uiTest(
   'c',
-  'flow c: "Start Training" on a tiny fixture runs in a terminal and the live panel shows points and a growth marker',
+  'flow c: Start Training from text: Python check first, the form, tokenize + train, round starts, growth, completion → Analyze Attention',
   async ({ fx, wb }) => {
     const cmd = (PKG.contributes?.commands ?? []).find((c) => c.command === 'inheritune.startTraining');
-    assert.ok(cmd, 'package.json contributes no inheritune.startTraining command (the Start Training feature is missing)');
-    const out = path.join(fx.ws, 'runs', 'tiny-e2e');
-    // Explorer → Start Training on the reference, then the prompts 2..8 (data, n, G, T, target, devices, run folder).
-    // k = 4, n = 2, G = 1, T = 10 and a target it cannot reach: rounds at 2, 3 and 4 layers, so two growths.
+    assert.ok(cmd, 'package.json contributes no inheritune.startTraining command');
+    const out = path.join(fx.ws, 'runs', 'text-e2e');
+    const shot = (name) => wb.screenshot(name, { docs: name });
+
+    // 1. The workspace's Python has no torch: that comes first, with a way out.
     await wb.contextMenu(wb.explorerRow('tiny'), cmd.title);
-    await wb.waitQuickInput('(2/8)');
-    await wb.openDialog(fx.data);
-    for (const [step, value] of [['(3/8)', '2'], ['(4/8)', '1'], ['(5/8)', '10'], ['(6/8)', '0.01'], ['(7/8)', '1'], ['(8/8)', out]]) {
-      await wb.waitQuickInput(step);
-      await wb.answer(value);
+    await wb.waitQuickInput(/lacks torch/, 120_000);
+    const offered = await wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts();
+    assert.ok(offered.some((t) => /Pick another interpreter/.test(t)) && offered.some((t) => /Install trainer requirements/.test(t)), `offered: ${offered.join(' | ')}`);
+    await shot('training-1-python.png');
+    await wb.pick('Pick another interpreter');
+    await wb.waitQuickInput('pick an interpreter');
+    await wb.pick(`${path.basename(fx.ws)}/.venv`);
+
+    // 2. The form, with the reference from the Explorer; small values typed.
+    const form = wb.activeWebview();
+    await form.locator('#app[data-ready="true"]').waitFor({ timeout: 120_000 });
+    assert.equal(await form.locator('#f-ref').inputValue(), fx.tiny);
+    const values = { data: `${fx.texts}\n${fx.jsonl}`, layers: '1', growBy: '1', growMode: 'reinherit', stepsPerRound: '12', maxRounds: '2', targetValLoss: '0.01', seqLen: '16', batchSize: '4', lr: '0.003', warmupSteps: '1', evalInterval: '6', evalIters: '2', out };
+    for (const [k, v] of Object.entries(values)) {
+      const el = form.locator(`#f-${k}`);
+      if (k === 'growMode') await el.selectOption(v);
+      else await el.fill(v);
     }
-    // The task runs in a terminal in the panel.
-    await wb.page.locator('.part.panel .terminal-wrapper .xterm').first().waitFor({ state: 'visible', timeout: 60_000 });
-    // The live training panel: at least two points and a growth marker.
+    await form.locator('#app[data-valid="true"]').waitFor({ timeout: 30_000 });
+    await form.locator('.field-data .field-help', { hasText: /text: 4 files/ }).waitFor({ timeout: 30_000 });
+    await shot('training-2-form.png');
+    await form.locator('button.start').click();
+
+    // 3. The task tokenizes the text and trains two rounds; the panel follows.
+    await waitRun(wb, out, () => readEvents(out).some((e) => e.event === 'done'), 'the run to finish');
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'data', 'manifest.json'), 'utf8'));
+    assert.equal(manifest.files.length, 4, 'three .txt files and the .jsonl were tokenized');
+    const evs = readEvents(out);
+    const starts = evs.filter((e) => e.event === 'eval' && e.round_start);
+    assert.deepEqual(
+      starts.map((e) => [e.round, e.layers, e.step]),
+      [
+        [1, 1, 0],
+        [2, 2, 12],
+      ],
+    );
+    const r1 = evs.filter((e) => e.event === 'step' && e.round === 1).map((e) => e.train_loss);
+    assert.ok(r1.slice(-3).reduce((a, b) => a + b) / 3 < 0.9 * r1[0], `round 1 train loss ${r1[0]} -> ${r1.at(-1)}`);
     const view = wb.activeWebview();
-    const root = view.locator('[data-points]').first();
-    await root.waitFor({ state: 'attached', timeout: 60_000 });
-    const deadline = Date.now() + 240_000;
-    let points = 0;
-    let growth = 0;
-    let failed = '';
-    while (Date.now() < deadline) {
-      points = Number((await root.getAttribute('data-points').catch(() => '0')) ?? 0);
-      growth = await view.locator('svg line.growth').count().catch(() => 0);
-      if (points >= 2 && growth >= 1) break;
-      failed = (await view.getByText(/exited with code [1-9]/).first().innerText({ timeout: 200 }).catch(() => '')) || failed;
-      if (failed) break;
-      await sleep(1000);
-    }
-    if (failed) {
-      const term = await wb.page.locator('.part.panel .xterm-rows, .part.panel .xterm-accessibility-tree').first().innerText({ timeout: 2000 }).catch(() => '(terminal text not readable)');
-      assert.fail(`the training task ${failed}; terminal:\n${term.replace(/\u00a0/g, ' ').trim()}`);
-    }
-    assert.ok(points >= 2, `the training panel shows ${points} point(s); metrics: ${fs.existsSync(path.join(out, 'metrics.jsonl')) ? 'written' : 'not written'}`);
-    assert.ok(growth >= 1, 'no growth marker (svg line.growth) in the training panel');
-    await wb.page.waitForTimeout(500);
-    await wb.screenshot('training.png', { docs: 'training.png' });
-    // Stop the run so it does not compete with the next flows for the CPU.
-    await wb.palette('Tasks: Terminate Task');
-    await wb.page.waitForTimeout(700);
-    if (await wb.quickInput.isVisible()) await wb.page.keyboard.press('Enter');
+    await view.locator('svg.loss-chart g.round-start').nth(1).waitFor({ state: 'attached', timeout: 60_000 });
+    const label = await view.locator('svg.loss-chart text.growth-label').first().textContent({ timeout: 30_000 });
+    assert.match(label, /^2 layers · reinherit: a fresh model from the reference/);
+    const note = wb.notification('Training ended without reaching the target');
+    await note.waitFor({ timeout: 120_000 });
+    assert.match(await note.innerText(), /final val loss [\d.]+ vs target 0\.0100 with 2 layers, 2 rounds/);
+    await shot('training-3-panel.png');
+
+    // The notification's Analyze Attention opens a report of the final checkpoint.
+    await wb.clickNotificationButton(note, 'Analyze Attention');
+    await wb.waitQuickInput('Run with defaults');
+    assert.match(await wb.quickInput.innerText(), /round-2-2L/, 'Analyze Attention on the final checkpoint');
+    await wb.pick('Run with defaults');
+    const report = wb.activeWebview();
+    await report.locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
+    await shot('training-4-analyze.png');
+
+    // The task in tasks.json carries every option by name.
+    const entry = JSON.parse(fs.readFileSync(path.join(fx.ws, '.vscode', 'tasks.json'), 'utf8')).tasks.find((t) => t.type === 'inheritune');
+    assert.deepEqual([entry.stepsPerRound, entry.seqLen, entry.batchSize, entry.growMode, entry.data], [12, 16, 4, 'reinherit', ['texts', 'chats.jsonl']]);
   },
-  { timeout: 360_000 },
+  { timeout: 900_000 },
+);
+
+uiTest(
+  'c',
+  'flow c, rerun: tasks.json edited by hand, then Tasks: Run Task → "recently used" runs the edited definition',
+  async ({ fx, wb }) => {
+    const tj = path.join(fx.ws, '.vscode', 'tasks.json');
+    const tasks = JSON.parse(fs.readFileSync(tj, 'utf8'));
+    const entry = tasks.tasks.find((t) => t.type === 'inheritune');
+    assert.ok(entry, 'flow c left its task in tasks.json');
+    const out2 = path.join(fx.ws, 'runs', 'text-e2e-edited');
+    Object.assign(entry, { out: 'runs/text-e2e-edited', stepsPerRound: 3, maxRounds: 1 });
+    fs.writeFileSync(tj, JSON.stringify(tasks, null, 2));
+    await wb.page.waitForTimeout(1500);
+    // Tasks: Run Task, clicked by its exact row (the palette's fuzzy order may put "Restart Running Task" first).
+    await wb.page.keyboard.press('Escape');
+    await wb.page.keyboard.press('F1');
+    await wb.quickInputBox.waitFor({ state: 'visible', timeout: 10_000 });
+    await wb.quickInputBox.fill('>Tasks: Run Task');
+    await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: /^\s*Tasks: Run Task/ }).first().click({ timeout: 10_000 });
+    await wb.waitQuickInput('recently used', 30_000);
+    const recent = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: entry.label }).first();
+    await recent.waitFor({ timeout: 30_000 });
+    // the first row with this label is the "recently used" entry (that section comes first)
+    await recent.click();
+    await waitRun(wb, out2, () => fs.existsSync(path.join(out2, 'summary.json')), 'the edited task to finish', 300_000, /already holds a run/);
+    const s2 = JSON.parse(fs.readFileSync(path.join(out2, 'summary.json'), 'utf8'));
+    assert.deepEqual([s2.steps, s2.num_rounds, s2.args.steps_per_round], [3, 1, 3]);
+    await wb.page.waitForTimeout(1500);
+    await wb.screenshot('training-5-rerun.png', { docs: 'training-5-rerun.png' });
+  },
+  { timeout: 600_000 },
 );
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ function sampleRun({ seed, n, G, T, rounds, start, floor, target, reachedAt }) {
   let step = 0;
   let layers = n;
   for (let round = 1; round <= rounds; round++) {
+    // the trainer's eval at step 0 of every round: where the inherited / grown model starts
+    pts.push({ event: 'eval', step, round, layers, tokens: step * tokensPerStep, trainLoss: start[round - 1] + 0.4, valLoss: start[round - 1] + 0.45, target, roundStart: true });
     for (let it = 1; it <= T; it++) {
       step++;
       const decay = Math.exp(-it / (T / 4.5));
@@ -43,7 +45,7 @@ function sampleRun({ seed, n, G, T, rounds, start, floor, target, reachedAt }) {
       }
       if (it % 250 === 0) pts.push({ ...base, event: 'eval', trainLoss: clean - 0.01, valLoss: clean + 0.025 + (r() - 0.5) * 0.01, target });
     }
-    const last = pts.filter((p) => p.event === 'eval').at(-1);
+    const last = pts.filter((p) => p.event === 'eval' && !p.roundStart).at(-1);
     if (round === reachedAt) {
       pts.push({ event: 'done', step, round, layers, tokens: step * tokensPerStep, valLoss: last.valLoss, target, reached: true, stopReason: 'reached' });
       break;
@@ -52,7 +54,7 @@ function sampleRun({ seed, n, G, T, rounds, start, floor, target, reachedAt }) {
       pts.push({ event: 'done', step, round, layers, tokens: step * tokensPerStep, valLoss: last.valLoss, target, reached: false, stopReason: 'max-rounds' });
       break;
     }
-    pts.push({ event: 'grow', step, round, layers, tokens: step * tokensPerStep, fromLayers: layers, toLayers: layers + G, valLoss: last.valLoss, target });
+    pts.push({ event: 'grow', step, round, layers, tokens: step * tokensPerStep, fromLayers: layers, toLayers: layers + G, valLoss: last.valLoss, target, mode: 'reinherit' });
     layers += G;
   }
   return pts;
@@ -147,7 +149,14 @@ try {
     val: document.querySelectorAll('svg.loss-chart path.val').length,
     train: document.querySelectorAll('svg.loss-chart path.train').length,
     small: document.querySelectorAll('svg.small-chart path').length,
+    starts: document.querySelectorAll('svg.loss-chart g.round-start').length,
+    labels: [...document.querySelectorAll('svg.loss-chart text.growth-label')].map((t) => t.firstChild.textContent),
   }));
+  // a round-start marker per round of each run (3 + 4), and growth labels with the depth and the grow mode
+  assert.equal(counts.starts, 7, JSON.stringify(counts));
+  assert.deepEqual(counts.labels, ['14L · reinherit', '16L · reinherit', '18L · reinherit'], JSON.stringify(counts));
+  delete counts.starts;
+  delete counts.labels;
   // Growth at 2000 and 4000 steps is shared by both runs (one marker each); 6000 is the random-init run's alone.
   assert.deepEqual(counts, { growth: 3, target: 1, val: 2, train: 2, small: 4 + 4 }, JSON.stringify(counts));
 

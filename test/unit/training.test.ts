@@ -15,7 +15,8 @@ import { defaultRunDir, relativeToFolder, validateTarget, validateWhole } from '
 import { fromRecord, MetricsParser, parseMetricsText } from '../../src/training/metricsParser';
 import { MetricsTail, TailSource } from '../../src/training/tail';
 import { TRAINING_TASK_PROPERTIES, trainingTasksIn, upsertTask } from '../../src/training/tasksJson';
-import { buildSeries, decimate, ema, growthMarkers, nearest, pointsToCsv, summarize, targetOf } from '../../webview/training/model';
+import { buildSeries, decimate, ema, growModeText, growthMarkers, nearest, pointsToCsv, summarize, targetOf } from '../../webview/training/model';
+import { outcomeMessage } from '../../src/training/outcome';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -629,7 +630,17 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
     assert.ok(points.length >= 2);
     const s = buildSeries(points, 'step', 0);
     assert.equal(s.trainRaw.length, 6);
-    assert.equal(s.val.length, 2);
+    // an eval at the start of each round (the inherited / grown model before training) and one at its end
+    assert.equal(s.val.length, 4);
+    // each round's start is marked (step 0 and step 3, the growth boundary), and the growth says how it grew
+    assert.deepEqual(
+      s.roundStarts.map((r) => [r.x, r.round, r.layers]),
+      [
+        [0, 1, 1],
+        [3, 2, 2],
+      ],
+    );
+    assert.equal(s.growth[0].mode, 'reinherit');
     assert.equal(s.target, 0.01);
     assert.deepEqual(
       s.growth.map((g) => g.layers),
@@ -638,7 +649,7 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
     assert.equal(summarize(points).done?.stopReason, 'max-rounds');
     // The trainer's own stdout is a log the panel reads too.
     const fromLog = parseMetricsText(r.stdout);
-    assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 2);
+    assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 4);
   });
 
   test('the trainer’s exit code is ours: an error (bad data folder) exits 2', () => {
@@ -681,5 +692,54 @@ describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Pytho
     assert.equal(code, 130, output);
     assert.match(output, /state saved/);
     assert.ok(existsSync(path.join(out, 'resume', 'state.json')));
+  });
+});
+
+describe('round starts, grow modes and the run outcome', () => {
+  const jsonl = [
+    '{"event": "eval", "time": 1, "step": 0, "round": 1, "layers": 2, "tokens": 0, "train_loss": 9.8, "val_loss": 9.9, "target": 3.0, "round_end": false, "round_start": true}',
+    '{"event": "step", "time": 2, "step": 1, "round": 1, "layers": 2, "tokens": 64, "train_loss": 9.7, "lr": 0.001, "tokens_per_s": 10, "grad_norm": 1, "qk_grad_norms": [0, 0]}',
+    '{"event": "eval", "time": 3, "step": 1, "round": 1, "layers": 2, "tokens": 64, "train_loss": 6.1, "val_loss": 6.2, "target": 3.0, "round_end": true, "round_start": false}',
+    '{"event": "grow", "time": 4, "step": 1, "round": 1, "layers": 2, "tokens": 64, "from_layers": 2, "to_layers": 3, "val_loss": 6.2, "target": 3.0, "mode": "reinherit"}',
+    '{"event": "eval", "time": 5, "step": 1, "round": 2, "layers": 3, "tokens": 64, "train_loss": 9.5, "val_loss": 9.6, "target": 3.0, "round_end": false, "round_start": true}',
+    '{"event": "done", "time": 6, "step": 1, "round": 2, "layers": 3, "tokens": 64, "val_loss": 5.0, "target": 3.0, "reached": false, "summary": "/r/summary.json", "stop_reason": "max-rounds", "wall_time_s": 1}',
+  ].join('\n');
+
+  test('metrics.jsonl: round_start, the grow mode and the summary path are read', () => {
+    const { points } = parseMetricsText(jsonl);
+    assert.deepEqual(
+      points.filter((p) => p.roundStart).map((p) => [p.step, p.round, p.valLoss]),
+      [
+        [0, 1, 9.9],
+        [1, 2, 9.6],
+      ],
+    );
+    assert.equal(points.find((p) => p.event === 'grow')?.mode, 'reinherit');
+    assert.equal(points.find((p) => p.event === 'done')?.summary, '/r/summary.json');
+    const s = buildSeries(points, 'step', 0);
+    assert.deepEqual(s.roundStarts, [
+      { x: 0, y: 9.9, round: 1, layers: 2 },
+      { x: 1, y: 9.6, round: 2, layers: 3 },
+    ]);
+    assert.equal(growModeText(s.growth[0].mode), 'reinherit: a fresh model from the reference');
+  });
+
+  test('the trainer stdout: the start-of-round eval and the grow mode', () => {
+    const { points } = parseMetricsText(
+      'step 0: train loss 9.8000, val loss 9.9000, target 3.0000 (start of round 1, 2L, eval 0.1s)\n' + 'grow: val loss 6.2000 > target 3.0000: 2 -> 3 layers (extend)\n',
+    );
+    assert.deepEqual([points[0].event, points[0].roundStart, points[0].round, points[0].layers], ['eval', true, 1, 2]);
+    assert.equal(points[1].mode, 'extend');
+  });
+
+  test('the end-of-run message: outcome, final val loss against the target, layers', () => {
+    assert.equal(
+      outcomeMessage({ reached: true, final_val_loss: 2.91234, target: 3, layers: 17, num_rounds: 3 }),
+      'Training reached the target: final val loss 2.9123 ≤ target 3.0000 with 17 layers, 3 rounds.',
+    );
+    assert.equal(
+      outcomeMessage({ reached: false, stop_reason: 'max-rounds', final_val_loss: 4.5, target: 3, layers: 16, num_rounds: 1 }),
+      'Training ended without reaching the target (max-rounds): final val loss 4.5000 vs target 3.0000 with 16 layers, 1 round.',
+    );
   });
 });

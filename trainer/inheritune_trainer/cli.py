@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -23,8 +24,9 @@ def _nonneg(v: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    prog = "inheritune-trainer" if os.path.basename(sys.argv[0]) == "inheritune-trainer" else "python -m inheritune_trainer"
     p = argparse.ArgumentParser(
-        prog="python -m inheritune_trainer",
+        prog=prog,
         description="Inheritune trainer (Sanyal et al., arXiv 2404.08634): inherit, train, grow until the "
                     "validation loss reaches the reference's.")
     sub = p.add_subparsers(dest="command", metavar="{train,prepare,synth}")
@@ -34,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = t.add_argument_group("model and data")
     g.add_argument("--ref", required=True, help="reference Hugging Face checkpoint folder (safetensors)")
-    g.add_argument("--data", required=True, help="folder with train.bin and val.bin (uint16 tokens)")
+    g.add_argument("--data", required=True, nargs="+", metavar="PATH",
+                   help="a folder with train.bin and val.bin, or text: files or folders of .txt, .md, .jsonl "
+                        "(a \"text\" field per line) or .parquet (a text column), tokenized with the reference's "
+                        "tokenizer into <out>/data and reused while the files and tokenizer are unchanged")
+    g.add_argument("--val-fraction", type=float, default=0.1,
+                   help="text data: the share of each file's tokens kept for validation")
     g.add_argument("--out", required=True, help="output folder (round checkpoints, metrics.jsonl, summary.json)")
     g.add_argument("--init", choices=["inherit", "random", "scratch-full", "hybrid-stack", "half-width", "kd",
                                       "kd-distilbert"], default="inherit",
@@ -64,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--steps-per-round", type=_nonneg, default=1000, help="T, optimizer steps per round")
     o.add_argument("--lr", type=float, default=6e-4, help="peak learning rate")
     o.add_argument("--min-lr", type=float, default=None, help="cosine floor (default lr/10)")
-    o.add_argument("--warmup-steps", type=_nonneg, default=100, help="linear warmup steps (per round)")
+    o.add_argument("--warmup-steps", type=_nonneg, default=None,
+                   help="linear warmup steps, restarted every round (default min(100, steps-per-round / 10); a value "
+                        "longer than the round is cut to a tenth of it, with a warning)")
     o.add_argument("--batch-size", type=_positive, default=12, help="sequences per micro-batch per process")
     o.add_argument("--grad-accum", type=_positive, default=1, help="micro-batches per optimizer step")
     o.add_argument("--seq-len", type=_positive, default=None, help="tokens per sequence (default min(1024, context))")
@@ -112,8 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def quiet_libraries() -> None:
+    """The task terminal shows our lines only: no Hugging Face download/loading progress bars (tqdm, which would
+    spill carriage-return frames into the output), no tokenizers fork warning. Warnings still print."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "synth":
+        quiet_libraries()
     try:
         if args.command == "synth":
             from .errors import require

@@ -11,9 +11,10 @@ reference included) is scored on exactly the same windows, however the work is s
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -34,18 +35,18 @@ def _dtype_of(data_dir: Path) -> np.dtype:
     return np.dtype(np.uint16)
 
 
-def open_split(data_dir: str | os.PathLike, split: str, min_tokens: int = 1) -> np.memmap:
+def open_split(data_dir: str | os.PathLike, split: str, min_tokens: int = 0) -> np.memmap:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise TrainerError(
-            f"data directory {data_dir} does not exist; it must hold train.bin and val.bin "
-            f"(make them with `python -m inheritune_trainer prepare ...` or `... synth ...`)"
+            f"data directory {data_dir} does not exist; pass a folder with train.bin and val.bin, "
+            f"or text files / a folder of .txt, .md, .jsonl or .parquet files (tokenized with the reference's tokenizer)"
         )
     path = data_dir / f"{split}.bin"
     if not path.is_file():
         raise TrainerError(
-            f"data directory {data_dir} is missing {split}.bin (nanoGPT-style token file; make it with "
-            f"`python -m inheritune_trainer prepare ...` or `... synth ...`)"
+            f"data directory {data_dir} is missing {split}.bin (nanoGPT-style token file); pass a folder with "
+            f"train.bin and val.bin, or text files / a folder of .txt, .md, .jsonl or .parquet files instead"
         )
     dtype = _dtype_of(data_dir)
     size = path.stat().st_size
@@ -54,7 +55,55 @@ def open_split(data_dir: str | os.PathLike, split: str, min_tokens: int = 1) -> 
     n = size // dtype.itemsize
     if n < min_tokens:
         raise TrainerError(f"{path} has {n} tokens; need at least {min_tokens} (seq_len + 1)")
+    if n == 0:
+        return np.zeros(0, dtype=dtype)  # np.memmap cannot map an empty file; check_enough() explains
     return np.memmap(path, dtype=dtype, mode="r")
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(1, n).bit_length() - 1)
+
+
+def check_enough(n_train: int, n_val: int, seq_len: int, where: str, val_fraction: Optional[float] = None,
+                 text_bytes: Optional[int] = None) -> None:
+    """Both splits must hold one window of seq_len + 1 tokens. When they do not, the error names the fixes, computed
+    from the numbers: the largest sequence length that fits, the validation share that would fit (text data), and
+    how much more text is needed."""
+    need = seq_len + 1
+    if n_train >= need and n_val >= need:
+        return
+    short = [f"{name} has {n:,} tokens" for name, n in (("the train split", n_train), ("the val split", n_val))
+             if n < need]
+    fixes = []
+    fit = min(n_train, n_val) - 1
+    if fit >= 2:
+        fixes.append(f"a smaller sequence length: --seq-len {_pow2_floor(fit)} (at most {fit} fits)")
+    total = n_train + n_val
+    if val_fraction is not None and total > 0:
+        if n_val < need <= total - need:
+            f = math.ceil(1000 * need / total) / 1000
+            if total - int(round(total * f)) >= need:
+                fixes.append(f"a larger validation share: --val-fraction {f:g} (now {val_fraction:g})")
+        frac = min(val_fraction, 1 - val_fraction)
+        more = max(0, math.ceil(need / frac) - total)
+        if more:
+            per_tok = (text_bytes / total) if text_bytes else None
+            size = f" (about {math.ceil(more * per_tok / 1024):,} KB more at {per_tok:.1f} bytes per token)" if per_tok else ""
+            fixes.append(f"more text: at least {more:,} more tokens{size}")
+    else:
+        fixes.append(f"more tokens: {need:,} or more in each of train.bin and val.bin")
+    raise TrainerError(f"too little data in {where}: {' and '.join(short)}, but one window needs seq_len + 1 = "
+                       f"{need:,}. Fix: " + "; or ".join(fixes))
+
+
+def eval_windows_hint(n_tokens: int, seq_len: int, n_windows: int, batch: int) -> Optional[str]:
+    """A note when the eval set asks for many more windows than the split has distinct ones."""
+    distinct = max(1, n_tokens - seq_len)
+    if n_windows <= 4 * distinct:
+        return None
+    iters = max(1, math.ceil(distinct / max(1, batch)))
+    return (f"note: evaluation draws {n_windows:,} windows from a val split with only {distinct:,} distinct ones; "
+            f"--eval-iters {iters} would score about as well, faster")
 
 
 def max_token(data: np.ndarray, chunk: int = 1 << 24) -> int:

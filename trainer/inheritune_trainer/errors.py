@@ -4,6 +4,12 @@ from __future__ import annotations
 import importlib
 import shlex
 import sys
+from pathlib import Path
+
+# The folder with pyproject.toml (the repository's trainer/, or the copy inside the installed extension); a
+# pip-installed package has none (its dependencies came with it).
+_HERE = Path(__file__).resolve().parent.parent
+TRAINER_DIR = _HERE if (_HERE / "pyproject.toml").is_file() else None
 
 # Lower bounds match trainer/requirements.txt.
 PIP_SPECS = {
@@ -49,7 +55,8 @@ def require(*modules: str):
     if missing:
         raise TrainerError(
             f"missing Python package{'s' if len(missing) > 1 else ''} {', '.join(missing)}; install with:\n"
-            f"  {pip_command(*missing)}\n"
-            f"(or: {shlex.quote(sys.executable)} -m pip install -r trainer/requirements.txt)"
+            f"  {pip_command(*missing)}"
+            + (f"\n(or everything the trainer needs: {shlex.quote(sys.executable)} -m pip install "
+               f"{shlex.quote(str(TRAINER_DIR))})" if TRAINER_DIR else "")
         )
     return loaded[0] if len(loaded) == 1 else loaded

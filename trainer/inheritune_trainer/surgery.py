@@ -5,6 +5,7 @@ written by the CLI as a Hugging Face checkpoint folder, which the trainer then l
 """
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import time
@@ -14,7 +15,9 @@ from typing import Callable, List, Optional
 from .errors import TrainerError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CLI = REPO_ROOT / "dist" / "cli.js"
+# `inheritune train` (and the extension's task) name their own cli.js in INHERITUNE_CLI; a checkout or the installed
+# extension has it at <root>/dist/cli.js, next to trainer/.
+DEFAULT_CLI = Path(os.environ["INHERITUNE_CLI"]) if os.environ.get("INHERITUNE_CLI") else REPO_ROOT / "dist" / "cli.js"
 
 
 class Surgery:
@@ -27,8 +30,12 @@ class Surgery:
 
     def check(self) -> None:
         if not self.cli.is_file():
-            hint = (f"build it with `cd {REPO_ROOT} && node esbuild.mjs`" if self.cli == DEFAULT_CLI
-                    else "check --cli")
+            if self.cli != DEFAULT_CLI:
+                hint = "check --cli"
+            elif (REPO_ROOT / "esbuild.mjs").is_file():
+                hint = f"build it with `cd {shlex.quote(str(REPO_ROOT))} && node esbuild.mjs`"
+            else:  # pip-installed: the CLI comes with the extension or `npm install -g`
+                hint = "run training through `inheritune train` (it sets INHERITUNE_CLI), set INHERITUNE_CLI"
             raise TrainerError(f"project CLI not found at {self.cli}; {hint}, or pass --cli PATH")
 
     def _run(self, args: List[str], out: Path) -> Path:

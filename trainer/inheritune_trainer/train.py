@@ -131,6 +131,20 @@ class StopFlag:
               file=sys.stderr, flush=True)
 
 
+def effective_warmup(requested: Optional[int], steps_per_round: int, log=print) -> int:
+    """Warmup restarts every round, so it must be short against a round: by default min(100, T // 10); an explicit
+    value longer than a tenth of the round is kept when it fits in the round, and cut to T // 10 (with a warning)
+    when it is longer than the round, where the learning rate would never leave the ramp."""
+    cap = steps_per_round // 10
+    if requested is None:
+        return min(100, cap)
+    if requested > steps_per_round:
+        log(f"warning: --warmup-steps {requested} is longer than a round ({steps_per_round} steps, and warmup "
+            f"restarts every round); using {cap} (a tenth of the round)")
+        return cap
+    return requested
+
+
 class Schedule:
     """Linear warmup from 0 to lr, then cosine decay to min_lr at the last step of the round."""
 
@@ -215,18 +229,36 @@ class Trainer:
         if self.min_lr > args.lr:
             raise TrainerError(f"--min-lr ({self.min_lr}) must not exceed --lr ({args.lr})")
 
-        self.train_data = D.open_split(args.data, "train", self.seq_len + 1)
-        self.val_data = D.open_split(args.data, "val", self.seq_len + 1)
-        meta = Path(args.data) / "meta.json"
-        if meta.exists():
-            mv = json.loads(meta.read_text()).get("vocab_size")
-            if mv and int(mv) > self.vocab:
-                raise TrainerError(f"{meta}: vocab_size {mv} is larger than the model's vocab_size {self.vocab}")
+        self.warmup = effective_warmup(args.warmup_steps, args.steps_per_round, self.log)
+
+        # --data: a train.bin/val.bin folder, or text tokenized into <out>/data (rank 0; the others wait).
+        from .textdata import is_bin_folder, prepare_text_data
+
+        paths = [str(p) for p in (args.data if isinstance(args.data, (list, tuple)) else [args.data])]
+        is_text = not is_bin_folder(paths)
+        if d.is_main:
+            self.data_dir = prepare_text_data(paths, ref_dir, self.out / "data", args.val_fraction, log=self.log)
+        d.barrier()
+        if not d.is_main:
+            self.data_dir = self.out / "data" if is_text else Path(paths[0])
+        self.train_data = D.open_split(self.data_dir, "train")
+        self.val_data = D.open_split(self.data_dir, "val")
+        meta = self.data_dir / "meta.json"
+        meta_d = json.loads(meta.read_text()) if meta.exists() else {}
+        D.check_enough(len(self.train_data), len(self.val_data), self.seq_len,
+                       where=", ".join(paths) if is_text else str(self.data_dir),
+                       val_fraction=args.val_fraction if is_text else None, text_bytes=meta_d.get("text_bytes"))
+        mv = meta_d.get("vocab_size")
+        if mv and int(mv) > self.vocab:
+            raise TrainerError(f"{meta}: vocab_size {mv} is larger than the model's vocab_size {self.vocab}")
         n_eval = args.eval_iters * args.batch_size * d.world  # eval_iters global micro-batches
         self.eval_offs = {
             "train": D.eval_offsets(args.eval_seed, "train", n_eval, len(self.train_data), self.seq_len),
             "val": D.eval_offsets(args.eval_seed, "val", n_eval, len(self.val_data), self.seq_len),
         }
+        hint = D.eval_windows_hint(len(self.val_data), self.seq_len, n_eval, args.batch_size * d.world)
+        if hint:
+            self.log(hint)
         self.global_batch = args.batch_size * args.grad_accum * d.world
         self.tokens_per_step = self.global_batch * self.seq_len
 
@@ -262,7 +294,7 @@ class Trainer:
         w = D.windows(data, offsets, self.seq_len)
         hi = int(w.max())
         if hi >= self.vocab:
-            raise TrainerError(f"token id {hi} in {self.args.data} is >= the model's vocab_size {self.vocab}")
+            raise TrainerError(f"token id {hi} in {self.data_dir} is >= the model's vocab_size {self.vocab}")
         t = torch.from_numpy(w)
         if self.d.device.type == "cuda":
             t = t.pin_memory().to(self.d.device, non_blocking=True)
@@ -398,7 +430,7 @@ class Trainer:
         self.opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.args.lr, betas=(self.args.beta1, self.args.beta2), eps=1e-8, **extra)
-        self.sched = Schedule(self.args.lr, self.min_lr, self.args.warmup_steps, self.args.steps_per_round)
+        self.sched = Schedule(self.args.lr, self.min_lr, self.warmup, self.args.steps_per_round)
 
     def drop_model(self) -> None:
         self.raw = self.model = self.fwd = self.opt = None
@@ -581,6 +613,12 @@ class Trainer:
         T = a.steps_per_round
         A = a.grad_accum
         acc_dt, acc_tokens = 0.0, 0
+        if st.local_step == 0:
+            # Where this round's model starts (the inherited or grown model, before any step): the chart's step 0.
+            self.eval_and_log(round_end=False, round_start=True)
+            sig = self.stop_signal()
+            if sig is not None:
+                raise self.interrupted(sig)
         while st.local_step < T:
             t0 = time.time()
             it = st.local_step + 1
@@ -642,15 +680,17 @@ class Trainer:
             if sig is not None:
                 raise self.interrupted(sig)
 
-    def eval_and_log(self, round_end: bool) -> tuple:
+    def eval_and_log(self, round_end: bool, round_start: bool = False) -> tuple:
         t0 = time.time()
         val = self.evaluate(self.fwd, "val")
         tr = self.evaluate(self.fwd, "train")
         self._ctx()
-        self.metrics.write("eval", train_loss=tr, val_loss=val, target=self.st.target, round_end=round_end)
+        self.metrics.write("eval", train_loss=tr, val_loss=val, target=self.st.target, round_end=round_end,
+                           round_start=round_start)
         tgt = f", target {self.st.target:.4f}" if self.st.target is not None else ""
+        where = "start of round" if round_start else "round"
         self.log(f"step {self.st.step}: train loss {tr:.4f}, val loss {val:.4f}{tgt} "
-                 f"(round {self.st.round}, {self.st.layers}L, eval {time.time() - t0:.1f}s)")
+                 f"({where} {self.st.round}, {self.st.layers}L, eval {time.time() - t0:.1f}s)")
         return val, tr
 
     def finish_round(self) -> None:

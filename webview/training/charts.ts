@@ -6,7 +6,7 @@
 import { axisBottom, axisLeft, line, pointer, ScaleContinuousNumeric, scaleLinear, scaleLog, select, Selection } from 'd3';
 import type { XAxis } from '../../src/shared/trainingProtocol';
 import type { Theme } from '../shared/theme';
-import { decimate, extentOf, formatAxisNumber, nearest, RunSeries, XY } from './model';
+import { decimate, extentOf, formatAxisNumber, growModeText, nearest, RunSeries, XY } from './model';
 
 export interface ChartRun {
   id: string;
@@ -175,7 +175,7 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
 
   // Growth markers: a vertical line per growth, labelled with the new depth. Runs that grew at the same point to the
   // same depth (the usual case when comparing inits on one schedule) share one neutral marker.
-  const markers = new Map<string, { x: number; layers: number; fromLayers?: number; step: number; runs: ChartRun[] }>();
+  const markers = new Map<string, { x: number; layers: number; fromLayers?: number; step: number; mode?: string; runs: ChartRun[] }>();
   for (const r of runs) {
     for (const gm of r.series.growth) {
       const key = `${gm.x}:${gm.layers}`;
@@ -205,9 +205,10 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
       .attr('y', -6 - stack * 12)
       .attr('fill', color)
       .attr('font-weight', 600)
-      .text(`${gm.layers}L`)
+      .attr('class', 'growth-label')
+      .text(markers.size <= 2 && gm.mode ? `${gm.layers} layers · ${growModeText(gm.mode)}` : `${gm.layers}L${gm.mode ? ` · ${gm.mode}` : ''}`)
       .append('title')
-      .text(`${gm.runs.map((r) => r.label).join(', ')}: grew ${gm.fromLayers !== undefined ? `${gm.fromLayers} → ` : 'to '}${gm.layers} layers at step ${gm.step}`);
+      .text(`${gm.runs.map((r) => r.label).join(', ')}: grew ${gm.fromLayers !== undefined ? `${gm.fromLayers} → ` : 'to '}${gm.layers} layers at step ${gm.step}${gm.mode ? ` (${growModeText(gm.mode)})` : ''}`);
   }
   // Target lines (one per distinct value; labelled at the left end, where the curves are usually still above it).
   const seen = new Set<string>();
@@ -250,6 +251,24 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
           .attr('stroke', r.color)
           .attr('stroke-width', 1.75);
       }
+    }
+  }
+  // Each round's starting val loss (the inherited / grown model before training): a filled diamond, labelled.
+  for (const r of runs) {
+    if (!o.showVal) break;
+    for (const s of r.series.roundStarts) {
+      const sx = x(s.x);
+      const sy = y(s.y);
+      if (!(sx >= 0 && sx <= iw && sy >= 0 && sy <= ih)) continue;
+      const mk = g.append('g').attr('class', 'round-start').attr('transform', `translate(${sx},${sy})`);
+      mk.append('path').attr('d', 'M0,-5L5,0L0,5L-5,0Z').attr('fill', r.color).attr('stroke', theme.background).attr('stroke-width', 1);
+      mk.append('text')
+        .attr('x', 7)
+        .attr('y', -6)
+        .attr('fill', r.color)
+        .attr('font-size', Math.max(9, theme.fontSize - 3))
+        .text(`round ${s.round ?? ''} start ${s.y.toFixed(2)}`.replace('round  ', 'round '));
+      mk.append('title').text(`${r.label}: round ${s.round ?? '?'} (${s.layers ?? '?'} layers) starts at val loss ${s.y.toFixed(4)}`);
     }
   }
   drawLegend(svg, runs, o, m.left, width - m.right);

@@ -249,7 +249,9 @@ function drawCharts(): void {
   const cr = chartRuns(ui.xAxis);
   const xDomain = drawLossChart(lossSvg, cr, {
     width,
-    height: Math.max(260, Math.min(440, Math.round(width * 0.45))),
+    // As tall as the visible part of the panel allows (the terminal below the editor takes its share), so the whole
+    // chart, target line included, stays in view; at least 220 px.
+    height: Math.max(220, Math.min(Math.round(width * 0.6), Math.floor(window.innerHeight - lossWrap.getBoundingClientRect().top - 12 + window.scrollY))),
     theme,
     axis: ui.xAxis,
     logY: ui.logY,
@@ -360,12 +362,21 @@ onHostMessage<TrainingHostMessage>(onMessage);
 onThemeChange(() => schedule());
 let resizeTimer: number | undefined;
 let lastWidth = 0;
+let lastHeight = window.innerHeight;
 new ResizeObserver(() => {
-  // Width only: drawing changes the height, which must not redraw again.
-  if (root.clientWidth === lastWidth) return;
+  // The panel's width or visible height changed (drawing changes the content height, which must not redraw again).
+  if (root.clientWidth === lastWidth && window.innerHeight === lastHeight) return;
   lastWidth = root.clientWidth;
+  lastHeight = window.innerHeight;
   window.clearTimeout(resizeTimer);
   resizeTimer = window.setTimeout(() => drawCharts(), 60);
 }).observe(root);
+window.addEventListener('resize', () => {
+  if (window.innerHeight === lastHeight && root.clientWidth === lastWidth) return;
+  lastHeight = window.innerHeight;
+  lastWidth = root.clientWidth;
+  window.clearTimeout(resizeTimer);
+  resizeTimer = window.setTimeout(() => drawCharts(), 60);
+});
 render();
 post({ type: 'ready' });

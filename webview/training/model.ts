@@ -16,6 +16,23 @@ export interface GrowthMarker {
   layers: number;
   fromLayers?: number;
   step: number;
+  /** How the new model was made (`reinherit` | `extend`), when the source says. */
+  mode?: string;
+}
+
+/** Where a round starts: the val loss of its model before any step (the trainer's `round_start` eval). */
+export interface RoundStart {
+  x: number;
+  y: number;
+  round?: number;
+  layers?: number;
+}
+
+/** What a grow mode means, for labels. */
+export function growModeText(mode: string | undefined): string | undefined {
+  if (mode === 'reinherit') return 'reinherit: a fresh model from the reference';
+  if (mode === 'extend') return 'extend: trained blocks + reference blocks';
+  return mode;
 }
 
 export interface RunSeries {
@@ -28,6 +45,7 @@ export interface RunSeries {
   tokensPerS: XY[];
   target: number | undefined;
   growth: GrowthMarker[];
+  roundStarts: RoundStart[];
   /** False when the source has no token counts (text logs): the run cannot be drawn against tokens. */
   hasTokens: boolean;
 }
@@ -93,7 +111,7 @@ export function growthMarkers(points: readonly MetricPoint[], axis: XAxis): Grow
       const x = xOf(g, axis);
       const layers = g.toLayers ?? g.layers;
       if (x === undefined || layers === undefined) continue;
-      out.push({ x, layers, fromLayers: g.fromLayers ?? (g.toLayers !== undefined ? g.layers : undefined), step: g.step });
+      out.push({ x, layers, fromLayers: g.fromLayers ?? (g.toLayers !== undefined ? g.layers : undefined), step: g.step, ...(g.mode ? { mode: g.mode } : {}) });
     }
     return out;
   }
@@ -133,6 +151,10 @@ export function buildSeries(points: readonly MetricPoint[], axis: XAxis, smoothi
     tokensPerS: tps.map((d, i) => ({ x: d.x, y: tpsSmooth[i] })),
     target: targetOf(points),
     growth: growthMarkers(points, axis),
+    roundStarts: points.flatMap((p) => {
+      const x = xOf(p, axis);
+      return p.event === 'eval' && p.roundStart && x !== undefined && p.valLoss !== undefined && Number.isFinite(p.valLoss) ? [{ x, y: p.valLoss, round: p.round, layers: p.layers }] : [];
+    }),
     hasTokens: points.some((p) => (p.event === 'step' || p.event === 'eval') && p.tokens !== undefined),
   };
 }

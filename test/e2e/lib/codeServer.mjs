@@ -55,8 +55,10 @@ function dirs(name, extensionsDir) {
 }
 
 function envFor(d, extra) {
+  // No checkout on the Python path: the extension must run the trainer from its own copy.
+  const { PYTHONPATH: _unused, ...inherited } = process.env;
   return {
-    ...process.env,
+    ...inherited,
     XDG_CONFIG_HOME: d.xdgConfig,
     XDG_DATA_HOME: d.xdgData,
     XDG_CACHE_HOME: d.xdgCache,

@@ -41,10 +41,36 @@ export async function makeWorkspace(ws, { withData = false } = {}) {
       env: { ...process.env, PYTHONPATH: path.join(REPO, 'trainer') },
     });
   }
+  // Training from text (withData): the tiny model gets a word-level tokenizer, the workspace a folder of .txt files and
+  // a .jsonl, a .venv with torch (the project's, linked) and the settings a Python WITHOUT torch, which Start Training
+  // must notice first.
+  let noTorch;
+  if (withData) {
+    await run(PYTHON, ['-c', TOKENIZER_PY, path.join(ws, 'tiny')]);
+    const texts = path.join(ws, 'texts');
+    fs.mkdirSync(texts, { recursive: true });
+    const words = Array.from({ length: 40 }, (_, i) => `w${i}`);
+    for (let f = 0; f < 3; f++) fs.writeFileSync(path.join(texts, `part-${f}.txt`), `${words.join(' ')}\n`.repeat(60));
+    fs.writeFileSync(path.join(ws, 'chats.jsonl'), Array.from({ length: 40 }, () => JSON.stringify({ text: words.join(' ') })).join('\n') + '\n');
+    fs.symlinkSync(path.dirname(path.dirname(PYTHON)), path.join(ws, '.venv'));
+    noTorch = path.join(path.dirname(ws), 'py-without-torch');
+    await run('python3', ['-m', 'venv', '--without-pip', noTorch]);
+  }
   fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'git.enabled': false, 'inheritune.pythonPath': PYTHON }, null, 2));
-  return { ws, notail: path.join(ws, 'notail'), notes: path.join(ws, 'notes'), planted: path.join(ws, 'planted'), tiny: path.join(ws, 'tiny'), broken, brokenFile: path.join(broken, 'model.safetensors'), data };
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'git.enabled': false, 'inheritune.pythonPath': noTorch ? path.join(noTorch, 'bin', 'python') : PYTHON }, null, 2));
+  return { ws, notail: path.join(ws, 'notail'), notes: path.join(ws, 'notes'), planted: path.join(ws, 'planted'), tiny: path.join(ws, 'tiny'), broken, brokenFile: path.join(broken, 'model.safetensors'), data, texts: path.join(ws, 'texts'), jsonl: path.join(ws, 'chats.jsonl'), noTorch };
 }
+
+/** A word-level tokenizer (w0..w39 and specials, whitespace split) saved next to a checkpoint: argv[1]. */
+const TOKENIZER_PY = `
+import sys
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+vocab = {"<unk>": 0, "<eos>": 1, **{f"w{i}": i + 2 for i in range(40)}}
+tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>").save_pretrained(sys.argv[1])
+`;
 
 /** `inheritune inspect <dir> --json`, parsed. */
 export async function inspect(dir) {

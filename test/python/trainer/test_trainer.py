@@ -208,7 +208,8 @@ def test_target_reached_immediately_means_no_growth(tmp_path, ref, data_dir):
     assert s["reached"] and s["stop_reason"] == "reached" and s["num_rounds"] == 1 and s["layers"] == 2
     assert s["target"] == 100.0 and s["target_source"] == "given" and s["steps"] == 30
     assert not events(evs, "grow")
-    assert [e["step"] for e in events(evs, "eval")] == [10, 20, 30]
+    # the round opens with an eval of the inherited model (step 0), then every eval_interval steps
+    assert [(e["step"], e["round_start"]) for e in events(evs, "eval")] == [(0, True), (10, False), (20, False), (30, False)]
     assert events(evs, "done")[-1]["reached"] is True and evs[-1]["event"] == "done"
     check_growth_decisions(evs, s)
     assert re.search(r"^iter 1: loss \d+\.\d+, time \d+\.\d+ms", res.stdout, re.M)

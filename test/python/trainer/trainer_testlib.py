@@ -24,7 +24,7 @@ SEQ = 32
 COMMON = {"event", "time", "step", "round", "layers", "tokens"}
 REQUIRED = {
     "step": {"train_loss", "lr", "tokens_per_s", "grad_norm", "qk_grad_norms"},
-    "eval": {"val_loss", "train_loss", "target", "round_end"},
+    "eval": {"val_loss", "train_loss", "target", "round_end", "round_start"},
     "grow": {"from_layers", "to_layers", "val_loss", "target", "mode"},
     "checkpoint": {"reason", "path"},
     "done": {"val_loss", "target", "reached", "summary"},
@@ -94,7 +94,8 @@ def check_event(ev: dict) -> None:
         assert all(_is_num(x) and x >= 0 for x in q), ev
     elif kind == "eval":
         assert _is_num(ev["val_loss"]) and _is_num(ev["train_loss"]) and _is_num(ev["target"]), ev
-        assert isinstance(ev["round_end"], bool), ev
+        assert isinstance(ev["round_end"], bool) and isinstance(ev["round_start"], bool), ev
+        assert not (ev["round_end"] and ev["round_start"]), ev
     elif kind == "grow":
         assert isinstance(ev["from_layers"], int) and ev["to_layers"] > ev["from_layers"] == ev["layers"], ev
         assert ev["mode"] in ("reinherit", "extend") and ev["val_loss"] > ev["target"], ev
