@@ -46,7 +46,7 @@ describe('folder imports', () => {
       [5, ['src/commands']],
       [4, ['src/tasks']],
       [3, ['src/views']],
-      [2, ['src/ui', 'webview/attention', 'webview/training', 'webview/safetensors']],
+      [2, ['src/ui', 'webview/attention', 'webview/training', 'webview/safetensors', 'webview/startTraining']],
       [1, ['src/analysis', 'src/arch', 'src/checkpoint', 'src/surgery', 'src/training', 'src/gpu', 'src/fixtures', 'src/inspect.ts', 'webview/shared']],
       [0, ['src/shared', 'src/util', 'src/errors.ts', 'src/version.ts']],
     ];

@@ -34,9 +34,11 @@ describe('training options', () => {
   });
 
   test('the trainer accepts every flag of the table, and --init offers exactly its choices', () => {
-    const cli = readFileSync(path.join(ROOT, 'trainer', 'inheritune_trainer', 'cli.py'), 'utf8');
+    // The parser is cli.py plus the option groups strategy.py and distill.py add to it.
+    const dir = path.join(ROOT, 'trainer', 'inheritune_trainer');
+    const cli = ['cli.py', 'strategy.py', 'distill.py'].map((f) => readFileSync(path.join(dir, f), 'utf8')).join('\n');
     for (const o of TRAINER_OPTIONS) assert.match(cli, new RegExp(`"${o.flag}"`), o.flag);
-    assert.match(cli, new RegExp(`"--init", choices=\\[${INIT_MODES.map((m) => `"${m}"`).join(', ')}`));
+    assert.match(cli, new RegExp(`"--init", choices=\\[${INIT_MODES.map((m) => `"${m}"`).join(',\\s*')}\\]`));
   });
 
   test('a spec carries every option by name into the trainer and `inheritune train` arguments', () => {
