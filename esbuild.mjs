@@ -9,7 +9,12 @@ const watch = process.argv.includes('--watch');
 const nodeEntries = ['src/extension.ts', 'src/cli.ts', 'src/analysis/worker.ts', 'src/analysis/run/metricsWorker.ts'].filter(existsSync);
 // The GPU installer and its HTTP client, loaded by src/gpu/loadInstaller.ts only when an install runs.
 nodeEntries.push({ in: 'src/gpu/install.ts', out: 'gpuInstall' });
-const webEntries = ['webview/attention/main.ts', 'webview/training/main.ts', 'webview/safetensors/main.ts', 'webview/startTraining/main.ts'].filter(existsSync);
+const webEntries = [
+  'webview/attention/main.ts',
+  'webview/training/main.ts',
+  'webview/safetensors/main.ts',
+  'webview/startTraining/main.ts',
+].filter(existsSync);
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 const builds = [

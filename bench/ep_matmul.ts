@@ -15,18 +15,33 @@ function model(elem: number, gram: boolean): Uint8Array {
   });
   const nodes: onnx.INodeProto[] = gram
     ? [
-        { opType: 'Transpose', input: ['a'], output: ['at'], attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 1] }] },
+        {
+          opType: 'Transpose',
+          input: ['a'],
+          output: ['at'],
+          attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 1] }],
+        },
         { opType: 'MatMul', input: ['at', 'a'], output: ['g'] },
       ]
     : [
         { opType: 'MatMul', input: ['a', 'v'], output: ['av'] },
-        { opType: 'Transpose', input: ['a'], output: ['at'], attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 1] }] },
+        {
+          opType: 'Transpose',
+          input: ['a'],
+          output: ['at'],
+          attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 1] }],
+        },
         { opType: 'MatMul', input: ['at', 'av'], output: ['g'] },
       ];
   return onnx.ModelProto.encode({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
-    graph: { name: 'p', node: nodes, input: gram ? [vi('a', ['h', 't', 't'])] : [vi('a', ['h', 't', 't']), vi('v', ['h', 't', 'b'])], output: [vi('g', ['h', 't', 'n'])] },
+    graph: {
+      name: 'p',
+      node: nodes,
+      input: gram ? [vi('a', ['h', 't', 't'])] : [vi('a', ['h', 't', 't']), vi('v', ['h', 't', 'b'])],
+      output: [vi('g', ['h', 't', 'n'])],
+    },
   }).finish();
 }
 
@@ -34,7 +49,10 @@ async function main(): Promise<void> {
   const O = ort();
   const Ts = process.argv.slice(2).map(Number);
   for (const T of Ts.length ? Ts : [1024, 2048]) {
-    for (const [name, elem, Arr] of [['float32', onnx.TensorProto.DataType.FLOAT, Float32Array], ['float64', onnx.TensorProto.DataType.DOUBLE, Float64Array]] as const) {
+    for (const [name, elem, Arr] of [
+      ['float32', onnx.TensorProto.DataType.FLOAT, Float32Array],
+      ['float64', onnx.TensorProto.DataType.DOUBLE, Float64Array],
+    ] as const) {
       for (const gram of [true, false]) {
         const s = await O.InferenceSession.create(model(elem, gram), sessionOptions('cpu'));
         const a = new Arr(H * T * T);
@@ -50,7 +68,9 @@ async function main(): Promise<void> {
         times.sort((x, y) => x - y);
         const ms = times[1];
         const flop = gram ? 2 * H * T ** 3 : 4 * H * T * T * BLOCK;
-        console.log(`T ${T} ${name} ${gram ? 'Gram AᵀA, 9 heads' : `A·V, Aᵀ·(AV), b = ${BLOCK}, 9 heads`}: ${ms.toFixed(0)} ms, ${(flop / ms / 1e6).toFixed(1)} GFLOP/s`);
+        console.log(
+          `T ${T} ${name} ${gram ? 'Gram AᵀA, 9 heads' : `A·V, Aᵀ·(AV), b = ${BLOCK}, 9 heads`}: ${ms.toFixed(0)} ms, ${(flop / ms / 1e6).toFixed(1)} GFLOP/s`,
+        );
         await s.release();
       }
     }

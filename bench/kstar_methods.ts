@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   const B = Number(bArg);
   const T = Number(tArg);
   const tau = Number(tauArg);
-  if (!outPath || (mode !== 'mean' && mode !== 'per-seq')) throw new Error('usage: kstar_methods.ts CKPT TOKENS.npy B T mean|per-seq TAU REPORT.json OUT.json');
+  if (!outPath || (mode !== 'mean' && mode !== 'per-seq'))
+    throw new Error('usage: kstar_methods.ts CKPT TOKENS.npy B T mean|per-seq TAU REPORT.json OUT.json');
   const report = JSON.parse(fs.readFileSync(reportPath, 'utf8')) as AnalysisReport;
   const ckpt = await openCheckpoint(ckptPath);
   const tokens = parseTokenFile(tokensPath, new Uint8Array(fs.readFileSync(tokensPath)));
@@ -27,29 +28,43 @@ async function main(): Promise<void> {
   const mismatches: string[] = [];
   let kMin = Infinity;
   let kMax = 0;
-  await runForward(ckpt, tokens, B, T, (out) => {
-    const pattern = densePattern(out.pattern, B, H, T);
-    for (let h = 0; h < H; h++) {
-      const mats = mode === 'mean' ? [batchMeanHead(pattern, B, H, h, T)] : Array.from({ length: B }, (_, b) => pattern.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T));
-      let kSum = 0;
-      for (const a of mats) {
-        const t0 = process.cpuUsage();
-        const r = kStarDetailed(a, T, tau);
-        const used = process.cpuUsage(t0);
-        const m = (methods[r.method] ??= { heads: 0, ms: 0, steps: 0 });
-        m.heads++;
-        m.ms += (used.user + used.system) / 1000; // CPU time: the machine may be shared
-        m.steps += r.steps;
-        kSum += r.kStar;
-        kMin = Math.min(kMin, r.kStar);
-        kMax = Math.max(kMax, r.kStar);
+  await runForward(
+    ckpt,
+    tokens,
+    B,
+    T,
+    (out) => {
+      const pattern = densePattern(out.pattern, B, H, T);
+      for (let h = 0; h < H; h++) {
+        const mats =
+          mode === 'mean'
+            ? [batchMeanHead(pattern, B, H, h, T)]
+            : Array.from({ length: B }, (_, b) => pattern.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T));
+        let kSum = 0;
+        for (const a of mats) {
+          const t0 = process.cpuUsage();
+          const r = kStarDetailed(a, T, tau);
+          const used = process.cpuUsage(t0);
+          const m = (methods[r.method] ??= { heads: 0, ms: 0, steps: 0 });
+          m.heads++;
+          m.ms += (used.user + used.system) / 1000; // CPU time: the machine may be shared
+          m.steps += r.steps;
+          kSum += r.kStar;
+          kMin = Math.min(kMin, r.kStar);
+          kMax = Math.max(kMax, r.kStar);
+        }
+        const k = kSum / mats.length;
+        const reported = report.layers.find((l) => l.index === out.layer)?.heads[h]?.kStar;
+        if (reported === undefined || Math.abs(reported - k) > 1e-9)
+          mismatches.push(`layer ${out.layer} head ${h}: ${k} here, ${reported} in the report`);
       }
-      const k = kSum / mats.length;
-      const reported = report.layers.find((l) => l.index === out.layer)?.heads[h]?.kStar;
-      if (reported === undefined || Math.abs(reported - k) > 1e-9) mismatches.push(`layer ${out.layer} head ${h}: ${k} here, ${reported} in the report`);
-    }
-  }, { ep: 'cpu' });
-  fs.writeFileSync(outPath, JSON.stringify({ methods, kStarRange: [kMin, kMax], matrices: mode === 'mean' ? 'batch mean' : 'each sequence', mismatches }));
+    },
+    { ep: 'cpu' },
+  );
+  fs.writeFileSync(
+    outPath,
+    JSON.stringify({ methods, kStarRange: [kMin, kMax], matrices: mode === 'mean' ? 'batch mean' : 'each sequence', mismatches }),
+  );
 }
 
 main().catch((e) => {

@@ -19,7 +19,28 @@ function run(...args) {
 
 const ref = path.join(out, 'demo-gpt2-8L');
 const child = path.join(out, 'demo-gpt2-8L-inherit-4L');
-run('synth', '--family', 'gpt2', '--layers', '8', '--hidden', '64', '--heads', '4', '--vocab', '50257', '--context', '256', '--lazy', '5-7', '--seed', '42', '--out', ref, '--force');
+run(
+  'synth',
+  '--family',
+  'gpt2',
+  '--layers',
+  '8',
+  '--hidden',
+  '64',
+  '--heads',
+  '4',
+  '--vocab',
+  '50257',
+  '--context',
+  '256',
+  '--lazy',
+  '5-7',
+  '--seed',
+  '42',
+  '--out',
+  ref,
+  '--force',
+);
 run('inherit', ref, '--layers', '4', '--out', child, '--force');
 run('inspect', ref);
 run('inspect', child);

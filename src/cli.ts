@@ -11,7 +11,18 @@ import { activeTemps } from './checkpoint/writer';
 import { InherituneError, isInherituneError } from './errors';
 import { summarize, summaryText, formatBytes } from './inspect';
 import { executePlan } from './surgery/execute';
-import { describePlan, parseModules, planGrow, planInherit, planInitRandom, planHalfWidth, planStack, Preset, PRESETS, SurgeryPlan } from './surgery/plan';
+import {
+  describePlan,
+  parseModules,
+  planGrow,
+  planInherit,
+  planInitRandom,
+  planHalfWidth,
+  planStack,
+  Preset,
+  PRESETS,
+  SurgeryPlan,
+} from './surgery/plan';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from './fixtures/synth';
 import { DEGENERATE_WHEN, EP_NAMES, K_STAR_MODES, type DegenerateWhen, type EpName, type KStarMode } from './shared/report';
 import { TOOL_VERSION } from './version';
@@ -83,7 +94,9 @@ async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; sha
   const copied = plan.entries.filter((e) => e.source.kind === 'copy').length;
   const sliced = plan.entries.filter((e) => e.source.kind === 'slice').length;
   const init = plan.entries.length - copied - sliced;
-  console.log(`${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${sliced ? `${sliced} sliced, ` : ''}${init} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+  console.log(
+    `${plan.op}: wrote ${res.out} (${plan.numLayers} layers, ${plan.entries.length} tensors: ${copied} copied, ${sliced ? `${sliced} sliced, ` : ''}${init} initialised; ${formatBytes(res.bytes)} in ${((Date.now() - t0) / 1000).toFixed(2)} s)`,
+  );
 }
 
 export function buildProgram(): Command {
@@ -113,7 +126,12 @@ export function buildProgram(): Command {
       .option('--force', 'replace the output folder if it exists')
       .option('--shard-size <bytes>', 'maximum shard size (e.g. 5GB, 500MB)', bytesArg)
       .option('--dry-run', 'print the plan (every tensor, its source and byte range) and write nothing')
-      .addOption(new Option('--dtype <t>', 'from a .gguf: dtype of the written tensors (default: float tensors keep theirs, quantized become f16)').choices(['f32', 'f16', 'bf16']));
+      .addOption(
+        new Option(
+          '--dtype <t>',
+          'from a .gguf: dtype of the written tensors (default: float tensors keep theirs, quantized become f16)',
+        ).choices(['f32', 'f16', 'bf16']),
+      );
 
   common(
     program
@@ -122,14 +140,39 @@ export function buildProgram(): Command {
       .argument('<ref>', 'reference checkpoint')
       .option('--layers <n>', 'blocks to inherit (default: half the reference, floor(k/2))', int('--layers', 1))
       .addOption(out())
-      .addOption(new Option('--preset <preset>', 'paper: copy embeddings, positions, final norm and head; code: as the authors\' released code').choices(PRESETS as string[]).default('paper'))
+      .addOption(
+        new Option('--preset <preset>', "paper: copy embeddings, positions, final norm and head; code: as the authors' released code")
+          .choices(PRESETS as string[])
+          .default('paper'),
+      )
       .option('--modules <list>', 'sub-modules copied per block: attn,mlp,norm (the rest re-initialised)', 'attn,mlp,norm')
       .option('--seed <s>', 'seed for re-initialised tensors', int('--seed'), 0)
       .option('--stride <s>', 'take blocks 0, s, 2s, ... (2: the DistilBERT student, every other layer)', int('--stride', 1), 1),
-  ).action(async (ref: string, o: DtypeOpt & { layers?: number; out: string; preset: Preset; modules: string; seed: number; stride: number; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planInherit(await openSource(ref, o), { layers: o.layers, preset: o.preset, modules: parseModules(o.modules), seed: o.seed, stride: o.stride });
-    await runPlan(plan, o.out, o);
-  });
+  ).action(
+    async (
+      ref: string,
+      o: DtypeOpt & {
+        layers?: number;
+        out: string;
+        preset: Preset;
+        modules: string;
+        seed: number;
+        stride: number;
+        force?: boolean;
+        shardSize?: number;
+        dryRun?: boolean;
+      },
+    ) => {
+      const plan = planInherit(await openSource(ref, o), {
+        layers: o.layers,
+        preset: o.preset,
+        modules: parseModules(o.modules),
+        seed: o.seed,
+        stride: o.stride,
+      });
+      await runPlan(plan, o.out, o);
+    },
+  );
 
   common(
     program
@@ -139,10 +182,15 @@ export function buildProgram(): Command {
       .requiredOption('--ref <dir>', 'reference checkpoint it was inherited from')
       .requiredOption('--add <g>', 'blocks to add', int('--add', 1))
       .addOption(out()),
-  ).action(async (small: string, o: DtypeOpt & { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    const plan = planGrow(await openSource(small, o), await openSource(o.ref, o), o.add);
-    await runPlan(plan, o.out, o);
-  });
+  ).action(
+    async (
+      small: string,
+      o: DtypeOpt & { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean },
+    ) => {
+      const plan = planGrow(await openSource(small, o), await openSource(o.ref, o), o.add);
+      await runPlan(plan, o.out, o);
+    },
+  );
 
   common(
     program
@@ -172,9 +220,14 @@ export function buildProgram(): Command {
       .option('--layers <n>', 'depth (default floor(k/2))', int('--layers', 1))
       .option('--seed <s>', 'seed', int('--seed'), 0)
       .addOption(out()),
-  ).action(async (ref: string, o: DtypeOpt & { layers?: number; seed: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    await runPlan(planInitRandom(await openSource(ref, o), { layers: o.layers, seed: o.seed }), o.out, o);
-  });
+  ).action(
+    async (
+      ref: string,
+      o: DtypeOpt & { layers?: number; seed: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean },
+    ) => {
+      await runPlan(planInitRandom(await openSource(ref, o), { layers: o.layers, seed: o.seed }), o.out, o);
+    },
+  );
 
   program
     .command('synth')
@@ -193,54 +246,125 @@ export function buildProgram(): Command {
     .option('--shard-size <bytes>', 'maximum shard size', bytesArg)
     .option('--force', 'replace the output folder if it exists')
     .addOption(out())
-    .action(async (o: { family: string; layers: number; hidden: number; heads: number; kvHeads?: number; vocab: number; context: number; lazy?: number[]; std?: number; dtype: 'F32' | 'F16' | 'BF16'; seed: number; shardSize?: number; force?: boolean; out: string }) => {
-      const dir = await writeSynthCheckpoint(o.out, {
-        family: o.family, numLayers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o.kvHeads, vocab: o.vocab, context: o.context,
-        lazyLayers: o.lazy, std: o.std, dtype: o.dtype, seed: o.seed, shardBytes: o.shardSize, force: o.force, signal: controller.signal,
-      });
-      console.log(`synth: wrote ${dir}`);
-    });
+    .action(
+      async (o: {
+        family: string;
+        layers: number;
+        hidden: number;
+        heads: number;
+        kvHeads?: number;
+        vocab: number;
+        context: number;
+        lazy?: number[];
+        std?: number;
+        dtype: 'F32' | 'F16' | 'BF16';
+        seed: number;
+        shardSize?: number;
+        force?: boolean;
+        out: string;
+      }) => {
+        const dir = await writeSynthCheckpoint(o.out, {
+          family: o.family,
+          numLayers: o.layers,
+          hidden: o.hidden,
+          heads: o.heads,
+          kvHeads: o.kvHeads,
+          vocab: o.vocab,
+          context: o.context,
+          lazyLayers: o.lazy,
+          std: o.std,
+          dtype: o.dtype,
+          seed: o.seed,
+          shardBytes: o.shardSize,
+          force: o.force,
+          signal: controller.signal,
+        });
+        console.log(`synth: wrote ${dir}`);
+      },
+    );
 
   program
     .command('analyze')
     .description('attention diagnostics: per-head k*, m*, entropy, sink mass; lazy layers; suggested n')
     .argument('<ckpt>')
-    .option('--text <file>', 'text to tokenize with the checkpoint\'s tokenizer')
+    .option('--text <file>', "text to tokenize with the checkpoint's tokenizer")
     .option('--tokens <file>', 'token ids: nanoGPT uint16 .bin or .npy')
-    .option('--no-special-tokens', "encode --text without the tokenizer's special tokens (default: as transformers' tokenizer(text), e.g. with BOS)")
+    .option(
+      '--no-special-tokens',
+      "encode --text without the tokenizer's special tokens (default: as transformers' tokenizer(text), e.g. with BOS)",
+    )
     .option('--seq-len <T>', 'sequence length (default min(512, context))', int('--seq-len', 2))
     .option('--batch <B>', 'sequences', int('--batch', 1), 4)
     .option('--tau <x>', 'energy / mass threshold τ', parseFloat, 0.9)
-    .addOption(new Option('--mode <m>', 'k*: SVD of the batch-mean matrix (the authors\' code) or per sequence then mean').choices([...K_STAR_MODES]).default('mean'))
-    .addOption(new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices([...EP_NAMES]).default('auto'))
+    .addOption(
+      new Option('--mode <m>', "k*: SVD of the batch-mean matrix (the authors' code) or per sequence then mean")
+        .choices([...K_STAR_MODES])
+        .default('mean'),
+    )
+    .addOption(
+      new Option('--ep <ep>', 'execution provider (auto: CUDA, DirectML on Windows, WebGPU, CPU)').choices([...EP_NAMES]).default('auto'),
+    )
     .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
     .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices([...DEGENERATE_WHEN]).default('either'))
     .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
-    .action(async (ckpt: string, o: { text?: string; tokens?: string; specialTokens: boolean; seqLen?: number; batch: number; tau: number; mode: KStarMode; ep: EpName; layers?: [number, number]; degenerateWhen: DegenerateWhen; seed: number; json?: string; savePatterns?: string; quiet?: boolean }) => {
-      if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
-      const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
-      let last = -1;
-      const report = await analyzeCheckpoint(
-        ckpt,
-        { seqLen: o.seqLen, batch: o.batch, tau: o.tau, mode: o.mode, ep: o.ep, textFile: o.text, tokensFile: o.tokens, specialTokens: o.specialTokens, seed: o.seed, layers: o.layers, degenerateWhen: o.degenerateWhen, savePatterns: o.savePatterns },
-        {
-          signal: controller.signal,
-          onProgress: (f, msg) => {
-            const pct = Math.floor(f * 100);
-            if (!o.quiet && process.stderr.isTTY && pct !== last) {
-              last = pct;
-              process.stderr.write(`\r  ${msg} ${pct}%   `);
-            }
-          },
+    .action(
+      async (
+        ckpt: string,
+        o: {
+          text?: string;
+          tokens?: string;
+          specialTokens: boolean;
+          seqLen?: number;
+          batch: number;
+          tau: number;
+          mode: KStarMode;
+          ep: EpName;
+          layers?: [number, number];
+          degenerateWhen: DegenerateWhen;
+          seed: number;
+          json?: string;
+          savePatterns?: string;
+          quiet?: boolean;
         },
-      );
-      if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      if (o.json) await writeJsonAtomically(o.json, report);
-      if (!o.quiet) console.log(reportText(report));
-    });
+      ) => {
+        if (o.text && o.tokens) throw new InherituneError('E_ARGS', 'give --text or --tokens, not both');
+        const { analyzeCheckpoint, reportText } = await import('./analysis/analyze');
+        let last = -1;
+        const report = await analyzeCheckpoint(
+          ckpt,
+          {
+            seqLen: o.seqLen,
+            batch: o.batch,
+            tau: o.tau,
+            mode: o.mode,
+            ep: o.ep,
+            textFile: o.text,
+            tokensFile: o.tokens,
+            specialTokens: o.specialTokens,
+            seed: o.seed,
+            layers: o.layers,
+            degenerateWhen: o.degenerateWhen,
+            savePatterns: o.savePatterns,
+          },
+          {
+            signal: controller.signal,
+            onProgress: (f, msg) => {
+              const pct = Math.floor(f * 100);
+              if (!o.quiet && process.stderr.isTTY && pct !== last) {
+                last = pct;
+                process.stderr.write(`\r  ${msg} ${pct}%   `);
+              }
+            },
+          },
+        );
+        if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+        if (o.json) await writeJsonAtomically(o.json, report);
+        if (!o.quiet) console.log(reportText(report));
+      },
+    );
 
   registerGpuCommands(program, controller.signal);
   registerTrainCommand(program, controller.signal);

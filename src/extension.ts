@@ -29,7 +29,9 @@ export function activate(context: vscode.ExtensionContext): InherituneApi {
     ...SafetensorsEditorProvider.register(context.extensionUri),
     { dispose: () => ReportPanel.disposeAll() },
     vscode.commands.registerCommand('inheritune.startTraining', (arg?: unknown) => startTrainingCommand(context, arg)),
-    vscode.commands.registerCommand('inheritune.openTrainingPanel', (arg?: unknown, selection?: unknown) => openTrainingPanelCommand(context, arg, selection)),
+    vscode.commands.registerCommand('inheritune.openTrainingPanel', (arg?: unknown, selection?: unknown) =>
+      openTrainingPanelCommand(context, arg, selection),
+    ),
     vscode.tasks.registerTaskProvider(TRAINING_TASK_TYPE, new TrainingTaskProvider(context.extensionUri)),
     registerTrainingPanelSerializer(context),
     ...watchTrainingTasks(context),

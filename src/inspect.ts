@@ -71,7 +71,9 @@ export function summaryText(s: CheckpointSummary): string {
   const lines = [
     `${s.path}`,
     `  ${s.architecture} (${s.family}): ${s.numLayers} layers, ${s.numHeads} heads${s.numKvHeads !== s.numHeads ? ` (${s.numKvHeads} kv)` : ''}, d = ${s.hiddenSize}, vocab ${s.vocabSize}, context ${s.contextLength}`,
-    `  ${formatCount(s.params)} parameters, ${formatBytes(s.bytes)} in ${s.files.join(', ')} (${Object.entries(s.dtypes).map(([k, v]) => `${v} ${k}`).join(', ')})${s.tiedEmbeddings ? ', tied embeddings' : ''}`,
+    `  ${formatCount(s.params)} parameters, ${formatBytes(s.bytes)} in ${s.files.join(', ')} (${Object.entries(s.dtypes)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')})${s.tiedEmbeddings ? ', tied embeddings' : ''}`,
   ];
   if (s.gguf) {
     const types = Object.entries(s.gguf.types).map(([k, v]) => `${v.tensors} ${k} (${formatBytes(v.bytes)})`);
@@ -79,7 +81,9 @@ export function summaryText(s: CheckpointSummary): string {
   }
   if (s.provenance && typeof s.provenance === 'object') {
     const p = s.provenance as Record<string, unknown>;
-    lines.push(`  made by ${p.tool ?? 'inheritune'}: ${p.op}${p.preset ? ` (preset ${p.preset})` : ''}${Array.isArray(p.layerMap) ? `, layers ${(p.layerMap as string[]).join(' ')}` : ''}`);
+    lines.push(
+      `  made by ${p.tool ?? 'inheritune'}: ${p.op}${p.preset ? ` (preset ${p.preset})` : ''}${Array.isArray(p.layerMap) ? `, layers ${(p.layerMap as string[]).join(' ')}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

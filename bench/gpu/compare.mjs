@@ -14,10 +14,17 @@ const B = JSON.parse(readFileSync(fb, 'utf8'));
 const name = (r, f) => `${r.executionProvider?.used ?? '?'} (${f})`;
 
 console.log(`A = ${name(A, fa)}   B = ${name(B, fb)}`);
-for (const [label, r] of [['A', A], ['B', B]]) {
+for (const [label, r] of [
+  ['A', A],
+  ['B', B],
+]) {
   const t = r.timings ?? {};
   const skipped = (r.executionProvider?.skipped ?? []).map((s) => `${s.name}: ${s.reason}`).join('; ');
-  console.log(`  ${label} timings: ${Object.entries(t).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}${skipped ? `   (skipped ${skipped})` : ''}`);
+  console.log(
+    `  ${label} timings: ${Object.entries(t)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+      .join(', ')}${skipped ? `   (skipped ${skipped})` : ''}`,
+  );
 }
 if (A.layers.length !== B.layers.length) {
   console.log(`different layer counts: ${A.layers.length} vs ${B.layers.length}`);
@@ -48,7 +55,9 @@ for (let l = 0; l < A.layers.length; l++) {
   }
 }
 const same = mismatches.length === 0 && lazyDiff === 0 && A.suggestedN === B.suggestedN;
-console.log(`k*/m*: ${mismatches.length === 0 ? 'IDENTICAL' : 'DIFFER'} over ${heads} heads (${mismatches.length} of ${heads * EXACT.length} values differ)`);
+console.log(
+  `k*/m*: ${mismatches.length === 0 ? 'IDENTICAL' : 'DIFFER'} over ${heads} heads (${mismatches.length} of ${heads * EXACT.length} values differ)`,
+);
 for (const m of mismatches.slice(0, 12)) console.log(`  ${m}`);
 if (mismatches.length > 12) console.log(`  ... ${mismatches.length - 12} more`);
 console.log(`lazy layers: ${lazyDiff === 0 ? 'same' : `${lazyDiff} differ`}; suggested n: ${A.suggestedN} vs ${B.suggestedN}`);

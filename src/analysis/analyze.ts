@@ -11,7 +11,16 @@ import { fromFloat32 } from '../checkpoint/dtypes';
 import { InherituneError, ProgressFn } from '../errors';
 import { writeFolderAtomically, writeSafetensors, WriteEntry } from '../checkpoint/writer';
 import type { AnalysisSettings } from '../shared/protocol';
-import { AnalysisReport, DegenerateWhen, EpName, explainSuggestion, KStarMode, LayerReport, REPORT_SCHEMA_VERSION, suggestedN } from '../shared/report';
+import {
+  AnalysisReport,
+  DegenerateWhen,
+  EpName,
+  explainSuggestion,
+  KStarMode,
+  LayerReport,
+  REPORT_SCHEMA_VERSION,
+  suggestedN,
+} from '../shared/report';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { hookName } from './graph/graph';
 import { densePattern } from './graph/pattern';
@@ -55,7 +64,9 @@ export function resolveSettings(ckpt: Checkpoint, s: AnalyzeSettings): ResolvedS
   if (!Number.isInteger(seqLen) || seqLen < 2) throw argError(`--seq-len must be a whole number ≥ 2 (got ${seqLen})`);
   if (seqLen > ctx) {
     const key = ckpt.spec.dims.ctx?.key ?? 'context length';
-    throw argError(`--seq-len ${seqLen} is beyond the model's context length (${key} = ${ctx} in ${ckpt.configPath}); use --seq-len ${ctx} or less`);
+    throw argError(
+      `--seq-len ${seqLen} is beyond the model's context length (${key} = ${ctx} in ${ckpt.configPath}); use --seq-len ${ctx} or less`,
+    );
   }
   const batch = s.batch ?? 4;
   if (!Number.isInteger(batch) || batch < 1) throw argError(`--batch must be a whole number ≥ 1 (got ${batch})`);
@@ -64,7 +75,8 @@ export function resolveSettings(ckpt: Checkpoint, s: AnalyzeSettings): ResolvedS
   const mode = s.mode ?? 'mean';
   if (mode !== 'mean' && mode !== 'per-seq') throw argError(`--mode must be mean or per-seq (got ${mode})`);
   const layers = s.layers ?? [0, k - 1];
-  if (!(layers[0] >= 0 && layers[1] >= layers[0] && layers[1] < k)) throw argError(`--layers ${layers[0]}-${layers[1]} is outside the model's layers 0-${k - 1}`);
+  if (!(layers[0] >= 0 && layers[1] >= layers[0] && layers[1] < k))
+    throw argError(`--layers ${layers[0]}-${layers[1]} is outside the model's layers 0-${k - 1}`);
   return { seqLen, batch, tau, mode, seed: s.seed ?? 0, ep: s.ep ?? 'auto', layers, degenerateWhen: s.degenerateWhen ?? 'either' };
 }
 
@@ -72,7 +84,14 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const t0 = performance.now();
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, s);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, {
+    textFile: s.textFile,
+    tokensFile: s.tokensFile,
+    specialTokens: s.specialTokens,
+    batch: r.batch,
+    seqLen: r.seqLen,
+    seed: r.seed,
+  });
   const tLoaded = performance.now();
   const H = ckpt.dims.heads;
   const T = r.seqLen;
@@ -99,7 +118,17 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
           const dense = densePattern(out.pattern, B, H, T);
           await patternSink.add(out.layer, H, T, (h) => batchMeanHead(dense, B, H, h, T));
         }
-        const job = { layer: out.layer, pattern: out.pattern, residPre: out.residPre, residPost: out.residPost, batch: B, heads: H, T, d: ckpt.dims.hidden, opts: metricOpts };
+        const job = {
+          layer: out.layer,
+          pattern: out.pattern,
+          residPre: out.residPre,
+          residPost: out.residPost,
+          batch: B,
+          heads: H,
+          T,
+          d: ckpt.dims.hidden,
+          opts: metricOpts,
+        };
         if (!pool) {
           const tm = performance.now();
           layers.push(computeLayer(job));
@@ -138,7 +167,16 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         params: ckpt.numParams,
         path: sourcePath(ckpt),
       },
-      settings: { seqLen: T, batch: B, tau: r.tau, mode: r.mode, seed: r.seed, degenerateWhen: r.degenerateWhen, input: input.description, layers: r.layers },
+      settings: {
+        seqLen: T,
+        batch: B,
+        tau: r.tau,
+        mode: r.mode,
+        seed: r.seed,
+        degenerateWhen: r.degenerateWhen,
+        input: input.description,
+        layers: r.layers,
+      },
       input: input.input,
       executionProvider: fwd.executionProvider,
       timings: {
@@ -172,11 +210,24 @@ function round(ms: number): number {
 }
 
 /** The batch-mean T×T matrix of one head, computed on request (runs the forward up to that layer). */
-export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: number, head: number, o: RunOptions = {}): Promise<{ T: number; data: Float32Array }> {
+export async function headPattern(
+  ckptPath: string,
+  s: AnalyzeSettings,
+  layer: number,
+  head: number,
+  o: RunOptions = {},
+): Promise<{ T: number; data: Float32Array }> {
   const ckpt = await openCheckpoint(ckptPath);
   const r = resolveSettings(ckpt, { ...s, layers: [layer, layer] });
   if (!(head >= 0 && head < ckpt.dims.heads)) throw argError(`head ${head} is outside 0-${ckpt.dims.heads - 1}`);
-  const input = await prepareTokens(ckpt, { textFile: s.textFile, tokensFile: s.tokensFile, specialTokens: s.specialTokens, batch: r.batch, seqLen: r.seqLen, seed: r.seed });
+  const input = await prepareTokens(ckpt, {
+    textFile: s.textFile,
+    tokensFile: s.tokensFile,
+    specialTokens: s.specialTokens,
+    batch: r.batch,
+    seqLen: r.seqLen,
+    seed: r.seed,
+  });
   let data: Float32Array | undefined;
   await runForward(
     ckpt,
@@ -184,7 +235,10 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
     r.batch,
     r.seqLen,
     (out) => {
-      if (out.layer === layer) data = Float32Array.from(batchMeanHead(densePattern(out.pattern, r.batch, ckpt.dims.heads, r.seqLen), r.batch, ckpt.dims.heads, head, r.seqLen));
+      if (out.layer === layer)
+        data = Float32Array.from(
+          batchMeanHead(densePattern(out.pattern, r.batch, ckpt.dims.heads, r.seqLen), r.batch, ckpt.dims.heads, head, r.seqLen),
+        );
     },
     { ep: r.ep, layers: [layer, layer], signal: o.signal, onProgress: o.onProgress },
   );
@@ -199,7 +253,10 @@ export async function headPattern(ckptPath: string, s: AnalyzeSettings, layer: n
 class PatternSink {
   private entries: { layer: number; shape: number[]; begin: number; end: number }[] = [];
   private offset = 0;
-  private constructor(private dir: string, private fh: fsp.FileHandle) {}
+  private constructor(
+    private dir: string,
+    private fh: fsp.FileHandle,
+  ) {}
 
   static async create(): Promise<PatternSink> {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'inheritune-patterns-'));
@@ -229,7 +286,15 @@ class PatternSink {
       await writeSafetensors(tmp, entries, {
         metadata: {
           format: 'pt',
-          inheritune: JSON.stringify({ tool: `${TOOL_NAME} ${TOOL_VERSION}`, op: 'attention-patterns', source: sourcePath(ckpt), layout: '[head, query, key], batch mean', seqLen: r.seqLen, batch: r.batch, seed: r.seed }),
+          inheritune: JSON.stringify({
+            tool: `${TOOL_NAME} ${TOOL_VERSION}`,
+            op: 'attention-patterns',
+            source: sourcePath(ckpt),
+            layout: '[head, query, key], batch mean',
+            seqLen: r.seqLen,
+            batch: r.batch,
+            seed: r.seed,
+          }),
         },
       });
     });
@@ -260,8 +325,12 @@ export function reportText(rep: AnalysisReport): string {
   }
   const lazy = rep.layers.filter((l) => l.lazy).map((l) => l.index);
   const sg = explainSuggestion(rep.layers, rep.model.numLayers);
-  lines.push(`  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN} (${sg.because})${sg.lazyBelowN.length ? `; lazy below n: ${sg.lazyBelowN.join(', ')}` : ''}`);
-  lines.push(`  time: ${(rep.timings.totalMs / 1000).toFixed(2)} s (load ${(rep.timings.loadMs / 1000).toFixed(2)} s, forward ${(rep.timings.forwardMs / 1000).toFixed(2)} s, metrics ${(rep.timings.metricsMs / 1000).toFixed(2)} s)`);
+  lines.push(
+    `  lazy layers: ${lazy.length ? lazy.join(', ') : 'none'}; suggested n = ${rep.suggestedN} (${sg.because})${sg.lazyBelowN.length ? `; lazy below n: ${sg.lazyBelowN.join(', ')}` : ''}`,
+  );
+  lines.push(
+    `  time: ${(rep.timings.totalMs / 1000).toFixed(2)} s (load ${(rep.timings.loadMs / 1000).toFixed(2)} s, forward ${(rep.timings.forwardMs / 1000).toFixed(2)} s, metrics ${(rep.timings.metricsMs / 1000).toFixed(2)} s)`,
+  );
   return lines.join('\n');
 }
 

@@ -102,19 +102,29 @@ function readablePiece(decoded: string, raw: string | undefined, bytes: Map<stri
 /** Where the text's own tokens sit inside the encoding with special tokens: what comes before and after them. */
 function affixes(withSpecial: number[], plain: number[]): { prefix: number[]; suffix: number[] } {
   for (let i = 0; i + plain.length <= withSpecial.length; i++) {
-    if (plain.every((t, j) => withSpecial[i + j] === t)) return { prefix: withSpecial.slice(0, i), suffix: withSpecial.slice(i + plain.length) };
+    if (plain.every((t, j) => withSpecial[i + j] === t))
+      return { prefix: withSpecial.slice(0, i), suffix: withSpecial.slice(i + plain.length) };
   }
   return { prefix: [], suffix: [] };
 }
 
 /** An encoder from a tokenizer.json and its tokenizer_config.json (from files, or built from a .gguf's metadata). */
-async function hfEncoder(name: string, tokenizerJson: unknown, config: Record<string, unknown>, where: string, configWhere: string, specialTokens: boolean): Promise<Encoder> {
+async function hfEncoder(
+  name: string,
+  tokenizerJson: unknown,
+  config: Record<string, unknown>,
+  where: string,
+  configWhere: string,
+  specialTokens: boolean,
+): Promise<Encoder> {
   const { Tokenizer } = await import('@huggingface/tokenizers');
   let tok: InstanceType<typeof Tokenizer>;
   try {
     tok = new Tokenizer(tokenizerJson as never, config as never);
   } catch (e) {
-    throw new InherituneError('E_INPUT', `${where}: cannot load the tokenizer (${(e as Error).message}); pass --tokens FILE instead`, { file: where });
+    throw new InherituneError('E_INPUT', `${where}: cannot load the tokenizer (${(e as Error).message}); pass --tokens FILE instead`, {
+      file: where,
+    });
   }
   const encode = (t: string) => tok.encode(t, { add_special_tokens: false }).ids;
   let prefix: number[] = [];
@@ -127,7 +137,12 @@ async function hfEncoder(name: string, tokenizerJson: unknown, config: Record<st
         if (!on) return [];
         const content = tokenContent(config[key]);
         const id = content === undefined ? undefined : tok.token_to_id(content);
-        if (id === undefined) throw new InherituneError('E_INPUT', `${configWhere}: ${flag} is on but ${key} ${JSON.stringify(content ?? null)} is not in ${where}; fix the tokenizer files or analyse without special tokens (--no-special-tokens)`, { file: where });
+        if (id === undefined)
+          throw new InherituneError(
+            'E_INPUT',
+            `${configWhere}: ${flag} is on but ${key} ${JSON.stringify(content ?? null)} is not in ${where}; fix the tokenizer files or analyse without special tokens (--no-special-tokens)`,
+            { file: where },
+          );
         return [id];
       };
       prefix = special('bos_token', 'add_bos_token', TEMPLATE_CLASSES[cls]);
@@ -165,7 +180,11 @@ export async function loadEncoder(ckpt: Checkpoint, specialTokens = true): Promi
     // A .gguf without tokenizer files beside it: the tokenizer its metadata describes.
     const built = ggufTokenizer(ckpt.gguf);
     if ('unsupported' in built) {
-      throw new InherituneError('E_INPUT', `${ckpt.gguf.file}: cannot tokenize text: ${built.unsupported}; pass --tokens FILE or put a tokenizer.json beside the file`, { file: ckpt.gguf.file });
+      throw new InherituneError(
+        'E_INPUT',
+        `${ckpt.gguf.file}: cannot tokenize text: ${built.unsupported}; pass --tokens FILE or put a tokenizer.json beside the file`,
+        { file: ckpt.gguf.file },
+      );
     }
     return hfEncoder(`GGUF ${built.kind}`, built.tokenizer, built.config, ckpt.gguf.file, ckpt.gguf.file, specialTokens);
   }
@@ -182,7 +201,12 @@ export async function loadEncoder(ckpt: Checkpoint, specialTokens = true): Promi
 /** Parse a nanoGPT uint16 .bin or a 1-D/2-D integer .npy file. */
 export function parseTokenFile(file: string, buf: Uint8Array): Int32Array {
   if (file.endsWith('.npy')) return parseNpy(file, buf);
-  if (buf.byteLength % 2 !== 0) throw new InherituneError('E_INPUT', `${file}: ${buf.byteLength} bytes is not a whole number of uint16 tokens; a .bin must be nanoGPT's uint16 format`, { file });
+  if (buf.byteLength % 2 !== 0)
+    throw new InherituneError(
+      'E_INPUT',
+      `${file}: ${buf.byteLength} bytes is not a whole number of uint16 tokens; a .bin must be nanoGPT's uint16 format`,
+      { file },
+    );
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out = new Int32Array(buf.byteLength / 2);
   for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
@@ -191,7 +215,8 @@ export function parseTokenFile(file: string, buf: Uint8Array): Int32Array {
 
 function parseNpy(file: string, buf: Uint8Array): Int32Array {
   const bad = (why: string) => new InherituneError('E_INPUT', `${file}: not a readable .npy token file (${why})`, { file });
-  if (buf.byteLength < 10 || buf[0] !== 0x93 || String.fromCharCode(...buf.subarray(1, 6)) !== 'NUMPY') throw bad('missing the \\x93NUMPY magic');
+  if (buf.byteLength < 10 || buf[0] !== 0x93 || String.fromCharCode(...buf.subarray(1, 6)) !== 'NUMPY')
+    throw bad('missing the \\x93NUMPY magic');
   const major = buf[6];
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
@@ -203,7 +228,11 @@ function parseNpy(file: string, buf: Uint8Array): Int32Array {
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shape === undefined) throw bad('cannot parse the header');
   if (fortran === 'True') throw bad('Fortran order is not supported');
-  const dims = shape.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = shape
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
   const kinds: Record<string, [number, (o: number) => number]> = {
     '<u2': [2, (o) => dv.getUint16(o, true)],
@@ -216,11 +245,13 @@ function parseNpy(file: string, buf: Uint8Array): Int32Array {
   };
   const k = kinds[descr];
   if (!k) throw bad(`dtype ${descr}; use integer tokens (uint16, int32 or int64)`);
-  if (start + n * k[0] > buf.byteLength) throw bad(`shape (${shape}) needs ${n * k[0]} bytes of data but the file has ${buf.byteLength - start}`);
+  if (start + n * k[0] > buf.byteLength)
+    throw bad(`shape (${shape}) needs ${n * k[0]} bytes of data but the file has ${buf.byteLength - start}`);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = k[1](start + i * k[0]);
-    if (v < 0 || v > 0x7fffffff) throw new InherituneError('E_INPUT', `${file}: token ${v} at position ${i} is not a valid token id`, { file });
+    if (v < 0 || v > 0x7fffffff)
+      throw new InherituneError('E_INPUT', `${file}: token ${v} at position ${i} is not a valid token id`, { file });
     out[i] = v;
   }
   return out;
@@ -230,7 +261,10 @@ function parseNpy(file: string, buf: Uint8Array): Int32Array {
 export function windows(stream: Int32Array, batch: number, T: number, seed: number, source: string): Int32Array {
   if (stream.length === batch * T) return stream.slice();
   if (stream.length < T) {
-    throw new InherituneError('E_INPUT', `${source}: ${stream.length} tokens, fewer than --seq-len ${T}; give more text or a smaller --seq-len`);
+    throw new InherituneError(
+      'E_INPUT',
+      `${source}: ${stream.length} tokens, fewer than --seq-len ${T}; give more text or a smaller --seq-len`,
+    );
   }
   const out = new Int32Array(batch * T);
   const rng = new Rng(seed ^ 0x5eed);
@@ -244,7 +278,10 @@ export function windows(stream: Int32Array, batch: number, T: number, seed: numb
 function checkVocab(tokens: Int32Array, vocab: number, source: string): void {
   for (let i = 0; i < tokens.length; i++) {
     if (tokens[i] < 0 || tokens[i] >= vocab) {
-      throw new InherituneError('E_INPUT', `${source}: token id ${tokens[i]} at position ${i} is beyond the model's vocabulary (${vocab}); the tokens were made for another tokenizer`);
+      throw new InherituneError(
+        'E_INPUT',
+        `${source}: token id ${tokens[i]} at position ${i} is beyond the model's vocabulary (${vocab}); the tokens were made for another tokenizer`,
+      );
     }
   }
 }
@@ -256,9 +293,16 @@ function checkVocab(tokens: Int32Array, vocab: number, source: string): void {
  */
 export function textWindows(content: Int32Array, prefix: number[], batch: number, T: number, seed: number, source: string): Int32Array {
   const L = T - prefix.length;
-  if (L < 1) throw new InherituneError('E_INPUT', `${source}: --seq-len ${T} leaves no room after the ${prefix.length} special tokens; use a larger --seq-len`);
+  if (L < 1)
+    throw new InherituneError(
+      'E_INPUT',
+      `${source}: --seq-len ${T} leaves no room after the ${prefix.length} special tokens; use a larger --seq-len`,
+    );
   if (content.length < L) {
-    throw new InherituneError('E_INPUT', `${source}: ${content.length + prefix.length} tokens, fewer than --seq-len ${T}; give more text or a smaller --seq-len`);
+    throw new InherituneError(
+      'E_INPUT',
+      `${source}: ${content.length + prefix.length} tokens, fewer than --seq-len ${T}; give more text or a smaller --seq-len`,
+    );
   }
   const out = new Int32Array(batch * T);
   const rng = new Rng(seed ^ 0x5eed);
@@ -280,14 +324,23 @@ export async function prepareTokens(ckpt: Checkpoint, o: InputOptions): Promise<
   const vocab = ckpt.dims.vocab;
   if (o.tokensFile) {
     const buf = await fsp.readFile(o.tokensFile).catch((e: NodeJS.ErrnoException) => {
-      throw new InherituneError('E_NOT_FOUND', `${o.tokensFile}: cannot read the token file (${e.code ?? e.message})`, { file: o.tokensFile });
+      throw new InherituneError('E_NOT_FOUND', `${o.tokensFile}: cannot read the token file (${e.code ?? e.message})`, {
+        file: o.tokensFile,
+      });
     });
     const stream = parseTokenFile(o.tokensFile, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     const tokens = windows(stream, batch, T, seed, o.tokensFile);
     checkVocab(tokens, vocab, o.tokensFile);
     // Used as given; the tokenizer (when there is one) only names the pieces.
     const encoder = await loadEncoder(ckpt, false).catch(() => undefined);
-    const input: ReportInput = { source: 'tokens', file: o.tokensFile, tokenCount: stream.length, specialTokens: false, specialTokenIds: [], firstSequence: firstSequence(tokens, T, encoder) };
+    const input: ReportInput = {
+      source: 'tokens',
+      file: o.tokensFile,
+      tokenCount: stream.length,
+      specialTokens: false,
+      specialTokenIds: [],
+      firstSequence: firstSequence(tokens, T, encoder),
+    };
     if (encoder) input.tokenizer = encoder.name;
     return { tokens, batch, T, description: `tokens:${o.tokensFile}`, input };
   }
@@ -308,13 +361,23 @@ export async function prepareTokens(ckpt: Checkpoint, o: InputOptions): Promise<
       throw new InherituneError('E_NOT_FOUND', `${o.textFile}: cannot read the text file (${e.code ?? e.message})`, { file: o.textFile });
     });
     if (!encoder) {
-      throw new InherituneError('E_INPUT', `${ckpt.dir} has no tokenizer.json to tokenize ${o.textFile}; add the tokenizer files or pass --tokens FILE`, { file: ckpt.dir });
+      throw new InherituneError(
+        'E_INPUT',
+        `${ckpt.dir} has no tokenizer.json to tokenize ${o.textFile}; add the tokenizer files or pass --tokens FILE`,
+        { file: ckpt.dir },
+      );
     }
     const content = Int32Array.from(encoder.encode(text));
     const tokens = textWindows(content, encoder.prefix, batch, T, seed, o.textFile);
     checkVocab(tokens, vocab, `${o.textFile} (${encoder.name})`);
     const count = encoder.prefix.length + content.length + encoder.suffix.length;
-    return { tokens, batch, T, description: `text:${o.textFile} (${encoder.name}${specialNote(encoder)})`, input: inputOf('text', tokens, count, encoder, o.textFile) };
+    return {
+      tokens,
+      batch,
+      T,
+      description: `text:${o.textFile} (${encoder.name}${specialNote(encoder)})`,
+      input: inputOf('text', tokens, count, encoder, o.textFile),
+    };
   }
   if (encoder) {
     const once = encoder.encode(DEFAULT_TEXT);
@@ -323,7 +386,13 @@ export async function prepareTokens(ckpt: Checkpoint, o: InputOptions): Promise<
       while (ids.length < T) ids = ids.concat(once);
       const tokens = textWindows(Int32Array.from(ids), encoder.prefix, batch, T, seed, 'built-in text');
       const count = encoder.prefix.length + once.length + encoder.suffix.length;
-      return { tokens, batch, T, description: `builtin (${encoder.name}${specialNote(encoder)})`, input: inputOf('builtin', tokens, count, encoder) };
+      return {
+        tokens,
+        batch,
+        T,
+        description: `builtin (${encoder.name}${specialNote(encoder)})`,
+        input: inputOf('builtin', tokens, count, encoder),
+      };
     }
   }
   // No usable tokenizer (synthetic checkpoints): seeded random tokens over the vocabulary.
@@ -335,6 +404,12 @@ export async function prepareTokens(ckpt: Checkpoint, o: InputOptions): Promise<
     batch,
     T,
     description: `random (seed ${seed})`,
-    input: { source: 'random', tokenCount: tokens.length, specialTokens: false, specialTokenIds: [], firstSequence: firstSequence(tokens, T, undefined) },
+    input: {
+      source: 'random',
+      tokenCount: tokens.length,
+      specialTokens: false,
+      specialTokenIds: [],
+      firstSequence: firstSequence(tokens, T, undefined),
+    },
   };
 }

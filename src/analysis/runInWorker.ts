@@ -17,7 +17,11 @@ export type { AnalyzeSettings } from './analyze';
 export function workerScript(): string {
   const candidates = [process.env.INHERITUNE_WORKER, path.join(__dirname, 'worker.js'), path.resolve(__dirname, '../../dist/worker.js')];
   const found = candidates.find((p): p is string => !!p && existsSync(p));
-  if (!found) throw new InherituneError('E_RUNTIME', `analysis worker not found (looked for ${candidates.filter(Boolean).join(', ')}); run the build (node esbuild.mjs)`);
+  if (!found)
+    throw new InherituneError(
+      'E_RUNTIME',
+      `analysis worker not found (looked for ${candidates.filter(Boolean).join(', ')}); run the build (node esbuild.mjs)`,
+    );
   return found;
 }
 
@@ -46,10 +50,20 @@ function run<T>(req: WorkerRequest, o: { signal?: AbortSignal; onProgress?: Prog
   });
 }
 
-export function analyzeInWorker(ckptPath: string, s: AnalyzeSettings, o: { signal?: AbortSignal; onProgress?: ProgressFn } = {}): Promise<AnalysisReport> {
+export function analyzeInWorker(
+  ckptPath: string,
+  s: AnalyzeSettings,
+  o: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
+): Promise<AnalysisReport> {
   return run<AnalysisReport>({ type: 'analyze', ckpt: ckptPath, settings: s }, o);
 }
 
-export function headPatternInWorker(ckptPath: string, s: AnalyzeSettings, layer: number, head: number, o: { signal?: AbortSignal } = {}): Promise<{ T: number; data: Float32Array }> {
+export function headPatternInWorker(
+  ckptPath: string,
+  s: AnalyzeSettings,
+  layer: number,
+  head: number,
+  o: { signal?: AbortSignal } = {},
+): Promise<{ T: number; data: Float32Array }> {
   return run<{ T: number; data: Float32Array }>({ type: 'headPattern', ckpt: ckptPath, settings: s, layer, head }, o);
 }

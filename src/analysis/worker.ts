@@ -36,7 +36,12 @@ if (parentPort) {
         port.postMessage({ type: 'result', value } satisfies WorkerReply, [value.data.buffer as ArrayBuffer]);
       }
     } catch (e) {
-      port.postMessage({ type: 'error', code: isInherituneError(e) ? e.code : 'E_RUNTIME', message: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack } satisfies WorkerReply);
+      port.postMessage({
+        type: 'error',
+        code: isInherituneError(e) ? e.code : 'E_RUNTIME',
+        message: (e as Error)?.message ?? String(e),
+        stack: (e as Error)?.stack,
+      } satisfies WorkerReply);
     }
   });
 }

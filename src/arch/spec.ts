@@ -114,7 +114,9 @@ function unknownArch(what: string, where?: string): InherituneError {
 
 /** Detect the family from config.json: `architectures` first, then `model_type`. */
 export function detectSpec(config: Record<string, unknown>, configPath?: string): ArchSpec {
-  const archs = Array.isArray(config.architectures) ? (config.architectures as unknown[]).filter((a): a is string => typeof a === 'string') : [];
+  const archs = Array.isArray(config.architectures)
+    ? (config.architectures as unknown[]).filter((a): a is string => typeof a === 'string')
+    : [];
   for (const a of archs) {
     const s = SPECS.find((x) => x.architectures.includes(a));
     if (s) return s;
@@ -124,7 +126,11 @@ export function detectSpec(config: Record<string, unknown>, configPath?: string)
     const s = SPECS.find((x) => x.modelTypes.includes(mt));
     if (s) return s;
   }
-  const what = archs.length ? archs.join(', ') : typeof mt === 'string' ? `model_type "${mt}"` : '(config.json names no architectures and no model_type)';
+  const what = archs.length
+    ? archs.join(', ')
+    : typeof mt === 'string'
+      ? `model_type "${mt}"`
+      : '(config.json names no architectures and no model_type)';
   throw unknownArch(what, configPath);
 }
 
@@ -143,7 +149,8 @@ export function evalDim(expr: string, env: Record<string, number>, ctx: string):
     if (v === undefined || !Number.isFinite(v)) throw new InherituneError('E_SPEC', `${ctx}: dimension "${t}" in "${expr}" is not known`);
     value = i === 0 ? v : op === '*' ? value * v : value / v;
   }
-  if (!Number.isInteger(value)) throw new InherituneError('E_CONFIG', `${ctx}: "${expr}" = ${value} is not a whole number; check the config's sizes`);
+  if (!Number.isInteger(value))
+    throw new InherituneError('E_CONFIG', `${ctx}: "${expr}" = ${value} is not a whole number; check the config's sizes`);
   return value;
 }
 
@@ -164,13 +171,20 @@ export function readDims(spec: ArchSpec, config: Record<string, unknown>, config
   const env: Record<string, number> = {};
   const numLayers = config[spec.numLayersKey];
   if (!Number.isInteger(numLayers) || (numLayers as number) < 1) {
-    throw new InherituneError('E_CONFIG', `${configPath}: "${spec.numLayersKey}" must be a positive integer for ${spec.family} (found ${JSON.stringify(numLayers)})`, { file: configPath });
+    throw new InherituneError(
+      'E_CONFIG',
+      `${configPath}: "${spec.numLayersKey}" must be a positive integer for ${spec.family} (found ${JSON.stringify(numLayers)})`,
+      { file: configPath },
+    );
   }
   env.numLayers = numLayers as number;
   for (const [dim, rule] of Object.entries(spec.dims)) {
     const v = rule.key !== undefined ? config[rule.key] : undefined;
     if (v !== undefined && v !== null) {
-      if (!Number.isInteger(v) || (v as number) < 1) throw new InherituneError('E_CONFIG', `${configPath}: "${rule.key}" must be a positive integer (found ${JSON.stringify(v)})`, { file: configPath });
+      if (!Number.isInteger(v) || (v as number) < 1)
+        throw new InherituneError('E_CONFIG', `${configPath}: "${rule.key}" must be a positive integer (found ${JSON.stringify(v)})`, {
+          file: configPath,
+        });
       env[dim] = v as number;
     } else if (rule.default !== undefined) {
       env[dim] = evalDim(rule.default, env, configPath);

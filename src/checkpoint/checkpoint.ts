@@ -5,7 +5,19 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { ArchSpec, detectPrefix, detectSpec, fullName, isTied, layerName, ModelDims, readDims, shapeOf, templateApplies, TensorTemplate } from '../arch/spec';
+import {
+  ArchSpec,
+  detectPrefix,
+  detectSpec,
+  fullName,
+  isTied,
+  layerName,
+  ModelDims,
+  readDims,
+  shapeOf,
+  templateApplies,
+  TensorTemplate,
+} from '../arch/spec';
 import { readConfig, ModelConfig } from './config';
 import { DType, toFloat32 } from './dtypes';
 import { InherituneError } from '../errors';
@@ -61,14 +73,20 @@ export async function locate(input: string): Promise<{ dir: string; indexPath?: 
     const any = (await fsp.readdir(abs)).filter((f) => f.endsWith('.safetensors')).sort();
     if (any.length === 1) return { dir: abs, files: [path.join(abs, any[0])] };
     if (any.length > 1) {
-      throw new InherituneError('E_INDEX', `${abs}: ${any.length} .safetensors files but no ${INDEX_FILE} to say which tensor is where; add the index or open one file`, { file: abs });
+      throw new InherituneError(
+        'E_INDEX',
+        `${abs}: ${any.length} .safetensors files but no ${INDEX_FILE} to say which tensor is where; add the index or open one file`,
+        { file: abs },
+      );
     }
     if (await statOrNull(path.join(abs, TORCH_INDEX_FILE))) return { dir: abs, indexPath: path.join(abs, TORCH_INDEX_FILE), torch: true };
-    for (const f of TORCH_SINGLE_FILES) if (await statOrNull(path.join(abs, f))) return { dir: abs, files: [path.join(abs, f)], torch: true };
+    for (const f of TORCH_SINGLE_FILES)
+      if (await statOrNull(path.join(abs, f))) return { dir: abs, files: [path.join(abs, f)], torch: true };
     const bins = (await fsp.readdir(abs)).filter(isTorchFile);
     throw new InherituneError(
       'E_NOT_FOUND',
-      `${abs}: no .safetensors weights, ${TORCH_SINGLE_FILES.join(' or ')} found` + (bins.length ? ` (found ${bins.join(', ')}: open one of them directly)` : ''),
+      `${abs}: no .safetensors weights, ${TORCH_SINGLE_FILES.join(' or ')} found` +
+        (bins.length ? ` (found ${bins.join(', ')}: open one of them directly)` : ''),
       { file: abs },
     );
   }
@@ -81,10 +99,15 @@ export async function locate(input: string): Promise<{ dir: string; indexPath?: 
     return { dir, files: [abs] };
   }
   if (isTorchFile(base)) {
-    if (await statOrNull(path.join(dir, TORCH_INDEX_FILE)) && /^pytorch_model-\d+-of-\d+\.bin$/.test(base)) return { dir, indexPath: path.join(dir, TORCH_INDEX_FILE), torch: true };
+    if ((await statOrNull(path.join(dir, TORCH_INDEX_FILE))) && /^pytorch_model-\d+-of-\d+\.bin$/.test(base))
+      return { dir, indexPath: path.join(dir, TORCH_INDEX_FILE), torch: true };
     return { dir, files: [abs], torch: true };
   }
-  throw new InherituneError('E_ARGS', `${abs}: not a checkpoint; give a folder, its config.json, a .safetensors, .bin or .pt file or a ${INDEX_FILE}`, { file: abs });
+  throw new InherituneError(
+    'E_ARGS',
+    `${abs}: not a checkpoint; give a folder, its config.json, a .safetensors, .bin or .pt file or a ${INDEX_FILE}`,
+    { file: abs },
+  );
 }
 
 export interface IndexFile {
@@ -112,7 +135,11 @@ export async function readIndex(indexPath: string): Promise<IndexFile> {
     const resolved = path.resolve(dir, file);
     const rel = path.relative(dir, resolved);
     if (path.isAbsolute(file) || rel.startsWith('..') || path.isAbsolute(rel) || rel.includes(path.sep)) {
-      throw new InherituneError('E_INDEX', `${indexPath}: weight_map["${name}"] = "${file}" points outside the checkpoint folder; shard files must sit beside the index`, { file: indexPath, tensor: name });
+      throw new InherituneError(
+        'E_INDEX',
+        `${indexPath}: weight_map["${name}"] = "${file}" points outside the checkpoint folder; shard files must sit beside the index`,
+        { file: indexPath, tensor: name },
+      );
     }
     weightMap.set(name, resolved);
   }
@@ -136,7 +163,13 @@ export async function openCheckpoint(input: string, opts: OpenOptions = {}): Pro
     return ckpt;
   }
   const loc = await locate(input);
-  const torch = loc.torch ? await openTorchCheckpoint(loc.dir, loc.files, loc.indexPath ? { path: loc.indexPath, ...(await readIndex(loc.indexPath)) } : undefined) : undefined;
+  const torch = loc.torch
+    ? await openTorchCheckpoint(
+        loc.dir,
+        loc.files,
+        loc.indexPath ? { path: loc.indexPath, ...(await readIndex(loc.indexPath)) } : undefined,
+      )
+    : undefined;
   const configPath = torch?.configPath ?? path.join(loc.dir, 'config.json');
   const config = torch?.config ?? (await readConfig(configPath));
   const spec = detectSpec(config, configPath);
@@ -154,13 +187,23 @@ export async function openCheckpoint(input: string, opts: OpenOptions = {}): Pro
     const index = await readIndex(loc.indexPath);
     const shardFiles = [...new Set(index.weightMap.values())].sort();
     for (const f of shardFiles) {
-      if (!(await statOrNull(f))) throw new InherituneError('E_INDEX', `${loc.indexPath}: shard ${path.basename(f)} is listed in weight_map but missing from ${loc.dir}`, { file: f });
+      if (!(await statOrNull(f)))
+        throw new InherituneError(
+          'E_INDEX',
+          `${loc.indexPath}: shard ${path.basename(f)} is listed in weight_map but missing from ${loc.dir}`,
+          { file: f },
+        );
       files.push(await readHeader(f));
     }
     const byFile = new Map(files.map((h) => [h.file, new Map(h.tensors.map((t) => [t.name, t]))]));
     for (const [name, f] of index.weightMap) {
       const t = byFile.get(f)!.get(name);
-      if (!t) throw new InherituneError('E_INDEX', `${f}: tensor ${name} is listed for this shard in ${path.basename(loc.indexPath)} but the shard does not contain it`, { file: f, tensor: name });
+      if (!t)
+        throw new InherituneError(
+          'E_INDEX',
+          `${f}: tensor ${name} is listed for this shard in ${path.basename(loc.indexPath)} but the shard does not contain it`,
+          { file: f, tensor: name },
+        );
       tensors.set(name, t);
     }
   } else {
@@ -212,7 +255,8 @@ export function expectedTensors(spec: ArchSpec, config: ModelConfig, prefix: str
   const tied = isTied(spec, config);
   const out: ExpectedTensor[] = [];
   const ctx = `config.json (${spec.family})`;
-  for (const t of spec.pre) out.push({ name: fullName(t, t.name, prefix), template: t, layer: -1, shape: shapeOf(t, dims, ctx), optional: !!t.buffer });
+  for (const t of spec.pre)
+    out.push({ name: fullName(t, t.name, prefix), template: t, layer: -1, shape: shapeOf(t, dims, ctx), optional: !!t.buffer });
   for (let i = 0; i < numLayers; i++) {
     for (const t of spec.layer) {
       if (!templateApplies(t, config)) continue;
@@ -220,14 +264,26 @@ export function expectedTensors(spec: ArchSpec, config: ModelConfig, prefix: str
     }
   }
   for (const t of spec.post) {
-    out.push({ name: fullName(t, t.name, prefix), template: t, layer: -1, shape: shapeOf(t, dims, ctx), optional: !!t.buffer || (!!t.tiedTo && tied) });
+    out.push({
+      name: fullName(t, t.name, prefix),
+      template: t,
+      layer: -1,
+      shape: shapeOf(t, dims, ctx),
+      optional: !!t.buffer || (!!t.tiedTo && tied),
+    });
   }
   return out;
 }
 
 function fileOf(ckpt: Checkpoint, name: string): string {
   const t = ckpt.tensors.get(name);
-  return t ? path.basename(t.file) : ckpt.indexPath ? path.basename(ckpt.indexPath) : (ckpt.files[0] ? path.basename(ckpt.files[0].file) : ckpt.dir);
+  return t
+    ? path.basename(t.file)
+    : ckpt.indexPath
+      ? path.basename(ckpt.indexPath)
+      : ckpt.files[0]
+        ? path.basename(ckpt.files[0].file)
+        : ckpt.dir;
 }
 
 /** Missing, extra and wrongly shaped tensors against the spec, each named with its file and the fix. */

@@ -11,7 +11,11 @@ export async function readConfig(configPath: string): Promise<ModelConfig> {
     text = await fsp.readFile(configPath, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InherituneError('E_NOT_FOUND', `${configPath}: cannot read config.json (${code ?? (e as Error).message}); a checkpoint folder needs the config.json saved with the model`, { file: configPath });
+    throw new InherituneError(
+      'E_NOT_FOUND',
+      `${configPath}: cannot read config.json (${code ?? (e as Error).message}); a checkpoint folder needs the config.json saved with the model`,
+      { file: configPath },
+    );
   }
   let json: unknown;
   try {

@@ -26,10 +26,19 @@ const KEEP: Record<string, DType> = { F32: 'F32', F16: 'F16', BF16: 'BF16' };
 /** config.json for the file, from its metadata (and tensor shapes: vocabulary, tied output, biases). */
 export function ggufConfig(g: GgufFile): { config: ModelConfig; arch: string } {
   const arch = metaString(g, 'general.architecture');
-  if (arch === undefined) throw new InherituneError('E_ARCH', `${g.file}: metadata has no general.architecture; this GGUF file does not say what model it holds`, { file: g.file });
+  if (arch === undefined)
+    throw new InherituneError(
+      'E_ARCH',
+      `${g.file}: metadata has no general.architecture; this GGUF file does not say what model it holds`,
+      { file: g.file },
+    );
   const m = ggufArchMap(arch);
   if (!m) {
-    throw new InherituneError('E_ARCH', `${g.file}: GGUF architecture "${arch}" is not supported; supported: ${GGUF_ARCHS.map((a) => a.ggufArch).join(', ')}`, { file: g.file, arch });
+    throw new InherituneError(
+      'E_ARCH',
+      `${g.file}: GGUF architecture "${arch}" is not supported; supported: ${GGUF_ARCHS.map((a) => a.ggufArch).join(', ')}`,
+      { file: g.file, arch },
+    );
   }
   const config: ModelConfig = { ...m.config.fixed };
   for (const [key, metaKey] of Object.entries(m.config.keys)) {
@@ -40,7 +49,11 @@ export function ggufConfig(g: GgufFile): { config: ModelConfig; arch: string } {
   const vocabT = byName.get(m.vocabFrom);
   // The embedding's rows are the vocabulary; files without one say it in metadata or in the tokenizer's token list.
   const tokens = g.metadata.get('tokenizer.ggml.tokens')?.value;
-  const vocab = vocabT && vocabT.dims.length === 2 ? vocabT.dims[1] : metaNumber(g, `${arch}.vocab_size`) ?? (typeof tokens === 'object' && tokens && 'values' in tokens ? tokens.values.length : undefined);
+  const vocab =
+    vocabT && vocabT.dims.length === 2
+      ? vocabT.dims[1]
+      : (metaNumber(g, `${arch}.vocab_size`) ??
+        (typeof tokens === 'object' && tokens && 'values' in tokens ? tokens.values.length : undefined));
   if (vocab !== undefined) config.vocab_size = vocab;
   config.tie_word_embeddings = !byName.has(m.outputTensor);
   const match = ggufNameMatcher(m);
@@ -82,7 +95,11 @@ export function openGgufCheckpoint(file: string, opts: GgufOpenOptions = {}): Ch
   for (const [key, metaKey] of Object.entries(m.config.keys)) {
     const needed = key === spec.numLayersKey || Object.values(spec.dims).some((r) => r.key === key && r.default === undefined);
     if (needed && config[key] === undefined) {
-      throw new InherituneError('E_CONFIG', `${file}: metadata ${arch}.${metaKey} is missing or not a number; ${m.family} needs it (${key}); the file is incomplete`, { file, key: `${arch}.${metaKey}` });
+      throw new InherituneError(
+        'E_CONFIG',
+        `${file}: metadata ${arch}.${metaKey} is missing or not a number; ${m.family} needs it (${key}); the file is incomplete`,
+        { file, key: `${arch}.${metaKey}` },
+      );
     }
   }
   const dims = readDims(spec, config, file);
@@ -103,10 +120,21 @@ export function openGgufCheckpoint(file: string, opts: GgufOpenOptions = {}): Ch
     const { rule, hf } = mapped;
     let shape = [...t.dims].reverse();
     if (rule.transform === 'transpose') {
-      if (shape.length !== 2) throw new InherituneError('E_TENSOR', `${file}: tensor ${t.name} has ${shape.length} dimensions, expected a matrix`, { file, tensor: t.name });
+      if (shape.length !== 2)
+        throw new InherituneError('E_TENSOR', `${file}: tensor ${t.name} has ${shape.length} dimensions, expected a matrix`, {
+          file,
+          tensor: t.name,
+        });
       shape = [shape[1], shape[0]];
     }
-    const stored: GgufStored = { kind: 'gguf', ggufName: t.name, type: t.type, dims: t.dims, transform: rule.transform, groups: rule.heads ? dims[rule.heads] : undefined };
+    const stored: GgufStored = {
+      kind: 'gguf',
+      ggufName: t.name,
+      type: t.type,
+      dims: t.dims,
+      transform: rule.transform,
+      groups: rule.heads ? dims[rule.heads] : undefined,
+    };
     if (opts.validate !== false) checkDecodable(stored, file);
     const dtype: DType = opts.dtype ?? KEEP[t.type.name] ?? 'F16';
     dtypes.add(dtype);
@@ -114,7 +142,14 @@ export function openGgufCheckpoint(file: string, opts: GgufOpenOptions = {}): Ch
     numParams += t.numel;
   }
   if (!config.torch_dtype) config.torch_dtype = dtypes.has('F16') ? 'float16' : dtypes.has('BF16') ? 'bfloat16' : 'float32';
-  const header = { file, fileSize: g.fileSize, headerLength: g.dataStart, dataStart: g.dataStart, metadata: {}, tensors: [...tensors.values()] };
+  const header = {
+    file,
+    fileSize: g.fileSize,
+    headerLength: g.dataStart,
+    dataStart: g.dataStart,
+    metadata: {},
+    tensors: [...tensors.values()],
+  };
   return {
     dir: path.dirname(file),
     configPath: file,

@@ -85,12 +85,13 @@ class Cursor {
   /** Make n bytes at pos available in the window (n is checked against the file size first). */
   private need(n: number, what: string): number {
     if (n > this.remaining) this.fail(`${what} at byte ${this.pos} needs ${n} bytes but the file ends at ${this.size}; ${FIX}`);
-    if (this.pos + n > MAX_HEADER_BYTES) this.fail(`the header goes past ${MAX_HEADER_BYTES} bytes while reading ${what}; this is not a GGUF file we can read`);
+    if (this.pos + n > MAX_HEADER_BYTES)
+      this.fail(`the header goes past ${MAX_HEADER_BYTES} bytes while reading ${what}; this is not a GGUF file we can read`);
     const off = this.pos - this.bufPos;
     if (off >= 0 && off + n <= this.buf.length) return off;
     const len = Math.min(Math.max(n, 1 << 20), this.size - this.pos);
     const b = new Uint8Array(len);
-    for (let got = 0; got < len; ) {
+    for (let got = 0; got < len;) {
       const r = this.readAt(b.subarray(got), this.pos + got);
       if (r <= 0) this.fail(`unexpected end of file at byte ${this.pos + got} while reading ${what}; ${FIX}`);
       got += r;
@@ -172,7 +173,9 @@ class Cursor {
     // The smallest item (a 1-byte scalar; 8-byte length prefix for strings and arrays) bounds the count by the file.
     const minItem = VALUE_SIZE[itemType] ?? (itemType === GgufValueType.ARRAY ? 12 : 8);
     if (count * minItem > this.remaining) {
-      this.fail(`${what} claims ${count} items of ${VALUE_TYPE_NAMES[itemType]} (at least ${count * minItem} bytes) but only ${this.remaining} bytes remain; ${FIX}`);
+      this.fail(
+        `${what} claims ${count} items of ${VALUE_TYPE_NAMES[itemType]} (at least ${count * minItem} bytes) but only ${this.remaining} bytes remain; ${FIX}`,
+      );
     }
     const size = VALUE_SIZE[itemType];
     if (size !== undefined && itemType !== GgufValueType.BOOL && itemType !== GgufValueType.UINT64 && itemType !== GgufValueType.INT64) {
@@ -265,7 +268,8 @@ export function parseGguf(file: string, size: number, readAt: ReadAt): GgufFile 
     for (let d = 0; d < nDims; d++) dims.push(c.u64(`dimension ${d} of ${where}`));
     const typeId = c.u32(`type of ${where}`);
     const type = GGML_TYPES.get(typeId);
-    if (type === undefined) return c.fail(`${where} has unknown ggml type ${typeId}; a newer llama.cpp may have written it`, { tensor: name });
+    if (type === undefined)
+      return c.fail(`${where} has unknown ggml type ${typeId}; a newer llama.cpp may have written it`, { tensor: name });
     const offset = c.u64(`data offset of ${where}`);
     if (names.has(name)) c.fail(`tensor ${name} appears twice; ${FIX}`, { tensor: name });
     names.add(name);
@@ -280,15 +284,24 @@ export function parseGguf(file: string, size: number, readAt: ReadAt): GgufFile 
     let numel = 1;
     for (const d of dims) {
       numel *= d;
-      if (numel > dataSize * type.blockSize) c.fail(`tensor ${name} has dimensions [${dims.join(', ')}], more values than the data section (${dataSize} bytes) can hold; ${FIX}`, { tensor: name });
+      if (numel > dataSize * type.blockSize)
+        c.fail(
+          `tensor ${name} has dimensions [${dims.join(', ')}], more values than the data section (${dataSize} bytes) can hold; ${FIX}`,
+          { tensor: name },
+        );
     }
     if (dims[0] % type.blockSize !== 0) {
-      c.fail(`tensor ${name}: its rows have ${dims[0]} values, not a multiple of the ${type.name} block size ${type.blockSize}; ${FIX}`, { tensor: name });
+      c.fail(`tensor ${name}: its rows have ${dims[0]} values, not a multiple of the ${type.name} block size ${type.blockSize}; ${FIX}`, {
+        tensor: name,
+      });
     }
-    if (offset % alignment !== 0) c.fail(`tensor ${name}: data offset ${offset} is not a multiple of the alignment ${alignment}; ${FIX}`, { tensor: name });
+    if (offset % alignment !== 0)
+      c.fail(`tensor ${name}: data offset ${offset} is not a multiple of the alignment ${alignment}; ${FIX}`, { tensor: name });
     const bytes = (numel / type.blockSize) * type.typeSize;
     if (offset + bytes > dataSize) {
-      c.fail(`tensor ${name}: its ${bytes} bytes at data offset ${offset} go beyond the data section (${dataSize} bytes); ${FIX}`, { tensor: name });
+      c.fail(`tensor ${name}: its ${bytes} bytes at data offset ${offset} go beyond the data section (${dataSize} bytes); ${FIX}`, {
+        tensor: name,
+      });
     }
     tensors.push({ name, dims, type, begin: dataStart + offset, end: dataStart + offset + bytes, numel });
   }
@@ -297,7 +310,9 @@ export function parseGguf(file: string, size: number, readAt: ReadAt): GgufFile 
     const prev = sorted[i - 1];
     const cur = sorted[i];
     if (cur.begin < prev.end && cur.end > cur.begin) {
-      c.fail(`tensors ${prev.name} and ${cur.name} overlap in the data (bytes ${cur.begin - dataStart}..${prev.end - dataStart}); ${FIX}`, { tensor: cur.name });
+      c.fail(`tensors ${prev.name} and ${cur.name} overlap in the data (bytes ${cur.begin - dataStart}..${prev.end - dataStart}); ${FIX}`, {
+        tensor: cur.name,
+      });
     }
   }
   return { file, fileSize: size, version, alignment, dataStart, metadata, tensors };
@@ -309,7 +324,9 @@ export function readGgufHeader(file: string): GgufFile {
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
+    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      file,
+    });
   }
   try {
     const { size } = fstatSync(fd);

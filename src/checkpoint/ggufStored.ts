@@ -57,7 +57,8 @@ export function decodeStored(s: GgufStored, raw: Uint8Array, file: string): Floa
       const d = rows / n / 2;
       for (let h = 0; h < n; h++)
         for (let a = 0; a < 2; a++)
-          for (let j = 0; j < d; j++) out.set(x.subarray((h * 2 * d + 2 * j + a) * cols, (h * 2 * d + 2 * j + a + 1) * cols), (h * 2 * d + a * d + j) * cols);
+          for (let j = 0; j < d; j++)
+            out.set(x.subarray((h * 2 * d + 2 * j + a) * cols, (h * 2 * d + 2 * j + a + 1) * cols), (h * 2 * d + a * d + j) * cols);
       return out;
     }
     case 'interleaveQkv': {
@@ -65,7 +66,7 @@ export function decodeStored(s: GgufStored, raw: Uint8Array, file: string): Floa
       const n = s.groups!;
       const d = rows / n / 3;
       for (let p = 0; p < 3; p++)
-        for (let h = 0; h < n; h++) out.set(x.subarray(((p * n + h) * d) * cols, ((p * n + h + 1) * d) * cols), ((h * 3 + p) * d) * cols);
+        for (let h = 0; h < n; h++) out.set(x.subarray((p * n + h) * d * cols, (p * n + h + 1) * d * cols), (h * 3 + p) * d * cols);
       return out;
     }
   }

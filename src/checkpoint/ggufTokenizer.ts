@@ -17,11 +17,16 @@ export interface GgufTokenizer {
   kind: string;
 }
 
-const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
-const split = (regex: string) => ({ type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, byteLevel(false)] });
+const split = (regex: string) => ({
+  type: 'Sequence',
+  pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, byteLevel(false)],
+});
 
 /**
  * Pre-tokenizers of byte-level vocabularies by `tokenizer.ggml.pre`. Anything else gets GPT-2's (ByteLevel with its
@@ -29,14 +34,14 @@ const split = (regex: string) => ({ type: 'Sequence', pretokenizers: [{ type: 'S
  * SmolLM2's own tokenizer.json).
  */
 const PRE_TOKENIZERS: Record<string, unknown> = {
-  'llama3': split(LLAMA3_SPLIT),
+  llama3: split(LLAMA3_SPLIT),
   'llama-v3': split(LLAMA3_SPLIT),
   'llama-bpe': split(LLAMA3_SPLIT),
   'smaug-bpe': split(LLAMA3_SPLIT),
-  'dbrx': split(LLAMA3_SPLIT),
-  'qwen2': split(QWEN2_SPLIT),
+  dbrx: split(LLAMA3_SPLIT),
+  qwen2: split(QWEN2_SPLIT),
   'deepseek-r1-qwen': split(QWEN2_SPLIT),
-  'smollm': { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] },
+  smollm: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel(true)] },
 };
 
 /** GPT-2's byte → printable character map (bytes_to_unicode). */
@@ -53,7 +58,11 @@ function bytesToUnicode(): string[] {
 
 function strings(a: GgufArray | undefined, key: string, file: string): string[] {
   if (!a || !Array.isArray(a.values) || a.values.some((v) => typeof v !== 'string')) {
-    throw new InherituneError('E_INPUT', `${file}: tokenizer metadata ${key} is missing or not a list of strings; pass --tokens FILE or put a tokenizer.json beside the file`, { file });
+    throw new InherituneError(
+      'E_INPUT',
+      `${file}: tokenizer metadata ${key} is missing or not a list of strings; pass --tokens FILE or put a tokenizer.json beside the file`,
+      { file },
+    );
   }
   return a.values as string[];
 }
@@ -88,7 +97,12 @@ function mergesFromScores(tokens: string[], scores: ArrayLike<number>): [string,
 export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: string } {
   const model = metaString(g, 'tokenizer.ggml.model');
   if (model !== 'gpt2' && model !== 'llama') {
-    return { unsupported: model === undefined ? 'the file has no tokenizer metadata' : `its tokenizer type "${model}" is not one Inheritune builds (gpt2, llama)` };
+    return {
+      unsupported:
+        model === undefined
+          ? 'the file has no tokenizer metadata'
+          : `its tokenizer type "${model}" is not one Inheritune builds (gpt2, llama)`,
+    };
   }
   const file = g.file;
   const tokens = strings(metaArray(g, 'tokenizer.ggml.tokens'), 'tokenizer.ggml.tokens', file);
@@ -108,8 +122,10 @@ export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: strin
   if (types) {
     for (let i = 0; i < tokens.length; i++) {
       // 3 = CONTROL (special, e.g. <|endoftext|>), 4 = USER_DEFINED (added, not special)
-      if (types[i] === 3 && (!byteLevelVocab || inAlphabet(tokens[i]))) added.push({ id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-      else if (types[i] === 4) added.push({ id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+      if (types[i] === 3 && (!byteLevelVocab || inAlphabet(tokens[i])))
+        added.push({ id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      else if (types[i] === 4)
+        added.push({ id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
     }
   }
   const addBos = metaBool(g, 'tokenizer.ggml.add_bos_token') ?? model === 'llama';
@@ -125,7 +141,12 @@ export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: strin
     single.push({ SpecialToken: { id: eos, type_id: 0 } });
     specials[eos] = { id: eos, ids: [tokens.indexOf(eos)], tokens: [eos] };
   }
-  const postProcessor = { type: 'TemplateProcessing', single, pair: [...single, ...single.map((s) => ('Sequence' in (s as object) ? { Sequence: { id: 'B', type_id: 1 } } : s))], special_tokens: specials };
+  const postProcessor = {
+    type: 'TemplateProcessing',
+    single,
+    pair: [...single, ...single.map((s) => ('Sequence' in (s as object) ? { Sequence: { id: 'B', type_id: 1 } } : s))],
+    special_tokens: specials,
+  };
 
   let tokenizer: Record<string, unknown>;
   let kind: string;
@@ -147,7 +168,18 @@ export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: strin
       pre_tokenizer: PRE_TOKENIZERS[pre] ?? byteLevel(true),
       post_processor: postProcessor,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: false,
+        vocab,
+        merges,
+      },
     };
   } else {
     const vocab: Record<string, number> = {};
@@ -157,7 +189,12 @@ export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: strin
     let merges: string[][];
     if (mergeList) merges = strings(mergeList, 'tokenizer.ggml.merges', file).map((m) => m.split(' '));
     else if (scores && scores.length === tokens.length) merges = mergesFromScores(tokens, scores);
-    else throw new InherituneError('E_INPUT', `${file}: a SentencePiece tokenizer needs tokenizer.ggml.merges or tokenizer.ggml.scores; pass --tokens FILE or put a tokenizer.json beside the file`, { file });
+    else
+      throw new InherituneError(
+        'E_INPUT',
+        `${file}: a SentencePiece tokenizer needs tokenizer.ggml.merges or tokenizer.ggml.scores; pass --tokens FILE or put a tokenizer.json beside the file`,
+        { file },
+      );
     const prefix = metaBool(g, 'tokenizer.ggml.add_space_prefix') ?? true;
     kind = 'llama SentencePiece BPE';
     tokenizer = {
@@ -177,7 +214,18 @@ export function ggufTokenizer(g: GgufFile): GgufTokenizer | { unsupported: strin
           ...(prefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
         ],
       },
-      model: { type: 'BPE', dropout: null, unk_token: unk ?? null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: unk ?? null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: true,
+        byte_fallback: true,
+        ignore_merges: false,
+        vocab,
+        merges,
+      },
     };
   }
   const config: Record<string, unknown> = {

@@ -46,7 +46,9 @@ const TYPES: [number, string, number, number][] = [
   [40, 'NVFP4', 64, 36],
 ];
 
-export const GGML_TYPES: ReadonlyMap<number, GgmlType> = new Map(TYPES.map(([id, name, blockSize, typeSize]) => [id, { id, name, blockSize, typeSize }]));
+export const GGML_TYPES: ReadonlyMap<number, GgmlType> = new Map(
+  TYPES.map(([id, name, blockSize, typeSize]) => [id, { id, name, blockSize, typeSize }]),
+);
 
 export function ggmlTypeByName(name: string): GgmlType | undefined {
   for (const t of GGML_TYPES.values()) if (t.name === name) return t;
@@ -72,4 +74,8 @@ export enum GgufValueType {
 
 /** Bytes of one scalar of each fixed-size value type (strings and arrays have a length prefix of 8 bytes at least). */
 export const VALUE_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-export const VALUE_TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(GgufValueType).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k.toLowerCase()]));
+export const VALUE_TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(GgufValueType)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v, k.toLowerCase()]),
+);

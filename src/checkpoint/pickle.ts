@@ -69,7 +69,8 @@ export class TorchTensor {
   ) {}
 }
 
-export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | PyGlobal | TorchStorage | TorchTensor;
+export type PyValue =
+  null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | PyGlobal | TorchStorage | TorchTensor;
 
 /** Storage classes torch.save names in persistent ids, and the dtype of their elements. */
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
@@ -114,15 +115,74 @@ const MARK = Symbol('mark');
 type StackItem = PyValue | typeof MARK;
 
 const OPNAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4a: 'BININT', 0x4b: 'BININT1',
-  0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING',
-  0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
-  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST',
-  0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS',
-  0x47: 'BINFLOAT', 0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2', 0x87: 'TUPLE3',
-  0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE',
-  0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL',
-  0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
 function opName(op: number): string {
@@ -144,7 +204,11 @@ export function readPickle(data: Uint8Array, limits: PickleLimits = DEFAULT_LIMI
  * Read the pickle that starts at `start` (the legacy torch.save format is several pickles back to back). Returns
  * its value, the offset just past its STOP, and the storages its persistent ids described, by key.
  */
-export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimits = DEFAULT_LIMITS): { value: PyValue; end: number; storages: Map<string, TorchStorage> } {
+export function readPickleAt(
+  data: Uint8Array,
+  start: number,
+  limits: PickleLimits = DEFAULT_LIMITS,
+): { value: PyValue; end: number; storages: Map<string, TorchStorage> } {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let pos = start;
   let opAt = 0;
@@ -251,7 +315,15 @@ export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimi
     adopt(kv);
     for (let i = 0; i < kv.length; i += 2) {
       const k = kv[i];
-      if (!(k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint' || k instanceof PyTuple)) fail(`a dict key is a ${describe(k)}`);
+      if (!(
+        k === null ||
+        typeof k === 'string' ||
+        typeof k === 'number' ||
+        typeof k === 'boolean' ||
+        typeof k === 'bigint' ||
+        k instanceof PyTuple
+      ))
+        fail(`a dict key is a ${describe(k)}`);
       (d as PyDict).map.set(k, kv[i + 1]);
     }
   };
@@ -262,7 +334,8 @@ export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimi
   };
   const global = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
-    if (!allowedGlobal(q)) fail(`refused global ${q}: only tensors, storages and plain containers are read (nothing in the file is executed)`);
+    if (!allowedGlobal(q))
+      fail(`refused global ${q}: only tensors, storages and plain containers are read (nothing in the file is executed)`);
     return new PyGlobal(module, name);
   };
   const int = (v: PyValue, what: string): number => {
@@ -277,10 +350,13 @@ export function readPickleAt(data: Uint8Array, start: number, limits: PickleLimi
   };
 
   const persistent = (pid: PyValue): TorchStorage => {
-    if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage') fail(`persistent id ${describe(pid)} is not a ('storage', type, key, location, numel) record`);
+    if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage')
+      fail(`persistent id ${describe(pid)} is not a ('storage', type, key, location, numel) record`);
     const [, type, key, location, numel, view] = (pid as PyTuple).items;
-    if (view !== undefined && view !== null) fail(`storage ${describe(key)} is a view of another storage (legacy view_metadata), which is not read`);
-    if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_DTYPES, type.qualified)) fail(`persistent id names storage type ${describe(type)}`);
+    if (view !== undefined && view !== null)
+      fail(`storage ${describe(key)} is a view of another storage (legacy view_metadata), which is not read`);
+    if (!(type instanceof PyGlobal) || !Object.hasOwn(STORAGE_DTYPES, type.qualified))
+      fail(`persistent id names storage type ${describe(type)}`);
     if (typeof key !== 'string' || !/^[A-Za-z0-9_.]{1,64}$/.test(key)) fail(`storage key ${describe(key)} is not a short file name`);
     if (typeof location !== 'string') fail(`storage location ${describe(location)} is not a string`);
     const n = int(numel ?? null, 'storage size');

@@ -55,7 +55,8 @@ export function checkHeaderLength(file: string, fileSize: number, lenBytes: Uint
     fail('E_HEADER', file, `header length ${n64} goes beyond the end of the file (${fileSize} bytes); ${FIX_REDOWNLOAD}`);
   }
   const headerLength = Number(n64);
-  if (headerLength > MAX_HEADER_BYTES) fail('E_HEADER', file, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit; this is not a safetensors file`);
+  if (headerLength > MAX_HEADER_BYTES)
+    fail('E_HEADER', file, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit; this is not a safetensors file`);
   if (headerLength < 2) fail('E_HEADER', file, `header length ${headerLength} is too small to hold a JSON object; ${FIX_REDOWNLOAD}`);
   return headerLength;
 }
@@ -85,14 +86,24 @@ export function parseHeader(file: string, fileSize: number, lenBytes: Uint8Array
     }
     if (typeof raw !== 'object' || raw === null) fail('E_TENSOR', file, `tensor ${name}: entry is not an object`, name);
     const { dtype, shape, data_offsets: offs } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!isDType(dtype)) fail('E_DTYPE', file, `tensor ${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED_DTYPES.join(', ')})`, name);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('E_TENSOR', file, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`, name);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) fail('E_OFFSETS', file, `tensor ${name}: data_offsets ${JSON.stringify(offs)} must be two non-negative integers`, name);
+    if (!isDType(dtype))
+      fail('E_DTYPE', file, `tensor ${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${SUPPORTED_DTYPES.join(', ')})`, name);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail('E_TENSOR', file, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`, name);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0))
+      fail('E_OFFSETS', file, `tensor ${name}: data_offsets ${JSON.stringify(offs)} must be two non-negative integers`, name);
     const [b, e] = offs as [number, number];
     if (e < b) fail('E_OFFSETS', file, `tensor ${name}: data_offsets [${b}, ${e}] end before they begin`, name);
-    if (e > dataSize) fail('E_OFFSETS', file, `tensor ${name}: data_offsets [${b}, ${e}] go beyond the data (${dataSize} bytes); ${FIX_REDOWNLOAD}`, name);
+    if (e > dataSize)
+      fail('E_OFFSETS', file, `tensor ${name}: data_offsets [${b}, ${e}] go beyond the data (${dataSize} bytes); ${FIX_REDOWNLOAD}`, name);
     const expected = byteLength(dtype, shape as number[]);
-    if (e - b !== expected) fail('E_OFFSETS', file, `tensor ${name}: ${e - b} bytes in data_offsets but shape ${JSON.stringify(shape)} × ${dtype} needs ${expected}`, name);
+    if (e - b !== expected)
+      fail(
+        'E_OFFSETS',
+        file,
+        `tensor ${name}: ${e - b} bytes in data_offsets but shape ${JSON.stringify(shape)} × ${dtype} needs ${expected}`,
+        name,
+      );
     tensors.push({ name, dtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e, file });
   }
   const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -100,7 +111,12 @@ export function parseHeader(file: string, fileSize: number, lenBytes: Uint8Array
     const prev = sorted[i - 1];
     const cur = sorted[i];
     if (cur.begin < prev.end && cur.end > cur.begin) {
-      fail('E_OFFSETS', file, `tensors ${prev.name} and ${cur.name} overlap in the data (bytes ${cur.begin - dataStart}..${prev.end - dataStart}); the file is corrupt`, cur.name);
+      fail(
+        'E_OFFSETS',
+        file,
+        `tensors ${prev.name} and ${cur.name} overlap in the data (bytes ${cur.begin - dataStart}..${prev.end - dataStart}); the file is corrupt`,
+        cur.name,
+      );
     }
   }
   return { file, fileSize, headerLength, dataStart, metadata, tensors };
@@ -112,7 +128,9 @@ export async function readHeader(file: string): Promise<SafetensorsHeader> {
   try {
     fh = await fsp.open(file, 'r');
   } catch (e) {
-    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
+    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      file,
+    });
   }
   try {
     const { size } = await fh.stat();
@@ -131,7 +149,8 @@ async function readExactly(fh: fsp.FileHandle, buf: Uint8Array, position: number
   let off = 0;
   while (off < buf.byteLength) {
     const { bytesRead } = await fh.read(buf, off, buf.byteLength - off, position + off);
-    if (bytesRead === 0) throw new InherituneError('E_HEADER', `${file}: unexpected end of file at byte ${position + off}; ${FIX_REDOWNLOAD}`, { file });
+    if (bytesRead === 0)
+      throw new InherituneError('E_HEADER', `${file}: unexpected end of file at byte ${position + off}; ${FIX_REDOWNLOAD}`, { file });
     off += bytesRead;
   }
 }
@@ -156,7 +175,13 @@ export function transposeBytes(src: Uint8Array, shape: readonly number[], esz: n
   const aligned = src.byteOffset % 8 === 0 ? src : src.slice();
   const out = new Uint8Array(n * esz);
   const view = (b: Uint8Array) =>
-    esz === 8 ? new BigUint64Array(b.buffer, b.byteOffset, n) : esz === 4 ? new Uint32Array(b.buffer, b.byteOffset, n) : esz === 2 ? new Uint16Array(b.buffer, b.byteOffset, n) : b;
+    esz === 8
+      ? new BigUint64Array(b.buffer, b.byteOffset, n)
+      : esz === 4
+        ? new Uint32Array(b.buffer, b.byteOffset, n)
+        : esz === 2
+          ? new Uint16Array(b.buffer, b.byteOffset, n)
+          : b;
   const a = view(aligned);
   const o = view(out);
   for (let c = 0; c < cols; c++) for (let r = 0; r < rows; r++) o[r * cols + c] = a[c * rows + r];

@@ -60,14 +60,21 @@ function header(z: TorchZip, tensors: TensorInfo[]): SafetensorsHeader {
 
 /** name → tensor of a pickled state dict; non-tensor entries are refused by name. Only its storages are located. */
 async function stateDictTensors(z: TorchZip, sd: PyValue, where: string, strip: readonly string[] = []): Promise<TensorInfo[]> {
-  if (!(sd instanceof PyDict)) throw new InherituneError('E_TENSOR', `${z.file}: ${where} is a ${describe(sd)}, not a state dict (a dict of tensor names to tensors)`, { file: z.file });
+  if (!(sd instanceof PyDict))
+    throw new InherituneError(
+      'E_TENSOR',
+      `${z.file}: ${where} is a ${describe(sd)}, not a state dict (a dict of tensor names to tensors)`,
+      { file: z.file },
+    );
   await z.locate([...sd.map.values()].filter((v): v is TorchTensor => v instanceof TorchTensor).map((t) => t.storage));
   const out: TensorInfo[] = [];
   for (const [k, v] of sd.map) {
-    if (typeof k !== 'string') throw new InherituneError('E_TENSOR', `${z.file}: ${where} has a key that is a ${describe(k)}, not a tensor name`, { file: z.file });
+    if (typeof k !== 'string')
+      throw new InherituneError('E_TENSOR', `${z.file}: ${where} has a key that is a ${describe(k)}, not a tensor name`, { file: z.file });
     let name = k;
     for (const p of strip) if (name.startsWith(p)) name = name.slice(p.length);
-    if (!(v instanceof TorchTensor)) throw new InherituneError('E_TENSOR', `${z.file}: ${where}["${k}"] is a ${describe(v)}, not a tensor`, { file: z.file, tensor: k });
+    if (!(v instanceof TorchTensor))
+      throw new InherituneError('E_TENSOR', `${z.file}: ${where}["${k}"] is a ${describe(v)}, not a tensor`, { file: z.file, tensor: k });
     out.push(tensorRange(z, name, v));
   }
   return out;
@@ -80,12 +87,16 @@ function configValue(v: PyValue | undefined): unknown {
 async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<TorchParts> {
   const where = `${path.basename(z.file)} (${f.format})`;
   const argsRaw = root.get(f.configFrom);
-  if (!(argsRaw instanceof PyDict)) throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" is a ${describe(argsRaw)}, not a dict`, { file: z.file });
+  if (!(argsRaw instanceof PyDict))
+    throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" is a ${describe(argsRaw)}, not a dict`, { file: z.file });
   const args: Record<string, unknown> = Object.assign(Object.create(null), f.argDefaults); // keys come from the file
   for (const [k, v] of argsRaw.map) if (typeof k === 'string' && configValue(v) !== undefined) args[k] = configValue(v);
   const config: ModelConfig = { ...f.constants };
   for (const [key, from] of Object.entries(f.config)) {
-    if (args[from] === undefined || args[from] === null) throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" has no "${from}", which ${where} needs for ${key}`, { file: z.file });
+    if (args[from] === undefined || args[from] === null)
+      throw new InherituneError('E_CONFIG', `${z.file}: "${f.configFrom}" has no "${from}", which ${where} needs for ${key}`, {
+        file: z.file,
+      });
     config[key] = args[from];
   }
 
@@ -95,7 +106,12 @@ async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<To
   for (const t of await stateDictTensors(z, root.get(f.stateDict) ?? null, `"${f.stateDict}"`, f.stripPrefixes)) {
     if (drop.some((re) => re.test(t.name))) continue;
     if (transpose.some((re) => re.test(t.name))) {
-      if (t.shape.length !== 2) throw new InherituneError('E_TENSOR', `${z.file}: tensor ${t.name} has shape [${t.shape.join(', ')}]; ${f.format} stores it as a 2-D Linear weight`, { file: z.file, tensor: t.name });
+      if (t.shape.length !== 2)
+        throw new InherituneError(
+          'E_TENSOR',
+          `${z.file}: tensor ${t.name} has shape [${t.shape.join(', ')}]; ${f.format} stores it as a 2-D Linear weight`,
+          { file: z.file, tensor: t.name },
+        );
       t.shape = [t.shape[1], t.shape[0]];
       t.transform = 'transpose';
     }
@@ -105,7 +121,13 @@ async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<To
   if (f.tie) {
     const head = tensors.get(f.tie.head);
     const emb = tensors.get(f.tie.embedding);
-    const same = !!head && !!emb && head.begin === emb.begin && head.end === emb.end && head.dtype === emb.dtype && head.shape.join() === emb.shape.join();
+    const same =
+      !!head &&
+      !!emb &&
+      head.begin === emb.begin &&
+      head.end === emb.end &&
+      head.dtype === emb.dtype &&
+      head.shape.join() === emb.shape.join();
     if (same || !head) tensors.delete(f.tie.head);
     config[f.tie.key] = same || !head;
   }
@@ -120,8 +142,10 @@ async function mapFormat(z: TorchZip, root: PyDict, f: ImportFormat): Promise<To
     const add = (name: string, shape: number[] | undefined) => {
       if (!tensors.has(name) && shape) tensors.set(name, { name, dtype, shape, begin: 0, end: 0, file: z.file, transform: 'zeros' });
     };
-    for (const t of [...spec.pre, ...spec.post]) if (t.init === 'zeros' && !t.buffer) add(fullName(t, t.name, prefix), shapeOf(t, dims, where));
-    for (let i = 0; i < dims.numLayers; i++) for (const t of spec.layer) if (t.init === 'zeros' && !t.buffer) add(fullName(t, layerName(t, i), prefix), shapeOf(t, dims, where));
+    for (const t of [...spec.pre, ...spec.post])
+      if (t.init === 'zeros' && !t.buffer) add(fullName(t, t.name, prefix), shapeOf(t, dims, where));
+    for (let i = 0; i < dims.numLayers; i++)
+      for (const t of spec.layer) if (t.init === 'zeros' && !t.buffer) add(fullName(t, layerName(t, i), prefix), shapeOf(t, dims, where));
   }
   return { config, configPath: z.file, tensors, files: [header(z, [...tensors.values()])], format: f.format };
 }
@@ -135,7 +159,7 @@ function wrapperPrefixes(sd: PyValue): string[] {
   const keys = [...sd.map.keys()].map(String);
   const out: string[] = [];
   let at = 0;
-  for (let found = true; found; ) {
+  for (let found = true; found;) {
     found = false;
     for (const p of WRAPPER_PREFIXES) {
       if (keys.every((k) => k.startsWith(p, at))) {
@@ -170,7 +194,11 @@ async function openFile(file: string, dir: string): Promise<TorchParts> {
 }
 
 /** Open a PyTorch checkpoint: one zip file, or shards listed by a pytorch_model.bin.index.json (weight_map). */
-export async function openTorchCheckpoint(dir: string, files: string[] | undefined, index?: { path: string; weightMap: Map<string, string> }): Promise<TorchParts> {
+export async function openTorchCheckpoint(
+  dir: string,
+  files: string[] | undefined,
+  index?: { path: string; weightMap: Map<string, string> },
+): Promise<TorchParts> {
   if (!index) return openFile(files![0], dir);
   const configPath = path.join(dir, 'config.json');
   const config = await readConfig(configPath);
@@ -180,7 +208,9 @@ export async function openTorchCheckpoint(dir: string, files: string[] | undefin
     try {
       await fsp.stat(f);
     } catch {
-      throw new InherituneError('E_INDEX', `${index.path}: shard ${path.basename(f)} is listed in weight_map but missing from ${dir}`, { file: f });
+      throw new InherituneError('E_INDEX', `${index.path}: shard ${path.basename(f)} is listed in weight_map but missing from ${dir}`, {
+        file: f,
+      });
     }
     const z = await readTorchZip(f);
     const shard = new Map((await stateDictTensors(z, z.root, 'the pickled object')).map((t) => [t.name, t]));
@@ -188,7 +218,12 @@ export async function openTorchCheckpoint(dir: string, files: string[] | undefin
     for (const [name, file] of index.weightMap) {
       if (file !== f) continue;
       const t = shard.get(name);
-      if (!t) throw new InherituneError('E_INDEX', `${f}: tensor ${name} is listed for this shard in ${path.basename(index.path)} but the shard does not contain it`, { file: f, tensor: name });
+      if (!t)
+        throw new InherituneError(
+          'E_INDEX',
+          `${f}: tensor ${name} is listed for this shard in ${path.basename(index.path)} but the shard does not contain it`,
+          { file: f, tensor: name },
+        );
       tensors.set(name, t);
     }
   }

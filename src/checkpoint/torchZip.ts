@@ -52,12 +52,15 @@ const isZip = (b: Uint8Array) => b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03
 
 async function listEntries(file: string): Promise<ZipEntry[]> {
   const zf = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true }, (err, z) =>
-      err || !z ? reject(zipError(file, `not a readable zip (${err?.message}); ${FIX}`)) : resolve(z),
+    yauzl.open(
+      file,
+      { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false, decodeStrings: true },
+      (err, z) => (err || !z ? reject(zipError(file, `not a readable zip (${err?.message}); ${FIX}`)) : resolve(z)),
     ),
   );
   try {
-    if (zf.entryCount > MAX_ENTRIES) throw zipError(file, `the zip directory lists ${zf.entryCount} entries (at most ${MAX_ENTRIES}); this is not a PyTorch checkpoint`);
+    if (zf.entryCount > MAX_ENTRIES)
+      throw zipError(file, `the zip directory lists ${zf.entryCount} entries (at most ${MAX_ENTRIES}); this is not a PyTorch checkpoint`);
     return await new Promise<ZipEntry[]>((resolve, reject) => {
       const out: ZipEntry[] = [];
       zf.on('entry', (e: yauzl.Entry) => {
@@ -82,7 +85,7 @@ async function listEntries(file: string): Promise<ZipEntry[]> {
 
 async function readAt(fh: fsp.FileHandle, file: string, begin: number, length: number): Promise<Uint8Array> {
   const buf = new Uint8Array(length);
-  for (let off = 0; off < length; ) {
+  for (let off = 0; off < length;) {
     const { bytesRead } = await fh.read(buf, off, length - off, begin + off);
     if (bytesRead === 0) throw zipError(file, `unexpected end of file at byte ${begin + off}; ${FIX}`);
     off += bytesRead;
@@ -93,14 +96,24 @@ async function readAt(fh: fsp.FileHandle, file: string, begin: number, length: n
 /** Where an entry's bytes start: after its local header, whose name and extra lengths may differ from the directory's. */
 async function dataStart(fh: fsp.FileHandle, file: string, fileSize: number, e: ZipEntry): Promise<number> {
   if (e.encrypted) throw zipError(file, `entry ${e.name} is encrypted`);
-  if (e.method !== 0) throw zipError(file, `entry ${e.name} is compressed (zip method ${e.method}); torch.save stores entries uncompressed: save the checkpoint again with torch.save`);
-  if (e.compressedSize !== e.uncompressedSize) throw zipError(file, `entry ${e.name} is stored but its sizes differ (${e.compressedSize} vs ${e.uncompressedSize}); ${FIX}`);
-  if (e.localHeader + 30 > fileSize) throw zipError(file, `entry ${e.name}: local header at ${e.localHeader} is beyond the end of the file; ${FIX}`);
+  if (e.method !== 0)
+    throw zipError(
+      file,
+      `entry ${e.name} is compressed (zip method ${e.method}); torch.save stores entries uncompressed: save the checkpoint again with torch.save`,
+    );
+  if (e.compressedSize !== e.uncompressedSize)
+    throw zipError(file, `entry ${e.name} is stored but its sizes differ (${e.compressedSize} vs ${e.uncompressedSize}); ${FIX}`);
+  if (e.localHeader + 30 > fileSize)
+    throw zipError(file, `entry ${e.name}: local header at ${e.localHeader} is beyond the end of the file; ${FIX}`);
   const h = await readAt(fh, file, e.localHeader, 30);
   const dv = new DataView(h.buffer);
   if (dv.getUint32(0, true) !== 0x04034b50) throw zipError(file, `entry ${e.name}: no local header at byte ${e.localHeader}; ${FIX}`);
   const begin = e.localHeader + 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
-  if (begin + e.uncompressedSize > fileSize) throw zipError(file, `entry ${e.name}: bytes ${begin}..${begin + e.uncompressedSize} go beyond the end of the file (${fileSize} bytes); ${FIX}`);
+  if (begin + e.uncompressedSize > fileSize)
+    throw zipError(
+      file,
+      `entry ${e.name}: bytes ${begin}..${begin + e.uncompressedSize} go beyond the end of the file (${fileSize} bytes); ${FIX}`,
+    );
   return begin;
 }
 
@@ -110,7 +123,9 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
   try {
     fh = await fsp.open(file, 'r');
   } catch (e) {
-    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file });
+    throw new InherituneError('E_NOT_FOUND', `${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      file,
+    });
   }
   try {
     const fileSize = (await fh.stat()).size;
@@ -121,24 +136,36 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
     }
     const entries = await listEntries(file);
     const pkls = entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
-    if (pkls.length !== 1) throw zipError(file, `${pkls.length ? 'several' : 'no'} <archive>/data.pkl entries: this zip is not a torch.save checkpoint`);
+    if (pkls.length !== 1)
+      throw zipError(file, `${pkls.length ? 'several' : 'no'} <archive>/data.pkl entries: this zip is not a torch.save checkpoint`);
     const prefix = pkls[0].name.slice(0, -'data.pkl'.length);
     const byName = new Map(entries.filter((e) => e.name.startsWith(prefix)).map((e) => [e.name.slice(prefix.length), e]));
 
     const order = byName.get('byteorder');
     if (order) {
-      const text = new TextDecoder().decode(await readAt(fh, file, await dataStart(fh, file, fileSize, order), Math.min(order.uncompressedSize, 16))).trim();
-      if (text !== 'little') throw zipError(file, `byteorder is "${text}"; only little-endian checkpoints are read (load and save it again on a little-endian machine)`);
+      const text = new TextDecoder()
+        .decode(await readAt(fh, file, await dataStart(fh, file, fileSize, order), Math.min(order.uncompressedSize, 16)))
+        .trim();
+      if (text !== 'little')
+        throw zipError(
+          file,
+          `byteorder is "${text}"; only little-endian checkpoints are read (load and save it again on a little-endian machine)`,
+        );
     }
 
     const pkl = pkls[0];
-    if (pkl.uncompressedSize > MAX_PICKLE_BYTES) throw zipError(file, `${pkl.name} is ${pkl.uncompressedSize} bytes (at most ${MAX_PICKLE_BYTES}); this is not a checkpoint the reader accepts`);
+    if (pkl.uncompressedSize > MAX_PICKLE_BYTES)
+      throw zipError(
+        file,
+        `${pkl.name} is ${pkl.uncompressedSize} bytes (at most ${MAX_PICKLE_BYTES}); this is not a checkpoint the reader accepts`,
+      );
     const pklBytes = await readAt(fh, file, await dataStart(fh, file, fileSize, pkl), pkl.uncompressedSize);
     let root: PyValue;
     try {
       root = readPickle(pklBytes);
     } catch (e) {
-      if (e instanceof PickleError) throw new InherituneError('E_HEADER', `${file}: ${pkl.name} at byte ${e.offset}: ${e.message}`, { file });
+      if (e instanceof PickleError)
+        throw new InherituneError('E_HEADER', `${file}: ${pkl.name} at byte ${e.offset}: ${e.message}`, { file });
       throw e;
     }
 
@@ -167,7 +194,12 @@ export async function readTorchZip(file: string): Promise<TorchZip> {
         const r = ranges.get(s.key);
         if (!r) throw zipError(file, `tensor ${tensor}: storage ${prefix}data/${s.key} is missing from the zip; ${FIX}`, tensor);
         const want = s.numel * DTYPE_BYTES[s.dtype];
-        if (r.end - r.begin < want) throw zipError(file, `tensor ${tensor}: storage ${s.key} holds ${r.end - r.begin} bytes but ${s.numel} × ${s.dtype} needs ${want}; ${FIX}`, tensor);
+        if (r.end - r.begin < want)
+          throw zipError(
+            file,
+            `tensor ${tensor}: storage ${s.key} holds ${r.end - r.begin} bytes but ${s.numel} × ${s.dtype} needs ${want}; ${FIX}`,
+            tensor,
+          );
         return { begin: r.begin, end: r.begin + want };
       },
     };
@@ -199,18 +231,28 @@ async function readLegacy(fh: fsp.FileHandle, file: string, fileSize: number): P
         pickles.push(p);
         at = p.end;
         if (i === 0 && p.value !== LEGACY_MAGIC) {
-          throw zipError(file, 'a pickle that is not a PyTorch checkpoint (torch.save writes a zip, or before PyTorch 1.6 a pickle starting with its magic number); nothing in it was run');
+          throw zipError(
+            file,
+            'a pickle that is not a PyTorch checkpoint (torch.save writes a zip, or before PyTorch 1.6 a pickle starting with its magic number); nothing in it was run',
+          );
         }
       }
     } catch (e) {
       if (!(e instanceof PickleError)) throw e;
       if (fileSize > window && /truncated/.test(e.message) && window !== LEGACY_WINDOWS[LEGACY_WINDOWS.length - 1]) continue;
-      throw new InherituneError('E_HEADER', `${file}: ${pickles.length ? `legacy torch.save format, pickle ${pickles.length + 1}` : 'a pickle, not a torch.save zip;'} at byte ${e.offset}: ${e.message}`, { file });
+      throw new InherituneError(
+        'E_HEADER',
+        `${file}: ${pickles.length ? `legacy torch.save format, pickle ${pickles.length + 1}` : 'a pickle, not a torch.save zip;'} at byte ${e.offset}: ${e.message}`,
+        { file },
+      );
     }
     const [, proto, sysInfo, obj, keys] = pickles;
-    if (proto.value !== LEGACY_PROTOCOL) throw zipError(file, `legacy torch.save protocol ${describe(proto.value)} (expected ${LEGACY_PROTOCOL})`);
-    if (!(sysInfo.value instanceof PyDict) || sysInfo.value.get('little_endian') !== true) throw zipError(file, 'legacy torch.save file from a big-endian machine; only little-endian checkpoints are read');
-    if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw zipError(file, `legacy torch.save storage keys are a ${describe(keys.value)}, not a list of strings`);
+    if (proto.value !== LEGACY_PROTOCOL)
+      throw zipError(file, `legacy torch.save protocol ${describe(proto.value)} (expected ${LEGACY_PROTOCOL})`);
+    if (!(sysInfo.value instanceof PyDict) || sysInfo.value.get('little_endian') !== true)
+      throw zipError(file, 'legacy torch.save file from a big-endian machine; only little-endian checkpoints are read');
+    if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+      throw zipError(file, `legacy torch.save storage keys are a ${describe(keys.value)}, not a list of strings`);
     // Offsets from the element counts in the object's persistent ids; each storage's own count is checked when used.
     const ranges = new Map<string, { begin: number; end: number }>();
     let off = keys.end;
@@ -219,7 +261,11 @@ async function readLegacy(fh: fsp.FileHandle, file: string, fileSize: number): P
       if (!s) throw zipError(file, `legacy storage ${key} is listed but no tensor describes it; ${FIX}`);
       const begin = off + 8;
       off = begin + s.numel * DTYPE_BYTES[s.dtype];
-      if (off > fileSize) throw zipError(file, `legacy storage ${key} (${s.numel} × ${s.dtype}) ends at byte ${off}, beyond the end of the file (${fileSize} bytes); ${FIX}`);
+      if (off > fileSize)
+        throw zipError(
+          file,
+          `legacy storage ${key} (${s.numel} × ${s.dtype}) ends at byte ${off}, beyond the end of the file (${fileSize} bytes); ${FIX}`,
+        );
       ranges.set(key, { begin, end: off });
     }
     const checked = new Set<string>();
@@ -235,7 +281,8 @@ async function readLegacy(fh: fsp.FileHandle, file: string, fileSize: number): P
             const r = ranges.get(s.key);
             if (!r || checked.has(s.key)) continue;
             const n = new DataView((await readAt(h, file, r.begin - 8, 8)).buffer).getBigInt64(0, true);
-            if (n !== BigInt(s.numel)) throw zipError(file, `legacy storage ${s.key}: its header says ${n} elements, the pickle ${s.numel}; ${FIX}`);
+            if (n !== BigInt(s.numel))
+              throw zipError(file, `legacy storage ${s.key}: its header says ${n} elements, the pickle ${s.numel}; ${FIX}`);
             checked.add(s.key);
           }
         } finally {
@@ -244,7 +291,8 @@ async function readLegacy(fh: fsp.FileHandle, file: string, fileSize: number): P
       },
       storageRange(s, tensor) {
         const r = ranges.get(s.key);
-        if (!r || !checked.has(s.key)) throw zipError(file, `tensor ${tensor}: storage ${s.key} is not among the file's storages; ${FIX}`, tensor);
+        if (!r || !checked.has(s.key))
+          throw zipError(file, `tensor ${tensor}: storage ${s.key} is not among the file's storages; ${FIX}`, tensor);
         return r;
       },
     };
@@ -272,7 +320,11 @@ export function tensorRange(z: TorchZip, name: string, t: TorchTensor): TensorIn
   const esz = DTYPE_BYTES[storage.dtype];
   const numel = expect;
   if (t.offset + numel > storage.numel) {
-    throw new InherituneError('E_OFFSETS', `${z.file}: tensor ${name} reads elements ${t.offset}..${t.offset + numel} of storage ${storage.key}, which has ${storage.numel}; ${FIX}`, { file: z.file, tensor: name });
+    throw new InherituneError(
+      'E_OFFSETS',
+      `${z.file}: tensor ${name} reads elements ${t.offset}..${t.offset + numel} of storage ${storage.key}, which has ${storage.numel}; ${FIX}`,
+      { file: z.file, tensor: name },
+    );
   }
   const r = z.storageRange(storage, name);
   const begin = r.begin + t.offset * esz;

@@ -62,7 +62,9 @@ export function encodeHeader(entries: WriteEntry[], metadata?: Record<string, st
   let off = 0;
   for (const e of entries) {
     if (e.byteLength !== DTYPE_BYTES[e.dtype] * e.shape.reduce((a, b) => a * b, 1)) {
-      throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} has ${e.byteLength} bytes for shape [${e.shape}] ${e.dtype}`, { tensor: e.name });
+      throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} has ${e.byteLength} bytes for shape [${e.shape}] ${e.dtype}`, {
+        tensor: e.name,
+      });
     }
     header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.byteLength] };
     off += e.byteLength;
@@ -113,10 +115,14 @@ export async function writeSafetensors(dir: string, entries: WriteEntry[], opts:
           throwIfAborted(opts.signal);
           if (e.source.kind === 'range') {
             const src = await sources.get(e.source.file);
-            for (let pos = e.source.begin; pos < e.source.end; ) {
+            for (let pos = e.source.begin; pos < e.source.end;) {
               const want = Math.min(CHUNK, e.source.end - pos);
               const { bytesRead } = await src.read(buf, 0, want, pos);
-              if (bytesRead === 0) throw new InherituneError('E_IO', `${e.source.file}: ended early while copying tensor ${e.name}`, { file: e.source.file, tensor: e.name });
+              if (bytesRead === 0)
+                throw new InherituneError('E_IO', `${e.source.file}: ended early while copying tensor ${e.name}`, {
+                  file: e.source.file,
+                  tensor: e.name,
+                });
               await writeAll(out, buf, bytesRead);
               pos += bytesRead;
             }
@@ -128,10 +134,15 @@ export async function writeSafetensors(dir: string, entries: WriteEntry[], opts:
               if (n > e.byteLength) break;
               await writeAll(out, piece, piece.byteLength);
             }
-            if (n !== e.byteLength) throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} produced ${n} bytes, expected ${e.byteLength}`);
+            if (n !== e.byteLength)
+              throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} produced ${n} bytes, expected ${e.byteLength}`);
           } else {
             const bytes = await e.source.produce();
-            if (bytes.byteLength !== e.byteLength) throw new InherituneError('E_TENSOR', `internal: tensor ${e.name} produced ${bytes.byteLength} bytes, expected ${e.byteLength}`);
+            if (bytes.byteLength !== e.byteLength)
+              throw new InherituneError(
+                'E_TENSOR',
+                `internal: tensor ${e.name} produced ${bytes.byteLength} bytes, expected ${e.byteLength}`,
+              );
             await writeAll(out, bytes, bytes.byteLength);
           }
           done += e.byteLength;
@@ -148,7 +159,10 @@ export async function writeSafetensors(dir: string, entries: WriteEntry[], opts:
   if (shards.length > 1) {
     const weightMap: Record<string, string> = {};
     shards.forEach((sh, i) => sh.forEach((e) => (weightMap[e.name] = names[i])));
-    await fsp.writeFile(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+    await fsp.writeFile(
+      path.join(dir, INDEX_FILE),
+      JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n',
+    );
     names.push(INDEX_FILE);
   }
   return names;
@@ -168,9 +182,14 @@ async function writeAll(fh: fsp.FileHandle, data: Uint8Array, len: number): Prom
  */
 export async function writeFolderAtomically(target: string, force: boolean, build: (tmpDir: string) => Promise<void>): Promise<void> {
   const abs = path.resolve(target);
-  const exists = await fsp.stat(abs).then(() => true, () => false);
+  const exists = await fsp.stat(abs).then(
+    () => true,
+    () => false,
+  );
   if (exists && !force) {
-    throw new InherituneError('E_EXISTS', `${abs} already exists; choose another output folder or pass --force to replace it`, { file: abs });
+    throw new InherituneError('E_EXISTS', `${abs} already exists; choose another output folder or pass --force to replace it`, {
+      file: abs,
+    });
   }
   const parent = path.dirname(abs);
   await fsp.mkdir(parent, { recursive: true });

@@ -21,7 +21,10 @@ export function analyzeAttentionCommand(extensionUri: vscode.Uri) {
   return async (resource?: unknown, maybeArgs?: unknown): Promise<AnalysisReport | undefined> => {
     // From the Explorer the second argument is the multi-selection (Uri[]); from code it is AnalyzeArgs.
     const args: AnalyzeArgs = maybeArgs && typeof maybeArgs === 'object' && !Array.isArray(maybeArgs) ? (maybeArgs as AnalyzeArgs) : {};
-    const ckpt = await pickCheckpoint(resource, 'Checkpoint to analyze (a folder with config.json and .safetensors or pytorch_model.bin, a .gguf file, or a nanoGPT ckpt.pt)');
+    const ckpt = await pickCheckpoint(
+      resource,
+      'Checkpoint to analyze (a folder with config.json and .safetensors or pytorch_model.bin, a .gguf file, or a nanoGPT ckpt.pt)',
+    );
     if (!ckpt) return undefined;
     // A folder without weights (or a broken config) gets one message now, before any settings are asked for.
     try {
@@ -30,7 +33,9 @@ export function analyzeAttentionCommand(extensionUri: vscode.Uri) {
       reportError('Analyze attention', e);
       return undefined;
     }
-    const settings = args.settings ? { ...configuredSettings(), ...args.settings } : await chooseSettings(`Analyze attention: ${vscode.workspace.asRelativePath(ckpt)}`);
+    const settings = args.settings
+      ? { ...configuredSettings(), ...args.settings }
+      : await chooseSettings(`Analyze attention: ${vscode.workspace.asRelativePath(ckpt)}`);
     if (!settings) return undefined;
     return ReportPanel.open(extensionUri, { path: ckpt, settings }).done;
   };

@@ -31,7 +31,9 @@ export function compareAttentionCommand(extensionUri: vscode.Uri) {
     if (!a) return undefined;
     b ??= await pickCheckpoint(undefined, 'Checkpoint to compare with (B), e.g. the inherited child');
     if (!b) return undefined;
-    const settings = args?.settings ? { ...configuredSettings(), ...args.settings } : await chooseSettings('Compare attention (the same settings for both)');
+    const settings = args?.settings
+      ? { ...configuredSettings(), ...args.settings }
+      : await chooseSettings('Compare attention (the same settings for both)');
     if (!settings) return undefined;
     return ReportPanel.open(extensionUri, { path: a, settings }, { b: { path: b, settings } }).done;
   };

@@ -71,11 +71,19 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
   if (!out) {
     // A name that is free now (…-inherit-15L, then …-inherit-15L-2, …), so a second run does not collide.
     const suggested = freeOutDir(defaultOutDir(sourcePath(ref).replace(/\.gguf$/i, ''), n), existsSync);
-    const input = await vscode.window.showInputBox({ title: 'Output folder', value: suggested, prompt: 'Written atomically: nothing appears until it is complete.' });
+    const input = await vscode.window.showInputBox({
+      title: 'Output folder',
+      value: suggested,
+      prompt: 'Written atomically: nothing appears until it is complete.',
+    });
     if (!input) return;
     out = path.resolve(path.dirname(ref.dir), input);
     if (existsSync(out) && !force) {
-      const choice = await vscode.window.showWarningMessage(`${out} already exists. Replace it with the inherited model?`, { modal: true }, 'Replace');
+      const choice = await vscode.window.showWarningMessage(
+        `${out} already exists. Replace it with the inherited model?`,
+        { modal: true },
+        'Replace',
+      );
       if (choice !== 'Replace') return;
       force = true;
     }
@@ -102,10 +110,17 @@ export async function inheritLayersCommand(resource?: unknown, maybeArgs?: unkno
     // Both work in desktop VS Code and in the browser (code-server): revealInExplorer for a folder inside the
     // workspace, a new window on the folder otherwise (revealFileInOS has no OS file manager to open in the browser).
     const inWorkspace = !!vscode.workspace.getWorkspaceFolder(vscode.Uri.file(res.out));
-    void vscode.window.showInformationMessage(`Inherited ${n} layers into ${path.basename(res.out)}.`, ...(inWorkspace ? ['Reveal in Explorer'] : []), 'Open Folder in New Window').then((c) => {
-      if (c === 'Reveal in Explorer') void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(res.out));
-      if (c === 'Open Folder in New Window') void vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(res.out), { forceNewWindow: true });
-    });
+    void vscode.window
+      .showInformationMessage(
+        `Inherited ${n} layers into ${path.basename(res.out)}.`,
+        ...(inWorkspace ? ['Reveal in Explorer'] : []),
+        'Open Folder in New Window',
+      )
+      .then((c) => {
+        if (c === 'Reveal in Explorer') void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(res.out));
+        if (c === 'Open Folder in New Window')
+          void vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(res.out), { forceNewWindow: true });
+      });
     return res.out;
   } catch (e) {
     if (isInherituneError(e) && e.code === 'E_CANCELLED') {

@@ -19,7 +19,11 @@ export interface InstallGpuArgs {
   force?: boolean;
 }
 
-const ICON: Record<GpuCheckReport['status']['label'], string> = { 'CUDA EP ready': '$(zap)', WebGPU: '$(chip)', 'CPU only': '$(circle-slash)' };
+const ICON: Record<GpuCheckReport['status']['label'], string> = {
+  'CUDA EP ready': '$(zap)',
+  WebGPU: '$(chip)',
+  'CPU only': '$(circle-slash)',
+};
 
 class GpuStatusBar implements vscode.Disposable {
   readonly item = vscode.window.createStatusBarItem('inheritune.gpuStatus', vscode.StatusBarAlignment.Right, 100);
@@ -59,8 +63,12 @@ class GpuStatusBar implements vscode.Disposable {
     md.appendMarkdown(`- onnxruntime-node ${r.ortVersion ?? '?'} (${r.platform})\n`);
     md.appendMarkdown(`- CUDA EP files: ${r.install.state}\n`);
     if (r.requirements.supported) {
-      md.appendMarkdown(`- NVIDIA driver: ${r.requirements.driver.version ?? 'not found'}${r.requirements.driver.gpus.length ? ` (${r.requirements.driver.gpus.join(', ')})` : ''}\n`);
-      md.appendMarkdown(`- CUDA libraries: ${r.requirements.missing.length ? `missing ${r.requirements.missing.join(', ')}` : 'all found'}\n`);
+      md.appendMarkdown(
+        `- NVIDIA driver: ${r.requirements.driver.version ?? 'not found'}${r.requirements.driver.gpus.length ? ` (${r.requirements.driver.gpus.join(', ')})` : ''}\n`,
+      );
+      md.appendMarkdown(
+        `- CUDA libraries: ${r.requirements.missing.length ? `missing ${r.requirements.missing.join(', ')}` : 'all found'}\n`,
+      );
     }
     for (const p of r.probes) md.appendMarkdown(`- ${p.ep} session: ${p.ok ? `ok (${p.ms} ms)` : 'fails'}\n`);
     md.appendMarkdown('\nClick for the full report.');
@@ -98,7 +106,11 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
   const before = await runGpuCheck({ probe: false });
   await showReport(before, 'GPU check before install');
   if (before.install.state === 'installed' && !args.force && !args.from) {
-    const pick = await vscode.window.showInformationMessage(`The CUDA EP is already installed (${before.install.reason}). ${before.status.summary}`, 'Reinstall', 'Show Log');
+    const pick = await vscode.window.showInformationMessage(
+      `The CUDA EP is already installed (${before.install.reason}). ${before.status.summary}`,
+      'Reinstall',
+      'Show Log',
+    );
     if (pick === 'Show Log') log().show(true);
     if (pick !== 'Reinstall') return;
     args = { ...args, force: true };
@@ -106,7 +118,11 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
   const h = handDownload(spec);
   try {
     const res = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: args.from ? `Installing the CUDA EP from ${path.basename(args.from)}` : `Downloading ${spec.packageId} ${h.version}`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: args.from ? `Installing the CUDA EP from ${path.basename(args.from)}` : `Downloading ${spec.packageId} ${h.version}`,
+        cancellable: true,
+      },
       async (progress, token) => {
         let last = 0;
         // Loaded on first use from its own bundle: the installer brings the HTTP client, which activation does not need.
@@ -143,7 +159,11 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
     }
     log().appendLine(`[error] ${TITLE}: ${(e as Error).message}`);
     const offline = isInherituneError(e) && (e.details as { kind?: string } | undefined)?.kind === 'network';
-    const pick = await vscode.window.showErrorMessage(`${TITLE}: ${(e as Error).message}`, ...(offline ? ['From File…', 'Copy URL'] : []), 'Show Log');
+    const pick = await vscode.window.showErrorMessage(
+      `${TITLE}: ${(e as Error).message}`,
+      ...(offline ? ['From File…', 'Copy URL'] : []),
+      'Show Log',
+    );
     if (pick === 'Show Log') log().show(true);
     if (pick === 'Copy URL') await vscode.env.clipboard.writeText(h.url);
     if (pick === 'From File…') {
@@ -154,7 +174,12 @@ async function install(context: vscode.ExtensionContext, bar: GpuStatusBar, args
 }
 
 async function pickPackage(fileName: string): Promise<string | undefined> {
-  const uris = await vscode.window.showOpenDialog({ title: `Choose ${fileName}`, canSelectMany: false, filters: { 'NuGet package': ['nupkg'] }, openLabel: 'Install' });
+  const uris = await vscode.window.showOpenDialog({
+    title: `Choose ${fileName}`,
+    canSelectMany: false,
+    filters: { 'NuGet package': ['nupkg'] },
+    openLabel: 'Install',
+  });
   return uris?.[0]?.fsPath;
 }
 
@@ -163,17 +188,25 @@ export function registerGpu(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     bar,
     vscode.commands.registerCommand('inheritune.installGpuRuntime', async (maybeArgs?: unknown) => {
-      const args: InstallGpuArgs = maybeArgs && typeof maybeArgs === 'object' && !(maybeArgs instanceof vscode.Uri) ? (maybeArgs as InstallGpuArgs) : {};
+      const args: InstallGpuArgs =
+        maybeArgs && typeof maybeArgs === 'object' && !(maybeArgs instanceof vscode.Uri) ? (maybeArgs as InstallGpuArgs) : {};
       if (maybeArgs instanceof vscode.Uri && maybeArgs.fsPath.endsWith('.nupkg')) args.from = maybeArgs.fsPath;
       await install(context, bar, args);
     }),
     vscode.commands.registerCommand('inheritune.checkGpuRuntime', async () => {
       try {
-        const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Checking GPU runtime' }, () => bar.refresh());
+        const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Checking GPU runtime' }, () =>
+          bar.refresh(),
+        );
         if (!r) return;
         await showReport(r, 'GPU check');
         log().show(true);
-        if (r.status.label !== 'CUDA EP ready' && r.requirements.supported && r.install.state !== 'installed' && r.requirements.driver.found) {
+        if (
+          r.status.label !== 'CUDA EP ready' &&
+          r.requirements.supported &&
+          r.install.state !== 'installed' &&
+          r.requirements.driver.found
+        ) {
           const pick = await vscode.window.showInformationMessage(`${r.status.summary}`, 'Install GPU Runtime (CUDA)');
           if (pick) await install(context, bar, {});
         }

@@ -33,7 +33,10 @@ export interface StartTrainingArgs extends Partial<TrainingSpec> {
   checkPython?: boolean;
 }
 
-export async function startTrainingCommand(context: vscode.ExtensionContext, resource?: unknown): Promise<vscode.TaskExecution | undefined> {
+export async function startTrainingCommand(
+  context: vscode.ExtensionContext,
+  resource?: unknown,
+): Promise<vscode.TaskExecution | undefined> {
   if (!vscode.workspace.isTrusted) {
     const c = await vscode.window.showErrorMessage(
       'Training runs Python and the trainer on your machine, so it needs a trusted workspace. Trust this workspace, then start training again.',
@@ -46,7 +49,10 @@ export async function startTrainingCommand(context: vscode.ExtensionContext, res
     StartTrainingForm.current.reveal();
     return undefined;
   }
-  const args: StartTrainingArgs = resource && typeof resource === 'object' && !(resource instanceof vscode.Uri) && !Array.isArray(resource) ? (resource as StartTrainingArgs) : {};
+  const args: StartTrainingArgs =
+    resource && typeof resource === 'object' && !(resource instanceof vscode.Uri) && !Array.isArray(resource)
+      ? (resource as StartTrainingArgs)
+      : {};
   const ask = args.prompt !== false;
   const folder = vscode.workspace.workspaceFolders?.[0];
   const base = folder?.uri.fsPath;
@@ -69,7 +75,15 @@ export async function startTrainingCommand(context: vscode.ExtensionContext, res
   const ref = refGiven ? await describeRef(refGiven, base) : undefined;
   const dataPaths = args.data === undefined ? [] : Array.isArray(args.data) ? args.data : [args.data];
   const data = dataPaths.length ? await describeData(dataPaths, base) : undefined;
-  const init = { python: python ?? 'python3', torch, device: gpus > 0 ? ('cuda' as const) : ('cpu' as const), gpus, ref, data, initModes: INIT_MODES };
+  const init = {
+    python: python ?? 'python3',
+    torch,
+    device: gpus > 0 ? ('cuda' as const) : ('cpu' as const),
+    gpus,
+    ref,
+    data,
+    initModes: INIT_MODES,
+  };
   let fields: FormFields;
   let refInfo = ref;
   let dataInfo = data;
@@ -84,7 +98,14 @@ export async function startTrainingCommand(context: vscode.ExtensionContext, res
       return undefined;
     }
     const d = defaultsFor(init, ref, data);
-    fields = { ref: ref.path, data: dataPaths.join('\n'), out: args.out ?? defaultRunDir(base ?? path.dirname(ref.path), path.basename(ref.path), args.layers ?? d?.layers ?? 1, args.growBy ?? 1, existsSync), devices: String(args.devices ?? 1) };
+    fields = {
+      ref: ref.path,
+      data: dataPaths.join('\n'),
+      out:
+        args.out ??
+        defaultRunDir(base ?? path.dirname(ref.path), path.basename(ref.path), args.layers ?? d?.layers ?? 1, args.growBy ?? 1, existsSync),
+      devices: String(args.devices ?? 1),
+    };
     // Only what was given: the trainer's defaults for the rest (as before the form).
     for (const o of TRAINER_OPTIONS) {
       const v = (args as Record<string, unknown>)[o.key];

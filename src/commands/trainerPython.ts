@@ -20,11 +20,19 @@ const INSTALL = 'Install trainer requirements';
 const TITLE = 'Start Inheritune Training: Python';
 
 async function check(python: string, trainerDir: string): Promise<PythonCheck> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checking ${python} for torch and transformers…` }, () => checkPythonEnv(python, trainerDir));
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Checking ${python} for torch and transformers…` },
+    () => checkPythonEnv(python, trainerDir),
+  );
 }
 
 /** Resolve, check and (with the user) fix the trainer's Python. Undefined when the user gives up. */
-export async function ensureTrainerPython(trainerDir: string, folder: vscode.WorkspaceFolder | undefined, given?: string, interactive = true): Promise<OkCheck | undefined> {
+export async function ensureTrainerPython(
+  trainerDir: string,
+  folder: vscode.WorkspaceFolder | undefined,
+  given?: string,
+  interactive = true,
+): Promise<OkCheck | undefined> {
   let python = given ?? (await resolvePython(folder?.uri)).python;
   for (;;) {
     const r = await check(python, trainerDir);
@@ -38,17 +46,32 @@ export async function ensureTrainerPython(trainerDir: string, folder: vscode.Wor
       return undefined;
     }
     const items: (vscode.QuickPickItem & { action: 'pick' | 'install' })[] = [
-      { label: `$(search) ${PICK}`, detail: 'A Python with torch and transformers: a virtual environment, conda, or another install', action: 'pick' },
+      {
+        label: `$(search) ${PICK}`,
+        detail: 'A Python with torch and transformers: a virtual environment, conda, or another install',
+        action: 'pick',
+      },
     ];
-    if (r.reason === 'missing-packages') items.push({ label: `$(cloud-download) ${INSTALL}`, detail: `pip install the trainer's requirements (torch, transformers, …) into ${python}, in a terminal`, action: 'install' });
+    if (r.reason === 'missing-packages')
+      items.push({
+        label: `$(cloud-download) ${INSTALL}`,
+        detail: `pip install the trainer's requirements (torch, transformers, …) into ${python}, in a terminal`,
+        action: 'install',
+      });
     // The title says what is wrong (the placeholder, with the install command, is cut to the box's width).
-    const choice = await vscode.window.showQuickPick(items, { title: `Start Inheritune Training: ${r.message.split(/\. |: /)[0]}`, placeHolder: r.message, ignoreFocusOut: true });
+    const choice = await vscode.window.showQuickPick(items, {
+      title: `Start Inheritune Training: ${r.message.split(/\. |: /)[0]}`,
+      placeHolder: r.message,
+      ignoreFocusOut: true,
+    });
     if (!choice) return undefined;
     if (choice.action === 'pick') {
       const picked = await pickInterpreter(folder);
       if (!picked) continue;
       python = picked;
-      await vscode.workspace.getConfiguration('inheritune', folder?.uri).update('pythonPath', picked, folder ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+      await vscode.workspace
+        .getConfiguration('inheritune', folder?.uri)
+        .update('pythonPath', picked, folder ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
       log().appendLine(`[training] inheritune.pythonPath = ${picked}`);
     } else {
       const code = await installRequirements(python, trainerDir);
@@ -75,20 +98,42 @@ async function pickInterpreter(folder: vscode.WorkspaceFolder | undefined): Prom
   for (const c of found) {
     if (seen.has(c.path)) continue;
     seen.add(c.path);
-    items.push({ label: c.label, description: c.path, detail: c.source === 'PATH' ? 'on PATH' : c.source === 'conda' ? 'conda environment' : 'workspace environment', path: c.path });
+    items.push({
+      label: c.label,
+      description: c.path,
+      detail: c.source === 'PATH' ? 'on PATH' : c.source === 'conda' ? 'conda environment' : 'workspace environment',
+      path: c.path,
+    });
   }
   items.push({ label: '$(folder-opened) Browse…', detail: 'Choose a python executable', browse: true });
-  const pick = await vscode.window.showQuickPick(items, { title: `${TITLE}: pick an interpreter`, placeHolder: 'The trainer needs torch and transformers in it', matchOnDescription: true, ignoreFocusOut: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: `${TITLE}: pick an interpreter`,
+    placeHolder: 'The trainer needs torch and transformers in it',
+    matchOnDescription: true,
+    ignoreFocusOut: true,
+  });
   if (!pick) return undefined;
   if (!pick.browse) return pick.path;
-  const uri = await vscode.window.showOpenDialog({ title: 'Python executable', canSelectFiles: true, canSelectFolders: false, openLabel: 'Use This Python', defaultUri: folder?.uri });
+  const uri = await vscode.window.showOpenDialog({
+    title: 'Python executable',
+    canSelectFiles: true,
+    canSelectFolders: false,
+    openLabel: 'Use This Python',
+    defaultUri: folder?.uri,
+  });
   return uri?.[0]?.fsPath;
 }
 
 /** Run `python -m pip install -r <trainer>/requirements.txt` as a task in a terminal; resolve with its exit code. */
 async function installRequirements(python: string, trainerDir: string): Promise<number | undefined> {
   const args = ['-m', 'pip', 'install', '-r', path.join(trainerDir, 'requirements.txt')];
-  const task = new vscode.Task({ type: 'process', id: 'inheritune-install' }, vscode.TaskScope.Workspace, INSTALL, 'inheritune', new vscode.ProcessExecution(python, args));
+  const task = new vscode.Task(
+    { type: 'process', id: 'inheritune-install' },
+    vscode.TaskScope.Workspace,
+    INSTALL,
+    'inheritune',
+    new vscode.ProcessExecution(python, args),
+  );
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true };
   log().appendLine(`[training] ${commandLine(python, args)}`);
   const exec = await vscode.tasks.executeTask(task);

@@ -46,18 +46,60 @@ export interface LibSource {
  * (`readElfDynamic`) and these entries supply the advice.
  */
 export const CUDA12_LIBS: LibSource[] = [
-  { soname: 'libcuda.so.1', what: 'NVIDIA driver (user-space part)', apt: 'libcuda1 (Debian) / libnvidia-compute-<driver version> (Ubuntu); in a container: the NVIDIA Container Toolkit (--gpus all)' },
-  { soname: 'libcudart.so.12', what: 'CUDA 12 runtime', apt: 'libcudart12 (Ubuntu 24.04+, Debian 13+ non-free) or cuda-cudart-12-8 (NVIDIA CUDA repo)', pip: 'nvidia-cuda-runtime-cu12', pipDir: 'nvidia/cuda_runtime/lib' },
-  { soname: 'libcublas.so.12', what: 'cuBLAS 12', apt: 'libcublas12 (Ubuntu 24.04+, Debian 13+ non-free) or libcublas-12-8 (NVIDIA CUDA repo)', pip: 'nvidia-cublas-cu12', pipDir: 'nvidia/cublas/lib' },
-  { soname: 'libcublasLt.so.12', what: 'cuBLASLt 12', apt: 'libcublaslt12 (Ubuntu 24.04+, Debian 13+ non-free) or libcublas-12-8 (NVIDIA CUDA repo)', pip: 'nvidia-cublas-cu12', pipDir: 'nvidia/cublas/lib' },
-  { soname: 'libcudnn.so.9', what: 'cuDNN 9 for CUDA 12', apt: 'libcudnn9-cuda-12 (NVIDIA CUDA repo)', pip: 'nvidia-cudnn-cu12', pipDir: 'nvidia/cudnn/lib' },
-  { soname: 'libcufft.so.11', what: 'cuFFT (CUDA 12)', apt: 'libcufft11 (Ubuntu 24.04+, Debian 13+ non-free) or libcufft-12-8 (NVIDIA CUDA repo)', pip: 'nvidia-cufft-cu12', pipDir: 'nvidia/cufft/lib' },
-  { soname: 'libcurand.so.10', what: 'cuRAND (CUDA 12)', apt: 'libcurand10 (Ubuntu 24.04+, Debian 13+ non-free) or libcurand-12-8 (NVIDIA CUDA repo)', pip: 'nvidia-curand-cu12', pipDir: 'nvidia/curand/lib' },
+  {
+    soname: 'libcuda.so.1',
+    what: 'NVIDIA driver (user-space part)',
+    apt: 'libcuda1 (Debian) / libnvidia-compute-<driver version> (Ubuntu); in a container: the NVIDIA Container Toolkit (--gpus all)',
+  },
+  {
+    soname: 'libcudart.so.12',
+    what: 'CUDA 12 runtime',
+    apt: 'libcudart12 (Ubuntu 24.04+, Debian 13+ non-free) or cuda-cudart-12-8 (NVIDIA CUDA repo)',
+    pip: 'nvidia-cuda-runtime-cu12',
+    pipDir: 'nvidia/cuda_runtime/lib',
+  },
+  {
+    soname: 'libcublas.so.12',
+    what: 'cuBLAS 12',
+    apt: 'libcublas12 (Ubuntu 24.04+, Debian 13+ non-free) or libcublas-12-8 (NVIDIA CUDA repo)',
+    pip: 'nvidia-cublas-cu12',
+    pipDir: 'nvidia/cublas/lib',
+  },
+  {
+    soname: 'libcublasLt.so.12',
+    what: 'cuBLASLt 12',
+    apt: 'libcublaslt12 (Ubuntu 24.04+, Debian 13+ non-free) or libcublas-12-8 (NVIDIA CUDA repo)',
+    pip: 'nvidia-cublas-cu12',
+    pipDir: 'nvidia/cublas/lib',
+  },
+  {
+    soname: 'libcudnn.so.9',
+    what: 'cuDNN 9 for CUDA 12',
+    apt: 'libcudnn9-cuda-12 (NVIDIA CUDA repo)',
+    pip: 'nvidia-cudnn-cu12',
+    pipDir: 'nvidia/cudnn/lib',
+  },
+  {
+    soname: 'libcufft.so.11',
+    what: 'cuFFT (CUDA 12)',
+    apt: 'libcufft11 (Ubuntu 24.04+, Debian 13+ non-free) or libcufft-12-8 (NVIDIA CUDA repo)',
+    pip: 'nvidia-cufft-cu12',
+    pipDir: 'nvidia/cufft/lib',
+  },
+  {
+    soname: 'libcurand.so.10',
+    what: 'cuRAND (CUDA 12)',
+    apt: 'libcurand10 (Ubuntu 24.04+, Debian 13+ non-free) or libcurand-12-8 (NVIDIA CUDA repo)',
+    pip: 'nvidia-curand-cu12',
+    pipDir: 'nvidia/curand/lib',
+  },
 ];
 
 /** Libraries from a DT_NEEDED list that belong to CUDA (the rest, libc & co., are always there). */
 export function cudaLibsFromNeeded(needed: string[]): string[] {
-  return needed.filter((n) => /^lib(cuda|cudart|cublas|cublasLt|cudnn|cufft|curand|cusparse|cusolver|nvrtc|nvJitLink|nvinfer|nccl)\b/i.test(n));
+  return needed.filter((n) =>
+    /^lib(cuda|cudart|cublas|cublasLt|cudnn|cufft|curand|cusparse|cusolver|nvrtc|nvJitLink|nvinfer|nccl)\b/i.test(n),
+  );
 }
 
 /** Minimum Linux driver for CUDA 12.x (minor-version compatibility). */
@@ -152,7 +194,14 @@ async function checkDriver(io: SystemIo): Promise<DriverStatus> {
     };
   }
   if (compareVersions(version, MIN_DRIVER_CUDA12) < 0) {
-    return { found: true, version, source, gpus, ok: false, problem: `NVIDIA driver ${version} is older than CUDA 12 needs (≥ ${MIN_DRIVER_CUDA12})` };
+    return {
+      found: true,
+      version,
+      source,
+      gpus,
+      ok: false,
+      problem: `NVIDIA driver ${version} is older than CUDA 12 needs (≥ ${MIN_DRIVER_CUDA12})`,
+    };
   }
   return { found: true, version, source, gpus, ok: true };
 }
@@ -162,7 +211,14 @@ async function pythonSiteDirs(io: SystemIo): Promise<string[]> {
   const dirs = new Set<string>();
   const py = await io.run('python3', ['-c', 'import site,sys;print("\\n".join(site.getsitepackages()+[site.getusersitepackages()]))']);
   if (py && py.status === 0) for (const l of py.stdout.split('\n')) if (l.trim()) dirs.add(l.trim());
-  const roots = [io.env.VIRTUAL_ENV, io.env.CONDA_PREFIX, io.env.HOME && path.join(io.env.HOME, '.local'), '/usr/local', '/usr', '/opt/conda'].filter(Boolean) as string[];
+  const roots = [
+    io.env.VIRTUAL_ENV,
+    io.env.CONDA_PREFIX,
+    io.env.HOME && path.join(io.env.HOME, '.local'),
+    '/usr/local',
+    '/usr',
+    '/opt/conda',
+  ].filter(Boolean) as string[];
   for (const r of roots) {
     for (const d of io.listDir(path.join(r, 'lib'))) {
       if (/^python3(\.\d+)?$/.test(d)) for (const s of ['site-packages', 'dist-packages']) dirs.add(path.join(r, 'lib', d, s));
@@ -176,8 +232,10 @@ const SYSTEM_DIRS_X64 = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '
 /** Folders that often hold CUDA libraries without being on the loader's path. */
 function candidateDirs(io: SystemIo, siteDirs: string[]): string[] {
   const dirs: string[] = [];
-  for (const v of [io.env.CUDA_HOME, io.env.CUDA_PATH, '/usr/local/cuda', '/opt/cuda']) if (v) dirs.push(path.join(v, 'lib64'), path.join(v, 'targets/x86_64-linux/lib'));
-  for (const d of io.listDir('/usr/local')) if (/^cuda-\d/.test(d)) dirs.push(`/usr/local/${d}/lib64`, `/usr/local/${d}/targets/x86_64-linux/lib`);
+  for (const v of [io.env.CUDA_HOME, io.env.CUDA_PATH, '/usr/local/cuda', '/opt/cuda'])
+    if (v) dirs.push(path.join(v, 'lib64'), path.join(v, 'targets/x86_64-linux/lib'));
+  for (const d of io.listDir('/usr/local'))
+    if (/^cuda-\d/.test(d)) dirs.push(`/usr/local/${d}/lib64`, `/usr/local/${d}/targets/x86_64-linux/lib`);
   if (io.env.CONDA_PREFIX) dirs.push(path.join(io.env.CONDA_PREFIX, 'lib'));
   for (const s of siteDirs) {
     for (const sub of io.listDir(path.join(s, 'nvidia'))) dirs.push(path.join(s, 'nvidia', sub, 'lib'));
@@ -258,22 +316,33 @@ export async function checkCudaRequirements(io: SystemIo, o: CheckOptions = {}):
     if (pips.length) {
       const site = siteDirs.find((d) => io.listDir(d).length > 0) ?? siteDirs[0];
       const siteExpr = site ?? `$(python3 -c 'import site; print(site.getsitepackages()[0])')`;
-      fixes.push(`With pip (no root needed): \`pip install ${pips.join(' ')}\`, then before starting VS Code or the CLI: \`export LD_LIBRARY_PATH=${pipDirs.map((d) => `${siteExpr}/${d}`).join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\``);
+      fixes.push(
+        `With pip (no root needed): \`pip install ${pips.join(' ')}\`, then before starting VS Code or the CLI: \`export LD_LIBRARY_PATH=${pipDirs.map((d) => `${siteExpr}/${d}`).join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\``,
+      );
     }
-    fixes.push(`Or with apt: ${notFound.map((l) => `${l.soname}: ${CUDA12_LIBS.find((s) => s.soname === l.soname)?.apt ?? 'see the CUDA 12 / cuDNN 9 install guides'}`).join('; ')}.`);
+    fixes.push(
+      `Or with apt: ${notFound.map((l) => `${l.soname}: ${CUDA12_LIBS.find((s) => s.soname === l.soname)?.apt ?? 'see the CUDA 12 / cuDNN 9 install guides'}`).join('; ')}.`,
+    );
     const unknown = notFound.filter((l) => !CUDA12_LIBS.some((s) => s.soname === l.soname));
-    if (unknown.length) notes.push(`${unknown.map((l) => l.soname).join(', ')}: needed by the provider library; install the matching CUDA 12 component.`);
+    if (unknown.length)
+      notes.push(`${unknown.map((l) => l.soname).join(', ')}: needed by the provider library; install the matching CUDA 12 component.`);
   }
   if (foundDirs.length) {
-    fixes.push(`Found but not on the loader's path: \`export LD_LIBRARY_PATH=${foundDirs.join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\` before starting VS Code or the CLI (the loader reads it at process start).`);
+    fixes.push(
+      `Found but not on the loader's path: \`export LD_LIBRARY_PATH=${foundDirs.join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\` before starting VS Code or the CLI (the loader reads it at process start).`,
+    );
   }
   if (libs.find((l) => l.soname === 'libcuda.so.1' && !l.loadable) && driver.ok) {
-    fixes.push('libcuda.so.1 is missing although the kernel driver is loaded: install the driver\'s user-space libraries (libcuda1 / libnvidia-compute-<version>), or in a container add `compute` to NVIDIA_DRIVER_CAPABILITIES.');
+    fixes.push(
+      "libcuda.so.1 is missing although the kernel driver is loaded: install the driver's user-space libraries (libcuda1 / libnvidia-compute-<version>), or in a container add `compute` to NVIDIA_DRIVER_CAPABILITIES.",
+    );
   }
   // A CUDA 13 (or 11) stack does not satisfy the .so.12 names.
   const other = [...cache.keys(), ...others.flatMap((d) => io.listDir(d))].filter((n) => /^libcudart\.so\.(1[013])$/.test(n));
   if (missing.includes('libcudart.so.12') && other.length) {
-    notes.push(`Found ${[...new Set(other)].join(', ')}: onnxruntime-node${o.ortVersion ? ` ${o.ortVersion}` : ''}'s CUDA EP is built for CUDA 12 and needs the .so.12 libraries; install them side by side (e.g. \`pip install nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu12\`).`);
+    notes.push(
+      `Found ${[...new Set(other)].join(', ')}: onnxruntime-node${o.ortVersion ? ` ${o.ortVersion}` : ''}'s CUDA EP is built for CUDA 12 and needs the .so.12 libraries; install them side by side (e.g. \`pip install nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu12\`).`,
+    );
   }
   return { supported: true, ok: driver.ok && missing.length === 0, driver, libs, missing, fixes, notes, listSource };
 }

@@ -79,7 +79,11 @@ function offlineHelp(spec: CudaEpSpec): string {
 
 function networkError(spec: CudaEpSpec, what: string, e: unknown, extra = ''): InherituneError {
   const code = (e as { code?: string }).code;
-  return new InherituneError('E_IO', `cannot reach ${what} (${code ? `${code}: ` : ''}${(e as Error).message})${extra}. ${offlineHelp(spec)}`, { kind: 'network', code });
+  return new InherituneError(
+    'E_IO',
+    `cannot reach ${what} (${code ? `${code}: ` : ''}${(e as Error).message})${extra}. ${offlineHelp(spec)}`,
+    { kind: 'network', code },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -101,13 +105,25 @@ function acquireLock(binDir: string): () => void {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
       return () => fs.rmSync(file, { force: true });
     } catch (e) {
-      if ((e as { code?: string }).code === 'EACCES' || (e as { code?: string }).code === 'EPERM' || (e as { code?: string }).code === 'EROFS') {
-        throw new InherituneError('E_IO', `cannot write to ${binDir} (${(e as { code?: string }).code}); run the install as the user that owns it, or reinstall onnxruntime-node where you can write`, { kind: 'permission' });
+      if (
+        (e as { code?: string }).code === 'EACCES' ||
+        (e as { code?: string }).code === 'EPERM' ||
+        (e as { code?: string }).code === 'EROFS'
+      ) {
+        throw new InherituneError(
+          'E_IO',
+          `cannot write to ${binDir} (${(e as { code?: string }).code}); run the install as the user that owns it, or reinstall onnxruntime-node where you can write`,
+          { kind: 'permission' },
+        );
       }
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
       const pid = Number(fs.readFileSync(file, 'utf8').trim());
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-        throw new InherituneError('E_EXISTS', `another GPU runtime install is running (process ${pid}, lock ${file}); wait for it to finish`, { kind: 'locked', pid });
+        throw new InherituneError(
+          'E_EXISTS',
+          `another GPU runtime install is running (process ${pid}, lock ${file}); wait for it to finish`,
+          { kind: 'locked', pid },
+        );
       }
       fs.rmSync(file, { force: true }); // stale: its process is gone
     }
@@ -117,7 +133,8 @@ function acquireLock(binDir: string): () => void {
 
 /** Staging folders left by installs that were killed (their lock is gone, as we hold it now). */
 function removeStaleStaging(binDir: string): void {
-  for (const d of fs.readdirSync(binDir)) if (d.startsWith(STAGING_PREFIX)) fs.rmSync(path.join(binDir, d), { recursive: true, force: true });
+  for (const d of fs.readdirSync(binDir))
+    if (d.startsWith(STAGING_PREFIX)) fs.rmSync(path.join(binDir, d), { recursive: true, force: true });
 }
 
 function fsyncDir(dir: string): void {
@@ -144,7 +161,11 @@ function freeBytes(dir: string): number | undefined {
 function ensureSpace(dir: string, need: number, what: string): void {
   const free = freeBytes(dir);
   if (free !== undefined && free < need * 1.05 + (16 << 20)) {
-    throw new InherituneError('E_IO', `not enough disk space in ${dir} for ${what}: ${(need / 2 ** 20).toFixed(0)} MiB needed, ${(free / 2 ** 20).toFixed(0)} MiB free`, { kind: 'space' });
+    throw new InherituneError(
+      'E_IO',
+      `not enough disk space in ${dir} for ${what}: ${(need / 2 ** 20).toFixed(0)} MiB needed, ${(free / 2 ** 20).toFixed(0)} MiB free`,
+      { kind: 'space' },
+    );
   }
 }
 
@@ -171,7 +192,12 @@ export async function installCudaEp(o: InstallOptions): Promise<InstallResult> {
 
   const before = cudaInstallState(binDir, spec);
   if (before.state === 'installed' && !o.force) {
-    return { status: 'already-installed', binDir, manifest: before.manifest, verification: `already installed: ${before.reason} (use --force to reinstall)` };
+    return {
+      status: 'already-installed',
+      binDir,
+      manifest: before.manifest,
+      verification: `already installed: ${before.reason} (use --force to reinstall)`,
+    };
   }
   if (before.state !== 'absent') log(`current state: ${before.reason}`);
 
@@ -197,7 +223,8 @@ export async function installCudaEp(o: InstallOptions): Promise<InstallResult> {
       source = pkgFile;
       if (o.sha512) {
         expectedSha = normaliseSha512(o.sha512);
-        if (!expectedSha) throw new InherituneError('E_ARGS', `--sha512 must be a SHA-512 in base64 (as nuget.org lists it) or hex, not "${o.sha512}"`);
+        if (!expectedSha)
+          throw new InherituneError('E_ARGS', `--sha512 must be a SHA-512 in base64 (as nuget.org lists it) or hex, not "${o.sha512}"`);
         verifiedBy = 'user-sha512';
         verification = 'SHA-512 of the file matches the one given, and every extracted file matches its zip CRC-32 and size';
       } else {
@@ -216,12 +243,19 @@ export async function installCudaEp(o: InstallOptions): Promise<InstallResult> {
           break;
         } catch (e) {
           if (isAbort(e, o.signal)) throw cancelled();
-          if (isNetworkError(e)) throw networkError(spec, `the NuGet feed ${c.feedIndex}`, e, c.feedIndex === NUGET_ORG_INDEX ? '' : ` (feed from ${o.feedIndex ? '--feed' : spec.source})`);
+          if (isNetworkError(e))
+            throw networkError(
+              spec,
+              `the NuGet feed ${c.feedIndex}`,
+              e,
+              c.feedIndex === NUGET_ORG_INDEX ? '' : ` (feed from ${o.feedIndex ? '--feed' : spec.source})`,
+            );
           if (!isInherituneError(e) && !(e instanceof HttpStatusError)) throw e;
           failures.push((e as Error).message);
         }
       }
-      if (!pkg) throw new InherituneError('E_NOT_FOUND', `cannot find ${spec.packageId} ${version}: ${failures.join('; ')}. ${offlineHelp(spec)}`);
+      if (!pkg)
+        throw new InherituneError('E_NOT_FOUND', `cannot find ${spec.packageId} ${version}: ${failures.join('; ')}. ${offlineHelp(spec)}`);
       version = pkg.version;
       expectedSha = pkg.sha512;
       expectedSize = pkg.size;
@@ -278,10 +312,18 @@ export async function installCudaEp(o: InstallOptions): Promise<InstallResult> {
     const total = fs.statSync(pkgFile).size;
     if (expectedSize !== undefined && total !== expectedSize) {
       if (downloaded) fs.rmSync(downloaded, { force: true });
-      throw new InherituneError('E_INPUT', `the package is ${total} bytes but the feed lists ${expectedSize}; it was deleted and nothing was installed`, { kind: 'integrity' });
+      throw new InherituneError(
+        'E_INPUT',
+        `the package is ${total} bytes but the feed lists ${expectedSize}; it was deleted and nothing was installed`,
+        { kind: 'integrity' },
+      );
     }
     let hashed = 0;
-    const { sha512 } = await hashFile(pkgFile, (n) => progress(0.82 + 0.08 * ((hashed += n) / Math.max(total, 1)), 'verifying the package (SHA-512)'), o.signal);
+    const { sha512 } = await hashFile(
+      pkgFile,
+      (n) => progress(0.82 + 0.08 * ((hashed += n) / Math.max(total, 1)), 'verifying the package (SHA-512)'),
+      o.signal,
+    );
     if (expectedSha && sha512 !== expectedSha) {
       if (downloaded) fs.rmSync(downloaded, { force: true });
       throw new InherituneError(
@@ -296,16 +338,22 @@ export async function installCudaEp(o: InstallOptions): Promise<InstallResult> {
     const zip = await openZip(pkgFile);
     try {
       const nuspecName = [...zip.entries.keys()].find((n) => !n.includes('/') && n.toLowerCase().endsWith('.nuspec'));
-      if (!nuspecName) throw new InherituneError('E_INPUT', `${pkgFile} is not a NuGet package (no .nuspec at its root)`, { kind: 'integrity' });
+      if (!nuspecName)
+        throw new InherituneError('E_INPUT', `${pkgFile} is not a NuGet package (no .nuspec at its root)`, { kind: 'integrity' });
       const nuspec = await readEntryText(zip, nuspecName);
       const id = /<id>\s*([^<]+?)\s*<\/id>/i.exec(nuspec)?.[1];
       const ver = /<version>\s*([^<]+?)\s*<\/version>/i.exec(nuspec)?.[1];
       if (id?.toLowerCase() !== spec.packageId.toLowerCase() || ver?.toLowerCase() !== version.toLowerCase()) {
-        throw new InherituneError('E_INPUT', `${o.from ? pkgFile : 'the downloaded package'} is ${id ?? '?'} ${ver ?? '?'}, but onnxruntime-node ${spec.ortVersion} needs ${spec.packageId} ${version}; ${offlineHelp(spec)}`, { kind: 'integrity', id, version: ver });
+        throw new InherituneError(
+          'E_INPUT',
+          `${o.from ? pkgFile : 'the downloaded package'} is ${id ?? '?'} ${ver ?? '?'}, but onnxruntime-node ${spec.ortVersion} needs ${spec.packageId} ${version}; ${offlineHelp(spec)}`,
+          { kind: 'integrity', id, version: ver },
+        );
       }
       const entries = spec.files.map((f) => {
         const e = findEntry(zip, f.pathInPackage);
-        if (!e) throw new InherituneError('E_INPUT', `${f.pathInPackage} is missing from ${o.from ? pkgFile : source}`, { kind: 'integrity' });
+        if (!e)
+          throw new InherituneError('E_INPUT', `${f.pathInPackage} is missing from ${o.from ? pkgFile : source}`, { kind: 'integrity' });
         return { f, e };
       });
       const need = entries.reduce((s, x) => s + x.e.uncompressedSize, 0);

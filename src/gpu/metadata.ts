@@ -50,7 +50,10 @@ export function ortPackageDir(): string {
   try {
     return path.dirname(require.resolve('onnxruntime-node/package.json'));
   } catch (e) {
-    throw new InherituneError('E_RUNTIME', `onnxruntime-node is not installed (${(e as Error).message}); reinstall the extension or run \`npm install\``);
+    throw new InherituneError(
+      'E_RUNTIME',
+      `onnxruntime-node is not installed (${(e as Error).message}); reinstall the extension or run \`npm install\``,
+    );
   }
 }
 
@@ -73,7 +76,10 @@ export function ortBinDir(ortDir: string, platform = process.platform, arch = pr
     const dir = path.join(bin, d, platform, arch);
     if (fs.existsSync(path.join(dir, 'onnxruntime_binding.node'))) return dir;
   }
-  throw new InherituneError('E_RUNTIME', `onnxruntime-node in ${ortDir} has no native binding for ${platform}/${arch} (looked in ${path.join(bin, 'napi-v*', platform, arch)})`);
+  throw new InherituneError(
+    'E_RUNTIME',
+    `onnxruntime-node in ${ortDir} has no native binding for ${platform}/${arch} (looked in ${path.join(bin, 'napi-v*', platform, arch)})`,
+  );
 }
 
 interface OrtInstallMetadata {
@@ -91,7 +97,10 @@ function builtinMetadata(version: string): OrtInstallMetadata {
     requirements: { 'linux/x64': ['cuda12'] },
     manifests: {
       'linux/x64:cuda12': Object.fromEntries(
-        ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'].map((f) => [`./${f}`, { package: pkg, path: native + f }]),
+        ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'].map((f) => [
+          `./${f}`,
+          { package: pkg, path: native + f },
+        ]),
       ),
     },
     packages: { [pkg]: { name: 'Microsoft.ML.OnnxRuntime.Gpu.Linux', versions: [{ feed: 'nuget', version }] } },
@@ -119,11 +128,19 @@ export function loadCudaEpSpec(ortDir: string = ortPackageDir(), platform = `${p
   const name = (meta.requirements[platform] ?? []).find((n) => /^cuda/.test(n));
   const manifest = name ? meta.manifests[`${platform}:${name}`] : undefined;
   if (!manifest) {
-    throw new InherituneError('E_ARGS', `onnxruntime-node ${version} has no downloadable CUDA execution provider for ${platform} (only linux/x64 has one); use --ep webgpu or cpu`, { platform });
+    throw new InherituneError(
+      'E_ARGS',
+      `onnxruntime-node ${version} has no downloadable CUDA execution provider for ${platform} (only linux/x64 has one); use --ep webgpu or cpu`,
+      { platform },
+    );
   }
   const entries = Object.entries(manifest);
   const pkgKeys = new Set(entries.map(([, v]) => v.package));
-  if (pkgKeys.size !== 1) throw new InherituneError('E_RUNTIME', `onnxruntime-node's install metadata spreads the CUDA EP over ${pkgKeys.size} packages; this installer handles one`);
+  if (pkgKeys.size !== 1)
+    throw new InherituneError(
+      'E_RUNTIME',
+      `onnxruntime-node's install metadata spreads the CUDA EP over ${pkgKeys.size} packages; this installer handles one`,
+    );
   const pkg = meta.packages[[...pkgKeys][0]];
   if (!pkg) throw new InherituneError('E_RUNTIME', `onnxruntime-node's install metadata has no package entry ${[...pkgKeys][0]}`);
   const files = entries.map(([f, v]) => ({ name: path.basename(f), pathInPackage: v.path }));
@@ -136,7 +153,13 @@ export function loadCudaEpSpec(ortDir: string = ortPackageDir(), platform = `${p
 }
 
 /** The URL to download the package by hand (nuget.org's flat container), and the human page. */
-export function handDownload(spec: Pick<CudaEpSpec, 'packageId' | 'candidates'>): { url: string; page: string; fileName: string; version: string; hashFrom: string } {
+export function handDownload(spec: Pick<CudaEpSpec, 'packageId' | 'candidates'>): {
+  url: string;
+  page: string;
+  fileName: string;
+  version: string;
+  hashFrom: string;
+} {
   const version = spec.candidates[0].version;
   const id = spec.packageId.toLowerCase();
   const v = version.toLowerCase();
@@ -206,14 +229,19 @@ export function cudaInstallState(binDir: string, spec: Pick<CudaEpSpec, 'ortVers
   const manifest = readManifest(binDir);
   const present = spec.files.filter((f) => fs.existsSync(path.join(binDir, f.name)));
   if (!manifest) {
-    if (present.length === 0) return { state: 'absent', reason: `CUDA EP not installed (no ${CUDA_PROVIDER_LIB} in ${binDir}); run \`inheritune install-gpu\`` };
+    if (present.length === 0)
+      return { state: 'absent', reason: `CUDA EP not installed (no ${CUDA_PROVIDER_LIB} in ${binDir}); run \`inheritune install-gpu\`` };
     return {
       state: 'unmanaged',
       reason: `CUDA EP files in ${binDir} (${present.map((f) => f.name).join(', ')}) were not installed by inheritune (no ${MANIFEST_NAME}), so they are unverified; run \`inheritune install-gpu --force\``,
     };
   }
   if (manifest.ortVersion !== spec.ortVersion) {
-    return { state: 'stale', manifest, reason: `CUDA EP files are for onnxruntime-node ${manifest.ortVersion}, not ${spec.ortVersion}; run \`inheritune install-gpu --force\`` };
+    return {
+      state: 'stale',
+      manifest,
+      reason: `CUDA EP files are for onnxruntime-node ${manifest.ortVersion}, not ${spec.ortVersion}; run \`inheritune install-gpu --force\``,
+    };
   }
   for (const f of spec.files) {
     const rec = manifest.files.find((m) => m.name === f.name);
@@ -224,10 +252,18 @@ export function cudaInstallState(binDir: string, spec: Pick<CudaEpSpec, 'ortVers
       /* missing */
     }
     if (!rec || size !== rec.size) {
-      return { state: 'incomplete', manifest, reason: `${f.name} in ${binDir} is ${size < 0 ? 'missing' : `${size} bytes, not ${rec?.size ?? '?'}`}; run \`inheritune install-gpu --force\`` };
+      return {
+        state: 'incomplete',
+        manifest,
+        reason: `${f.name} in ${binDir} is ${size < 0 ? 'missing' : `${size} bytes, not ${rec?.size ?? '?'}`}; run \`inheritune install-gpu --force\``,
+      };
     }
   }
-  return { state: 'installed', manifest, reason: `${manifest.packageId} ${manifest.packageVersion} (verified by ${manifest.verifiedBy}, ${manifest.installedAt})` };
+  return {
+    state: 'installed',
+    manifest,
+    reason: `${manifest.packageId} ${manifest.packageVersion} (verified by ${manifest.verifiedBy}, ${manifest.installedAt})`,
+  };
 }
 
 /** `cudaInstallState`, and every file re-hashed against the SHA-256 in the manifest. */
@@ -236,7 +272,12 @@ export async function verifyCudaInstall(binDir: string, spec: Pick<CudaEpSpec, '
   if (st.state !== 'installed') return st;
   for (const rec of st.manifest.files) {
     const got = await sha256File(path.join(binDir, rec.name));
-    if (got !== rec.sha256) return { state: 'incomplete', manifest: st.manifest, reason: `${rec.name} in ${binDir} has SHA-256 ${got}, not ${rec.sha256} as installed; run \`inheritune install-gpu --force\`` };
+    if (got !== rec.sha256)
+      return {
+        state: 'incomplete',
+        manifest: st.manifest,
+        reason: `${rec.name} in ${binDir} has SHA-256 ${got}, not ${rec.sha256} as installed; run \`inheritune install-gpu --force\``,
+      };
   }
   return { ...st, reason: `${st.reason}; files re-hashed: SHA-256 match` };
 }

@@ -27,7 +27,14 @@ interface ServiceIndex {
   resources?: { '@id': string; '@type': string | string[] }[];
 }
 
-const REGISTRATION_TYPES = ['RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/3.4.0', 'RegistrationsBaseUrl/Versioned', 'RegistrationsBaseUrl/3.0.0-rc', 'RegistrationsBaseUrl/3.0.0-beta', 'RegistrationsBaseUrl'];
+const REGISTRATION_TYPES = [
+  'RegistrationsBaseUrl/3.6.0',
+  'RegistrationsBaseUrl/3.4.0',
+  'RegistrationsBaseUrl/Versioned',
+  'RegistrationsBaseUrl/3.0.0-rc',
+  'RegistrationsBaseUrl/3.0.0-beta',
+  'RegistrationsBaseUrl',
+];
 
 function resource(index: ServiceIndex, type: string): string | undefined {
   const r = index.resources?.find((x) => (Array.isArray(x['@type']) ? x['@type'] : [x['@type']]).includes(type));
@@ -35,7 +42,12 @@ function resource(index: ServiceIndex, type: string): string | undefined {
 }
 
 /** Resolve one package version on one feed; InherituneError E_NOT_FOUND when the feed does not have it. */
-export async function resolveNugetPackage(feedIndex: string, id: string, version: string, o: HttpOptions & RetryOptions): Promise<ResolvedPackage> {
+export async function resolveNugetPackage(
+  feedIndex: string,
+  id: string,
+  version: string,
+  o: HttpOptions & RetryOptions,
+): Promise<ResolvedPackage> {
   const index = await getJson<ServiceIndex>(feedIndex, o);
   if (!index) throw new InherituneError('E_NOT_FOUND', `no NuGet service index at ${feedIndex}`);
   const base = resource(index, 'PackageBaseAddress/3.0.0');
@@ -44,7 +56,10 @@ export async function resolveNugetPackage(feedIndex: string, id: string, version
   const vl = version.toLowerCase();
   const versions = await getJson<{ versions?: string[] }>(`${base}${idl}/index.json`, o);
   if (!versions?.versions?.map((v) => v.toLowerCase()).includes(vl)) {
-    throw new InherituneError('E_NOT_FOUND', `${id} ${version} is not on ${feedIndex} (${base}${idl}/index.json ${versions ? `lists ${versions.versions?.slice(-5).join(', ')}` : 'does not exist'})`);
+    throw new InherituneError(
+      'E_NOT_FOUND',
+      `${id} ${version} is not on ${feedIndex} (${base}${idl}/index.json ${versions ? `lists ${versions.versions?.slice(-5).join(', ')}` : 'does not exist'})`,
+    );
   }
   const nupkgUrl = `${base}${idl}/${vl}/${idl}.${vl}.nupkg`;
   const out: ResolvedPackage = { id, version, feedIndex, nupkgUrl, hashNote: '' };
@@ -52,15 +67,24 @@ export async function resolveNugetPackage(feedIndex: string, id: string, version
   const reg = REGISTRATION_TYPES.map((t) => resource(index, t)).find(Boolean);
   if (!reg) return { ...out, hashNote: `the feed has no RegistrationsBaseUrl resource, so no package hash` };
   const leafUrl = `${reg}${idl}/${vl}.json`;
-  const leaf = await getJson<{ catalogEntry?: string | { '@id'?: string; packageHash?: string; packageHashAlgorithm?: string; packageSize?: number } }>(leafUrl, o);
+  const leaf = await getJson<{
+    catalogEntry?: string | { '@id'?: string; packageHash?: string; packageHashAlgorithm?: string; packageSize?: number };
+  }>(leafUrl, o);
   if (!leaf?.catalogEntry) return { ...out, hashNote: `${leafUrl} has no catalogEntry, so no package hash` };
   let catalog = typeof leaf.catalogEntry === 'object' ? leaf.catalogEntry : undefined;
   const catalogUrl = typeof leaf.catalogEntry === 'string' ? leaf.catalogEntry : leaf.catalogEntry['@id'];
   if (!catalog?.packageHash && catalogUrl) catalog = await getJson(catalogUrl, o);
   if (!catalog?.packageHash) return { ...out, hashNote: `the catalog entry ${catalogUrl ?? leafUrl} has no packageHash` };
-  const algo = String(catalog.packageHashAlgorithm ?? 'SHA512').toUpperCase().replace('-', '');
+  const algo = String(catalog.packageHashAlgorithm ?? 'SHA512')
+    .toUpperCase()
+    .replace('-', '');
   if (algo !== 'SHA512') return { ...out, hashNote: `the catalog's packageHashAlgorithm is ${catalog.packageHashAlgorithm}, not SHA512` };
-  return { ...out, sha512: catalog.packageHash, size: typeof catalog.packageSize === 'number' ? catalog.packageSize : undefined, hashNote: `SHA-512 from ${catalogUrl ?? leafUrl}` };
+  return {
+    ...out,
+    sha512: catalog.packageHash,
+    size: typeof catalog.packageSize === 'number' ? catalog.packageSize : undefined,
+    hashNote: `SHA-512 from ${catalogUrl ?? leafUrl}`,
+  };
 }
 
 /** Normalise a SHA-512 given as base64 (nuget.org's form) or hex, to base64; undefined if it is neither. */

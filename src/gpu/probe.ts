@@ -14,7 +14,12 @@ export function tinyAddModel(): Uint8Array {
     irVersion: 8,
     producerName: 'inheritune-gpu-check',
     opsetImport: [{ domain: '', version: 17 }],
-    graph: { name: 'add', node: [{ opType: 'Add', input: ['a', 'b'], output: ['c'], name: 'add' }], input: [vi('a'), vi('b')], output: [vi('c')] },
+    graph: {
+      name: 'add',
+      node: [{ opType: 'Add', input: ['a', 'b'], output: ['c'], name: 'add' }],
+      input: [vi('a'), vi('b')],
+      output: [vi('c')],
+    },
   }).finish();
 }
 
@@ -65,15 +70,19 @@ export function firstLine(msg: string): string {
 export function probeHint(ep: ProbeEp, error: string, stderr: string): string | undefined {
   const all = `${error}\n${stderr}`;
   if (ep === 'webgpu') {
-    if (/libvulkan\.so\.1/.test(all)) return 'WebGPU on Linux runs on Vulkan: install the Vulkan loader (`sudo apt install libvulkan1`) and your GPU\'s Vulkan driver (NVIDIA: part of the driver; in a container add `graphics` to NVIDIA_DRIVER_CAPABILITIES; Mesa: `mesa-vulkan-drivers`).';
-    if (/No supported adapters|Failed to get a WebGPU adapter/i.test(all)) return 'Vulkan loads but offers no GPU: install the GPU\'s Vulkan driver (NVIDIA: the ICD file nvidia_icd.json comes with the driver; in a container add `graphics` to NVIDIA_DRIVER_CAPABILITIES), then check with `vulkaninfo --summary`.';
+    if (/libvulkan\.so\.1/.test(all))
+      return "WebGPU on Linux runs on Vulkan: install the Vulkan loader (`sudo apt install libvulkan1`) and your GPU's Vulkan driver (NVIDIA: part of the driver; in a container add `graphics` to NVIDIA_DRIVER_CAPABILITIES; Mesa: `mesa-vulkan-drivers`).";
+    if (/No supported adapters|Failed to get a WebGPU adapter/i.test(all))
+      return "Vulkan loads but offers no GPU: install the GPU's Vulkan driver (NVIDIA: the ICD file nvidia_icd.json comes with the driver; in a container add `graphics` to NVIDIA_DRIVER_CAPABILITIES), then check with `vulkaninfo --summary`.";
   }
   if (ep === 'cuda') {
     const lib = /(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(all)?.[1];
     if (lib && /providers_(shared|cuda)/.test(lib)) return 'the CUDA EP files are not installed: run `inheritune install-gpu`.';
     if (lib) return `${lib} is missing: see the library list above for how to install it.`;
-    if (/CUDA driver version is insufficient|cudaErrorInsufficientDriver/i.test(all)) return 'the NVIDIA driver is too old for CUDA 12: update it.';
-    if (/no CUDA-capable device|cudaErrorNoDevice/i.test(all)) return 'no CUDA GPU is visible (in a container: --gpus all; check CUDA_VISIBLE_DEVICES).';
+    if (/CUDA driver version is insufficient|cudaErrorInsufficientDriver/i.test(all))
+      return 'the NVIDIA driver is too old for CUDA 12: update it.';
+    if (/no CUDA-capable device|cudaErrorNoDevice/i.test(all))
+      return 'no CUDA GPU is visible (in a container: --gpus all; check CUDA_VISIBLE_DEVICES).';
   }
   return undefined;
 }
@@ -111,9 +120,17 @@ export function probeEp(ep: ProbeEp, o: ProbeOptions): Promise<EpProbe> {
     const done = (r: Omit<EpProbe, 'ep' | 'ms'>) => {
       clearTimeout(timer);
       const stderr = err.replace(/\x1b\[[0-9;]*m/g, '').trim();
-      resolve({ ep, ms: Date.now() - t0, ...r, ...(stderr ? { stderr } : {}), ...(r.ok ? {} : { hint: probeHint(ep, r.error ?? '', stderr) }) });
+      resolve({
+        ep,
+        ms: Date.now() - t0,
+        ...r,
+        ...(stderr ? { stderr } : {}),
+        ...(r.ok ? {} : { hint: probeHint(ep, r.error ?? '', stderr) }),
+      });
     };
-    child.on('error', (e) => done({ ok: false, error: o.signal?.aborted ? 'cancelled' : `cannot start ${o.execPath ?? process.execPath}: ${e.message}` }));
+    child.on('error', (e) =>
+      done({ ok: false, error: o.signal?.aborted ? 'cancelled' : `cannot start ${o.execPath ?? process.execPath}: ${e.message}` }),
+    );
     child.on('close', (code, signal) => {
       const line = out.split('\n').find((l) => l.startsWith('@@probe '));
       if (line) {
@@ -121,7 +138,12 @@ export function probeEp(ep: ProbeEp, o: ProbeOptions): Promise<EpProbe> {
         return done(r.ok ? { ok: true } : { ok: false, error: firstLine(r.error ?? 'unknown error') });
       }
       if (timedOut) return done({ ok: false, error: `no answer within ${timeoutMs / 1000} s (the driver may hang while initialising)` });
-      done({ ok: false, error: signal ? `the probe process crashed (${signal}) while creating the ${ep} session` : `the probe process exited with code ${code} without an answer` });
+      done({
+        ok: false,
+        error: signal
+          ? `the probe process crashed (${signal}) while creating the ${ep} session`
+          : `the probe process exited with code ${code} without an answer`,
+      });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(Buffer.from(tinyAddModel()).toString('base64'));

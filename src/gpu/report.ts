@@ -5,7 +5,16 @@
 import * as path from 'node:path';
 import { checkCudaRequirements, CudaRequirements, cudaLibsFromNeeded, nodeSystemIo, SystemIo } from './check';
 import { readElfDynamicFile } from './elf';
-import { CUDA_PROVIDER_LIB, CudaEpSpec, CudaInstallState, cudaInstallState, loadCudaEpSpec, ortBinDir, ortPackageDir, verifyCudaInstall } from './metadata';
+import {
+  CUDA_PROVIDER_LIB,
+  CudaEpSpec,
+  CudaInstallState,
+  cudaInstallState,
+  loadCudaEpSpec,
+  ortBinDir,
+  ortPackageDir,
+  verifyCudaInstall,
+} from './metadata';
 import { EpProbe, probeEp } from './probe';
 
 export type GpuLabel = 'CUDA EP ready' | 'WebGPU' | 'CPU only';
@@ -27,10 +36,18 @@ export function summarizeStatus(install: GpuCheckReport['install'], req: CudaReq
   const cuda = probes.find((p) => p.ep === 'cuda');
   const webgpu = probes.find((p) => p.ep === 'webgpu');
   if (install.state === 'installed' && req.ok && (!cuda || cuda.ok)) {
-    return { label: 'CUDA EP ready', best: 'cuda', summary: `CUDA EP ready${req.driver.gpus.length ? ` on ${req.driver.gpus.join(', ')}` : ''} (driver ${req.driver.version})` };
+    return {
+      label: 'CUDA EP ready',
+      best: 'cuda',
+      summary: `CUDA EP ready${req.driver.gpus.length ? ` on ${req.driver.gpus.join(', ')}` : ''} (driver ${req.driver.version})`,
+    };
   }
   const whyNotCuda =
-    install.state !== 'installed' ? install.reason : !req.ok ? `CUDA needs: ${[...(req.driver.ok ? [] : ['an NVIDIA driver']), ...req.missing].join(', ')}` : `CUDA session failed: ${cuda?.error}`;
+    install.state !== 'installed'
+      ? install.reason
+      : !req.ok
+        ? `CUDA needs: ${[...(req.driver.ok ? [] : ['an NVIDIA driver']), ...req.missing].join(', ')}`
+        : `CUDA session failed: ${cuda?.error}`;
   if (webgpu?.ok) return { label: 'WebGPU', best: 'webgpu', summary: `WebGPU works; ${whyNotCuda}` };
   return { label: 'CPU only', best: 'cpu', summary: `CPU only: ${whyNotCuda}; WebGPU: ${webgpu ? webgpu.error : 'not tried'}` };
 }
@@ -77,7 +94,8 @@ export async function runGpuCheck(o: GpuCheckOptions = {}): Promise<GpuCheckRepo
   const probes: EpProbe[] = [];
   if (o.probe !== false && ortDir) {
     probes.push(await probeEp('webgpu', { ortDir, execPath: o.execPath, signal: o.signal }));
-    if (install.state === 'installed' && requirements.ok) probes.push(await probeEp('cuda', { ortDir, execPath: o.execPath, signal: o.signal }));
+    if (install.state === 'installed' && requirements.ok)
+      probes.push(await probeEp('cuda', { ortDir, execPath: o.execPath, signal: o.signal }));
   }
   return {
     platform,
@@ -104,9 +122,13 @@ export function gpuCheckText(r: GpuCheckReport): string {
   if (q.supported) {
     L.push('');
     L.push(`CUDA execution provider needs (${q.listSource}):`);
-    L.push(`  ${mark(q.driver.ok).padEnd(7)} NVIDIA driver${q.driver.version ? ` ${q.driver.version} (${q.driver.source})` : ''}${q.driver.gpus.length ? `, ${q.driver.gpus.join(', ')}` : ''}${q.driver.problem ? `: ${q.driver.problem}` : ''}`);
+    L.push(
+      `  ${mark(q.driver.ok).padEnd(7)} NVIDIA driver${q.driver.version ? ` ${q.driver.version} (${q.driver.source})` : ''}${q.driver.gpus.length ? `, ${q.driver.gpus.join(', ')}` : ''}${q.driver.problem ? `: ${q.driver.problem}` : ''}`,
+    );
     for (const l of q.libs) {
-      L.push(`  ${mark(l.loadable).padEnd(7)} ${l.soname.padEnd(20)} ${l.what}${l.loadable ? ` — ${l.path} (${l.via})` : l.elsewhere.length ? ` — not on the loader's path; found at ${l.elsewhere.join(', ')}` : ''}`);
+      L.push(
+        `  ${mark(l.loadable).padEnd(7)} ${l.soname.padEnd(20)} ${l.what}${l.loadable ? ` — ${l.path} (${l.via})` : l.elsewhere.length ? ` — not on the loader's path; found at ${l.elsewhere.join(', ')}` : ''}`,
+      );
     }
     if (q.fixes.length) {
       L.push('');

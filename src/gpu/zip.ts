@@ -30,13 +30,18 @@ export interface OpenZip {
 }
 
 function badZip(file: string, e: unknown): InherituneError {
-  return new InherituneError('E_INPUT', `${file} is not a readable .nupkg (zip): ${(e as Error).message}; download it again`, { kind: 'integrity', file });
+  return new InherituneError('E_INPUT', `${file} is not a readable .nupkg (zip): ${(e as Error).message}; download it again`, {
+    kind: 'integrity',
+    file,
+  });
 }
 
 /** Open a zip and read its central directory. */
 export async function openZip(file: string): Promise<OpenZip> {
   const zf = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, z) => (err ? reject(badZip(file, err)) : resolve(z))),
+    yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true }, (err, z) =>
+      err ? reject(badZip(file, err)) : resolve(z),
+    ),
   );
   const raw = new Map<string, yauzl.Entry>();
   try {
@@ -106,9 +111,22 @@ export interface ExtractedFile {
  * Stream one entry to `dest` (created exclusively), checking size and CRC-32 against the central directory, and
  * fsync it. On any failure `dest` is removed.
  */
-export async function extractEntry(zip: OpenZip, entry: ZipEntryInfo, dest: string, o: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<ExtractedFile> {
-  if (entry.encrypted) throw new InherituneError('E_INPUT', `${entry.fileName} in the package is encrypted; this is not an official package`, { kind: 'integrity' });
-  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new InherituneError('E_INPUT', `${entry.fileName} uses zip compression method ${entry.compressionMethod} (only stored and deflate are supported)`, { kind: 'integrity' });
+export async function extractEntry(
+  zip: OpenZip,
+  entry: ZipEntryInfo,
+  dest: string,
+  o: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): Promise<ExtractedFile> {
+  if (entry.encrypted)
+    throw new InherituneError('E_INPUT', `${entry.fileName} in the package is encrypted; this is not an official package`, {
+      kind: 'integrity',
+    });
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
+    throw new InherituneError(
+      'E_INPUT',
+      `${entry.fileName} uses zip compression method ${entry.compressionMethod} (only stored and deflate are supported)`,
+      { kind: 'integrity' },
+    );
   let crc = 0;
   let size = 0;
   const sha = createHash('sha256');
@@ -135,7 +153,11 @@ export async function extractEntry(zip: OpenZip, entry: ZipEntryInfo, dest: stri
     fs.rmSync(dest, { force: true });
     if (o.signal?.aborted) throw cancelled();
     if (e instanceof InherituneError) throw e;
-    throw new InherituneError('E_INPUT', `cannot extract ${entry.fileName}: ${(e as Error).message}; the package is damaged, download it again`, { kind: 'integrity' });
+    throw new InherituneError(
+      'E_INPUT',
+      `cannot extract ${entry.fileName}: ${(e as Error).message}; the package is damaged, download it again`,
+      { kind: 'integrity' },
+    );
   }
   if (size !== entry.uncompressedSize || crc !== entry.crc32) {
     fs.rmSync(dest, { force: true });

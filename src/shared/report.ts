@@ -159,7 +159,8 @@ export function explainSuggestion(layers: { index: number; lazy: boolean }[], nu
   let because: string;
   if (useTail) because = `every layer from ${tailStart} on is lazy`;
   else if (tailStart === 0) because = `every layer is lazy, so there is no lazy tail to cut: half the depth, as the paper's default`;
-  else if (!last || last.index !== numLayers - 1) because = `the report stops before the last layer, so it cannot show a lazy tail: half the depth, as the paper's default`;
+  else if (!last || last.index !== numLayers - 1)
+    because = `the report stops before the last layer, so it cannot show a lazy tail: half the depth, as the paper's default`;
   else because = `no lazy tail (layer ${numLayers - 1} is not lazy): half the depth, as the paper's default`;
   const alternatives: { n: number; label: string }[] = [];
   const add = (m: number, label: string) => {
@@ -173,7 +174,15 @@ export function explainSuggestion(layers: { index: number; lazy: boolean }[], nu
     while (j > 0 && lazy[j - 1] === lazy[j] - 1) j--;
     add(lazy[j], `before the last lazy run (${lazy[j]}${lazy[lazy.length - 1] !== lazy[j] ? `–${lazy[lazy.length - 1]}` : ''})`);
   }
-  return { n, rule: useTail ? 'lazy-tail' : 'half-depth', because, tailStart, lazyLayers: lazy, lazyBelowN: lazy.filter((i) => i < n), alternatives };
+  return {
+    n,
+    rule: useTail ? 'lazy-tail' : 'half-depth',
+    because,
+    tailStart,
+    lazyLayers: lazy,
+    lazyBelowN: lazy.filter((i) => i < n),
+    alternatives,
+  };
 }
 
 /** suggestedN per the definition above (exported so the webview and the CLI agree). */

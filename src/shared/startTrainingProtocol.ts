@@ -77,7 +77,12 @@ export function dataTokens(d: DataInfo | undefined): number | undefined {
 export function defaultsFor(init: Pick<FormInit, 'device'>, ref: RefInfo | undefined, data: DataInfo | undefined): RunDefaults | undefined {
   if (!ref || ref.error) return undefined;
   const tokens = dataTokens(data);
-  return runDefaults({ device: init.device, numLayers: ref.numLayers, context: ref.context, dataBytes: tokens !== undefined ? tokens * 4 : undefined });
+  return runDefaults({
+    device: init.device,
+    numLayers: ref.numLayers,
+    context: ref.context,
+    dataBytes: tokens !== undefined ? tokens * 4 : undefined,
+  });
 }
 
 export interface FormCheck {
@@ -90,13 +95,25 @@ export interface FormCheck {
   estimate?: string;
 }
 
-const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e4 ? `${Math.round(n / 1e3)} K` : String(Math.round(n)));
+const fmt = (n: number) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(1)} B`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(1)} M`
+      : n >= 1e4
+        ? `${Math.round(n / 1e3)} K`
+        : String(Math.round(n));
 
 /**
  * Validate every field (the same rules as tasks.json and `inheritune train`, plus what the reference and the data
  * allow) and estimate the work: tokens per step and per round, and how a round compares with the data.
  */
-export function checkForm(f: FormFields, ref: RefInfo | undefined, data: DataInfo | undefined, defaults: RunDefaults | undefined): FormCheck {
+export function checkForm(
+  f: FormFields,
+  ref: RefInfo | undefined,
+  data: DataInfo | undefined,
+  defaults: RunDefaults | undefined,
+): FormCheck {
   const errors: FormCheck['errors'] = {};
   const notes: FormCheck['notes'] = {};
   if (!f.ref.trim()) errors.ref = 'Choose the reference checkpoint folder';
@@ -117,9 +134,11 @@ export function checkForm(f: FormFields, ref: RefInfo | undefined, data: DataInf
   const num = (k: TrainerOptionKey, d: number | undefined) => (typeof values[k] === 'number' ? (values[k] as number) : d);
   const k = ref && !ref.error ? ref.numLayers : undefined;
   const layers = num('layers', defaults?.layers);
-  if (k !== undefined && layers !== undefined && layers > k && !errors.layers) errors.layers = `n must be at most the reference's ${k} layers`;
+  if (k !== undefined && layers !== undefined && layers > k && !errors.layers)
+    errors.layers = `n must be at most the reference's ${k} layers`;
   const seqLen = num('seqLen', defaults?.seqLen);
-  if (ref && !ref.error && seqLen !== undefined && seqLen > ref.context && !errors.seqLen) errors.seqLen = `sequence length must be at most the reference's context (${ref.context})`;
+  if (ref && !ref.error && seqLen !== undefined && seqLen > ref.context && !errors.seqLen)
+    errors.seqLen = `sequence length must be at most the reference's context (${ref.context})`;
   const tokens = dataTokens(data);
   const valFraction = num('valFraction', 0.1)!;
   if (tokens !== undefined && seqLen !== undefined && !errors.seqLen) {
@@ -133,7 +152,8 @@ export function checkForm(f: FormFields, ref: RefInfo | undefined, data: DataInf
   const accum = num('gradAccum', defaults?.gradAccum ?? 1)!;
   const steps = num('stepsPerRound', defaults?.stepsPerRound ?? 1000)!;
   const warm = num('warmupSteps', undefined);
-  if (warm !== undefined && steps > 0 && warm > steps && !errors.warmupSteps) notes.warmupSteps = `longer than a round: the trainer uses ${Math.floor(steps / 10)} (a tenth of it)`;
+  if (warm !== undefined && steps > 0 && warm > steps && !errors.warmupSteps)
+    notes.warmupSteps = `longer than a round: the trainer uses ${Math.floor(steps / 10)} (a tenth of it)`;
   let estimate: string | undefined;
   if (seqLen !== undefined && Number.isFinite(devices)) {
     const perStep = tokensPerStep({ batchSize: batch, gradAccum: accum, seqLen, devices });

@@ -50,23 +50,68 @@ export type TrainerOptionKey =
 export const TRAINER_OPTIONS: readonly TrainerOption[] = [
   { key: 'layers', flag: '--layers', rule: { kind: 'whole', min: 1 }, help: 'n: layers of the first round (default floor(k/2))' },
   { key: 'growBy', flag: '--grow-by', rule: { kind: 'whole', min: 1 }, help: 'G: layers added per growth (default 1)' },
-  { key: 'growMode', flag: '--grow-mode', rule: { kind: 'choice', choices: GROW_MODES }, help: 'reinherit: a fresh model from the reference each round; extend: keep the trained blocks, append reference blocks' },
-  { key: 'init', flag: '--init', rule: { kind: 'choice', choices: INIT_MODES }, help: 'inherit (Inheritune), or a baseline: random (same size, from scratch), scratch-full (full depth, from scratch), hybrid-stack (reference blocks 0..n/2-1 stacked to n), half-width (full depth at half the width, from the reference), kd (logit distillation), kd-distilbert (DistilBERT-style distillation, every other reference layer)' },
+  {
+    key: 'growMode',
+    flag: '--grow-mode',
+    rule: { kind: 'choice', choices: GROW_MODES },
+    help: 'reinherit: a fresh model from the reference each round; extend: keep the trained blocks, append reference blocks',
+  },
+  {
+    key: 'init',
+    flag: '--init',
+    rule: { kind: 'choice', choices: INIT_MODES },
+    help: 'inherit (Inheritune), or a baseline: random (same size, from scratch), scratch-full (full depth, from scratch), hybrid-stack (reference blocks 0..n/2-1 stacked to n), half-width (full depth at half the width, from the reference), kd (logit distillation), kd-distilbert (DistilBERT-style distillation, every other reference layer)',
+  },
   { key: 'stepsPerRound', flag: '--steps-per-round', rule: { kind: 'whole', min: 0 }, help: 'T: optimizer steps per round (default 1000)' },
   { key: 'maxRounds', flag: '--max-rounds', rule: { kind: 'whole', min: 1 }, help: 'at most this many rounds (default 5)' },
-  { key: 'targetValLoss', flag: '--target-val-loss', rule: { kind: 'number', min: 0, exclusiveMin: true }, help: "stop growing at this val loss (default: the reference's own)" },
+  {
+    key: 'targetValLoss',
+    flag: '--target-val-loss',
+    rule: { kind: 'number', min: 0, exclusiveMin: true },
+    help: "stop growing at this val loss (default: the reference's own)",
+  },
   { key: 'seqLen', flag: '--seq-len', rule: { kind: 'whole', min: 1 }, help: 'tokens per sequence (default min(1024, context))' },
   { key: 'batchSize', flag: '--batch-size', rule: { kind: 'whole', min: 1 }, help: 'sequences per micro-batch per device (default 12)' },
   { key: 'gradAccum', flag: '--grad-accum', rule: { kind: 'whole', min: 1 }, help: 'micro-batches per optimizer step (default 1)' },
   { key: 'lr', flag: '--lr', rule: { kind: 'number', min: 0, exclusiveMin: true, max: 1 }, help: 'peak learning rate (default 6e-4)' },
-  { key: 'warmupSteps', flag: '--warmup-steps', rule: { kind: 'whole', min: 0 }, help: 'warmup steps, restarted every round (default a tenth of the round, at most 100)' },
-  { key: 'evalInterval', flag: '--eval-interval', rule: { kind: 'whole', min: 0 }, help: 'evaluate every this many steps of a round, 0: only at round start and end (default 250)' },
+  {
+    key: 'warmupSteps',
+    flag: '--warmup-steps',
+    rule: { kind: 'whole', min: 0 },
+    help: 'warmup steps, restarted every round (default a tenth of the round, at most 100)',
+  },
+  {
+    key: 'evalInterval',
+    flag: '--eval-interval',
+    rule: { kind: 'whole', min: 0 },
+    help: 'evaluate every this many steps of a round, 0: only at round start and end (default 250)',
+  },
   { key: 'evalIters', flag: '--eval-iters', rule: { kind: 'whole', min: 1 }, help: 'eval batches per split (default 50)' },
-  { key: 'valFraction', flag: '--val-fraction', rule: { kind: 'number', min: 0, exclusiveMin: true, max: 1, exclusiveMax: true }, help: "text data: each file's share of tokens kept for validation (default 0.1)" },
+  {
+    key: 'valFraction',
+    flag: '--val-fraction',
+    rule: { kind: 'number', min: 0, exclusiveMin: true, max: 1, exclusiveMax: true },
+    help: "text data: each file's share of tokens kept for validation (default 0.1)",
+  },
   { key: 'preset', flag: '--preset', rule: { kind: 'text' }, help: 'surgery preset of `inheritune inherit` (default paper)' },
-  { key: 'strategy', flag: '--strategy', rule: { kind: 'choice', choices: STRATEGIES }, help: 'several processes: ddp replicates the model, fsdp shards it (torch 2.x; default ddp)' },
-  { key: 'kdTemperature', flag: '--kd-temperature', rule: { kind: 'number', min: 0, exclusiveMin: true }, help: 'kd, kd-distilbert: softmax temperature of the soft targets (default 2)' },
-  { key: 'kdAlpha', flag: '--kd-alpha', rule: { kind: 'number', min: 0, max: 1 }, help: 'kd, kd-distilbert: weight of the soft-target loss against the LM loss (default 0.5)' },
+  {
+    key: 'strategy',
+    flag: '--strategy',
+    rule: { kind: 'choice', choices: STRATEGIES },
+    help: 'several processes: ddp replicates the model, fsdp shards it (torch 2.x; default ddp)',
+  },
+  {
+    key: 'kdTemperature',
+    flag: '--kd-temperature',
+    rule: { kind: 'number', min: 0, exclusiveMin: true },
+    help: 'kd, kd-distilbert: softmax temperature of the soft targets (default 2)',
+  },
+  {
+    key: 'kdAlpha',
+    flag: '--kd-alpha',
+    rule: { kind: 'number', min: 0, max: 1 },
+    help: 'kd, kd-distilbert: weight of the soft-target loss against the LM loss (default 0.5)',
+  },
 ];
 
 export function optionByKey(key: TrainerOptionKey): TrainerOption {
@@ -80,7 +125,9 @@ export function optionProblem(o: TrainerOption, value: unknown): string | undefi
     case 'whole': {
       const ok = typeof value === 'number' && Number.isInteger(value) && value >= r.min && (r.max === undefined || value <= r.max);
       if (ok) return undefined;
-      return r.max === undefined ? `${o.flag} must be a whole number ≥ ${r.min} (got ${String(value)})` : `${o.flag} must be a whole number from ${r.min} to ${r.max} (got ${String(value)})`;
+      return r.max === undefined
+        ? `${o.flag} must be a whole number ≥ ${r.min} (got ${String(value)})`
+        : `${o.flag} must be a whole number from ${r.min} to ${r.max} (got ${String(value)})`;
     }
     case 'number': {
       const n = value as number;
@@ -95,9 +142,13 @@ export function optionProblem(o: TrainerOption, value: unknown): string | undefi
       return `${o.flag} must be a number ${lo}${hi} (got ${String(value)})`;
     }
     case 'choice':
-      return typeof value === 'string' && r.choices.includes(value) ? undefined : `${o.flag} must be one of ${r.choices.join(', ')} (got ${String(value)})`;
+      return typeof value === 'string' && r.choices.includes(value)
+        ? undefined
+        : `${o.flag} must be one of ${r.choices.join(', ')} (got ${String(value)})`;
     case 'text':
-      return typeof value === 'string' && value.trim() && !value.startsWith('-') ? undefined : `${o.flag} must be a non-empty word (got ${String(value)})`;
+      return typeof value === 'string' && value.trim() && !value.startsWith('-')
+        ? undefined
+        : `${o.flag} must be a non-empty word (got ${String(value)})`;
   }
 }
 
@@ -105,7 +156,8 @@ export function optionProblem(o: TrainerOption, value: unknown): string | undefi
 export function parseOption(o: TrainerOption, raw: string): { value?: string | number; problem?: string } {
   const v = raw.trim();
   if (!v) return {};
-  const value = o.rule.kind === 'whole' || o.rule.kind === 'number' ? (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v) ? Number(v) : NaN) : v;
+  const value =
+    o.rule.kind === 'whole' || o.rule.kind === 'number' ? (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v) ? Number(v) : NaN) : v;
   const problem = optionProblem(o, value);
   return problem ? { problem } : { value };
 }
@@ -158,7 +210,31 @@ export function runDefaults(i: DefaultsInput): RunDefaults {
     return s;
   };
   if (i.device === 'cuda') {
-    return { layers, growBy: 1, stepsPerRound: 1000, maxRounds: 5, seqLen: fit(1024), batchSize: 12, gradAccum: 1, lr: 6e-4, warmupSteps: 100, evalInterval: 250, evalIters: 50 };
+    return {
+      layers,
+      growBy: 1,
+      stepsPerRound: 1000,
+      maxRounds: 5,
+      seqLen: fit(1024),
+      batchSize: 12,
+      gradAccum: 1,
+      lr: 6e-4,
+      warmupSteps: 100,
+      evalInterval: 250,
+      evalIters: 50,
+    };
   }
-  return { layers, growBy: 1, stepsPerRound: 100, maxRounds: 3, seqLen: fit(128), batchSize: 8, gradAccum: 1, lr: 1e-3, warmupSteps: 10, evalInterval: 50, evalIters: 4 };
+  return {
+    layers,
+    growBy: 1,
+    stepsPerRound: 100,
+    maxRounds: 3,
+    seqLen: fit(128),
+    batchSize: 8,
+    gradAccum: 1,
+    lr: 1e-3,
+    warmupSteps: 10,
+    evalInterval: 50,
+    evalIters: 4,
+  };
 }

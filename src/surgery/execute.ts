@@ -33,13 +33,28 @@ export function provenanceMetadata(plan: SurgeryPlan): Record<string, string> {
  * The bytes of a row-major slice of a stored tensor: `ranges[a]` are the [start, length) runs kept on axis a. Reads
  * one run of the last axis at a time (a row of a weight matrix at most), so memory is the output tensor only.
  */
-export async function readSlice(file: string, begin: number, end: number, shape: number[], ranges: AxisRanges, elemBytes: number, tensor: string): Promise<Uint8Array> {
+export async function readSlice(
+  file: string,
+  begin: number,
+  end: number,
+  shape: number[],
+  ranges: AxisRanges,
+  elemBytes: number,
+  tensor: string,
+): Promise<Uint8Array> {
   const numel = shape.reduce((a, b) => a * b, 1);
-  if (end - begin !== numel * elemBytes) throw new InherituneError('E_TENSOR', `${file}: tensor ${tensor} has ${end - begin} bytes, its shape [${shape}] needs ${numel * elemBytes}`, { file, tensor });
+  if (end - begin !== numel * elemBytes)
+    throw new InherituneError(
+      'E_TENSOR',
+      `${file}: tensor ${tensor} has ${end - begin} bytes, its shape [${shape}] needs ${numel * elemBytes}`,
+      { file, tensor },
+    );
   ranges.forEach((rs, a) => {
     for (const [s, n] of rs) {
       if (!(Number.isInteger(s) && Number.isInteger(n) && s >= 0 && n >= 0 && s + n <= shape[a])) {
-        throw new InherituneError('E_TENSOR', `internal: slice ${s}:${s + n} of axis ${a} is outside tensor ${tensor} [${shape}]`, { tensor });
+        throw new InherituneError('E_TENSOR', `internal: slice ${s}:${s + n} of axis ${a} is outside tensor ${tensor} [${shape}]`, {
+          tensor,
+        });
       }
     }
   });
@@ -78,17 +93,43 @@ export function writeEntries(plan: SurgeryPlan): WriteEntry[] {
       byteLength: e.byteLength,
       source:
         src.kind === 'copy' && src.transform
-          ? { kind: 'bytes', produce: () => readTensorBytes({ name: src.tensor, dtype: e.dtype, shape: e.shape, file: src.file, begin: src.begin, end: src.end, transform: src.transform }) }
-          : src.kind === 'copy' && src.stored
-          ? { kind: 'chunks', produce: () => decodedPieces(src.stored!, src.file, src.begin, src.end, e.dtype) }
-          : src.kind === 'copy'
-          ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
-          : src.kind === 'slice'
-            ? { kind: 'bytes', produce: () => readSlice(src.file, src.begin, src.end, src.shape, src.ranges, DTYPE_BYTES[e.dtype], src.tensor) }
-            : {
+          ? {
               kind: 'bytes',
-              produce: () => fromFloat32(e.dtype, initValues(src.init, e.shape.reduce((a, b) => a * b, 1), src.std, plan.numLayers, plan.seed, e.name)),
-            },
+              produce: () =>
+                readTensorBytes({
+                  name: src.tensor,
+                  dtype: e.dtype,
+                  shape: e.shape,
+                  file: src.file,
+                  begin: src.begin,
+                  end: src.end,
+                  transform: src.transform,
+                }),
+            }
+          : src.kind === 'copy' && src.stored
+            ? { kind: 'chunks', produce: () => decodedPieces(src.stored!, src.file, src.begin, src.end, e.dtype) }
+            : src.kind === 'copy'
+              ? { kind: 'range', file: src.file, begin: src.begin, end: src.end }
+              : src.kind === 'slice'
+                ? {
+                    kind: 'bytes',
+                    produce: () => readSlice(src.file, src.begin, src.end, src.shape, src.ranges, DTYPE_BYTES[e.dtype], src.tensor),
+                  }
+                : {
+                    kind: 'bytes',
+                    produce: () =>
+                      fromFloat32(
+                        e.dtype,
+                        initValues(
+                          src.init,
+                          e.shape.reduce((a, b) => a * b, 1),
+                          src.std,
+                          plan.numLayers,
+                          plan.seed,
+                          e.name,
+                        ),
+                      ),
+                  },
     };
   });
 }
@@ -107,12 +148,19 @@ async function* decodedPieces(stored: StoredTensor, file: string, begin: number,
     const step = stored.transform ? end - begin : Math.max(1, Math.floor(PIECE_BYTES / rowBytes)) * rowBytes;
     for (let pos = begin; pos < end; pos += step) {
       const raw = new Uint8Array(Math.min(step, end - pos));
-      for (let off = 0; off < raw.byteLength; ) {
+      for (let off = 0; off < raw.byteLength;) {
         const { bytesRead } = await fh.read(raw, off, raw.byteLength - off, pos + off);
-        if (bytesRead === 0) throw new InherituneError('E_IO', `${file}: ended early while reading tensor ${stored.ggufName}; the file is truncated`, { file, tensor: stored.ggufName });
+        if (bytesRead === 0)
+          throw new InherituneError('E_IO', `${file}: ended early while reading tensor ${stored.ggufName}; the file is truncated`, {
+            file,
+            tensor: stored.ggufName,
+          });
         off += bytesRead;
       }
-      yield fromFloat32(dtype, decodeStored(stored.transform ? stored : { ...stored, dims: [stored.dims[0], raw.byteLength / rowBytes] }, raw, file));
+      yield fromFloat32(
+        dtype,
+        decodeStored(stored.transform ? stored : { ...stored, dims: [stored.dims[0], raw.byteLength / rowBytes] }, raw, file),
+      );
     }
   } finally {
     await fh.close();

@@ -4,7 +4,20 @@
  * validated before anything is written, and printable for review and snapshot tests.
  */
 import * as path from 'node:path';
-import { ALL_MODULES, ArchSpec, InitKind, layerName, fullName, Module, ModelDims, Role, TensorTemplate, templateApplies, readDims, shapeOf } from '../arch/spec';
+import {
+  ALL_MODULES,
+  ArchSpec,
+  InitKind,
+  layerName,
+  fullName,
+  Module,
+  ModelDims,
+  Role,
+  TensorTemplate,
+  templateApplies,
+  readDims,
+  shapeOf,
+} from '../arch/spec';
 import { Checkpoint, expectedTensors, nameIn } from '../checkpoint/checkpoint';
 import type { StoredTensor } from '../checkpoint/ggufStored';
 import { ModelConfig } from '../checkpoint/config';
@@ -22,7 +35,16 @@ export type SurgeryOp = 'inherit' | 'grow' | 'stack' | 'init-random' | 'half-wid
 export type AxisRanges = [number, number][][];
 
 export type EntrySource =
-  | { kind: 'copy'; from: 'ref' | 'small'; tensor: string; file: string; begin: number; end: number; transform?: TensorInfo['transform']; stored?: StoredTensor }
+  | {
+      kind: 'copy';
+      from: 'ref' | 'small';
+      tensor: string;
+      file: string;
+      begin: number;
+      end: number;
+      transform?: TensorInfo['transform'];
+      stored?: StoredTensor;
+    }
   | { kind: 'slice'; from: 'ref'; tensor: string; file: string; begin: number; end: number; shape: number[]; ranges: AxisRanges }
   | { kind: 'init'; init: InitKind; std: number };
 
@@ -82,7 +104,19 @@ function copySource(ckpt: Checkpoint, from: 'ref' | 'small', name: string): { t:
   const t = ckpt.tensors.get(name)!;
   // A tensor the checkpoint does not store (a bias-free nanoGPT's biases) is all zeros: written as such.
   if (t.transform === 'zeros') return { t, source: { kind: 'init', init: 'zeros', std: 0 } };
-  return { t, source: { kind: 'copy' as const, from, tensor: name, file: t.file, begin: t.begin, end: t.end, ...(t.transform ? { transform: t.transform } : {}), ...(t.stored ? { stored: t.stored } : {}) } };
+  return {
+    t,
+    source: {
+      kind: 'copy' as const,
+      from,
+      tensor: name,
+      file: t.file,
+      begin: t.begin,
+      end: t.end,
+      ...(t.transform ? { transform: t.transform } : {}),
+      ...(t.stored ? { stored: t.stored } : {}),
+    },
+  };
 }
 
 /** Rewrite the config for the output depth: the depth key and every depth-dependent field. */
@@ -137,7 +171,9 @@ function assemble(o: AssembleOptions): SurgeryPlan {
       const srcName = nameIn(src.ckpt, t, src.layer);
       if (!src.ckpt.tensors.has(srcName)) {
         if (t.buffer) continue;
-        throw new InherituneError('E_TENSOR', `${src.ckpt.dir}: tensor ${srcName} is missing; the ${src.from} checkpoint is incomplete`, { tensor: srcName });
+        throw new InherituneError('E_TENSOR', `${src.ckpt.dir}: tensor ${srcName} is missing; the ${src.from} checkpoint is incomplete`, {
+          tensor: srcName,
+        });
       }
       const { t: info, source } = copySource(src.ckpt, src.from, srcName);
       const copy = t.buffer || (t.module !== undefined && src.modules.has(t.module));
@@ -153,7 +189,12 @@ function assemble(o: AssembleOptions): SurgeryPlan {
   });
   spec.post.forEach(prePost);
 
-  const layerMap: LayerMapItem[] = o.layers.map((l, j) => ({ out: j, from: l.from, layer: l.layer, modules: ALL_MODULES.filter((m) => l.modules.has(m)) }));
+  const layerMap: LayerMapItem[] = o.layers.map((l, j) => ({
+    out: j,
+    from: l.from,
+    layer: l.layer,
+    modules: ALL_MODULES.filter((m) => l.modules.has(m)),
+  }));
   const plan: SurgeryPlan = {
     op: o.op,
     family: spec.family,
@@ -169,7 +210,9 @@ function assemble(o: AssembleOptions): SurgeryPlan {
       op: o.op,
       family: spec.family,
       [o.baseTag]: base.gguf?.file ?? base.dir,
-      layerMap: layerMap.map((l) => `${l.out}<-${l.from}:${l.layer}${l.modules.length === ALL_MODULES.length ? '' : `[${l.modules.join('+') || 'init'}]`}`),
+      layerMap: layerMap.map(
+        (l) => `${l.out}<-${l.from}:${l.layer}${l.modules.length === ALL_MODULES.length ? '' : `[${l.modules.join('+') || 'init'}]`}`,
+      ),
       seed,
       ...o.extraProvenance,
     },
@@ -195,7 +238,11 @@ export function validatePlan(plan: SurgeryPlan, spec: ArchSpec): void {
       throw new InherituneError('E_SPEC', `plan: output tensor ${x.name} would be missing`, { tensor: x.name });
     }
     if (x.shape && x.shape.join(',') !== e.shape.join(',')) {
-      throw new InherituneError('E_CONFIG', `plan: output tensor ${x.name} would have shape [${e.shape}] but the output config implies [${x.shape}]`, { tensor: x.name });
+      throw new InherituneError(
+        'E_CONFIG',
+        `plan: output tensor ${x.name} would have shape [${e.shape}] but the output config implies [${x.shape}]`,
+        { tensor: x.name },
+      );
     }
   }
 }
@@ -209,9 +256,15 @@ export function parseModules(s: string | undefined): Set<Module> {
   if (s === undefined || s.trim() === '' || s === 'all') return new Set(ALL_MODULES);
   if (s === 'none') return new Set();
   const out = new Set<Module>();
-  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const part of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (!(ALL_MODULES as readonly string[]).includes(part)) {
-      throw new InherituneError('E_ARGS', `--modules: unknown sub-module "${part}"; use a comma list of ${ALL_MODULES.join(', ')} (or all / none)`);
+      throw new InherituneError(
+        'E_ARGS',
+        `--modules: unknown sub-module "${part}"; use a comma list of ${ALL_MODULES.join(', ')} (or all / none)`,
+      );
     }
     out.add(part as Module);
   }
@@ -240,7 +293,10 @@ export function planInherit(ref: Checkpoint, o: InheritOptions = {}): SurgeryPla
   const n = o.layers ?? Math.max(1, Math.floor(k / 2));
   checkLayers(n, k, '--layers', ref.dir);
   if ((n - 1) * stride >= k) {
-    throw new InherituneError('E_ARGS', `--layers ${n} --stride ${stride} needs block ${(n - 1) * stride}, but ${ref.dir} has ${k} layers (0..${k - 1}); use --layers ${Math.floor((k - 1) / stride) + 1} at most`);
+    throw new InherituneError(
+      'E_ARGS',
+      `--layers ${n} --stride ${stride} needs block ${(n - 1) * stride}, but ${ref.dir} has ${k} layers (0..${k - 1}); use --layers ${Math.floor((k - 1) / stride) + 1} at most`,
+    );
   }
   const preset = o.preset ?? 'paper';
   const presetSpec = ref.spec.presets[preset];
@@ -277,12 +333,18 @@ export function planInitRandom(ref: Checkpoint, o: { layers?: number; seed?: num
 
 function checkCompatible(small: Checkpoint, ref: Checkpoint): void {
   if (small.spec.family !== ref.spec.family) {
-    throw new InherituneError('E_ARGS', `${small.dir} is ${small.spec.family} but the reference ${ref.dir} is ${ref.spec.family}; grow needs the same architecture`);
+    throw new InherituneError(
+      'E_ARGS',
+      `${small.dir} is ${small.spec.family} but the reference ${ref.dir} is ${ref.spec.family}; grow needs the same architecture`,
+    );
   }
   for (const k of Object.keys(small.dims)) {
     if (k === 'numLayers') continue;
     if (small.dims[k] !== ref.dims[k]) {
-      throw new InherituneError('E_CONFIG', `${small.configPath}: ${k} = ${small.dims[k]} but the reference has ${ref.dims[k]}; grow needs the same widths`);
+      throw new InherituneError(
+        'E_CONFIG',
+        `${small.configPath}: ${k} = ${small.dims[k]} but the reference has ${ref.dims[k]}; grow needs the same widths`,
+      );
     }
   }
 }
@@ -293,7 +355,11 @@ export function planGrow(small: Checkpoint, ref: Checkpoint, add: number): Surge
   const n = small.dims.numLayers;
   const k = ref.dims.numLayers;
   if (!Number.isInteger(add) || add < 1) throw new InherituneError('E_ARGS', `--add must be a whole number ≥ 1 (got ${add})`);
-  if (n + add > k) throw new InherituneError('E_ARGS', `--add ${add}: ${n} + ${add} layers is larger than the reference (${ref.dir} has ${k} layers); use --add ${k - n} at most`);
+  if (n + add > k)
+    throw new InherituneError(
+      'E_ARGS',
+      `--add ${add}: ${n} + ${add} layers is larger than the reference (${ref.dir} has ${k} layers); use --add ${k - n} at most`,
+    );
   const all = new Set(ALL_MODULES);
   return assemble({
     op: 'grow',
@@ -351,7 +417,10 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
   const d = ref.dims;
   const odd = HALVED_DIMS.filter((k) => d[k] % 2 !== 0);
   if (odd.length) {
-    throw new InherituneError('E_ARGS', `half-width needs even sizes, but ${ref.configPath} has ${odd.map((k) => `${k} = ${d[k]}`).join(', ')}; halving would cut a head (or unit) in two`);
+    throw new InherituneError(
+      'E_ARGS',
+      `half-width needs even sizes, but ${ref.configPath} has ${odd.map((k) => `${k} = ${d[k]}`).join(', ')}; halving would cut a head (or unit) in two`,
+    );
   }
   const config: ModelConfig = { ...ref.config };
   for (const k of HALVED_DIMS) {
@@ -360,9 +429,14 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
   }
   const nd: ModelDims = readDims(spec, config, 'output config.json');
   for (const k of HALVED_DIMS) {
-    if (nd[k] * 2 !== d[k]) throw new InherituneError('E_CONFIG', `half-width: ${k} would be ${nd[k]}, not ${d[k] / 2}, from ${ref.configPath}; its size is derived from a key this tool does not halve`);
+    if (nd[k] * 2 !== d[k])
+      throw new InherituneError(
+        'E_CONFIG',
+        `half-width: ${k} would be ${nd[k]}, not ${d[k] / 2}, from ${ref.configPath}; its size is derived from a key this tool does not halve`,
+      );
   }
-  if (nd.headDim !== d.headDim) throw new InherituneError('E_CONFIG', `half-width: head_dim would change from ${d.headDim} to ${nd.headDim} (${ref.configPath})`);
+  if (nd.headDim !== d.headDim)
+    throw new InherituneError('E_CONFIG', `half-width: head_dim would change from ${d.headDim} to ${nd.headDim} (${ref.configPath})`);
   const ctx = `half-width (${spec.family})`;
   const entries: PlanEntry[] = [];
   const add = (t: TensorTemplate, srcName: string, outName: string, layer: number) => {
@@ -372,8 +446,14 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
       throw new InherituneError('E_TENSOR', `${ref.dir}: tensor ${srcName} is missing; the reference is incomplete`, { tensor: srcName });
     }
     const whole = {
-      kind: 'copy' as const, from: 'ref' as const, tensor: srcName, file: info.file, begin: info.begin, end: info.end,
-      ...(info.transform ? { transform: info.transform } : {}), ...(info.stored ? { stored: info.stored } : {}),
+      kind: 'copy' as const,
+      from: 'ref' as const,
+      tensor: srcName,
+      file: info.file,
+      begin: info.begin,
+      end: info.end,
+      ...(info.transform ? { transform: info.transform } : {}),
+      ...(info.stored ? { stored: info.stored } : {}),
     };
     const oldShape = shapeOf(t, d, ctx);
     if (!oldShape) {
@@ -381,7 +461,11 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
       return;
     }
     if (oldShape.join(',') !== info.shape.join(',')) {
-      throw new InherituneError('E_CONFIG', `${ref.dir}: tensor ${srcName} has shape [${info.shape}] but its config implies [${oldShape}]`, { tensor: srcName });
+      throw new InherituneError(
+        'E_CONFIG',
+        `${ref.dir}: tensor ${srcName} has shape [${info.shape}] but its config implies [${oldShape}]`,
+        { tensor: srcName },
+      );
     }
     const newShape = shapeOf(t, nd, ctx)!;
     const ranges: AxisRanges = oldShape.map((n, a) => leadingRuns(n, newShape[a], t.blocks?.[a] ?? 1));
@@ -402,7 +486,9 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
       shape: newShape,
       byteLength: numel * DTYPE_BYTES[info.dtype],
       layer,
-      source: same ? whole : { kind: 'slice', from: 'ref', tensor: srcName, file: info.file, begin: info.begin, end: info.end, shape: oldShape, ranges },
+      source: same
+        ? whole
+        : { kind: 'slice', from: 'ref', tensor: srcName, file: info.file, begin: info.begin, end: info.end, shape: oldShape, ranges },
     });
   };
   for (const t of spec.pre) add(t, fullName(t, t.name, ref.prefix), fullName(t, t.name, ref.prefix), -1);
@@ -414,7 +500,12 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
     }
   }
   for (const t of spec.post) add(t, fullName(t, t.name, ref.prefix), fullName(t, t.name, ref.prefix), -1);
-  const layerMap: LayerMapItem[] = Array.from({ length: d.numLayers }, (_, i) => ({ out: i, from: 'ref' as const, layer: i, modules: [...ALL_MODULES] }));
+  const layerMap: LayerMapItem[] = Array.from({ length: d.numLayers }, (_, i) => ({
+    out: i,
+    from: 'ref' as const,
+    layer: i,
+    modules: [...ALL_MODULES],
+  }));
   const plan: SurgeryPlan = {
     op: 'half-width',
     family: spec.family,

@@ -54,8 +54,10 @@ export async function pythonExtensionInterpreters(): Promise<{ path: string; lab
   if (!api) return [];
   const out: { path: string; label: string }[] = [];
   for (const env of api.environments.known) {
-    const exe = env.executable?.uri?.fsPath ?? (await api.environments.resolveEnvironment(env).catch(() => undefined))?.executable?.uri?.fsPath;
-    if (exe && !out.some((o) => o.path === exe)) out.push({ path: exe, label: env.environment?.name ?? env.environment?.folderUri?.fsPath.split(/[\\/]/).pop() ?? exe });
+    const exe =
+      env.executable?.uri?.fsPath ?? (await api.environments.resolveEnvironment(env).catch(() => undefined))?.executable?.uri?.fsPath;
+    if (exe && !out.some((o) => o.path === exe))
+      out.push({ path: exe, label: env.environment?.name ?? env.environment?.folderUri?.fsPath.split(/[\\/]/).pop() ?? exe });
   }
   return out;
 }

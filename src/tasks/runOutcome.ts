@@ -41,7 +41,13 @@ export async function notifyRunOutcome(outDir: string, startedAt: number, exitCo
       await fs.stat(weights);
       await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(weights), 'inheritune.safetensorsViewer');
     } catch {
-      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path.join(ckpt, 'model.safetensors.index.json')), 'inheritune.safetensorsIndexViewer').then(undefined, () => undefined);
+      await vscode.commands
+        .executeCommand(
+          'vscode.openWith',
+          vscode.Uri.file(path.join(ckpt, 'model.safetensors.index.json')),
+          'inheritune.safetensorsIndexViewer',
+        )
+        .then(undefined, () => undefined);
     }
   } else if (c === ANALYZE && ckpt) {
     await vscode.commands.executeCommand('inheritune.analyzeAttention', vscode.Uri.file(ckpt));

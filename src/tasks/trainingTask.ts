@@ -35,7 +35,13 @@ export function resolveDefPath(p: string, folder: vscode.WorkspaceFolder | undef
 }
 
 /** The task for a definition; `python` (already resolved) is used when the definition does not pin one. */
-export async function createTrainingTask(extensionUri: vscode.Uri, def: TrainingTaskDefinition, scope: vscode.Task['scope'], name?: string, python?: string): Promise<vscode.Task> {
+export async function createTrainingTask(
+  extensionUri: vscode.Uri,
+  def: TrainingTaskDefinition,
+  scope: vscode.Task['scope'],
+  name?: string,
+  python?: string,
+): Promise<vscode.Task> {
   validateSpec(def);
   const folder = folderOf(scope);
   python = def.python || python || (await resolvePython(folder?.uri)).python;
@@ -98,7 +104,11 @@ export class TrainingTaskProvider implements vscode.TaskProvider {
  * The definition of this task in the folder's tasks.json, as the file is now: the `inheritune` entry with its label
  * (VS Code may hand the name as `inheritune: <label>`), else the only entry with the same reference checkpoint.
  */
-async function currentDefinition(folder: vscode.WorkspaceFolder, name: string, given: TrainingTaskDefinition): Promise<Record<string, unknown> | undefined> {
+async function currentDefinition(
+  folder: vscode.WorkspaceFolder,
+  name: string,
+  given: TrainingTaskDefinition,
+): Promise<Record<string, unknown> | undefined> {
   try {
     const uri = vscode.Uri.joinPath(folder.uri, '.vscode', 'tasks.json');
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());

@@ -43,7 +43,7 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
     .requiredOption('--ref <dir>', 'reference checkpoint folder (Hugging Face, safetensors)')
     .requiredOption(
       '--data <paths...>',
-      "a folder with train.bin and val.bin, or text: files or folders of .txt, .md, .jsonl (\"text\" field), .parquet (text column), tokenized with the reference's tokenizer into <out>/data",
+      'a folder with train.bin and val.bin, or text: files or folders of .txt, .md, .jsonl ("text" field), .parquet (text column), tokenized with the reference\'s tokenizer into <out>/data',
     )
     .requiredOption('--out <dir>', 'run folder: round checkpoints, metrics.jsonl, summary.json');
   for (const o of TRAINER_OPTIONS) cmd.addOption(trainerOption(o));
@@ -56,8 +56,14 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
     .option('--python <path>', 'Python with torch and transformers (default $INHERITUNE_PYTHON or python3)', defaultPython())
     .option('--no-check', 'skip the torch/transformers check before starting')
     .option('--dry-run', 'print the trainer command and exit')
-    .option('--task <label>', 'with --tasks-json: run the `inheritune` task of this label as the file has it now (its options replace the ones given here)')
-    .option('--tasks-json <file>', 'the .vscode/tasks.json that --task is read from (relative paths in it resolve against its workspace folder)')
+    .option(
+      '--task <label>',
+      'with --tasks-json: run the `inheritune` task of this label as the file has it now (its options replace the ones given here)',
+    )
+    .option(
+      '--tasks-json <file>',
+      'the .vscode/tasks.json that --task is read from (relative paths in it resolve against its workspace folder)',
+    )
     .argument('[trainerArgs...]', 'after --: passed to the trainer as they are (python -m inheritune_trainer train --help)')
     .addHelpText(
       'after',
@@ -66,7 +72,8 @@ export function registerTrainCommand(program: Command, signal: AbortSignal): voi
         '\n  inheritune train --ref R --data D --out O --devices 8 --nnodes 2 --node-rank 0 --rdzv-endpoint 10.0.0.1:29400',
     )
     .action(async (trainerArgs: string[], o: TrainCliOptions) => {
-      const spec = o.task && o.tasksJson ? fromTasksJson(o.tasksJson, o.task, { ...o, extraArgs: trainerArgs }) : { ...o, extraArgs: trainerArgs };
+      const spec =
+        o.task && o.tasksJson ? fromTasksJson(o.tasksJson, o.task, { ...o, extraArgs: trainerArgs }) : { ...o, extraArgs: trainerArgs };
       process.exit(await runTrainCli(spec, signal));
     });
 }
@@ -89,7 +96,11 @@ export function fromTasksJson<T extends TrainingSpec & { python: string }>(file:
   const folder = path.dirname(path.dirname(path.resolve(file)));
   const abs = (p: unknown) => (typeof p === 'string' ? path.resolve(folder, p.replace(/\$\{workspaceFolder\}/g, folder)) : p);
   const d = entry.definition as Record<string, unknown>;
-  const next: Record<string, unknown> = { python: given.python, check: (given as { check?: boolean }).check, dryRun: (given as { dryRun?: boolean }).dryRun };
+  const next: Record<string, unknown> = {
+    python: given.python,
+    check: (given as { check?: boolean }).check,
+    dryRun: (given as { dryRun?: boolean }).dryRun,
+  };
   for (const [k, v] of Object.entries(d)) if (k !== 'type') next[k] = v;
   next.ref = abs(d.ref);
   next.out = abs(d.out);
@@ -116,11 +127,18 @@ function trainerOption(o: TrainerOption): Option {
 /** The trainer folder next to this bundle (dist/../trainer), or next to the sources when run from them. */
 export function bundledTrainerDir(): string {
   const dir = findTrainerDir(__dirname);
-  if (!dir) throw new InherituneError('E_NOT_FOUND', `the trainer folder (trainer/inheritune_trainer) is not next to ${__dirname}; reinstall, or run from the repository`);
+  if (!dir)
+    throw new InherituneError(
+      'E_NOT_FOUND',
+      `the trainer folder (trainer/inheritune_trainer) is not next to ${__dirname}; reinstall, or run from the repository`,
+    );
   return dir;
 }
 
-export async function runTrainCli(o: TrainingSpec & { python: string; check?: boolean; dryRun?: boolean }, signal: AbortSignal): Promise<number> {
+export async function runTrainCli(
+  o: TrainingSpec & { python: string; check?: boolean; dryRun?: boolean },
+  signal: AbortSignal,
+): Promise<number> {
   const trainerDir = bundledTrainerDir();
   const inv = buildTrainerInvocation({
     ...o,

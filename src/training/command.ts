@@ -89,7 +89,19 @@ export function launcherArgs(o: TrainingSpec): string[] {
 
 export function buildTrainerInvocation(o: InvocationOptions): TrainerInvocation {
   validateSpec(o);
-  const args = [...launcherArgs(o), '-m', TRAINER_MODULE, 'train', '--ref', o.ref, '--data', ...dataPaths(o.data), '--out', o.out, ...optionArgs(o)];
+  const args = [
+    ...launcherArgs(o),
+    '-m',
+    TRAINER_MODULE,
+    'train',
+    '--ref',
+    o.ref,
+    '--data',
+    ...dataPaths(o.data),
+    '--out',
+    o.out,
+    ...optionArgs(o),
+  ];
   if (o.nodePath) args.push('--node-bin', o.nodePath);
   args.push(...(o.extraArgs ?? []));
   const sep = (o.platform ?? process.platform) === 'win32' ? ';' : ':';
@@ -124,15 +136,23 @@ export function validateSpec(s: TrainingSpec): void {
     if (typeof s[k] !== 'string' || !s[k].trim()) throw new InherituneError('E_ARGS', `--${k} is required (a folder path)`);
   }
   const data = s.data as unknown;
-  const okData = typeof data === 'string' ? !!data.trim() : Array.isArray(data) && data.length > 0 && data.every((d) => typeof d === 'string' && d.trim());
-  if (!okData) throw new InherituneError('E_ARGS', '--data is required: a folder with train.bin and val.bin, or text files / folders (.txt, .md, .jsonl, .parquet)');
+  const okData =
+    typeof data === 'string'
+      ? !!data.trim()
+      : Array.isArray(data) && data.length > 0 && data.every((d) => typeof d === 'string' && d.trim());
+  if (!okData)
+    throw new InherituneError(
+      'E_ARGS',
+      '--data is required: a folder with train.bin and val.bin, or text files / folders (.txt, .md, .jsonl, .parquet)',
+    );
   for (const o of TRAINER_OPTIONS) {
     const v = (s as unknown as Record<string, unknown>)[o.key];
     const problem = v === undefined || v === null ? undefined : optionProblem(o, v);
     if (problem) throw new InherituneError('E_ARGS', problem);
   }
   const whole = (name: string, v: number | undefined, min: number) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new InherituneError('E_ARGS', `${name} must be a whole number ≥ ${min} (got ${v})`);
+    if (v !== undefined && !(Number.isInteger(v) && v >= min))
+      throw new InherituneError('E_ARGS', `${name} must be a whole number ≥ ${min} (got ${v})`);
   };
   whole('--devices', s.devices, 1);
   whole('--nnodes', s.nnodes, 1);
@@ -145,7 +165,10 @@ export function validateSpec(s: TrainingSpec): void {
     throw new InherituneError('E_ARGS', `--rdzv-endpoint must be host:port, e.g. 10.0.0.1:29400 (got ${JSON.stringify(s.rdzvEndpoint)})`);
   }
   if (nnodes > 1 && !s.rdzvEndpoint) {
-    throw new InherituneError('E_ARGS', `--nnodes ${nnodes} needs --rdzv-endpoint host:port (a node every node can reach, e.g. the first one's address and a free port)`);
+    throw new InherituneError(
+      'E_ARGS',
+      `--nnodes ${nnodes} needs --rdzv-endpoint host:port (a node every node can reach, e.g. the first one's address and a free port)`,
+    );
   }
   if (s.rdzvId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(s.rdzvId)) {
     throw new InherituneError('E_ARGS', `--rdzv-id must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(s.rdzvId)})`);
@@ -208,7 +231,11 @@ export type PythonCheck =
  * Run `python -c "import torch, transformers"`. A failure says what is wrong and, for missing packages, the exact
  * install command.
  */
-export function checkPythonEnv(python: string, trainerDir: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PythonCheck> {
+export function checkPythonEnv(
+  python: string,
+  trainerDir: string,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<PythonCheck> {
   // `import torch, transformers`, but reporting every missing package at once, not just the first.
   const code = [
     'import importlib, sys',
@@ -225,31 +252,54 @@ export function checkPythonEnv(python: string, trainerDir: string, opts: { timeo
     'sys.exit(3 if miss else 0)',
   ].join('\n');
   return new Promise((resolve) => {
-    execFile(python, ['-c', code], { timeout: opts.timeoutMs ?? 120_000, signal: opts.signal, windowsHide: true }, (err, stdout, stderr) => {
-      const lines = String(stdout).split(/\r?\n/);
-      const field = (k: string) => lines.find((l) => l.startsWith(`${k} `))?.slice(k.length + 1).trim();
-      if (!err) {
-        resolve({ ok: true, python: field('exe') ?? python, torch: field('torch') ?? '?', transformers: field('transformers') ?? '?', gpus: Number(field('gpus') ?? 0) || 0 });
-        return;
-      }
-      const e = err as NodeJS.ErrnoException & { killed?: boolean };
-      if (e.code === 'ENOENT' || e.code === 'EACCES') {
-        resolve({ ok: false, reason: 'no-python', message: `cannot run Python at ${quoteArg(python)} (${e.code}); give the interpreter that has torch and transformers` });
-        return;
-      }
-      const missing = lines.filter((l) => l.startsWith('missing ')).map((l) => l.split(' ')[1]);
-      if (missing.length) {
-        const cmd = installCommand(python, trainerDir);
+    execFile(
+      python,
+      ['-c', code],
+      { timeout: opts.timeoutMs ?? 120_000, signal: opts.signal, windowsHide: true },
+      (err, stdout, stderr) => {
+        const lines = String(stdout).split(/\r?\n/);
+        const field = (k: string) =>
+          lines
+            .find((l) => l.startsWith(`${k} `))
+            ?.slice(k.length + 1)
+            .trim();
+        if (!err) {
+          resolve({
+            ok: true,
+            python: field('exe') ?? python,
+            torch: field('torch') ?? '?',
+            transformers: field('transformers') ?? '?',
+            gpus: Number(field('gpus') ?? 0) || 0,
+          });
+          return;
+        }
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        if (e.code === 'ENOENT' || e.code === 'EACCES') {
+          resolve({
+            ok: false,
+            reason: 'no-python',
+            message: `cannot run Python at ${quoteArg(python)} (${e.code}); give the interpreter that has torch and transformers`,
+          });
+          return;
+        }
+        const missing = lines.filter((l) => l.startsWith('missing ')).map((l) => l.split(' ')[1]);
+        if (missing.length) {
+          const cmd = installCommand(python, trainerDir);
+          resolve({
+            ok: false,
+            reason: 'missing-packages',
+            message: `Python ${quoteArg(python)} lacks ${missing.join(' and ')}, which the trainer needs. Install with: ${cmd}`,
+            installCommand: cmd,
+          });
+          return;
+        }
+        const last = String(stderr).trim().split(/\r?\n/).slice(-1)[0] || e.message;
         resolve({
           ok: false,
-          reason: 'missing-packages',
-          message: `Python ${quoteArg(python)} lacks ${missing.join(' and ')}, which the trainer needs. Install with: ${cmd}`,
-          installCommand: cmd,
+          reason: 'failed',
+          message: `${quoteArg(python)} could not import torch and transformers${e.killed ? ' (timed out)' : ''}: ${last}`,
         });
-        return;
-      }
-      const last = String(stderr).trim().split(/\r?\n/).slice(-1)[0] || e.message;
-      resolve({ ok: false, reason: 'failed', message: `${quoteArg(python)} could not import torch and transformers${e.killed ? ' (timed out)' : ''}: ${last}` });
-    });
+      },
+    );
   });
 }

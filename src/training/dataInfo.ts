@@ -63,8 +63,22 @@ export async function describeData(paths: string[], base = process.cwd()): Promi
     else if ((TEXT_SUFFIXES as readonly string[]).includes(path.extname(abs[i]).toLowerCase())) {
       acc.files++;
       acc.bytes += s.size;
-    } else return { paths, kind: 'missing', bytes: 0, files: 0, error: `${paths[i]}: not a text file the trainer reads (${TEXT_SUFFIXES.join(', ')})` };
+    } else
+      return {
+        paths,
+        kind: 'missing',
+        bytes: 0,
+        files: 0,
+        error: `${paths[i]}: not a text file the trainer reads (${TEXT_SUFFIXES.join(', ')})`,
+      };
   }
-  if (!acc.files) return { paths, kind: 'empty', bytes: 0, files: 0, error: `no train.bin/val.bin and no ${TEXT_SUFFIXES.join(' / ')} files in ${paths.join(', ')}` };
+  if (!acc.files)
+    return {
+      paths,
+      kind: 'empty',
+      bytes: 0,
+      files: 0,
+      error: `no train.bin/val.bin and no ${TEXT_SUFFIXES.join(' / ')} files in ${paths.join(', ')}`,
+    };
   return { paths, kind: 'text', ...acc };
 }

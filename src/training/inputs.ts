@@ -2,12 +2,19 @@
 import * as path from 'node:path';
 
 /** A whole number in [min, max]; blank is allowed when `optional`. Returns the message to show, or undefined. */
-export function validateWhole(value: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER, optional = false): string | undefined {
+export function validateWhole(
+  value: string,
+  what: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+  optional = false,
+): string | undefined {
   const v = value.trim();
   if (!v) return optional ? undefined : `Enter ${what}`;
   if (!/^\d+$/.test(v)) return `${what} must be a whole number`;
   const n = Number(v);
-  if (n < min || n > max) return max === Number.MAX_SAFE_INTEGER ? `${what} must be at least ${min}` : `${what} must be between ${min} and ${max}`;
+  if (n < min || n > max)
+    return max === Number.MAX_SAFE_INTEGER ? `${what} must be at least ${min}` : `${what} must be between ${min} and ${max}`;
   return undefined;
 }
 
@@ -16,7 +23,7 @@ export function validateTarget(value: string): string | undefined {
   const v = value.trim();
   if (!v) return undefined;
   const n = Number(v);
-  return Number.isFinite(n) && n > 0 ? undefined : 'Enter a positive number, or leave blank to use the reference\'s own validation loss';
+  return Number.isFinite(n) && n > 0 ? undefined : "Enter a positive number, or leave blank to use the reference's own validation loss";
 }
 
 /** `<base>/runs/<ref>-inheritune-n<n>g<G>`, with -2, -3, ... when taken. */

@@ -93,7 +93,10 @@ export function findInterpreters(workspaceFolders: readonly string[], o: FindOpt
   }
 
   // PATH.
-  const names = platform === 'win32' ? ['python.exe', 'python3.exe'] : ['python3', 'python', ...Array.from({ length: 12 }, (_, i) => `python3.${i + 8}`)];
+  const names =
+    platform === 'win32'
+      ? ['python.exe', 'python3.exe']
+      : ['python3', 'python', ...Array.from({ length: 12 }, (_, i) => `python3.${i + 8}`)];
   for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
     for (const n of names) add(path.join(dir, n), 'PATH', n);
   }

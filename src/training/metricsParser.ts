@@ -174,7 +174,13 @@ export class MetricsParser {
     }
     const grow = /^grow\b.*?\b(\d+)\s*->\s*(\d+)\s+layers?/i.exec(t);
     if (grow) {
-      const p: MetricPoint = { event: 'grow', step: this.lastStep, fromLayers: Number(grow[1]), toLayers: Number(grow[2]), layers: Number(grow[1]) };
+      const p: MetricPoint = {
+        event: 'grow',
+        step: this.lastStep,
+        fromLayers: Number(grow[1]),
+        toLayers: Number(grow[2]),
+        layers: Number(grow[1]),
+      };
       const v = /val loss\s+([-+\d.eE]+)/i.exec(t);
       const g = /target\s+([-+\d.eE]+)/i.exec(t);
       if (v && Number.isFinite(Number(v[1]))) p.valLoss = Number(v[1]);
@@ -184,7 +190,8 @@ export class MetricsParser {
       if (this.lastTokens !== undefined) p.tokens = this.lastTokens;
       return p;
     }
-    const done = /^done:.*?final val loss\s+([-+\d.eE]+)(?:\s+vs target\s+([-+\d.eE]+))?.*?:\s*(not reached|reached)(?:\s*\(([^)]*)\))?/i.exec(t);
+    const done =
+      /^done:.*?final val loss\s+([-+\d.eE]+)(?:\s+vs target\s+([-+\d.eE]+))?.*?:\s*(not reached|reached)(?:\s*\(([^)]*)\))?/i.exec(t);
     if (done) {
       const p: MetricPoint = { event: 'done', step: this.lastStep, valLoss: Number(done[1]), reached: done[3].toLowerCase() === 'reached' };
       if (done[2] !== undefined) p.target = Number(done[2]);
@@ -211,7 +218,8 @@ interface TextPairs {
  */
 function pairs(s: string): TextPairs | undefined {
   const out: TextPairs = {};
-  const re = /\b(train[ _]loss|val(?:idation)?[ _]loss|loss|lr|learning[ _]rate|target|tokens(?:\/s|[ _]per[ _]s)?|tok\/s)\b\s*[:=]?\s*([^\s,;()]*)/gi;
+  const re =
+    /\b(train[ _]loss|val(?:idation)?[ _]loss|loss|lr|learning[ _]rate|target|tokens(?:\/s|[ _]per[ _]s)?|tok\/s)\b\s*[:=]?\s*([^\s,;()]*)/gi;
   for (let m = re.exec(s); m; m = re.exec(s)) {
     const key = m[1].toLowerCase().replace(/[ _]/g, '');
     const v = num(m[2]);
@@ -279,7 +287,10 @@ export function fromRecord(r: Record<string, unknown>): MetricPoint | undefined 
 }
 
 /** Parse a whole file's text at once. */
-export function parseMetricsText(text: string, format: SourceFormat = 'unknown'): { points: MetricPoint[]; skipped: number; format: SourceFormat } {
+export function parseMetricsText(
+  text: string,
+  format: SourceFormat = 'unknown',
+): { points: MetricPoint[]; skipped: number; format: SourceFormat } {
   const p = new MetricsParser(format);
   const points = [...p.push(text), ...p.flush()];
   return { points, skipped: p.skipped, format: p.format };

@@ -19,4 +19,3 @@ export function outcomeMessage(s: RunSummary): string {
     ? `Training reached the target: final val loss ${v} ≤ target ${t} with ${s.layers ?? '?'} layers${rounds}.`
     : `Training ended without reaching the target (${s.stop_reason ?? 'stopped'}): final val loss ${v} vs target ${t} with ${s.layers ?? '?'} layers${rounds}.`;
 }
-

@@ -13,7 +13,11 @@ export interface TaskEntry {
   [key: string]: unknown;
 }
 
-export function upsertTask(text: string | undefined, task: TaskEntry, formatting: FormattingOptions = { insertSpaces: true, tabSize: 2, eol: '\n' }): string {
+export function upsertTask(
+  text: string | undefined,
+  task: TaskEntry,
+  formatting: FormattingOptions = { insertSpaces: true, tabSize: 2, eol: '\n' },
+): string {
   if (text === undefined || !text.trim()) {
     return JSON.stringify({ version: '2.0.0', tasks: [task] }, null, formatting.insertSpaces ? formatting.tabSize : '\t') + '\n';
   }
@@ -34,13 +38,28 @@ export function upsertTask(text: string | undefined, task: TaskEntry, formatting
 }
 
 /** The properties of the `inheritune` task type (package.json contributes.taskDefinitions): a task's identity. */
-export const TRAINING_TASK_PROPERTIES = ['ref', 'data', 'out', ...TRAINER_OPTIONS.map((o) => o.key), 'devices', 'extraArgs', 'python', 'nnodes', 'nodeRank', 'rdzvEndpoint', 'rdzvId'] as const;
+export const TRAINING_TASK_PROPERTIES = [
+  'ref',
+  'data',
+  'out',
+  ...TRAINER_OPTIONS.map((o) => o.key),
+  'devices',
+  'extraArgs',
+  'python',
+  'nnodes',
+  'nodeRank',
+  'rdzvEndpoint',
+  'rdzvId',
+] as const;
 
 /**
  * The `type: inheritune` entries of a tasks.json text, as { label, definition } with only the declared properties
  * (unreadable text or entries without ref/data/out are skipped).
  */
-export function trainingTasksIn(text: string, type = 'inheritune'): { label: string | undefined; definition: Record<string, unknown> & { type: string } }[] {
+export function trainingTasksIn(
+  text: string,
+  type = 'inheritune',
+): { label: string | undefined; definition: Record<string, unknown> & { type: string } }[] {
   const root = parse(text, [], { allowTrailingComma: true, disallowComments: false });
   const tasks: unknown = root && typeof root === 'object' ? (root as { tasks?: unknown }).tasks : undefined;
   if (!Array.isArray(tasks)) return [];

@@ -29,7 +29,7 @@ export function getLastError(): string | undefined {
  * Does not wait for the user to dismiss the message.
  */
 export function reportError(what: string, e: unknown): void {
-  const msg = isInherituneError(e) ? e.message : (e as Error)?.message ?? String(e);
+  const msg = isInherituneError(e) ? e.message : ((e as Error)?.message ?? String(e));
   lastError = `${what}: ${msg}`;
   log().appendLine(`[error] ${lastError}`);
   if ((e as Error)?.stack) log().appendLine((e as Error).stack!);

@@ -8,13 +8,24 @@ export function configuredSettings(): AnalysisSettings {
   const c = vscode.workspace.getConfiguration('inheritune.analysis');
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   return settingsFromConfig(
-    { seqLen: c.get('seqLen'), batch: c.get('batch'), tau: c.get('tau'), mode: c.get('mode'), executionProvider: c.get('executionProvider'), inputFile: c.get('inputFile'), specialTokens: c.get('specialTokens') },
+    {
+      seqLen: c.get('seqLen'),
+      batch: c.get('batch'),
+      tau: c.get('tau'),
+      mode: c.get('mode'),
+      executionProvider: c.get('executionProvider'),
+      inputFile: c.get('inputFile'),
+      specialTokens: c.get('specialTokens'),
+    },
     base,
   );
 }
 
 /** "Run with defaults" or "Adjust…"; undefined when dismissed. */
-export async function chooseSettings(title: string, current: AnalysisSettings = configuredSettings()): Promise<AnalysisSettings | undefined> {
+export async function chooseSettings(
+  title: string,
+  current: AnalysisSettings = configuredSettings(),
+): Promise<AnalysisSettings | undefined> {
   const pick = await vscode.window.showQuickPick(
     [
       { label: '$(play) Run with defaults', description: describeSettings(current), id: 'run' },
@@ -34,11 +45,26 @@ export async function chooseSettings(title: string, current: AnalysisSettings = 
 
 export async function adjustSettings(title: string, cur: AnalysisSettings): Promise<AnalysisSettings | undefined> {
   const steps = 6;
-  const seq = await vscode.window.showInputBox({ title: `${title} (1/${steps})`, prompt: 'Sequence length T (empty: min(512, context length))', value: cur.seqLen ? String(cur.seqLen) : '', validateInput: (v) => validateInt(v, 2, true) });
+  const seq = await vscode.window.showInputBox({
+    title: `${title} (1/${steps})`,
+    prompt: 'Sequence length T (empty: min(512, context length))',
+    value: cur.seqLen ? String(cur.seqLen) : '',
+    validateInput: (v) => validateInt(v, 2, true),
+  });
   if (seq === undefined) return undefined;
-  const batch = await vscode.window.showInputBox({ title: `${title} (2/${steps})`, prompt: 'Batch: number of sequences', value: String(cur.batch ?? 4), validateInput: (v) => validateInt(v, 1, false) });
+  const batch = await vscode.window.showInputBox({
+    title: `${title} (2/${steps})`,
+    prompt: 'Batch: number of sequences',
+    value: String(cur.batch ?? 4),
+    validateInput: (v) => validateInt(v, 1, false),
+  });
   if (batch === undefined) return undefined;
-  const tau = await vscode.window.showInputBox({ title: `${title} (3/${steps})`, prompt: 'τ: fraction of energy (k*) / mass (m*) to hold', value: String(cur.tau ?? 0.9), validateInput: validateTau });
+  const tau = await vscode.window.showInputBox({
+    title: `${title} (3/${steps})`,
+    prompt: 'τ: fraction of energy (k*) / mass (m*) to hold',
+    value: String(cur.tau ?? 0.9),
+    validateInput: validateTau,
+  });
   if (tau === undefined) return undefined;
   const mode = await vscode.window.showQuickPick(
     [
@@ -49,7 +75,10 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
   );
   if (!mode) return undefined;
   const ep = await vscode.window.showQuickPick(
-    EP_NAMES.map((e) => ({ label: e, description: e === 'auto' ? 'the fastest available, falling back to cpu' : e === (cur.ep ?? 'auto') ? 'current' : undefined })),
+    EP_NAMES.map((e) => ({
+      label: e,
+      description: e === 'auto' ? 'the fastest available, falling back to cpu' : e === (cur.ep ?? 'auto') ? 'current' : undefined,
+    })),
     { title: `${title} (5/${steps})`, placeHolder: `Execution provider (now ${cur.ep ?? 'auto'})` },
   );
   if (!ep) return undefined;
@@ -66,7 +95,11 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
   let inputPart: Pick<AnalysisSettings, 'textFile' | 'tokensFile'> = {};
   if (input.id === 'keep') inputPart = { textFile: cur.textFile, tokensFile: cur.tokensFile };
   if (input.id === 'file') {
-    const f = await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Input for the analysis', filters: { 'Text or tokens': ['txt', 'md', 'bin', 'npy'], All: ['*'] } });
+    const f = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      title: 'Input for the analysis',
+      filters: { 'Text or tokens': ['txt', 'md', 'bin', 'npy'], All: ['*'] },
+    });
     if (!f?.[0]) return undefined;
     inputPart = inputSettings(f[0].fsPath);
   }

@@ -23,7 +23,8 @@ export function decodeExport(format: ExportFormat, data: string): Uint8Array {
     const m = /^data:image\/png;base64,([A-Za-z0-9+/=\s]+)$/.exec(data);
     if (!m) throw new Error('PNG export must be a data:image/png;base64 URL');
     bytes = Uint8Array.from(Buffer.from(m[1], 'base64'));
-    if (bytes.length < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47) throw new Error('PNG export is not a PNG image');
+    if (bytes.length < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x50 || bytes[2] !== 0x4e || bytes[3] !== 0x47)
+      throw new Error('PNG export is not a PNG image');
   } else {
     if (format === 'svg' && !/<svg[\s>]/.test(data)) throw new Error('SVG export does not contain an <svg> element');
     if (format === 'json') JSON.parse(data);

@@ -21,7 +21,13 @@ export function ggufValueText(v: GgufValue): string {
   if (typeof v === 'string') return clip(v);
   if (typeof v !== 'object') return String(v);
   const items = Array.from(v.values as ArrayLike<unknown>);
-  const shown = items.slice(0, SHOWN_ITEMS).map((x) => (typeof x === 'object' && x !== null && 'itemType' in x ? ggufValueText(x as GgufValue) : JSON.stringify(typeof x === 'bigint' ? String(x) : x)));
+  const shown = items
+    .slice(0, SHOWN_ITEMS)
+    .map((x) =>
+      typeof x === 'object' && x !== null && 'itemType' in x
+        ? ggufValueText(x as GgufValue)
+        : JSON.stringify(typeof x === 'bigint' ? String(x) : x),
+    );
   const more = items.length > SHOWN_ITEMS ? `, … (${items.length} ${VALUE_TYPE_NAMES[v.itemType]} items)` : '';
   return clip(`[${shown.join(', ')}${more}]`);
 }
@@ -30,10 +36,20 @@ export function buildGgufViewerModel(file: string): ViewerModel {
   const t0 = performance.now();
   const abs = path.resolve(file);
   const g = readGgufHeader(abs);
-  const tensors: ViewerTensor[] = g.tensors.map((t) => ({ name: t.name, dtype: t.type.name, shape: [...t.dims].reverse(), offset: t.begin - g.dataStart, bytes: t.end - t.begin, file: 0 }));
+  const tensors: ViewerTensor[] = g.tensors.map((t) => ({
+    name: t.name,
+    dtype: t.type.name,
+    shape: [...t.dims].reverse(),
+    offset: t.begin - g.dataStart,
+    bytes: t.end - t.begin,
+    file: 0,
+  }));
   const metadata: Record<string, string> = {};
   for (const [k, kv] of g.metadata) metadata[k] = ggufValueText(kv.value);
-  const arch = typeof g.metadata.get('general.architecture')?.value === 'string' ? (g.metadata.get('general.architecture')!.value as string) : undefined;
+  const arch =
+    typeof g.metadata.get('general.architecture')?.value === 'string'
+      ? (g.metadata.get('general.architecture')!.value as string)
+      : undefined;
   const layers = arch ? g.metadata.get(`${arch}.block_count`)?.value : undefined;
   return {
     path: abs,
@@ -41,7 +57,11 @@ export function buildGgufViewerModel(file: string): ViewerModel {
     files: [{ name: path.basename(abs), size: g.fileSize, headerLength: g.dataStart, tensorCount: tensors.length }],
     tensors,
     metadata,
-    config: { architecture: arch, modelType: typeof g.metadata.get('general.name')?.value === 'string' ? (g.metadata.get('general.name')!.value as string) : undefined, numLayers: typeof layers === 'number' ? layers : undefined },
+    config: {
+      architecture: arch,
+      modelType: typeof g.metadata.get('general.name')?.value === 'string' ? (g.metadata.get('general.name')!.value as string) : undefined,
+      numLayers: typeof layers === 'number' ? layers : undefined,
+    },
     gguf: { version: g.version, alignment: g.alignment },
     readMs: performance.now() - t0,
   };

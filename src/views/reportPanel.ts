@@ -9,7 +9,15 @@ import { analyzeInWorker, headPatternInWorker } from '../analysis/runInWorker';
 import { isInherituneError } from '../errors';
 import { log, reportError } from '../ui/log';
 import { pickCheckpoint } from '../ui/pickCheckpoint';
-import { AnalysisRequest, REPORT_VIEW_TYPE, ReportHostMessage, ReportViewState, ReportWebviewMessage, Side, SideState } from '../shared/protocol';
+import {
+  AnalysisRequest,
+  REPORT_VIEW_TYPE,
+  ReportHostMessage,
+  ReportViewState,
+  ReportWebviewMessage,
+  Side,
+  SideState,
+} from '../shared/protocol';
 import type { AnalysisReport } from '../shared/report';
 import { chooseSettings } from './analysisSettings';
 import { Disposable } from './dispose';
@@ -52,7 +60,11 @@ export class ReportPanel extends Disposable {
   }
 
   /** Open (or reveal) the panel for a checkpoint, or for a pair, and analyze what it does not have yet. */
-  static open(extensionUri: vscode.Uri, a: AnalysisRequest, o: { b?: AnalysisRequest; reuseA?: AnalysisReport } = {}): { panel: ReportPanel; done: Promise<AnalysisReport | undefined> } {
+  static open(
+    extensionUri: vscode.Uri,
+    a: AnalysisRequest,
+    o: { b?: AnalysisRequest; reuseA?: AnalysisReport } = {},
+  ): { panel: ReportPanel; done: Promise<AnalysisReport | undefined> } {
     const key = ReportPanel.keyOf(a, o.b);
     let p = ReportPanel.panels.get(key);
     if (p) {
@@ -60,9 +72,16 @@ export class ReportPanel extends Disposable {
       p.sides.a.request = a;
       if (o.b && p.sides.b) p.sides.b.request = o.b;
     } else {
-      const title = o.b ? `Attention: ${path.basename(checkpointKey(a.path))} ↔ ${path.basename(checkpointKey(o.b.path))}` : `Attention: ${path.basename(checkpointKey(a.path))}`;
+      const title = o.b
+        ? `Attention: ${path.basename(checkpointKey(a.path))} ↔ ${path.basename(checkpointKey(o.b.path))}`
+        : `Attention: ${path.basename(checkpointKey(a.path))}`;
       const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, webviewOptions(extensionUri));
-      const sides = { a: o.reuseA ? ({ request: a, status: 'ready', progress: { fraction: 1, message: 'done' }, report: o.reuseA } as SideState) : loadingSide(a), b: o.b ? loadingSide(o.b) : undefined };
+      const sides = {
+        a: o.reuseA
+          ? ({ request: a, status: 'ready', progress: { fraction: 1, message: 'done' }, report: o.reuseA } as SideState)
+          : loadingSide(a),
+        b: o.b ? loadingSide(o.b) : undefined,
+      };
       p = new ReportPanel(panel, extensionUri, key, sides);
     }
     const runs: Promise<AnalysisReport | undefined>[] = [];
@@ -109,7 +128,10 @@ export class ReportPanel extends Disposable {
     super();
     this.sides = sides;
     ReportPanel.panels.set(key, this);
-    panel.iconPath = { light: vscode.Uri.joinPath(extensionUri, 'media', 'attention-light.svg'), dark: vscode.Uri.joinPath(extensionUri, 'media', 'attention-dark.svg') };
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(extensionUri, 'media', 'attention-light.svg'),
+      dark: vscode.Uri.joinPath(extensionUri, 'media', 'attention-dark.svg'),
+    };
     panel.webview.html = pageHtml(panel.webview, extensionUri, panel.title);
     this._register(panel.onDidDispose(() => this.dispose()));
     this._register(panel.webview.onDidReceiveMessage((m: ReportWebviewMessage) => void this.onMessage(m)));
@@ -157,7 +179,9 @@ export class ReportPanel extends Disposable {
       s.error = undefined;
       s.progress = { fraction: 1, message: 'done' };
       this.post({ type: 'report', side, report: reuse });
-      log().appendLine(`[analyze] ${s.request.path}: reusing the report of ${reuse.createdAt} (same checkpoint files, input and settings); not analyzed again`);
+      log().appendLine(
+        `[analyze] ${s.request.path}: reusing the report of ${reuse.createdAt} (same checkpoint files, input and settings); not analyzed again`,
+      );
       return reuse;
     }
     s.status = 'loading';
@@ -190,14 +214,20 @@ export class ReportPanel extends Disposable {
           rememberReport(key, report);
           this.post({ type: 'report', side, report });
           const lazy = report.layers.filter((l) => l.lazy).map((l) => l.index);
-          log().appendLine(`[analyze] ${req.path}: ${report.layers.length} layers in ${Math.round(report.timings.totalMs)} ms on ${report.executionProvider.used}; lazy: ${lazy.join(', ') || 'none'}; suggested n = ${report.suggestedN}`);
+          log().appendLine(
+            `[analyze] ${req.path}: ${report.layers.length} layers in ${Math.round(report.timings.totalMs)} ms on ${report.executionProvider.used}; lazy: ${lazy.join(', ') || 'none'}; suggested n = ${report.suggestedN}`,
+          );
           return report;
         } catch (e) {
           if (this.runs.get(side) !== ctl) return undefined;
           const cancelled = ctl.signal.aborted || (isInherituneError(e) && e.code === 'E_CANCELLED');
           s.status = 'error';
           s.cancelled = cancelled;
-          s.error = cancelled ? 'Cancelled before the analysis finished.' : isInherituneError(e) ? e.message : ((e as Error)?.message ?? String(e));
+          s.error = cancelled
+            ? 'Cancelled before the analysis finished.'
+            : isInherituneError(e)
+              ? e.message
+              : ((e as Error)?.message ?? String(e));
           this.post({ type: 'error', side, message: s.error, cancelled });
           if (cancelled) log().appendLine(`[analyze] ${req.path}: cancelled`);
           else void reportError('Analyze attention', e);
@@ -251,7 +281,10 @@ export class ReportPanel extends Disposable {
         const other = await pickCheckpoint(undefined, `Compare ${this.name('a')} with…`);
         if (!other) return;
         // Same settings as A, so both are measured on the same inputs and read on one scale.
-        ReportPanel.open(this.extensionUri, a.request, { b: { path: other, settings: a.request.settings }, reuseA: a.status === 'ready' ? a.report : undefined });
+        ReportPanel.open(this.extensionUri, a.request, {
+          b: { path: other, settings: a.request.settings },
+          reuseA: a.status === 'ready' ? a.report : undefined,
+        });
         break;
       }
       case 'export':
@@ -279,7 +312,10 @@ export class ReportPanel extends Disposable {
       const { T, data } = await headPatternInWorker(s.request.path, settings, layer, head, { signal: ctl.signal });
       if (this.head?.id !== requestId) return;
       // An ArrayBuffer of exactly the matrix (the Float32Array may be a view into a larger buffer).
-      const buf = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? (data.buffer as ArrayBuffer) : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+      const buf =
+        data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? (data.buffer as ArrayBuffer)
+          : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
       log().appendLine(`[head] ${s.request.path}: layer ${layer} head ${head}, T = ${T}, ${Date.now() - t0} ms`);
       this.post({ type: 'headPattern', requestId, side, layer, head, T, data: buf });
     } catch (e) {

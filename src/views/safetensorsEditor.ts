@@ -31,7 +31,10 @@ class ViewerSession extends Disposable {
   ) {
     super();
     const w = panel.webview;
-    w.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
+    w.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
     const uri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
     w.html = webviewHtml({
       cspSource: w.cspSource,
@@ -52,7 +55,9 @@ class ViewerSession extends Disposable {
     this.post({ type: 'loading' });
     try {
       const model = await buildViewerModel(this.doc.uri.fsPath);
-      log().appendLine(`[viewer] ${model.path}: ${model.tensors.length} tensors in ${model.files.length} file(s), header(s) read in ${Math.round(model.readMs)} ms`);
+      log().appendLine(
+        `[viewer] ${model.path}: ${model.tensors.length} tensors in ${model.files.length} file(s), header(s) read in ${Math.round(model.readMs)} ms`,
+      );
       this.post({ type: 'model', model });
     } catch (e) {
       const message = isInherituneError(e) ? e.message : ((e as Error)?.message ?? String(e));

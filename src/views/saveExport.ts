@@ -8,7 +8,10 @@ import type { ExportFormat } from '../shared/protocol';
 import { decodeExport, EXPORT_FILTERS, exportFileName, isExportFormat } from './exportData';
 import { log, reportError } from '../ui/log';
 
-export async function saveExport(msg: { format: ExportFormat; suggestedName: string; data: string }, defaultDir?: string): Promise<vscode.Uri | undefined> {
+export async function saveExport(
+  msg: { format: ExportFormat; suggestedName: string; data: string },
+  defaultDir?: string,
+): Promise<vscode.Uri | undefined> {
   try {
     if (!isExportFormat(msg.format)) throw new Error(`unknown export format ${String(msg.format)}`);
     const bytes = decodeExport(msg.format, msg.data);

@@ -28,14 +28,27 @@ export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): Anal
   if (typeof c.batch === 'number' && Number.isInteger(c.batch) && c.batch >= 1) s.batch = c.batch;
   if (typeof c.tau === 'number' && c.tau > 0 && c.tau < 1) s.tau = c.tau;
   if (typeof c.mode === 'string' && (K_STAR_MODES as readonly string[]).includes(c.mode)) s.mode = c.mode as KStarMode;
-  if (typeof c.executionProvider === 'string' && (EP_NAMES as readonly string[]).includes(c.executionProvider)) s.ep = c.executionProvider as EpName;
+  if (typeof c.executionProvider === 'string' && (EP_NAMES as readonly string[]).includes(c.executionProvider))
+    s.ep = c.executionProvider as EpName;
   if (c.specialTokens === false) s.specialTokens = false;
   return { ...s, ...inputSettings(typeof c.inputFile === 'string' ? c.inputFile : undefined, baseDir) };
 }
 
 export function describeSettings(s: AnalysisSettings): string {
-  const input = s.textFile ? `text ${path.basename(s.textFile)}` : s.tokensFile ? `tokens ${path.basename(s.tokensFile)}` : 'default input (built-in text, or seeded ids without a tokenizer)';
-  return [`T ${s.seqLen ?? 'auto'}`, `batch ${s.batch ?? 4}`, `τ ${s.tau ?? 0.9}`, s.mode ?? 'mean', `EP ${s.ep ?? 'auto'}`, input, ...(s.specialTokens === false ? ['no special tokens'] : [])].join(' · ');
+  const input = s.textFile
+    ? `text ${path.basename(s.textFile)}`
+    : s.tokensFile
+      ? `tokens ${path.basename(s.tokensFile)}`
+      : 'default input (built-in text, or seeded ids without a tokenizer)';
+  return [
+    `T ${s.seqLen ?? 'auto'}`,
+    `batch ${s.batch ?? 4}`,
+    `τ ${s.tau ?? 0.9}`,
+    s.mode ?? 'mean',
+    `EP ${s.ep ?? 'auto'}`,
+    input,
+    ...(s.specialTokens === false ? ['no special tokens'] : []),
+  ].join(' · ');
 }
 
 /**

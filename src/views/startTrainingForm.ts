@@ -8,7 +8,17 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openCheckpoint } from '../checkpoint/checkpoint';
-import { checkForm, defaultsFor, FormFields, FormInit, RefInfo, START_TRAINING_VIEW_TYPE, StartFormHostMessage, StartFormWebviewMessage, DataInfo } from '../shared/startTrainingProtocol';
+import {
+  checkForm,
+  defaultsFor,
+  FormFields,
+  FormInit,
+  RefInfo,
+  START_TRAINING_VIEW_TYPE,
+  StartFormHostMessage,
+  StartFormWebviewMessage,
+  DataInfo,
+} from '../shared/startTrainingProtocol';
 import { describeData } from '../training/dataInfo';
 import { defaultRunDir } from '../training/inputs';
 import { makeNonce, webviewHtml } from './html';
@@ -51,7 +61,10 @@ export class StartTrainingForm {
     this.panel = vscode.window.createWebviewPanel(START_TRAINING_VIEW_TYPE, 'Start Inheritune Training', vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(context.extensionUri, 'media')],
+      localResourceRoots: [
+        vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'),
+        vscode.Uri.joinPath(context.extensionUri, 'media'),
+      ],
     });
     StartTrainingForm.current = this;
     this.panel.webview.html = this.html();
@@ -77,10 +90,19 @@ export class StartTrainingForm {
   private async onMessage(m: StartFormWebviewMessage): Promise<void> {
     switch (m.type) {
       case 'ready':
-        this.post({ type: 'init', init: { ...this.init, out: this.init.out ?? (this.ref && !this.ref.error ? this.suggestOut(this.ref) : undefined) } });
+        this.post({
+          type: 'init',
+          init: { ...this.init, out: this.init.out ?? (this.ref && !this.ref.error ? this.suggestOut(this.ref) : undefined) },
+        });
         return;
       case 'pickRef': {
-        const picked = await vscode.window.showOpenDialog({ title: 'Reference checkpoint folder', canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as Reference', defaultUri: this.baseUri() });
+        const picked = await vscode.window.showOpenDialog({
+          title: 'Reference checkpoint folder',
+          canSelectFolders: true,
+          canSelectFiles: false,
+          openLabel: 'Use as Reference',
+          defaultUri: this.baseUri(),
+        });
         if (picked?.[0]) await this.setRef(picked[0].fsPath);
         return;
       }
@@ -90,7 +112,9 @@ export class StartTrainingForm {
       case 'pickData': {
         const folder = m.as === 'folder';
         const picked = await vscode.window.showOpenDialog({
-          title: folder ? 'Data: a folder with train.bin/val.bin, or a folder of text files' : 'Data: text files (.txt, .md, .jsonl, .parquet)',
+          title: folder
+            ? 'Data: a folder with train.bin/val.bin, or a folder of text files'
+            : 'Data: text files (.txt, .md, .jsonl, .parquet)',
           canSelectFolders: folder,
           canSelectFiles: !folder,
           canSelectMany: !folder,
@@ -105,14 +129,31 @@ export class StartTrainingForm {
         await this.setData(m.paths);
         return;
       case 'pickOut': {
-        const picked = await vscode.window.showOpenDialog({ title: 'Parent folder of the run folder', canSelectFolders: true, canSelectFiles: false, openLabel: 'Put the Run Here', defaultUri: this.baseUri() });
-        if (picked?.[0]) this.post({ type: 'out', out: path.join(picked[0].fsPath, this.ref && !this.ref.error ? path.basename(this.suggestOut(this.ref)) : 'run') });
+        const picked = await vscode.window.showOpenDialog({
+          title: 'Parent folder of the run folder',
+          canSelectFolders: true,
+          canSelectFiles: false,
+          openLabel: 'Put the Run Here',
+          defaultUri: this.baseUri(),
+        });
+        if (picked?.[0])
+          this.post({
+            type: 'out',
+            out: path.join(picked[0].fsPath, this.ref && !this.ref.error ? path.basename(this.suggestOut(this.ref)) : 'run'),
+          });
         return;
       }
       case 'submit': {
         // The paths may have been typed without a change event reaching us yet: describe what is submitted.
-        if (!this.ref || path.resolve(this.base ?? '', m.fields.ref) !== this.ref.path) this.ref = await describeRef(m.fields.ref, this.base);
-        this.data = await describeData(m.fields.data.split(/[\n;]/).map((s) => s.trim()).filter(Boolean), this.base);
+        if (!this.ref || path.resolve(this.base ?? '', m.fields.ref) !== this.ref.path)
+          this.ref = await describeRef(m.fields.ref, this.base);
+        this.data = await describeData(
+          m.fields.data
+            .split(/[\n;]/)
+            .map((s) => s.trim())
+            .filter(Boolean),
+          this.base,
+        );
         const check = checkForm(m.fields, this.ref, this.data, defaultsFor(this.init, this.ref, this.data));
         const problems = Object.entries(check.errors);
         if (problems.length) {
@@ -160,7 +201,10 @@ export class StartTrainingForm {
       cspSource: webview.cspSource,
       nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.js')).toString(),
-      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.css')].map((u) => webview.asWebviewUri(u).toString()),
+      styleUris: [
+        vscode.Uri.joinPath(ext, 'media', 'webview.css'),
+        vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.css'),
+      ].map((u) => webview.asWebviewUri(u).toString()),
       title: 'Start Inheritune Training',
     });
   }

@@ -7,7 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MetricPoint, RunInfo, TRAINING_VIEW_TYPE, TrainingHostMessage, TrainingViewState, TrainingWebviewMessage } from '../shared/trainingProtocol';
+import {
+  MetricPoint,
+  RunInfo,
+  TRAINING_VIEW_TYPE,
+  TrainingHostMessage,
+  TrainingViewState,
+  TrainingWebviewMessage,
+} from '../shared/trainingProtocol';
 import { MetricsTail, TailSource } from '../training/tail';
 import { log, reportError } from '../ui/log';
 import { makeNonce, webviewHtml } from './html';
@@ -35,10 +42,19 @@ export class TrainingPanel {
   private disposed = false;
 
   /** Show the panel (creating it if needed) with these files added as runs. */
-  static show(context: vscode.ExtensionContext, files: vscode.Uri[], opts: { restart?: boolean; preserveFocus?: boolean; exitCode?: number } = {}): TrainingPanel {
+  static show(
+    context: vscode.ExtensionContext,
+    files: vscode.Uri[],
+    opts: { restart?: boolean; preserveFocus?: boolean; exitCode?: number } = {},
+  ): TrainingPanel {
     let p = TrainingPanel.current;
     if (!p) {
-      const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, 'Training', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus }, TrainingPanel.webviewOptions(context));
+      const panel = vscode.window.createWebviewPanel(
+        TRAINING_VIEW_TYPE,
+        'Training',
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus },
+        TrainingPanel.webviewOptions(context),
+      );
       p = new TrainingPanel(context, panel);
     } else {
       p.panel.reveal(undefined, opts.preserveFocus);
@@ -48,7 +64,11 @@ export class TrainingPanel {
   }
 
   /** Recreate after a window reload (registered as the panel's serializer). */
-  static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, state: (Partial<TrainingViewState> & { files?: string[] }) | undefined): TrainingPanel {
+  static revive(
+    context: vscode.ExtensionContext,
+    panel: vscode.WebviewPanel,
+    state: (Partial<TrainingViewState> & { files?: string[] }) | undefined,
+  ): TrainingPanel {
     panel.webview.options = TrainingPanel.webviewOptions(context);
     const p = new TrainingPanel(context, panel);
     for (const f of state?.files ?? []) {
@@ -64,7 +84,10 @@ export class TrainingPanel {
   private static webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
     return {
       enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(context.extensionUri, 'media')],
+      localResourceRoots: [
+        vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'),
+        vscode.Uri.joinPath(context.extensionUri, 'media'),
+      ],
     };
   }
 
@@ -102,8 +125,23 @@ export class TrainingPanel {
       }
       return;
     }
-    const info: RunInfo = { id, label: this.labelFor(uri), path: uri.scheme === 'file' ? uri.fsPath : uri.toString(), status: 'waiting', format: 'unknown', skipped: 0 };
-    const run: Run = { info, uri, points: [], unsent: [], disposables: [], tail: undefined as unknown as MetricsTail, timer: undefined as unknown as ReturnType<typeof setInterval> };
+    const info: RunInfo = {
+      id,
+      label: this.labelFor(uri),
+      path: uri.scheme === 'file' ? uri.fsPath : uri.toString(),
+      status: 'waiting',
+      format: 'unknown',
+      skipped: 0,
+    };
+    const run: Run = {
+      info,
+      uri,
+      points: [],
+      unsent: [],
+      disposables: [],
+      tail: undefined as unknown as MetricsTail,
+      timer: undefined as unknown as ReturnType<typeof setInterval>,
+    };
     run.tail = new MetricsTail(tailSource(uri), {
       onReset: () => {
         run.points = [];
@@ -226,7 +264,9 @@ export class TrainingPanel {
           title: 'Overlay another run: metrics.jsonl or a training log',
           canSelectMany: true,
           filters: { 'Training metrics': ['jsonl', 'log', 'txt'], 'All files': ['*'] },
-          defaultUri: this.runs.size ? vscode.Uri.joinPath([...this.runs.values()][0].uri, '..', '..') : vscode.workspace.workspaceFolders?.[0]?.uri,
+          defaultUri: this.runs.size
+            ? vscode.Uri.joinPath([...this.runs.values()][0].uri, '..', '..')
+            : vscode.workspace.workspaceFolders?.[0]?.uri,
         });
         for (const u of picked ?? []) this.addRun(u);
         return;
@@ -256,7 +296,11 @@ export class TrainingPanel {
     const first = [...this.runs.values()][0];
     const base = first ? vscode.Uri.joinPath(first.uri, '..') : vscode.workspace.workspaceFolders?.[0]?.uri;
     const filters = { [format.toUpperCase()]: [format] };
-    const target = await vscode.window.showSaveDialog({ title: `Export ${format.toUpperCase()}`, defaultUri: base ? vscode.Uri.joinPath(base, suggestedName) : undefined, filters });
+    const target = await vscode.window.showSaveDialog({
+      title: `Export ${format.toUpperCase()}`,
+      defaultUri: base ? vscode.Uri.joinPath(base, suggestedName) : undefined,
+      filters,
+    });
     if (!target) return;
     try {
       let bytes: Uint8Array;
@@ -285,7 +329,10 @@ export class TrainingPanel {
       cspSource: webview.cspSource,
       nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.js')).toString(),
-      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.css')].map((u) => webview.asWebviewUri(u).toString()),
+      styleUris: [
+        vscode.Uri.joinPath(ext, 'media', 'webview.css'),
+        vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.css'),
+      ].map((u) => webview.asWebviewUri(u).toString()),
       title: 'Training',
     });
   }
@@ -315,7 +362,11 @@ function tailSource(uri: vscode.Uri): TailSource {
         return { size: s.size, mtime: s.mtime };
       } catch (e) {
         // FileSystemError.FileNotFound locally; over some remotes only its name or message says so.
-        if ((e instanceof vscode.FileSystemError && e.code === 'FileNotFound') || /FileNotFound|EntryNotFound|ENOENT/.test(`${(e as Error)?.name} ${(e as Error)?.message}`)) return undefined;
+        if (
+          (e instanceof vscode.FileSystemError && e.code === 'FileNotFound') ||
+          /FileNotFound|EntryNotFound|ENOENT/.test(`${(e as Error)?.name} ${(e as Error)?.message}`)
+        )
+          return undefined;
         throw e;
       }
     },
@@ -336,7 +387,11 @@ function tailSource(uri: vscode.Uri): TailSource {
 }
 
 /** `inheritune.openTrainingPanel`: from the Explorer (file, multi-selection), from code (Uri or path), or a picker. */
-export async function openTrainingPanelCommand(context: vscode.ExtensionContext, resource?: unknown, selection?: unknown): Promise<TrainingPanel | undefined> {
+export async function openTrainingPanelCommand(
+  context: vscode.ExtensionContext,
+  resource?: unknown,
+  selection?: unknown,
+): Promise<TrainingPanel | undefined> {
   let files: vscode.Uri[] = [];
   if (Array.isArray(selection) && selection.every((s) => s instanceof vscode.Uri) && selection.length) files = selection as vscode.Uri[];
   else if (resource instanceof vscode.Uri) files = [resource];

@@ -48,7 +48,11 @@ export async function buildViewerModel(file: string): Promise<ViewerModel> {
         headers.push(await readHeader(s));
       } catch (e) {
         if (e instanceof InherituneError && e.code === 'E_NOT_FOUND') {
-          throw new InherituneError('E_INDEX', `${abs}: shard ${path.basename(s)} is listed in weight_map but missing from ${path.dirname(abs)}`, { file: s });
+          throw new InherituneError(
+            'E_INDEX',
+            `${abs}: shard ${path.basename(s)} is listed in weight_map but missing from ${path.dirname(abs)}`,
+            { file: s },
+          );
         }
         throw e;
       }

@@ -37,7 +37,14 @@ export function syntheticReport({ numLayers, numHeads, lazy, seqLen = 256, batch
       }
       const kStar = Math.max(2, Math.round((seqLen / 6) * (1 - 0.7 * depth) * (0.35 + r())));
       const mStar = Math.max(2, Math.round(kStar * (1.2 + r())));
-      heads.push({ kStar, mStar, mStarSquared: Math.max(1, Math.round(mStar * 0.6)), entropy: 0.2 + 0.6 * r() * (1 - depth / 2), sinkMass: 0.02 + 0.3 * r() * depth, dominantColumn: r() < 0.6 ? 0 : Math.floor(r() * 8) });
+      heads.push({
+        kStar,
+        mStar,
+        mStarSquared: Math.max(1, Math.round(mStar * 0.6)),
+        entropy: 0.2 + 0.6 * r() * (1 - depth / 2),
+        sinkMass: 0.02 + 0.3 * r() * depth,
+        dominantColumn: r() < 0.6 ? 0 : Math.floor(r() * 8),
+      });
     }
     const ks = heads.map((x) => x.kStar);
     layers.push({
@@ -60,7 +67,16 @@ export function syntheticReport({ numLayers, numHeads, lazy, seqLen = 256, batch
   return {
     schemaVersion: 2,
     tool: { name: 'inheritune-studio', version: 'test' },
-    model: { architecture: 'GPT2LMHeadModel', family: 'gpt2', numLayers, numHeads, numKvHeads: numHeads, hiddenSize: numHeads * 64, params: numLayers * 12 * (numHeads * 64) ** 2, path: `/models/${name}` },
+    model: {
+      architecture: 'GPT2LMHeadModel',
+      family: 'gpt2',
+      numLayers,
+      numHeads,
+      numKvHeads: numHeads,
+      hiddenSize: numHeads * 64,
+      params: numLayers * 12 * (numHeads * 64) ** 2,
+      path: `/models/${name}`,
+    },
     settings: { seqLen, batch, tau: 0.9, mode: 'mean', seed: 0, degenerateWhen: 'either', input: 'builtin', layers: [0, numLayers - 1] },
     executionProvider: { requested: 'auto', used: 'cpu', skipped: [{ name: 'cuda', reason: 'CUDA EP binaries not installed' }] },
     timings: { totalMs: 1234, loadMs: 100, forwardMs: 800, metricsMs: 334 },
@@ -112,10 +128,29 @@ export function plantedFixture() {
     };
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'inheritune-browser-'));
-  const cli = (...args) => execFileSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const cli = (...args) =>
+    execFileSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const ref = path.join(dir, 'gpt2-12L-lazy8-11');
   const child = path.join(dir, 'gpt2-12L-lazy8-11-inherit-8L');
-  cli('synth', '--family', 'gpt2', '--layers', '12', '--heads', '8', '--hidden', '128', '--lazy', '8-11', '--std', '0.2', '--seed', '1', '--out', ref);
+  cli(
+    'synth',
+    '--family',
+    'gpt2',
+    '--layers',
+    '12',
+    '--heads',
+    '8',
+    '--hidden',
+    '128',
+    '--lazy',
+    '8-11',
+    '--std',
+    '0.2',
+    '--seed',
+    '1',
+    '--out',
+    ref,
+  );
   cli('analyze', ref, '--seq-len', '128', '--json', path.join(dir, 'ref.json'), '--save-patterns', path.join(dir, 'patterns'), '--quiet');
   cli('inherit', ref, '--layers', '8', '--out', child);
   cli('analyze', child, '--seq-len', '128', '--json', path.join(dir, 'child.json'), '--quiet');

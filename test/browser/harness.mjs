@@ -10,14 +10,33 @@ import { chromium } from 'playwright-core';
 import { ROOT } from './fixtures.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
 
 /** Import a TypeScript module of the project (bundled by esbuild on the fly; no tsx needed). */
 export async function importTs(rel) {
   // CommonJS dependencies (yauzl, for the PyTorch zip reader) call require(), which an ES module from a data: URL
   // lacks: give the bundle one.
   const banner = `import { createRequire as __cr } from 'node:module'; const require = __cr(${JSON.stringify(path.join(ROOT, 'package.json'))});`;
-  const out = await esbuild.build({ entryPoints: [path.join(ROOT, rel)], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', external: ['vscode', 'onnxruntime-node'], banner: { js: banner }, logLevel: 'silent' });
+  const out = await esbuild.build({
+    entryPoints: [path.join(ROOT, rel)],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['vscode', 'onnxruntime-node'],
+    banner: { js: banner },
+    logLevel: 'silent',
+  });
   return import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
 }
 
@@ -32,7 +51,11 @@ const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'applicati
 
 export async function startServer() {
   const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
-  const roots = { '/dist/webview/': path.join(ROOT, 'dist/webview'), '/media/': path.join(ROOT, 'media'), '/themes/': path.join(ROOT, 'test/browser/themes') };
+  const roots = {
+    '/dist/webview/': path.join(ROOT, 'dist/webview'),
+    '/media/': path.join(ROOT, 'media'),
+    '/themes/': path.join(ROOT, 'test/browser/themes'),
+  };
   let origin = '';
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, origin);
@@ -105,8 +128,16 @@ function fakeApi(autoInit) {
 }
 
 /** Open a panel page; returns helpers to talk to it as the host would. */
-export async function openPanel(browser, origin, { panel = 'report', theme = 'dark', width = 1440, height = 900, scale = 1, autoInit } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale, colorScheme: theme === 'light' ? 'light' : 'dark' });
+export async function openPanel(
+  browser,
+  origin,
+  { panel = 'report', theme = 'dark', width = 1440, height = 900, scale = 1, autoInit } = {},
+) {
+  const context = await browser.newContext({
+    viewport: { width, height },
+    deviceScaleFactor: scale,
+    colorScheme: theme === 'light' ? 'light' : 'dark',
+  });
   await context.addInitScript(fakeApi, autoInit ?? null);
   const page = await context.newPage();
   const pageErrors = [];
@@ -127,7 +158,10 @@ export async function openPanel(browser, origin, { panel = 'report', theme = 'da
       for (;;) {
         const found = (await api.posted()).filter((m) => m.type === type).find(pred);
         if (found) return found;
-        if (Date.now() - t0 > timeout) throw new Error(`the webview did not post ${type} within ${timeout} ms (posted: ${JSON.stringify((await api.posted()).map((m) => m.type))})`);
+        if (Date.now() - t0 > timeout)
+          throw new Error(
+            `the webview did not post ${type} within ${timeout} ms (posted: ${JSON.stringify((await api.posted()).map((m) => m.type))})`,
+          );
         await page.waitForTimeout(20);
       }
     },
@@ -138,7 +172,11 @@ export async function openPanel(browser, origin, { panel = 'report', theme = 'da
       page.evaluate(
         ({ req, T, values }) => {
           const f = Float32Array.from(values);
-          window.postMessage({ type: 'headPattern', requestId: req.requestId, side: req.side, layer: req.layer, head: req.head, T, data: f.buffer }, '*', [f.buffer]);
+          window.postMessage(
+            { type: 'headPattern', requestId: req.requestId, side: req.side, layer: req.layer, head: req.head, T, data: f.buffer },
+            '*',
+            [f.buffer],
+          );
         },
         { req, T, values: Array.from(data) },
       ),

@@ -14,7 +14,12 @@ let server;
 let browser;
 let fx;
 
-const ready = (report, request = { path: report.model.path, settings: {} }) => ({ request, status: 'ready', progress: { fraction: 1, message: 'done' }, report });
+const ready = (report, request = { path: report.model.path, settings: {} }) => ({
+  request,
+  status: 'ready',
+  progress: { fraction: 1, message: 'done' },
+  report,
+});
 
 before(async () => {
   ensureBuilt();
@@ -51,7 +56,9 @@ describe('attention report webview', () => {
     const L = fx.report.layers.length;
     const H = fx.report.model.numHeads;
     assert.equal(await page.locator('svg.heatmap rect.cell').count(), L * H, 'one cell per (layer, head)');
-    const lazyMarks = await page.locator('svg.heatmap rect.lazy-mark.lazy').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-layer'))));
+    const lazyMarks = await page
+      .locator('svg.heatmap rect.lazy-mark.lazy')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-layer'))));
     assert.deepEqual(lazyMarks, fx.lazy, 'the lazy strip marks exactly the planted layers');
     assert.equal(await page.locator('svg.heatmap rect.cell[data-lazy="true"]').count(), fx.lazy.length * H);
     assert.match(await page.locator('.verdict.lazy .verdict-title').textContent(), /Layers 8–11 are lazy \(4 of 12\)/);
@@ -167,16 +174,37 @@ describe('attention report webview', () => {
     const { page } = p;
     await p.waitForPost('ready');
     // A ready, B still loading: B's progress card sits above the charts.
-    await p.send({ type: 'init', sides: { a: ready(fx.report), b: { request: { path: '/models/child', settings: {} }, status: 'loading', progress: { fraction: 0.1, message: 'layer 1/8' } } } });
+    await p.send({
+      type: 'init',
+      sides: {
+        a: ready(fx.report),
+        b: { request: { path: '/models/child', settings: {} }, status: 'loading', progress: { fraction: 0.1, message: 'layer 1/8' } },
+      },
+    });
     await page.locator('svg.layer-chart path.series').first().waitFor();
     // Tag the nodes now on the page; a node redrawn comes back without the tag.
     const tag = () =>
       page.evaluate(() => {
-        for (const sel of ['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout']) document.querySelector(sel).dataset.tag = 'old';
+        for (const sel of ['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout'])
+          document.querySelector(sel).dataset.tag = 'old';
       });
     const kept = () =>
-      page.evaluate(() => Object.fromEntries(['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout'].map((sel) => [sel, document.querySelector(sel)?.dataset.tag === 'old'])));
-    const all = { 'svg.heatmap': true, 'svg.layer-chart': true, '.report-header': true, '#status-b': true, '.verdict': true, '.layout': true };
+      page.evaluate(() =>
+        Object.fromEntries(
+          ['svg.heatmap', 'svg.layer-chart', '.report-header', '#status-b', '.verdict', '.layout'].map((sel) => [
+            sel,
+            document.querySelector(sel)?.dataset.tag === 'old',
+          ]),
+        ),
+      );
+    const all = {
+      'svg.heatmap': true,
+      'svg.layer-chart': true,
+      '.report-header': true,
+      '#status-b': true,
+      '.verdict': true,
+      '.layout': true,
+    };
 
     await tag();
     await page.getByRole('radio', { name: 'entropy' }).click();
@@ -219,7 +247,7 @@ describe('attention report webview', () => {
 
   test('high-contrast theme renders with cell borders', async () => {
     const p = await openReport('high-contrast');
-    assert.ok(await p.page.locator('svg.heatmap rect.cell[stroke]').count() > 0);
+    assert.ok((await p.page.locator('svg.heatmap rect.cell[stroke]').count()) > 0);
     await noErrors(p);
     await p.close();
   });
@@ -234,7 +262,16 @@ describe('attention report webview', () => {
     assert.equal(await page.getByRole('radio', { name: 'sink mass' }).getAttribute('aria-checked'), 'true');
     await p.waitForPost('ready');
     await p.send({ type: 'progress', side: 'a', fraction: 0.25, message: 'layer 3/12' });
-    await p.send({ type: 'init', sides: { a: { request: { path: fx.report.model.path, settings: {} }, status: 'loading', progress: { fraction: 0.25, message: 'layer 3/12' } } } });
+    await p.send({
+      type: 'init',
+      sides: {
+        a: {
+          request: { path: fx.report.model.path, settings: {} },
+          status: 'loading',
+          progress: { fraction: 0.25, message: 'layer 3/12' },
+        },
+      },
+    });
     await page.locator('.status-card.loading .msg', { hasText: 'layer 3/12' }).waitFor();
     await p.send({ type: 'progress', side: 'a', fraction: 0.5, message: 'layer 6/12' });
     await page.locator('.status-card.loading .pct', { hasText: '50%' }).waitFor();
@@ -281,7 +318,13 @@ describe('attention report webview', () => {
   });
 
   test('performance: 48 × 25 heatmap first paint < 200 ms, 1024 × 1024 attention map < 300 ms', async () => {
-    const big = syntheticReport({ numLayers: 48, numHeads: 25, lazy: [36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47], seqLen: 1024, name: 'gpt2-48L-25H' });
+    const big = syntheticReport({
+      numLayers: 48,
+      numHeads: 25,
+      lazy: [36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47],
+      seqLen: 1024,
+      name: 'gpt2-48L-25H',
+    });
     const init = { type: 'init', sides: { a: ready(big) } };
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const round = (x) => Math.round(x * 10) / 10;
@@ -296,7 +339,11 @@ describe('attention report webview', () => {
         heat.push(
           await p.page.evaluate(() => {
             const first = performance.getEntriesByName('heatmap-first-paint')[0];
-            return { scriptToPaint: first.duration, messageToPaint: performance.getEntriesByName('heatmap-paint')[0].duration, navigationToPaint: first.startTime + first.duration };
+            return {
+              scriptToPaint: first.duration,
+              messageToPaint: performance.getEntriesByName('heatmap-paint')[0].duration,
+              navigationToPaint: first.startTime + first.duration,
+            };
           }),
         );
         assert.equal(await p.page.locator('svg.heatmap rect.cell').count(), 48 * 25);
@@ -322,7 +369,11 @@ describe('attention report webview', () => {
                   }
                   for (let k = 0; k <= q; k++) f[q * T + k] /= sum;
                 }
-                window.postMessage({ type: 'headPattern', requestId: req.requestId, side: 'a', layer: req.layer, head: req.head, T, data: f.buffer }, '*', [f.buffer]);
+                window.postMessage(
+                  { type: 'headPattern', requestId: req.requestId, side: 'a', layer: req.layer, head: req.head, T, data: f.buffer },
+                  '*',
+                  [f.buffer],
+                );
               },
               { req, seed: j + 1 },
             );
@@ -335,7 +386,11 @@ describe('attention report webview', () => {
       }
       const stat = (xs) => ({ median: round(median(xs)), max: round(Math.max(...xs)) });
       return {
-        heatmap: { scriptStartToPaintMs: stat(heat.map((h) => h.scriptToPaint)), messageToPaintMs: stat(heat.map((h) => h.messageToPaint)), navigationToPaintMs: stat(heat.map((h) => h.navigationToPaint)) },
+        heatmap: {
+          scriptStartToPaintMs: stat(heat.map((h) => h.scriptToPaint)),
+          messageToPaintMs: stat(heat.map((h) => h.messageToPaint)),
+          navigationToPaintMs: stat(heat.map((h) => h.navigationToPaint)),
+        },
         attention: { messageToPaintMs: stat(attn) },
         loadAverage: round(os.loadavg()[0]),
       };
@@ -348,7 +403,12 @@ describe('attention report webview', () => {
       const last = rounds[rounds.length - 1];
       if (last.heatmap.scriptStartToPaintMs.median < 200 && last.attention.messageToPaintMs.median < 300) break;
     }
-    const best = rounds.reduce((a, b) => (b.heatmap.scriptStartToPaintMs.median + b.attention.messageToPaintMs.median < a.heatmap.scriptStartToPaintMs.median + a.attention.messageToPaintMs.median ? b : a));
+    const best = rounds.reduce((a, b) =>
+      b.heatmap.scriptStartToPaintMs.median + b.attention.messageToPaintMs.median <
+      a.heatmap.scriptStartToPaintMs.median + a.attention.messageToPaintMs.median
+        ? b
+        : a,
+    );
     const results = {
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform} ${process.arch}; headless Chromium ${browser.version()} (--disable-gpu)`,
       date: new Date().toISOString(),
@@ -358,18 +418,32 @@ describe('attention report webview', () => {
       attention1024: { T: 1024, ...best.attention, budgetMs: 300 },
       loadAverage: best.loadAverage,
       definitions: {
-        scriptStartToPaintMs: 'first paint: from the first line of the report bundle to the frame after the heatmap is drawn (panel opened, the host answering with the report at once)',
+        scriptStartToPaintMs:
+          'first paint: from the first line of the report bundle to the frame after the heatmap is drawn (panel opened, the host answering with the report at once)',
         messageToPaintMs: 'from the report message arriving to the frame after the heatmap is drawn',
-        navigationToPaintMs: 'from navigation start (HTML, CSS and scripts fetched from a loopback server) to the frame after the heatmap is drawn',
+        navigationToPaintMs:
+          'from navigation start (HTML, CSS and scripts fetched from a loopback server) to the frame after the heatmap is drawn',
         attention1024: 'from the 4 MB ArrayBuffer message arriving to the frame after the 1024 × 1024 matrix is drawn on the canvas',
       },
     };
-    console.log(`# heatmap 48x25 first paint (script start -> paint): median ${results.heatmap48x25.scriptStartToPaintMs.median} ms, max ${results.heatmap48x25.scriptStartToPaintMs.max} ms`);
-    console.log(`# heatmap 48x25 (message -> paint): median ${results.heatmap48x25.messageToPaintMs.median} ms; (navigation -> paint): median ${results.heatmap48x25.navigationToPaintMs.median} ms`);
-    console.log(`# attention 1024x1024 (message -> paint): median ${results.attention1024.messageToPaintMs.median} ms, max ${results.attention1024.messageToPaintMs.max} ms (load average ${results.loadAverage}, ${rounds.length} round(s))`);
+    console.log(
+      `# heatmap 48x25 first paint (script start -> paint): median ${results.heatmap48x25.scriptStartToPaintMs.median} ms, max ${results.heatmap48x25.scriptStartToPaintMs.max} ms`,
+    );
+    console.log(
+      `# heatmap 48x25 (message -> paint): median ${results.heatmap48x25.messageToPaintMs.median} ms; (navigation -> paint): median ${results.heatmap48x25.navigationToPaintMs.median} ms`,
+    );
+    console.log(
+      `# attention 1024x1024 (message -> paint): median ${results.attention1024.messageToPaintMs.median} ms, max ${results.attention1024.messageToPaintMs.max} ms (load average ${results.loadAverage}, ${rounds.length} round(s))`,
+    );
     mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
     writeFileSync(path.join(ROOT, 'bench/webview-results.json'), JSON.stringify(results, null, 2) + '\n');
-    assert.ok(results.heatmap48x25.scriptStartToPaintMs.median < 200, `heatmap first paint ${results.heatmap48x25.scriptStartToPaintMs.median} ms ≥ 200 ms`);
-    assert.ok(results.attention1024.messageToPaintMs.median < 300, `attention map ${results.attention1024.messageToPaintMs.median} ms ≥ 300 ms`);
+    assert.ok(
+      results.heatmap48x25.scriptStartToPaintMs.median < 200,
+      `heatmap first paint ${results.heatmap48x25.scriptStartToPaintMs.median} ms ≥ 200 ms`,
+    );
+    assert.ok(
+      results.attention1024.messageToPaintMs.median < 300,
+      `attention map ${results.attention1024.messageToPaintMs.median} ms ≥ 300 ms`,
+    );
   });
 });

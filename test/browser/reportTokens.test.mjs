@@ -14,16 +14,36 @@ const SHOTS = path.join(ROOT, 'docs/screenshots');
 let server;
 let browser;
 
-const ready = (report) => ({ request: { path: report.model.path, settings: {} }, status: 'ready', progress: { fraction: 1, message: 'done' }, report });
+const ready = (report) => ({
+  request: { path: report.model.path, settings: {} },
+  status: 'ready',
+  progress: { fraction: 1, message: 'done' },
+  report,
+});
 
 /** Token pieces as a hostile tokenizer could make them: markup, a script end tag, control and bidi characters. */
-const HOSTILE = ['<img src=x onerror="window.__xss=1">', '</script><script>window.__xss=2</script>', '\u0000\u0007\u001b[31m', '\u202Eevil', '<svg onload="window.__xss=3">'];
+const HOSTILE = [
+  '<img src=x onerror="window.__xss=1">',
+  '</script><script>window.__xss=2</script>',
+  '\u0000\u0007\u001b[31m',
+  '\u202Eevil',
+  '<svg onload="window.__xss=3">',
+];
 
 function tokenReport(T = 64) {
   const r = syntheticReport({ numLayers: 8, numHeads: 4, lazy: [5, 6], seqLen: T, batch: 2, name: 'tok-model' });
   const words = ['<s>', ' The', ' river', ' town', ' woke', ' slowly', '.', '\n'];
-  const pieces = Array.from({ length: T }, (_, i) => (i === 0 ? '<s>' : i >= 10 && i < 10 + HOSTILE.length ? HOSTILE[i - 10] : words[1 + (i % 7)]));
-  r.input = { source: 'builtin', tokenizer: 'tokenizer.json', tokenCount: 400, specialTokens: true, specialTokenIds: [1], firstSequence: { ids: pieces.map((_, i) => i + 1), pieces } };
+  const pieces = Array.from({ length: T }, (_, i) =>
+    i === 0 ? '<s>' : i >= 10 && i < 10 + HOSTILE.length ? HOSTILE[i - 10] : words[1 + (i % 7)],
+  );
+  r.input = {
+    source: 'builtin',
+    tokenizer: 'tokenizer.json',
+    tokenCount: 400,
+    specialTokens: true,
+    specialTokenIds: [1],
+    firstSequence: { ids: pieces.map((_, i) => i + 1), pieces },
+  };
   return r;
 }
 
@@ -61,7 +81,13 @@ describe('tokens in the head view', () => {
     const p = await openWith(report, 'dark', { width: 1280, height: 860 });
     const { page } = p;
     // The header says what the model saw: source, token count, the special token added.
-    assert.equal(await page.locator('.fact', { has: page.locator('dt', { hasText: /^input$/ }) }).locator('dd').textContent(), 'built-in text · 400 tokens · <s> added');
+    assert.equal(
+      await page
+        .locator('.fact', { has: page.locator('dt', { hasText: /^input$/ }) })
+        .locator('dd')
+        .textContent(),
+      'built-in text · 400 tokens · <s> added',
+    );
     await showHead(p, report, 2, 1);
     const canvas = page.locator('canvas.attention-canvas');
     // The head view sits beside the heatmap, above the fold.
@@ -111,8 +137,40 @@ describe('tokens in the head view', () => {
   test('README screenshot: a head view with token labels (light theme)', async () => {
     const T = 24;
     const report = syntheticReport({ numLayers: 8, numHeads: 4, lazy: [5, 6], seqLen: T, batch: 1, name: 'smollm2-like' });
-    const pieces = ['<|im_start|>', 'The', ' river', ' town', ' woke', ' slowly', ',', ' and', ' the', ' first', ' boats', ' pushed', ' off', ' into', ' the', ' mist', '.', ' Lazy', ' layers', ' look', ' at', ' the', ' first', ' token'];
-    report.input = { source: 'builtin', tokenizer: 'tokenizer.json', tokenCount: 300, specialTokens: true, specialTokenIds: [1], firstSequence: { ids: pieces.map((_, i) => i), pieces } };
+    const pieces = [
+      '<|im_start|>',
+      'The',
+      ' river',
+      ' town',
+      ' woke',
+      ' slowly',
+      ',',
+      ' and',
+      ' the',
+      ' first',
+      ' boats',
+      ' pushed',
+      ' off',
+      ' into',
+      ' the',
+      ' mist',
+      '.',
+      ' Lazy',
+      ' layers',
+      ' look',
+      ' at',
+      ' the',
+      ' first',
+      ' token',
+    ];
+    report.input = {
+      source: 'builtin',
+      tokenizer: 'tokenizer.json',
+      tokenCount: 300,
+      specialTokens: true,
+      specialTokenIds: [1],
+      firstSequence: { ids: pieces.map((_, i) => i), pieces },
+    };
     const p = await openWith(report, 'light', { width: 1280, height: 800 });
     await showHead(p, report, 3, 2);
     const canvas = p.page.locator('canvas.attention-canvas');
@@ -134,12 +192,49 @@ describe('hostile tokens from a tokenizer file, through the CLI', () => {
       const evil = ['<img src=x onerror="window.__xss=1">', '</script><script>window.__xss=2</script>', '\u001b[31m\u0007', '\u202Eevil'];
       const words = ['[UNK]', 'the', 'river', 'town', 'woke', 'slowly', '.'];
       const vocab = Object.fromEntries(words.map((w, i) => [w, i]));
-      const added = evil.map((content, i) => ({ id: words.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false }));
+      const added = evil.map((content, i) => ({
+        id: words.length + i,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: false,
+      }));
       for (const a of added) vocab[a.content] = a.id;
-      writeFileSync(path.join(ck, 'tokenizer.json'), JSON.stringify({ version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null, model: { type: 'WordLevel', vocab, unk_token: '[UNK]' } }));
+      writeFileSync(
+        path.join(ck, 'tokenizer.json'),
+        JSON.stringify({
+          version: '1.0',
+          truncation: null,
+          padding: null,
+          added_tokens: added,
+          normalizer: null,
+          pre_tokenizer: { type: 'Whitespace' },
+          post_processor: null,
+          decoder: null,
+          model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+        }),
+      );
       writeFileSync(path.join(ck, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast' }));
       writeFileSync(path.join(dir, 'in.txt'), `the river ${evil[0]} town ${evil[1]} woke ${evil[2]} slowly ${evil[3]} . `.repeat(8));
-      cli('analyze', ck, '--text', path.join(dir, 'in.txt'), '--seq-len', '24', '--batch', '1', '--ep', 'cpu', '--json', path.join(dir, 'r.json'), '--save-patterns', path.join(dir, 'p'), '--quiet');
+      cli(
+        'analyze',
+        ck,
+        '--text',
+        path.join(dir, 'in.txt'),
+        '--seq-len',
+        '24',
+        '--batch',
+        '1',
+        '--ep',
+        'cpu',
+        '--json',
+        path.join(dir, 'r.json'),
+        '--save-patterns',
+        path.join(dir, 'p'),
+        '--quiet',
+      );
       const report = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8'));
       const pieces = report.input.firstSequence.pieces;
       for (const e of evil) assert.ok(pieces.includes(e), `${JSON.stringify(e)} recorded as it is (pieces: ${JSON.stringify(pieces)})`);
@@ -169,9 +264,33 @@ describe('hostile tokens from a tokenizer file, through the CLI', () => {
 
 describe('the verdict card says which rule produced n', () => {
   const cases = [
-    { name: 'lazy tail', lazy: [5, 6, 7], n: 5, rule: 'lazy-tail', text: 'n = 5: every layer from 5 on is lazy.', below: null, choices: ['4'] },
-    { name: 'lazy layers that are not a tail', lazy: [2, 5, 6], n: 4, rule: 'half-depth', text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.", below: /Lazy layer below n: 2 \(inheriting 4 layers keeps it\)/, choices: ['2', '5'] },
-    { name: 'no lazy layers', lazy: [], n: 4, rule: 'half-depth', text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.", below: null, choices: [] },
+    {
+      name: 'lazy tail',
+      lazy: [5, 6, 7],
+      n: 5,
+      rule: 'lazy-tail',
+      text: 'n = 5: every layer from 5 on is lazy.',
+      below: null,
+      choices: ['4'],
+    },
+    {
+      name: 'lazy layers that are not a tail',
+      lazy: [2, 5, 6],
+      n: 4,
+      rule: 'half-depth',
+      text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.",
+      below: /Lazy layer below n: 2 \(inheriting 4 layers keeps it\)/,
+      choices: ['2', '5'],
+    },
+    {
+      name: 'no lazy layers',
+      lazy: [],
+      n: 4,
+      rule: 'half-depth',
+      text: "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.",
+      below: null,
+      choices: [],
+    },
   ];
   for (const c of cases) {
     test(`${c.name}: n = ${c.n}, the rule, lazy layers below n, one-click alternatives`, async () => {
@@ -188,7 +307,10 @@ describe('the verdict card says which rule produced n', () => {
       const title = await page.getByRole('button', { name: 'Inherit first n layers' }).getAttribute('title');
       assert.ok(title.includes(c.text.replace(/^n = \d+: /, '').replace(/\.$/, '')), title);
       const choices = await page.locator('.verdict-choices button.choice').allTextContents();
-      assert.deepEqual(choices.map((t) => t.replace(/^n = /, '').trim()), c.choices);
+      assert.deepEqual(
+        choices.map((t) => t.replace(/^n = /, '').trim()),
+        c.choices,
+      );
       if (c.choices.length) {
         const last = c.choices[c.choices.length - 1];
         await page.locator('.verdict-choices button.choice', { hasText: `n = ${last}` }).click();
@@ -222,7 +344,9 @@ describe('rank 1 stands out', () => {
       assert.equal(await fill(6, 2), one, 'lazy heads have the rank-1 colour');
       assert.equal(await page.locator('svg.heatmap .rank1-legend').textContent(), 'rank 1');
       assert.equal(await page.locator('svg.heatmap .rank1-legend rect').getAttribute('fill'), one);
-      const counts = await page.locator('svg.heatmap .rank1-count').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+      const counts = await page
+        .locator('svg.heatmap .rank1-count')
+        .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
       assert.deepEqual(counts, [0, 0, 0, 1, 0, 0, 4, 4]);
       // m* = 1 too.
       await page.getByRole('radio', { name: 'm*' }).click();

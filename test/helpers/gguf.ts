@@ -36,7 +36,19 @@ class Bytes {
   num(v: number | bigint, type: V) {
     const b = new Uint8Array(8);
     const dv = new DataView(b.buffer);
-    const n = { [V.UINT8]: 1, [V.INT8]: 1, [V.BOOL]: 1, [V.UINT16]: 2, [V.INT16]: 2, [V.UINT32]: 4, [V.INT32]: 4, [V.FLOAT32]: 4, [V.UINT64]: 8, [V.INT64]: 8, [V.FLOAT64]: 8 }[type as number]!;
+    const n = {
+      [V.UINT8]: 1,
+      [V.INT8]: 1,
+      [V.BOOL]: 1,
+      [V.UINT16]: 2,
+      [V.INT16]: 2,
+      [V.UINT32]: 4,
+      [V.INT32]: 4,
+      [V.FLOAT32]: 4,
+      [V.UINT64]: 8,
+      [V.INT64]: 8,
+      [V.FLOAT64]: 8,
+    }[type as number]!;
     switch (type) {
       case V.UINT8:
       case V.BOOL:

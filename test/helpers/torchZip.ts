@@ -23,7 +23,9 @@ export class PickleWriter {
   }
   str(s: string): this {
     const b = Buffer.from(s, 'utf8');
-    return this.op(0x58).u32(b.length).op(...b);
+    return this.op(0x58)
+      .u32(b.length)
+      .op(...b);
   }
   int(n: number): this {
     if (n >= 0 && n < 256) return this.op(0x4b, n);
@@ -120,7 +122,10 @@ export function torchStateDictZip(tensors: { name: string; shape: number[]; valu
   return storedZip([
     { name: `${archive}/data.pkl`, data: p.bytes() },
     { name: `${archive}/byteorder`, data: Buffer.from('little') },
-    ...tensors.map((t, i) => ({ name: `${archive}/data/${i}`, data: new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength) })),
+    ...tensors.map((t, i) => ({
+      name: `${archive}/data/${i}`,
+      data: new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength),
+    })),
     { name: `${archive}/version`, data: Buffer.from('3\n') },
   ]);
 }
@@ -141,7 +146,11 @@ export function legacyStateDict(tensors: { name: string; shape: number[]; values
   for (const k of keys) keyList.str(k);
   keyList.op(0x65).stop();
   const parts: Uint8Array[] = [
-    new PickleWriter().proto().op(0x8a, 10, ...mb).stop().bytes(),
+    new PickleWriter()
+      .proto()
+      .op(0x8a, 10, ...mb)
+      .stop()
+      .bytes(),
     new PickleWriter().proto().int(1001).stop().bytes(),
     new PickleWriter().proto().op(0x7d).str('protocol_version').int(1001).op(0x73).str('little_endian').bool(true).op(0x73).stop().bytes(),
     obj.bytes(),

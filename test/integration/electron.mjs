@@ -41,7 +41,15 @@ try {
     ...(process.env.VSCODE_EXECUTABLE ? { vscodeExecutablePath: process.env.VSCODE_EXECUTABLE } : {}),
     extensionDevelopmentPath: REPO,
     extensionTestsPath: path.join(HERE, 'suite', 'index.js'),
-    launchArgs: [ws, '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes', '--user-data-dir', path.join(tmp, 'user-data')],
+    launchArgs: [
+      ws,
+      '--disable-extensions',
+      '--disable-workspace-trust',
+      '--skip-welcome',
+      '--skip-release-notes',
+      '--user-data-dir',
+      path.join(tmp, 'user-data'),
+    ],
     extensionTestsEnv: { INHERITUNE_IT_RESULTS: path.join(tmp, 'results.jsonl') },
   });
 } catch (e) {

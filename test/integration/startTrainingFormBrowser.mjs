@@ -21,7 +21,11 @@ const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'applicati
 
 async function startServer() {
   const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
-  const roots = { '/dist/webview/': path.join(ROOT, 'dist/webview'), '/media/': path.join(ROOT, 'media'), '/themes/': path.join(ROOT, 'test/browser/themes') };
+  const roots = {
+    '/dist/webview/': path.join(ROOT, 'dist/webview'),
+    '/media/': path.join(ROOT, 'media'),
+    '/themes/': path.join(ROOT, 'test/browser/themes'),
+  };
   let origin = '';
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, origin);
@@ -62,7 +66,11 @@ if (!existsSync(path.join(ROOT, 'dist/webview/startTraining/main.js'))) throw ne
 const server = await startServer();
 const browser = await launchBrowser();
 try {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 1180 }, deviceScaleFactor: 1, colorScheme: THEME === 'light' ? 'light' : 'dark' });
+  const context = await browser.newContext({
+    viewport: { width: 1100, height: 1180 },
+    deviceScaleFactor: 1,
+    colorScheme: THEME === 'light' ? 'light' : 'dark',
+  });
   await context.addInitScript(fakeApi);
   const page = await context.newPage();
   const errors = [];
@@ -84,7 +92,22 @@ try {
   await page.waitForSelector('#app[data-ready="true"]');
   const val = (k) => page.inputValue(`#f-${k}`);
   assert.deepEqual(
-    await Promise.all(['layers', 'growBy', 'stepsPerRound', 'maxRounds', 'seqLen', 'batchSize', 'lr', 'warmupSteps', 'evalIters', 'growMode', 'init', 'valFraction'].map(val)),
+    await Promise.all(
+      [
+        'layers',
+        'growBy',
+        'stepsPerRound',
+        'maxRounds',
+        'seqLen',
+        'batchSize',
+        'lr',
+        'warmupSteps',
+        'evalIters',
+        'growMode',
+        'init',
+        'valFraction',
+      ].map(val),
+    ),
     ['15', '1', '100', '3', '128', '8', '0.001', '10', '4', 'reinherit', 'inherit', '0.1'],
   );
   assert.equal(await page.getAttribute('#app', 'data-valid'), 'true');
@@ -100,7 +123,10 @@ try {
   await page.waitForSelector('#app[data-valid="true"]');
   assert.match(await page.innerText('.estimate'), /≈ 2048 tokens per step \(8 × 1 × 256\)/);
   // A data change from the host re-fills the untouched fields only.
-  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'data', data: { paths: ['/home/me/tiny.txt'], kind: 'text', bytes: 4000, files: 1 } });
+  await page.evaluate((m) => window.postMessage(m, '*'), {
+    type: 'data',
+    data: { paths: ['/home/me/tiny.txt'], kind: 'text', bytes: 4000, files: 1 },
+  });
   await page.waitForFunction(() => document.getElementById('f-data').value === '/home/me/tiny.txt');
   assert.equal(await val('seqLen'), '256'); // typed by the user: kept
   assert.match(await page.innerText('.field-seqLen .field-msg'), /holds no 257-token window/);

@@ -21,8 +21,25 @@ fs.writeFileSync(
   path.join(ws, '.vscode', 'tasks.json'),
   '{\n  // kept comment\n  "version": "2.0.0",\n  "tasks": [\n    { "label": "echo", "type": "shell", "command": "echo hi" },\n    { "label": "preset", "type": "inheritune", "ref": "ref", "data": "data", "out": "runs/preset" }\n  ]\n}\n',
 );
-execFileSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'synth', '--layers', '4', '--hidden', '32', '--heads', '2', '--vocab', '256', '--context', '64', '--out', path.join(ws, 'ref')]);
-execFileSync(PYTHON, ['-m', 'inheritune_trainer', 'synth', '--out', path.join(ws, 'data'), '--tokens', '20000', '--vocab-size', '256'], { env: { ...process.env, PYTHONPATH: path.join(REPO, 'trainer') } });
+execFileSync(process.execPath, [
+  path.join(REPO, 'dist', 'cli.js'),
+  'synth',
+  '--layers',
+  '4',
+  '--hidden',
+  '32',
+  '--heads',
+  '2',
+  '--vocab',
+  '256',
+  '--context',
+  '64',
+  '--out',
+  path.join(ws, 'ref'),
+]);
+execFileSync(PYTHON, ['-m', 'inheritune_trainer', 'synth', '--out', path.join(ws, 'data'), '--tokens', '20000', '--vocab-size', '256'], {
+  env: { ...process.env, PYTHONPATH: path.join(REPO, 'trainer') },
+});
 const results = path.join(tmp, 'results.jsonl');
 
 /**
@@ -38,13 +55,20 @@ function extensionDir() {
   for (const f of ['extension.js', 'webview']) fs.symlinkSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
   esbuild.buildSync({
     stdin: {
-      contents: "import { buildProgram } from './src/cli'; import { registerTrainCommand } from './src/training/cliTrain'; const p = buildProgram(); registerTrainCommand(p, new AbortController().signal); p.parseAsync(process.argv);",
+      contents:
+        "import { buildProgram } from './src/cli'; import { registerTrainCommand } from './src/training/cliTrain'; const p = buildProgram(); registerTrainCommand(p, new AbortController().signal); p.parseAsync(process.argv);",
       resolveDir: REPO,
       loader: 'ts',
     },
     // cli.ts runs its own main() when it is the main module; here the staged entry is.
     define: { 'require.main': 'null' },
-    bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'onnxruntime-node'], outfile: path.join(ext, 'dist', 'cli.js'), logLevel: 'warning',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'onnxruntime-node'],
+    outfile: path.join(ext, 'dist', 'cli.js'),
+    logLevel: 'warning',
   });
   console.log('(src/cli.ts does not register train yet: using a staged extension whose cli.js adds it)');
   return ext;
@@ -61,9 +85,18 @@ try {
   const exited = new Promise((r) => (exit = r));
   await page.exposeFunction('codeAutomationExit', (code) => exit(code));
   await page.exposeFunction('codeAutomationLog', () => {});
-  await page.goto(cs.url(ws, [['extensionDevelopmentPath', cs.remote(EXT)], ['extensionTestsPath', cs.remote(path.join(REPO, 'test', 'integration', 'trainingHost', 'index'))]]));
+  await page.goto(
+    cs.url(ws, [
+      ['extensionDevelopmentPath', cs.remote(EXT)],
+      ['extensionTestsPath', cs.remote(path.join(REPO, 'test', 'integration', 'trainingHost', 'index'))],
+    ]),
+  );
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 300_000))]);
-  const lines = fs.readFileSync(results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(results, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   for (const l of lines) {
     if (l.event === 'info') console.log('info', JSON.stringify(l));
     if (l.event === 'pass') console.log(`ok   ${l.title} (${l.ms} ms)`);

@@ -19,7 +19,6 @@ const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] 
 const OUT = path.resolve(ROOT, opt('--out', 'docs/screenshots/training-panel.png'));
 const THEME = opt('--theme', 'dark');
 
-
 /**
  * metrics.jsonl events (camelCased MetricPoints) of an Inheritune-style run: per round, a loss that starts at
  * `start[r]` and decays towards `floor[r]`; evaluations every 250 steps; growth by G between rounds.
@@ -32,7 +31,17 @@ function sampleRun({ seed, n, G, T, rounds, start, floor, target, reachedAt }) {
   let layers = n;
   for (let round = 1; round <= rounds; round++) {
     // the trainer's eval at step 0 of every round: where the inherited / grown model starts
-    pts.push({ event: 'eval', step, round, layers, tokens: step * tokensPerStep, trainLoss: start[round - 1] + 0.4, valLoss: start[round - 1] + 0.45, target, roundStart: true });
+    pts.push({
+      event: 'eval',
+      step,
+      round,
+      layers,
+      tokens: step * tokensPerStep,
+      trainLoss: start[round - 1] + 0.4,
+      valLoss: start[round - 1] + 0.45,
+      target,
+      roundStart: true,
+    });
     for (let it = 1; it <= T; it++) {
       step++;
       const decay = Math.exp(-it / (T / 4.5));
@@ -41,39 +50,116 @@ function sampleRun({ seed, n, G, T, rounds, start, floor, target, reachedAt }) {
       const tokens = step * tokensPerStep;
       const base = { step, round, layers, tokens, time: 1_700_000_000 + step * 3.2 };
       if (it % 10 === 0 || it === 1) {
-        pts.push({ ...base, event: 'step', trainLoss: clean + (r() - 0.5) * 0.16, lr, tokensPerS: (1.95e6 / layers) * (0.94 + 0.1 * r()), gradNorm: 0.5 + r() * 0.4 });
+        pts.push({
+          ...base,
+          event: 'step',
+          trainLoss: clean + (r() - 0.5) * 0.16,
+          lr,
+          tokensPerS: (1.95e6 / layers) * (0.94 + 0.1 * r()),
+          gradNorm: 0.5 + r() * 0.4,
+        });
       }
-      if (it % 250 === 0) pts.push({ ...base, event: 'eval', trainLoss: clean - 0.01, valLoss: clean + 0.025 + (r() - 0.5) * 0.01, target });
+      if (it % 250 === 0)
+        pts.push({ ...base, event: 'eval', trainLoss: clean - 0.01, valLoss: clean + 0.025 + (r() - 0.5) * 0.01, target });
     }
     const last = pts.filter((p) => p.event === 'eval' && !p.roundStart).at(-1);
     if (round === reachedAt) {
-      pts.push({ event: 'done', step, round, layers, tokens: step * tokensPerStep, valLoss: last.valLoss, target, reached: true, stopReason: 'reached' });
+      pts.push({
+        event: 'done',
+        step,
+        round,
+        layers,
+        tokens: step * tokensPerStep,
+        valLoss: last.valLoss,
+        target,
+        reached: true,
+        stopReason: 'reached',
+      });
       break;
     }
     if (round === rounds) {
-      pts.push({ event: 'done', step, round, layers, tokens: step * tokensPerStep, valLoss: last.valLoss, target, reached: false, stopReason: 'max-rounds' });
+      pts.push({
+        event: 'done',
+        step,
+        round,
+        layers,
+        tokens: step * tokensPerStep,
+        valLoss: last.valLoss,
+        target,
+        reached: false,
+        stopReason: 'max-rounds',
+      });
       break;
     }
-    pts.push({ event: 'grow', step, round, layers, tokens: step * tokensPerStep, fromLayers: layers, toLayers: layers + G, valLoss: last.valLoss, target, mode: 'reinherit' });
+    pts.push({
+      event: 'grow',
+      step,
+      round,
+      layers,
+      tokens: step * tokensPerStep,
+      fromLayers: layers,
+      toLayers: layers + G,
+      valLoss: last.valLoss,
+      target,
+      mode: 'reinherit',
+    });
     layers += G;
   }
   return pts;
 }
 
 const TARGET = 3.05;
-const inheritune = sampleRun({ seed: 7, n: 12, G: 2, T: 2000, rounds: 4, start: [4.3, 3.62, 3.36], floor: [3.24, 3.1, 2.99], target: TARGET, reachedAt: 3 });
-const random = sampleRun({ seed: 11, n: 12, G: 2, T: 2000, rounds: 4, start: [7.5, 4.1, 3.7, 3.5], floor: [3.75, 3.42, 3.27, 3.17], target: TARGET, reachedAt: 0 });
+const inheritune = sampleRun({
+  seed: 7,
+  n: 12,
+  G: 2,
+  T: 2000,
+  rounds: 4,
+  start: [4.3, 3.62, 3.36],
+  floor: [3.24, 3.1, 2.99],
+  target: TARGET,
+  reachedAt: 3,
+});
+const random = sampleRun({
+  seed: 11,
+  n: 12,
+  G: 2,
+  T: 2000,
+  rounds: 4,
+  start: [7.5, 4.1, 3.7, 3.5],
+  floor: [3.75, 3.42, 3.27, 3.17],
+  target: TARGET,
+  reachedAt: 0,
+});
 
 const RUNS = [
-  { id: 'file:///runs/gpt2-medium-inheritune-n12g2/metrics.jsonl', label: 'inheritune-n12g2', path: '/runs/gpt2-medium-inheritune-n12g2/metrics.jsonl', status: 'live', format: 'jsonl', skipped: 0 },
-  { id: 'file:///runs/gpt2-medium-random-n12g2/metrics.jsonl', label: 'random-init-n12g2', path: '/runs/gpt2-medium-random-n12g2/metrics.jsonl', status: 'live', format: 'jsonl', skipped: 0 },
+  {
+    id: 'file:///runs/gpt2-medium-inheritune-n12g2/metrics.jsonl',
+    label: 'inheritune-n12g2',
+    path: '/runs/gpt2-medium-inheritune-n12g2/metrics.jsonl',
+    status: 'live',
+    format: 'jsonl',
+    skipped: 0,
+  },
+  {
+    id: 'file:///runs/gpt2-medium-random-n12g2/metrics.jsonl',
+    label: 'random-init-n12g2',
+    path: '/runs/gpt2-medium-random-n12g2/metrics.jsonl',
+    status: 'live',
+    format: 'jsonl',
+    skipped: 0,
+  },
 ];
 
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
 
 async function startServer() {
   const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
-  const roots = { '/dist/webview/': path.join(ROOT, 'dist/webview'), '/media/': path.join(ROOT, 'media'), '/themes/': path.join(ROOT, 'test/browser/themes') };
+  const roots = {
+    '/dist/webview/': path.join(ROOT, 'dist/webview'),
+    '/media/': path.join(ROOT, 'media'),
+    '/themes/': path.join(ROOT, 'test/browser/themes'),
+  };
   let origin = '';
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, origin);
@@ -123,7 +209,11 @@ if (!existsSync(path.join(ROOT, 'dist/webview/training/main.js'))) throw new Err
 const server = await startServer();
 const browser = await launchBrowser();
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1, colorScheme: THEME === 'light' ? 'light' : 'dark' });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    deviceScaleFactor: 1,
+    colorScheme: THEME === 'light' ? 'light' : 'dark',
+  });
   await context.addInitScript(fakeApi);
   const page = await context.newPage();
   const errors = [];
@@ -138,10 +228,16 @@ try {
   const live = inheritune.slice(-40);
   const first = { [RUNS[0].id]: inheritune.slice(0, -40), [RUNS[1].id]: random };
   await page.evaluate((m) => window.postMessage(m, '*'), { type: 'init', runs: RUNS, points: first });
-  await page.waitForFunction((n) => document.getElementById('app').getAttribute('data-points') === String(n), inheritune.length - 40 + random.length);
+  await page.waitForFunction(
+    (n) => document.getElementById('app').getAttribute('data-points') === String(n),
+    inheritune.length - 40 + random.length,
+  );
   await page.evaluate((m) => window.postMessage(m, '*'), { type: 'points', runId: RUNS[0].id, points: live });
   await page.evaluate((m) => window.postMessage(m, '*'), { type: 'runStatus', run: { ...RUNS[0], status: 'live', exitCode: 0 } });
-  await page.waitForFunction((n) => document.getElementById('app').getAttribute('data-points') === String(n), inheritune.length + random.length);
+  await page.waitForFunction(
+    (n) => document.getElementById('app').getAttribute('data-points') === String(n),
+    inheritune.length + random.length,
+  );
 
   const counts = await page.evaluate(() => ({
     growth: document.querySelectorAll('svg.loss-chart line.growth').length,
@@ -165,11 +261,18 @@ try {
   await page.waitForFunction(() => window.__posted.filter((m) => m.type === 'export').length === 3);
   const exports = await page.evaluate(() => window.__posted.filter((m) => m.type === 'export'));
   assert.match(exports.find((e) => e.format === 'svg').data, /^<\?xml[\s\S]*<svg[\s\S]*target 3\.050/);
-  assert.equal(exports.find((e) => e.format === 'csv').data.trim().split('\n').length, 1 + inheritune.length + random.length);
+  assert.equal(
+    exports
+      .find((e) => e.format === 'csv')
+      .data.trim()
+      .split('\n').length,
+    1 + inheritune.length + random.length,
+  );
   assert.match(exports.find((e) => e.format === 'png').data, /^data:image\/png;base64,/);
 
   // Toggles persist through setState (at once); the chart redraws on the next animation frame.
-  const axisLabel = (label) => page.waitForFunction((l) => [...document.querySelectorAll('svg.loss-chart text')].some((t) => t.textContent === l), label);
+  const axisLabel = (label) =>
+    page.waitForFunction((l) => [...document.querySelectorAll('svg.loss-chart text')].some((t) => t.textContent === l), label);
   await page.getByRole('radio', { name: 'Tokens' }).click();
   await page.waitForFunction(() => window.__state?.xAxis === 'tokens');
   await axisLabel('Tokens');
@@ -193,7 +296,9 @@ try {
   await page.waitForTimeout(100);
   mkdirSync(path.dirname(OUT), { recursive: true });
   await page.screenshot({ path: OUT, fullPage: true });
-  console.log(`training panel: ${inheritune.length + random.length} points, exports ok, no CSP violations; screenshot ${path.relative(ROOT, OUT)}`);
+  console.log(
+    `training panel: ${inheritune.length + random.length} points, exports ok, no CSP violations; screenshot ${path.relative(ROOT, OUT)}`,
+  );
 } finally {
   await browser.close();
   await server.close();

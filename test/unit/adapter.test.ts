@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { autoSkipReason, classifyVulkanDevice, cpuAdapter, cudaAdapter, gpuDeviceNodes, parseVulkanLoaderLog, webgpuAdapterFromProbe } from '../../src/analysis/run/adapter';
+import {
+  autoSkipReason,
+  classifyVulkanDevice,
+  cpuAdapter,
+  cudaAdapter,
+  gpuDeviceNodes,
+  parseVulkanLoaderLog,
+  webgpuAdapterFromProbe,
+} from '../../src/analysis/run/adapter';
 import { tmpDir } from '../helpers/tmp';
 
 // Recorded here: onnxruntime-node 1.30's WebGPU session on Mesa 25.0.7 lavapipe (bookworm-backports), Vulkan loader
@@ -55,7 +63,11 @@ test('GPU drivers are GPUs: auto may use them, and the adapter names vendor and 
     ['Virtio-GPU Venus (NVIDIA GeForce RTX 4090)', 'libvulkan_virtio.so', 'virtio-gpu'],
   ];
   for (const [device, driver, vendor] of cases) {
-    const a = webgpuAdapterFromProbe({ ok: true, stderr: `${LAVAPIPE_LOG.split('\n').slice(0, 7).join('\n')}\n${usingLine(device, driver)}` }, 'linux', ['/dev/dri/renderD128']);
+    const a = webgpuAdapterFromProbe(
+      { ok: true, stderr: `${LAVAPIPE_LOG.split('\n').slice(0, 7).join('\n')}\n${usingLine(device, driver)}` },
+      'linux',
+      ['/dev/dri/renderD128'],
+    );
     assert.equal(a.adapter?.type, 'gpu', device);
     assert.equal(a.adapter?.vendor, vendor);
     assert.equal(a.adapter?.device, device);
@@ -76,8 +88,12 @@ test('without the loader line: no GPU device node on Linux means a CPU driver; o
   assert.equal(webgpuAdapterFromProbe({ ok: true }, 'win32', []).adapter?.type, 'unknown');
 });
 
-test('a probe that could not start WebGPU: auto skips with onnxruntime\'s reason', () => {
-  const a = webgpuAdapterFromProbe({ ok: false, error: 'Failed to get a WebGPU adapter: No supported adapters', stderr: LAVAPIPE_LOG }, 'linux', []);
+test("a probe that could not start WebGPU: auto skips with onnxruntime's reason", () => {
+  const a = webgpuAdapterFromProbe(
+    { ok: false, error: 'Failed to get a WebGPU adapter: No supported adapters', stderr: LAVAPIPE_LOG },
+    'linux',
+    [],
+  );
   assert.equal(a.adapter, undefined);
   assert.equal(autoSkipReason(a), 'session creation failed: Failed to get a WebGPU adapter: No supported adapters');
 });
@@ -97,6 +113,11 @@ test('the CPU EP names the CPU; the CUDA EP the first GPU the NVIDIA driver list
   const proc = tmpDir('inheritune-nv-');
   fs.mkdirSync(path.join(proc, '0000:01:00.0'));
   fs.writeFileSync(path.join(proc, '0000:01:00.0', 'information'), 'Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 42\n');
-  assert.deepEqual(cudaAdapter(proc), { vendor: 'NVIDIA', device: 'NVIDIA H100 80GB HBM3', type: 'gpu', description: 'NVIDIA H100 80GB HBM3 (PCI 0000:01:00.0), CUDA' });
+  assert.deepEqual(cudaAdapter(proc), {
+    vendor: 'NVIDIA',
+    device: 'NVIDIA H100 80GB HBM3',
+    type: 'gpu',
+    description: 'NVIDIA H100 80GB HBM3 (PCI 0000:01:00.0), CUDA',
+  });
   assert.equal(cudaAdapter(path.join(proc, 'absent')).device, 'unknown');
 });

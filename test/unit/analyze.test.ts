@@ -45,18 +45,24 @@ function npy(values: number[], descr = '<i8'): Buffer {
 test('planted checkpoint: exactly the planted layers are lazy, all their heads k* = 1 and m* = 1', async () => {
   const rep = await analyzeCheckpoint(planted, { seqLen: 64, batch: 2, ep: 'cpu' });
   assert.equal(rep.schemaVersion, REPORT_SCHEMA_VERSION);
-  assert.deepEqual(rep.layers.map((l) => l.lazy), [false, false, false, true, false, true]);
-  for (const L of [3, 5]) for (const h of rep.layers[L].heads) {
-    assert.equal(h.kStar, 1);
-    assert.equal(h.mStar, 1);
-    assert.ok(h.sinkMass > 0.999);
-    assert.equal(h.dominantColumn, 0);
-  }
+  assert.deepEqual(
+    rep.layers.map((l) => l.lazy),
+    [false, false, false, true, false, true],
+  );
+  for (const L of [3, 5])
+    for (const h of rep.layers[L].heads) {
+      assert.equal(h.kStar, 1);
+      assert.equal(h.mStar, 1);
+      assert.ok(h.sinkMass > 0.999);
+      assert.equal(h.dominantColumn, 0);
+    }
   for (const L of [0, 1, 2, 4]) assert.ok(rep.layers[L].maxKStar > 1, `layer ${L} max k* ${rep.layers[L].maxKStar}`);
   assert.equal(rep.executionProvider.used, 'cpu');
   assert.equal(rep.model.numLayers, 6);
   assert.equal(rep.suggestedN, 5); // only layer 5 onward is all-lazy
-  assert.ok(rep.layers.every((l) => l.blockInfluence !== null && l.blockInfluence >= 0 && l.angularDistance! >= 0 && l.angularDistance! <= 1));
+  assert.ok(
+    rep.layers.every((l) => l.blockInfluence !== null && l.blockInfluence >= 0 && l.angularDistance! >= 0 && l.angularDistance! <= 1),
+  );
   assert.equal(rep.settings.input, 'random (seed 0)'); // vocab 1024 < GPT-2 BPE: no usable tokenizer
 });
 
@@ -88,7 +94,10 @@ test('token files: exactly B×T tokens are used in order; otherwise seeded windo
   assert.throws(() => parseTokenFile('odd.bin', new Uint8Array(3)), /not a whole number of uint16 tokens/);
   assert.throws(() => parseTokenFile('x.npy', new Uint8Array(20)), /missing the \\x93NUMPY magic/);
   writeFileSync(path.join(dir, 'big.npy'), npy([5, 2000, 7]));
-  await assert.rejects(prepareTokens(ck, { tokensFile: path.join(dir, 'big.npy'), batch: 1, seqLen: 3, seed: 0 }), /token id 2000 at position 1 is beyond the model's vocabulary \(1024\)/);
+  await assert.rejects(
+    prepareTokens(ck, { tokensFile: path.join(dir, 'big.npy'), batch: 1, seqLen: 3, seed: 0 }),
+    /token id 2000 at position 1 is beyond the model's vocabulary \(1024\)/,
+  );
 });
 
 test('GPT-2 checkpoints without tokenizer files use the GPT-2 BPE ranks for --text and the built-in text', async () => {
@@ -115,7 +124,13 @@ test('GPT-2 checkpoints without tokenizer files use the GPT-2 BPE ranks for --te
 
 test('settings are validated against the model: T beyond the context, layers outside, tau', async () => {
   const ck = await openCheckpoint(planted);
-  assert.throws(() => resolveSettings(ck, { seqLen: 1000 }), (e: InherituneError) => /--seq-len 1000 is beyond the model's context length \(n_positions = 256 in .*config\.json\); use --seq-len 256 or less/.test(e.message));
+  assert.throws(
+    () => resolveSettings(ck, { seqLen: 1000 }),
+    (e: InherituneError) =>
+      /--seq-len 1000 is beyond the model's context length \(n_positions = 256 in .*config\.json\); use --seq-len 256 or less/.test(
+        e.message,
+      ),
+  );
   assert.throws(() => resolveSettings(ck, { layers: [2, 9] }), /outside the model's layers 0-5/);
   assert.throws(() => resolveSettings(ck, { tau: 1 }), /--tau must be between 0 and 1/);
   assert.equal(resolveSettings(ck, {}).seqLen, 256);
@@ -125,12 +140,21 @@ test('settings are validated against the model: T beyond the context, layers out
 test('per-seq mode and a layer range; head pattern on request equals the saved pattern', async () => {
   const out = path.join(dir, 'patterns');
   const rep = await analyzeCheckpoint(planted, { seqLen: 32, batch: 3, mode: 'per-seq', layers: [2, 3], ep: 'cpu', savePatterns: out });
-  assert.deepEqual(rep.layers.map((l) => l.index), [2, 3]);
+  assert.deepEqual(
+    rep.layers.map((l) => l.index),
+    [2, 3],
+  );
   assert.equal(rep.settings.mode, 'per-seq');
   assert.ok(rep.layers[1].lazy);
   assert.equal(rep.suggestedN, 3); // the range does not reach the last layer
   const h = await readHeader(path.join(out, 'model.safetensors'));
-  assert.deepEqual(h.tensors.map((t) => [t.name, t.dtype, t.shape]), [['blocks.2.attn.pattern', 'F16', [4, 32, 32]], ['blocks.3.attn.pattern', 'F16', [4, 32, 32]]]);
+  assert.deepEqual(
+    h.tensors.map((t) => [t.name, t.dtype, t.shape]),
+    [
+      ['blocks.2.attn.pattern', 'F16', [4, 32, 32]],
+      ['blocks.3.attn.pattern', 'F16', [4, 32, 32]],
+    ],
+  );
   const saved = toFloat32('F16', await readTensorBytes(h.tensors[0]));
   const one = await headPattern(planted, { seqLen: 32, batch: 3, ep: 'cpu' }, 2, 1);
   assert.equal(one.T, 32);
@@ -150,21 +174,33 @@ test('the worker-thread route gives the same report and can be cancelled', async
   assert.ok(fractions.length >= 6 && fractions[fractions.length - 1] <= 1);
   const c = new AbortController();
   c.abort();
-  await assert.rejects(analyzeInWorker(planted, { seqLen: 32, batch: 2 }, { signal: c.signal }), (e: InherituneError) => e.code === 'E_CANCELLED');
+  await assert.rejects(
+    analyzeInWorker(planted, { seqLen: 32, batch: 2 }, { signal: c.signal }),
+    (e: InherituneError) => e.code === 'E_CANCELLED',
+  );
 });
 
 test('CLI analyze: JSON report, summary, and one clear line for bad input', () => {
   const out = path.join(dir, 'r.json');
-  const r = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '32', '--batch', '2', '--ep', 'cpu', '--json', out], { encoding: 'utf8' });
+  const r = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '32', '--batch', '2', '--ep', 'cpu', '--json', out], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /lazy layers: 3, 5; suggested n = 5/);
   assert.match(r.stdout, /execution provider: cpu/);
   const rep = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(rep.layers.length, 6);
-  for (const k of ['schemaVersion', 'tool', 'model', 'settings', 'executionProvider', 'timings', 'suggestedN', 'layers']) assert.ok(k in rep, k);
+  for (const k of ['schemaVersion', 'tool', 'model', 'settings', 'executionProvider', 'timings', 'suggestedN', 'layers'])
+    assert.ok(k in rep, k);
   const bad = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '5000'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
-  assert.equal(bad.stderr.trim().split('\n').filter((l) => l.startsWith('inheritune:')).length, 1);
+  assert.equal(
+    bad.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('inheritune:')).length,
+    1,
+  );
   assert.match(bad.stderr, /--seq-len 5000 is beyond the model's context length/);
   const missing = spawnSync('node', [CLI, 'analyze', path.join(dir, 'nope')], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
@@ -178,7 +214,10 @@ test('bf16 checkpoints are converted for the forward pass and give the same verd
   const ck = await openCheckpoint(b);
   assert.equal((await readTensorF32(ck, 'transformer.wte.weight')).dtype, 'BF16');
   const rep = await analyzeCheckpoint(b, { seqLen: 32, batch: 2, ep: 'cpu' });
-  assert.deepEqual(rep.layers.map((l) => l.lazy), [false, false, false, true, false, true]);
+  assert.deepEqual(
+    rep.layers.map((l) => l.lazy),
+    [false, false, false, true, false, true],
+  );
 });
 
 test('every execution provider available here agrees with CPU (k*, m* identical; entropy and sink mass to 1e-4); an absent one is reported with its reason', async (t) => {
@@ -203,13 +242,20 @@ test('every execution provider available here agrees with CPU (k*, m* identical;
         const ref = cpu.layers[l].heads[h];
         assert.equal(head.kStar, ref.kStar, `${ep} layer ${l} head ${h} k*`);
         assert.equal(head.mStar, ref.mStar, `${ep} layer ${l} head ${h} m*`);
-        assert.ok(Math.abs(head.entropy - ref.entropy) < 1e-4 && Math.abs(head.sinkMass - ref.sinkMass) < 1e-4, `${ep} layer ${l} head ${h}`);
+        assert.ok(
+          Math.abs(head.entropy - ref.entropy) < 1e-4 && Math.abs(head.sinkMass - ref.sinkMass) < 1e-4,
+          `${ep} layer ${l} head ${h}`,
+        );
       }
     }
     t.diagnostic(`${ep}: agrees with cpu on ${rep.layers.length} layers`);
   }
-  assert.equal(auto.executionProvider.used, AUTO_ORDER.find((e) => !auto.executionProvider.skipped.some((s) => s.name === e)));
-  if (process.platform !== 'win32') await assert.rejects(analyzeCheckpoint(planted, { ...settings, ep: 'dml' }), /DirectML is only available on Windows/);
+  assert.equal(
+    auto.executionProvider.used,
+    AUTO_ORDER.find((e) => !auto.executionProvider.skipped.some((s) => s.name === e)),
+  );
+  if (process.platform !== 'win32')
+    await assert.rejects(analyzeCheckpoint(planted, { ...settings, ep: 'dml' }), /DirectML is only available on Windows/);
 });
 
 test('metrics in the overlapping worker equal the inline ones, with --save-patterns too', async () => {
@@ -224,7 +270,10 @@ test('metrics in the overlapping worker equal the inline ones, with --save-patte
   const inline = await run('never', path.join(dir, 'p-inline'));
   const worker = await run('always', path.join(dir, 'p-worker'));
   assert.deepEqual(worker.layers, inline.layers);
-  assert.deepEqual(readFileSync(path.join(dir, 'p-worker', 'model.safetensors')).subarray(200), readFileSync(path.join(dir, 'p-inline', 'model.safetensors')).subarray(200));
+  assert.deepEqual(
+    readFileSync(path.join(dir, 'p-worker', 'model.safetensors')).subarray(200),
+    readFileSync(path.join(dir, 'p-inline', 'model.safetensors')).subarray(200),
+  );
 });
 
 test('the metrics workers run at the lowest priority (Linux), two of them where there are two cores', async () => {
@@ -233,8 +282,16 @@ test('the metrics workers run at the lowest priority (Linux), two of them where 
   try {
     assert.equal(pool.size, Math.min(2, os.availableParallelism()));
     const nice = await pool.niceValues();
-    if (process.platform === 'linux') assert.deepEqual(nice, nice.map(() => METRICS_NICE));
-    else assert.ok(nice.every((v) => v === null), `no per-thread priority on ${process.platform}: ${nice}`);
+    if (process.platform === 'linux')
+      assert.deepEqual(
+        nice,
+        nice.map(() => METRICS_NICE),
+      );
+    else
+      assert.ok(
+        nice.every((v) => v === null),
+        `no per-thread priority on ${process.platform}: ${nice}`,
+      );
     // this thread keeps its priority
     assert.equal(os.getPriority(), 0);
   } finally {

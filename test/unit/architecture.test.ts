@@ -35,7 +35,8 @@ describe('folder imports', () => {
   });
 
   test('import specifiers: static, re-export, dynamic, require; relative only', () => {
-    const src = "import a from './a';\nimport type { B } from '../b';\nexport * from './c';\nconst d = await import('./d');\nrequire('../e');\nimport 'vscode';\nimport './side';";
+    const src =
+      "import a from './a';\nimport type { B } from '../b';\nexport * from './c';\nconst d = await import('./d');\nrequire('../e');\nimport 'vscode';\nimport './side';";
     assert.deepEqual(importSpecifiers(src), ['./a', '../b', './c', './d', '../e', './side']);
   });
 
@@ -47,7 +48,20 @@ describe('folder imports', () => {
       [4, ['src/tasks']],
       [3, ['src/views']],
       [2, ['src/ui', 'webview/attention', 'webview/training', 'webview/safetensors', 'webview/startTraining']],
-      [1, ['src/analysis', 'src/arch', 'src/checkpoint', 'src/surgery', 'src/training', 'src/gpu', 'src/fixtures', 'src/inspect.ts', 'webview/shared']],
+      [
+        1,
+        [
+          'src/analysis',
+          'src/arch',
+          'src/checkpoint',
+          'src/surgery',
+          'src/training',
+          'src/gpu',
+          'src/fixtures',
+          'src/inspect.ts',
+          'webview/shared',
+        ],
+      ],
       [0, ['src/shared', 'src/util', 'src/errors.ts', 'src/version.ts']],
     ];
     const rank = new Map(LAYERS.flatMap(([r, names]) => names.map((n) => [n, r] as const)));
@@ -56,7 +70,8 @@ describe('folder imports', () => {
       const [from, to] = [top(e.from), top(e.to)];
       if (from === to) continue;
       for (const n of [from, to]) assert.ok(rank.has(n), `${n} is in no layer of this test: add it where it belongs (${e.via})`);
-      const ok = rank.get(to)! < rank.get(from)! || (rank.get(to) === 1 && rank.get(from) === 1 && from.startsWith('src/') && to.startsWith('src/'));
+      const ok =
+        rank.get(to)! < rank.get(from)! || (rank.get(to) === 1 && rank.get(from) === 1 && from.startsWith('src/') && to.startsWith('src/'));
       assert.ok(ok, `${from} must not import ${to}, a layer above or beside it (${e.via})`);
     }
   });
@@ -72,7 +87,10 @@ describe('folder imports', () => {
     };
     for (const e of edges) {
       if (!(e.from in layer) || !(e.to in layer)) continue;
-      assert.ok(layer[e.to] < layer[e.from] || (e.from === 'src/analysis/run' && e.to === 'src/analysis/graph'), `${e.from} must not import ${e.to} (${e.via})`);
+      assert.ok(
+        layer[e.to] < layer[e.from] || (e.from === 'src/analysis/run' && e.to === 'src/analysis/graph'),
+        `${e.from} must not import ${e.to} (${e.via})`,
+      );
     }
   });
 });
@@ -125,9 +143,16 @@ describe('one definition of each shared rule', () => {
   });
 
   test('the settings offer exactly the shared lists (package.json enums)', () => {
-    const pkg = JSON.parse(read('package.json')) as { contributes: { configuration: { properties: Record<string, { enum?: string[] }> } | { properties: Record<string, { enum?: string[] }> }[] } };
+    const pkg = JSON.parse(read('package.json')) as {
+      contributes: {
+        configuration: { properties: Record<string, { enum?: string[] }> } | { properties: Record<string, { enum?: string[] }> }[];
+      };
+    };
     const conf = pkg.contributes.configuration;
-    const props = Object.assign({}, ...(Array.isArray(conf) ? conf : [conf]).map((c) => c.properties)) as Record<string, { enum?: string[] }>;
+    const props = Object.assign({}, ...(Array.isArray(conf) ? conf : [conf]).map((c) => c.properties)) as Record<
+      string,
+      { enum?: string[] }
+    >;
     assert.deepEqual(props['inheritune.analysis.executionProvider'].enum, [...EP_NAMES]);
     assert.deepEqual(props['inheritune.analysis.mode'].enum, [...K_STAR_MODES]);
   });
@@ -136,7 +161,9 @@ describe('one definition of each shared rule', () => {
     only(/\bclass\s+Rng\b/, 'src/util/random.ts', 'Rng');
     only(/\bclass\s+Xorshift\b/, 'src/util/random.ts', 'Xorshift');
     only(/\bfunction\s+hookName\b/, 'src/analysis/graph/graph.ts', 'hookName');
-    const spelled = where(/`blocks\.\$\{[^}]+\}\.(attn\.pattern|resid_pre|resid_post)`/).filter((a) => !a.startsWith('src/analysis/graph/graph.ts:'));
+    const spelled = where(/`blocks\.\$\{[^}]+\}\.(attn\.pattern|resid_pre|resid_post)`/).filter(
+      (a) => !a.startsWith('src/analysis/graph/graph.ts:'),
+    );
     assert.deepEqual(spelled, [], `hook names spelled out at ${spelled.join(', ')}; use hookName from src/analysis/graph/graph.ts`);
   });
 });

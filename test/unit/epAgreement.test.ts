@@ -30,7 +30,8 @@ if (!process.env.XDG_RUNTIME_DIR) {
 }
 
 const dir = tmpDir('inheritune-ep-');
-const cli = (...args: string[]) => execFileSync('node', [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+const cli = (...args: string[]) =>
+  execFileSync('node', [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 
 /** Is lavapipe what WebGPU opens here? A reason to skip when not. */
 async function lavapipe(): Promise<string | undefined> {

@@ -35,7 +35,8 @@ type DenseLayer = Omit<LayerOutput, 'pattern'> & { pattern: Float32Array; blocks
 
 async function collect(ckpt: Checkpoint, ids: Int32Array, batch: number, T: number, opts: ForwardOptions = {}) {
   const layers: DenseLayer[] = [];
-  const onLayer = (o: LayerOutput) => void layers.push({ ...o, pattern: densePattern(o.pattern, batch, ckpt.dims.heads, T), blocks: o.pattern.length });
+  const onLayer = (o: LayerOutput) =>
+    void layers.push({ ...o, pattern: densePattern(o.pattern, batch, ckpt.dims.heads, T), blocks: o.pattern.length });
   const result = await runForward(ckpt, ids, batch, T, onLayer, { ep: 'cpu', ...opts });
   return { layers, result };
 }
@@ -73,7 +74,10 @@ for (const family of ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gpt_neox'])
     const B = 2;
     const T = 12;
     const { layers, result } = await collect(ckpt, tokens(B, T), B, T);
-    assert.deepEqual(layers.map((l) => l.layer), [0, 1, 2]);
+    assert.deepEqual(
+      layers.map((l) => l.layer),
+      [0, 1, 2],
+    );
     for (const l of layers) checkCausalRows(l.pattern, B, 4, T, `${family} layer ${l.layer}`);
     // non-trivial: not every row is uniform
     const p = layers[1].pattern;
@@ -83,7 +87,12 @@ for (const family of ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'gpt_neox'])
   });
 }
 
-for (const [family, kvHeads, window] of [['gpt2', 4], ['llama', 2], ['mistral', 1, 5], ['gpt_neox', 4]] as const) {
+for (const [family, kvHeads, window] of [
+  ['gpt2', 4],
+  ['llama', 2],
+  ['mistral', 1, 5],
+  ['gpt_neox', 4],
+] as const) {
   test(`${family}${window ? ' (sliding window)' : ''}: attention in query blocks equals one block`, async () => {
     const ckpt = await synth({ family, numLayers: 2, heads: 4, kvHeads }, window ? (c) => (c.sliding_window = window) : undefined);
     const B = 2;
@@ -107,11 +116,17 @@ for (const [family, kvHeads, window] of [['gpt2', 4], ['llama', 2], ['mistral', 
 test('built for a known T, the graph has one pattern output per block of query rows', async () => {
   const ckpt = await synth({ family: 'gpt2', numLayers: 1 });
   assert.deepEqual(buildBlockGraph(ckpt).patternOutputs, [{ name: PATTERN_OUTPUT, start: 0, end: undefined }]);
-  assert.deepEqual(buildBlockGraph(ckpt, { seqLen: QUERY_BLOCK_ROWS }).patternOutputs, [{ name: PATTERN_OUTPUT, start: 0, end: QUERY_BLOCK_ROWS }]);
+  assert.deepEqual(buildBlockGraph(ckpt, { seqLen: QUERY_BLOCK_ROWS }).patternOutputs, [
+    { name: PATTERN_OUTPUT, start: 0, end: QUERY_BLOCK_ROWS },
+  ]);
   const g = buildBlockGraph(ckpt, { seqLen: 2 * QUERY_BLOCK_ROWS + 44 });
   assert.deepEqual(
     g.patternOutputs.map((p) => [p.start, p.end]),
-    [[0, 128], [128, 256], [256, 300]],
+    [
+      [0, 128],
+      [128, 256],
+      [256, 300],
+    ],
   );
   assert.equal(g.patternOutputs[2].name, `${PATTERN_OUTPUT}.256-300`);
   assert.throws(() => buildBlockGraph(ckpt, { seqLen: 64, queryBlockRows: 0 }), /queryBlockRows/);
@@ -122,9 +137,13 @@ test('densePattern puts query blocks together (zeros right of each block), and a
   const H = 3;
   const T = 5;
   // block [s, e): value 1000·bh + 10·row + key + 1 at [bh, row, key < e]
-  const blocks: PatternBlock[] = [[0, 2], [2, 5]].map(([s, e]) => {
+  const blocks: PatternBlock[] = [
+    [0, 2],
+    [2, 5],
+  ].map(([s, e]) => {
     const data = new Float32Array(B * H * (e - s) * e);
-    for (let bh = 0; bh < B * H; bh++) for (let r = s; r < e; r++) for (let k = 0; k < e; k++) data[(bh * (e - s) + r - s) * e + k] = 1000 * bh + 10 * r + k + 1;
+    for (let bh = 0; bh < B * H; bh++)
+      for (let r = s; r < e; r++) for (let k = 0; k < e; k++) data[(bh * (e - s) + r - s) * e + k] = 1000 * bh + 10 * r + k + 1;
     return { start: s, end: e, data };
   });
   const check = (d: Float32Array) => {
@@ -173,19 +192,46 @@ test('planted lazy gpt2 layers attend to position 0; the others do not', async (
 
 test('T beyond the context length names T, the limit and the config key', async () => {
   const ckpt = await synth({ family: 'gpt2', numLayers: 1, context: 16 });
-  await rejects(runForward(ckpt, tokens(1, 17), 1, 17, () => {}, { ep: 'cpu' }), 'E_INPUT', 'T = 17', '16', 'n_positions');
+  await rejects(
+    runForward(ckpt, tokens(1, 17), 1, 17, () => {}, { ep: 'cpu' }),
+    'E_INPUT',
+    'T = 17',
+    '16',
+    'n_positions',
+  );
   const llama = await synth({ family: 'llama', numLayers: 1, context: 8 });
-  await rejects(runForward(llama, tokens(1, 9), 1, 9, () => {}, { ep: 'cpu' }), 'E_INPUT', 'T = 9', '8', 'max_position_embeddings');
+  await rejects(
+    runForward(llama, tokens(1, 9), 1, 9, () => {}, { ep: 'cpu' }),
+    'E_INPUT',
+    'T = 9',
+    '8',
+    'max_position_embeddings',
+  );
 });
 
 test('a token id outside the vocabulary names the id and its position', async () => {
   const ckpt = await synth({ family: 'llama', numLayers: 1, vocab: 100 });
   const ids = tokens(2, 8, 100);
   ids[8 + 5] = 100;
-  await rejects(runForward(ckpt, ids, 2, 8, () => {}, { ep: 'cpu' }), 'E_INPUT', 'token id 100', 'position 5', 'sequence 1', 'vocab_size');
+  await rejects(
+    runForward(ckpt, ids, 2, 8, () => {}, { ep: 'cpu' }),
+    'E_INPUT',
+    'token id 100',
+    'position 5',
+    'sequence 1',
+    'vocab_size',
+  );
   ids[8 + 5] = -3;
-  await rejects(runForward(ckpt, ids, 2, 8, () => {}, { ep: 'cpu' }), 'E_INPUT', 'token id -3');
-  await rejects(runForward(ckpt, ids.subarray(1), 2, 8, () => {}, { ep: 'cpu' }), 'E_INPUT', 'batch × T');
+  await rejects(
+    runForward(ckpt, ids, 2, 8, () => {}, { ep: 'cpu' }),
+    'E_INPUT',
+    'token id -3',
+  );
+  await rejects(
+    runForward(ckpt, ids.subarray(1), 2, 8, () => {}, { ep: 'cpu' }),
+    'E_INPUT',
+    'batch × T',
+  );
 });
 
 test("ep 'cpu' reports cpu with nothing skipped", async () => {
@@ -203,7 +249,10 @@ test("ep 'auto' reports each provider it skipped, with a reason", async () => {
   assert.equal(r.requested, 'auto');
   assert.ok(AUTO_ORDER.includes(r.used as (typeof AUTO_ORDER)[number]));
   const before = AUTO_ORDER.slice(0, AUTO_ORDER.indexOf(r.used as (typeof AUTO_ORDER)[number]));
-  assert.deepEqual(r.skipped.map((s) => s.name), before);
+  assert.deepEqual(
+    r.skipped.map((s) => s.name),
+    before,
+  );
   for (const s of r.skipped) assert.ok(s.reason.length > 10, `${s.name}: reason "${s.reason}"`);
   const cuda = r.skipped.find((s) => s.name === 'cuda');
   if (cuda) assert.match(cuda.reason, /CUDA|cuda/);
@@ -216,7 +265,11 @@ test('an explicitly requested provider that cannot start is an error with the re
   const skipped = auto.result.executionProvider.skipped.filter((s) => !s.reason.startsWith('software adapter')).map((s) => s.name);
   if (!skipped.length) return t.skip('every provider auto skipped can start here');
   for (const ep of skipped as ('cuda' | 'webgpu')[]) {
-    await rejects(runForward(ckpt, tokens(1, 4), 1, 4, () => {}, { ep }), 'E_RUNTIME', `execution provider ${ep}`);
+    await rejects(
+      runForward(ckpt, tokens(1, 4), 1, 4, () => {}, { ep }),
+      'E_RUNTIME',
+      `execution provider ${ep}`,
+    );
   }
 });
 
@@ -225,27 +278,44 @@ test('cancellation lands between layers', async () => {
   const ac = new AbortController();
   const seen: number[] = [];
   await rejects(
-    runForward(ckpt, tokens(1, 8), 1, 8, (o) => {
-      seen.push(o.layer);
-      if (o.layer === 1) ac.abort();
-    }, { ep: 'cpu', signal: ac.signal }),
+    runForward(
+      ckpt,
+      tokens(1, 8),
+      1,
+      8,
+      (o) => {
+        seen.push(o.layer);
+        if (o.layer === 1) ac.abort();
+      },
+      { ep: 'cpu', signal: ac.signal },
+    ),
     'E_CANCELLED',
   );
   assert.deepEqual(seen, [0, 1]);
   const pre = new AbortController();
   pre.abort();
-  await rejects(runForward(ckpt, tokens(1, 8), 1, 8, () => assert.fail('no layer may run'), { ep: 'cpu', signal: pre.signal }), 'E_CANCELLED');
+  await rejects(
+    runForward(ckpt, tokens(1, 8), 1, 8, () => assert.fail('no layer may run'), { ep: 'cpu', signal: pre.signal }),
+    'E_CANCELLED',
+  );
 });
 
 test('layers: only the range is delivered and nothing after it runs; progress reaches 1', async () => {
   const ckpt = await synth({ family: 'qwen3', numLayers: 5 });
   const fractions: number[] = [];
   const { layers, result } = await collect(ckpt, tokens(1, 6), 1, 6, { layers: [1, 2], onProgress: (f: number) => fractions.push(f) });
-  assert.deepEqual(layers.map((l) => l.layer), [1, 2]);
+  assert.deepEqual(
+    layers.map((l) => l.layer),
+    [1, 2],
+  );
   assert.equal(result.timings.perLayerMs.length, 3);
   assert.equal(fractions[fractions.length - 1], 1);
   for (let i = 1; i < fractions.length; i++) assert.ok(fractions[i] >= fractions[i - 1]);
-  await rejects(runForward(ckpt, tokens(1, 6), 1, 6, () => {}, { ep: 'cpu', layers: [2, 5] }), 'E_ARGS', '0..4');
+  await rejects(
+    runForward(ckpt, tokens(1, 6), 1, 6, () => {}, { ep: 'cpu', layers: [2, 5] }),
+    'E_ARGS',
+    '0..4',
+  );
 });
 
 test('wantResidual: resid_pre of layer 0 is wte + wpe, and each resid_post is the next resid_pre', async () => {
@@ -296,16 +366,32 @@ test('sliding-window layers mask keys further back than the window', async () =>
 });
 
 test('rope_scaling: supported types build; an unknown type names itself and the supported ones', async () => {
-  const ok = await synth({ family: 'llama', numLayers: 1 }, (c) => (c.rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }));
+  const ok = await synth(
+    { family: 'llama', numLayers: 1 },
+    (c) =>
+      (c.rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }),
+  );
   const p = ropeParams(ok.config, 'llama', ok.dims, 8);
   assert.equal(p.type, 'llama3');
   const { layers } = await collect(ok, tokens(1, 8), 1, 8);
   checkCausalRows(layers[0].pattern, 1, 4, 8, 'llama3');
   const bad = await synth({ family: 'llama', numLayers: 1 }, (c) => (c.rope_scaling = { type: 'mrope_x', factor: 2 }));
-  await rejects(runForward(bad, tokens(1, 4), 1, 4, () => {}, { ep: 'cpu' }), 'E_CONFIG', 'mrope_x', 'default', 'linear', 'dynamic', 'llama3', 'yarn');
+  await rejects(
+    runForward(bad, tokens(1, 4), 1, 4, () => {}, { ep: 'cpu' }),
+    'E_CONFIG',
+    'mrope_x',
+    'default',
+    'linear',
+    'dynamic',
+    'llama3',
+    'yarn',
+  );
   // dynamic NTK equals the default below the original context
   const dyn = await synth({ family: 'llama', numLayers: 1 }, (c) => (c.rope_scaling = { rope_type: 'dynamic', factor: 4 }));
-  assert.deepEqual(ropeParams(dyn.config, 'llama', dyn.dims, 16).invFreq, ropeParams({ ...dyn.config, rope_scaling: null }, 'llama', dyn.dims, 16).invFreq);
+  assert.deepEqual(
+    ropeParams(dyn.config, 'llama', dyn.dims, 16).invFreq,
+    ropeParams({ ...dyn.config, rope_scaling: null }, 'llama', dyn.dims, 16).invFreq,
+  );
 });
 
 test('causalMask: 0 on and below the diagonal, -inf above, window respected', () => {

@@ -36,7 +36,12 @@ function throwsHeader(b: Uint8Array, ...fragments: (string | RegExp)[]) {
   );
 }
 
-const f32 = (name: string, dims: number[], fill = 0): TensorSpec => ({ name, dims, type: 0, data: f32Bytes(new Array(dims.reduce((a, b) => a * b, 1)).fill(fill)) });
+const f32 = (name: string, dims: number[], fill = 0): TensorSpec => ({
+  name,
+  dims,
+  type: 0,
+  data: f32Bytes(new Array(dims.reduce((a, b) => a * b, 1)).fill(fill)),
+});
 
 test('metadata of every value type, nested arrays, tensor infos and a custom alignment read back', () => {
   const meta: Meta[] = [
@@ -56,26 +61,49 @@ test('metadata of every value type, nested arrays, tensor infos and a custom ali
     ['ints', V.ARRAY, [1, 2, 3], V.INT32],
     ['floats', V.ARRAY, [0.5, -2], V.FLOAT32],
     ['strings', V.ARRAY, ['a', 'Ġb'], V.STRING],
-    ['nested', V.ARRAY, [[V.UINT8, [1, 2]], [V.UINT8, [3]]], V.ARRAY],
+    [
+      'nested',
+      V.ARRAY,
+      [
+        [V.UINT8, [1, 2]],
+        [V.UINT8, [3]],
+      ],
+      V.ARRAY,
+    ],
   ];
   const g = parse(ggufBytes({ meta, alignment: 64, tensors: [f32('a', [4, 2], 1), f32('b', [3], 2)] }));
   assert.equal(g.version, 3);
   assert.equal(g.alignment, 64);
   assert.equal(g.dataStart % 64, 0);
   const v = (k: string) => g.metadata.get(k)!.value;
-  assert.deepEqual([v('u8'), v('i8'), v('u16'), v('i16'), v('i32'), v('f32'), v('f64'), v('b'), v('u64'), v('i64'), v('utf8')], [250, -5, 65000, -30000, -2_000_000_000, 1.5, 1e-300, true, 2n ** 63n, -42, 'Café 東京 🚀']);
+  assert.deepEqual(
+    [v('u8'), v('i8'), v('u16'), v('i16'), v('i32'), v('f32'), v('f64'), v('b'), v('u64'), v('i64'), v('utf8')],
+    [250, -5, 65000, -30000, -2_000_000_000, 1.5, 1e-300, true, 2n ** 63n, -42, 'Café 東京 🚀'],
+  );
   assert.deepEqual([...((v('ints') as GgufArray).values as ArrayLike<number> & Iterable<number>)], [1, 2, 3]);
   assert.deepEqual([...((v('floats') as GgufArray).values as Float32Array)], [0.5, -2]);
   assert.deepEqual((v('strings') as GgufArray).values, ['a', 'Ġb']);
-  assert.deepEqual(((v('nested') as GgufArray).values as GgufArray[]).map((a) => [...(a.values as Float64Array)]), [[1, 2], [3]]);
-  assert.deepEqual(g.tensors.map((t) => [t.name, t.dims, t.type.name, t.begin - g.dataStart, t.end - t.begin]), [['a', [4, 2], 'F32', 0, 32], ['b', [3], 'F32', 64, 12]]);
+  assert.deepEqual(
+    ((v('nested') as GgufArray).values as GgufArray[]).map((a) => [...(a.values as Float64Array)]),
+    [[1, 2], [3]],
+  );
+  assert.deepEqual(
+    g.tensors.map((t) => [t.name, t.dims, t.type.name, t.begin - g.dataStart, t.end - t.begin]),
+    [
+      ['a', [4, 2], 'F32', 0, 32],
+      ['b', [3], 'F32', 64, 12],
+    ],
+  );
 });
 
 test('dequantization of hand-made blocks: Q8_0 and Q4_0 scales, nibble order and offsets', () => {
   const q8 = new Uint8Array(34);
   q8.set([0x00, 0x38]); // d = 0.5 (f16)
   for (let j = 0; j < 32; j++) q8[2 + j] = (j - 16) & 0xff;
-  assert.deepEqual([...dequantize(GGML_TYPES.get(8)!, q8)], Array.from({ length: 32 }, (_, j) => (j - 16) * 0.5));
+  assert.deepEqual(
+    [...dequantize(GGML_TYPES.get(8)!, q8)],
+    Array.from({ length: 32 }, (_, j) => (j - 16) * 0.5),
+  );
   const q4 = new Uint8Array(18);
   q4.set([0x00, 0x40]); // d = 2
   for (let j = 0; j < 16; j++) q4[2 + j] = j | ((15 - j) << 4);
@@ -119,15 +147,33 @@ test('offsets out of range, misaligned or overlapping, and bad types or alignmen
   throwsHeader(ggufBytes({ tensors: [f32('a', [8]), { ...f32('b', [8]), headerOffset: 4096 }] }), 'tensor b', 'beyond the data section');
   throwsHeader(ggufBytes({ tensors: [f32('a', [8]), { ...f32('b', [8]), headerOffset: 2 ** 52 }] }), 'tensor b', 'beyond the data section');
   throwsHeader(ggufBytes({ tensors: [f32('a', [8]), { ...f32('b', [8]), offset: 16 }] }), 'tensor b', 'not a multiple of the alignment 32');
-  throwsHeader(ggufBytes({ alignment: 8, meta: [['general.alignment', V.UINT32, 8]], tensors: [f32('a', [8]), { ...f32('b', [8]), offset: 24 }] }), 'tensors a and b overlap');
+  throwsHeader(
+    ggufBytes({ alignment: 8, meta: [['general.alignment', V.UINT32, 8]], tensors: [f32('a', [8]), { ...f32('b', [8]), offset: 24 }] }),
+    'tensors a and b overlap',
+  );
   throwsHeader(ggufBytes({ tensors: [{ ...f32('q', [8]), type: 77 }] }), 'tensor q has unknown ggml type 77');
-  throwsHeader(ggufBytes({ tensors: [{ name: 'q', dims: [16], type: 8, data: new Uint8Array(34) }] }), 'tensor q', 'not a multiple of the Q8_0 block size 32');
+  throwsHeader(
+    ggufBytes({ tensors: [{ name: 'q', dims: [16], type: 8, data: new Uint8Array(34) }] }),
+    'tensor q',
+    'not a multiple of the Q8_0 block size 32',
+  );
   throwsHeader(ggufBytes({ meta: [['general.alignment', V.UINT32, 48]] }), 'general.alignment is 48');
   throwsHeader(ggufBytes({ meta: [['general.alignment', V.STRING, '32']] }), 'general.alignment is 32; it must be a power of two');
   throwsHeader(ggufBytes({ tensors: [f32('a', [8]), f32('a', [8])] }), 'tensor a appears twice');
-  throwsHeader(ggufBytes({ meta: [['k', V.UINT8, 1], ['k', V.UINT8, 2]] }), 'metadata key "k" appears twice');
+  throwsHeader(
+    ggufBytes({
+      meta: [
+        ['k', V.UINT8, 1],
+        ['k', V.UINT8, 2],
+      ],
+    }),
+    'metadata key "k" appears twice',
+  );
   throwsHeader(ggufBytes({ meta: [['k', 13 as V, 1]] }), 'unknown value type 13');
-  throwsHeader(ggufBytes({ meta: [['k', V.BOOL, 1]] }).map((x, i) => (i === 24 + 9 + 4 ? 7 : x)), 'bool with byte value 7');
+  throwsHeader(
+    ggufBytes({ meta: [['k', V.BOOL, 1]] }).map((x, i) => (i === 24 + 9 + 4 ? 7 : x)),
+    'bool with byte value 7',
+  );
 });
 
 test('magic, version 1 and big-endian files get their own messages', () => {
@@ -147,7 +193,7 @@ test('random byte mutations of a valid file: each parses or fails with Inheritun
   ];
   const base = ggufBytes({ meta, tensors: [f32('a', [8, 2], 1), { name: 'q', dims: [32], type: 8, data: new Uint8Array(34) }] });
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const t0 = performance.now();
   let failed = 0;
   for (let i = 0; i < 3000; i++) {
@@ -177,10 +223,14 @@ function toStored(x: Float32Array, shape: number[], transform: string | undefine
   } else if (transform === 'unpermuteRope') {
     // llama.cpp: w.reshape(n_head, 2, d, ...).swapaxes(1, 2)
     const d = rows / groups / 2;
-    for (let h = 0; h < groups; h++) for (let a = 0; a < 2; a++) for (let j = 0; j < d; j++) out.set(x.subarray((h * 2 * d + a * d + j) * cols, (h * 2 * d + a * d + j + 1) * cols), (h * 2 * d + 2 * j + a) * cols);
+    for (let h = 0; h < groups; h++)
+      for (let a = 0; a < 2; a++)
+        for (let j = 0; j < d; j++)
+          out.set(x.subarray((h * 2 * d + a * d + j) * cols, (h * 2 * d + a * d + j + 1) * cols), (h * 2 * d + 2 * j + a) * cols);
   } else if (transform === 'interleaveQkv') {
     const d = rows / groups / 3;
-    for (let h = 0; h < groups; h++) for (let p = 0; p < 3; p++) out.set(x.subarray((h * 3 + p) * d * cols, (h * 3 + p + 1) * d * cols), (p * groups + h) * d * cols);
+    for (let h = 0; h < groups; h++)
+      for (let p = 0; p < 3; p++) out.set(x.subarray((h * 3 + p) * d * cols, (h * 3 + p + 1) * d * cols), (p * groups + h) * d * cols);
   } else out.set(x);
   return out;
 }
@@ -192,7 +242,8 @@ async function synthToGguf(src: Checkpoint, m: GgufArchMap, file: string): Promi
     if (typeof v === 'number') meta.push([`${m.ggufArch}.${metaKey}`, Number.isInteger(v) ? V.UINT32 : V.FLOAT64, v]);
     if (typeof v === 'boolean') meta.push([`${m.ggufArch}.${metaKey}`, V.BOOL, v]);
   }
-  if (m.config.rotaryPctFrom) meta.push([`${m.ggufArch}.${m.config.rotaryPctFrom}`, V.UINT32, (src.config.rotary_pct as number) * src.dims.headDim]);
+  if (m.config.rotaryPctFrom)
+    meta.push([`${m.ggufArch}.${m.config.rotaryPctFrom}`, V.UINT32, (src.config.rotary_pct as number) * src.dims.headDim]);
   const tensors: TensorSpec[] = [];
   const strip = (n: string) => (n.startsWith(src.prefix) ? n.slice(src.prefix.length) : n);
   const byCanon = new Map([...src.tensors.keys()].map((n) => [strip(n), n]));
@@ -216,7 +267,17 @@ for (const m of GGUF_ARCHS) {
   test(`GGUF ${m.ggufArch}: a synthetic ${m.family} model written in llama.cpp's layout reads back as the same tensors and attention`, async () => {
     const dir = tmpDir();
     const folder = path.join(dir, 'hf');
-    await writeSynthCheckpoint(folder, { family: m.family, numLayers: 2, hidden: 32, heads: 4, vocab: 64, context: 32, seed: 3, std: 0.2, ...FAMILY_OPTS[m.family] });
+    await writeSynthCheckpoint(folder, {
+      family: m.family,
+      numLayers: 2,
+      hidden: 32,
+      heads: 4,
+      vocab: 64,
+      context: 32,
+      seed: 3,
+      std: 0.2,
+      ...FAMILY_OPTS[m.family],
+    });
     const src = await openCheckpoint(folder);
     const file = path.join(dir, 'model.gguf');
     await synthToGguf(src, m, file);
@@ -237,7 +298,10 @@ for (const m of GGUF_ARCHS) {
     const tokens = Int32Array.from({ length: T }, (_, i) => (i * 7) % 64);
     const patterns: Float32Array[][] = [[], []];
     for (const [k, c] of [g, src].entries()) {
-      await runForward(c, tokens, 1, T, (o) => void patterns[k].push(...o.pattern.map((p) => p.data.slice())), { ep: 'cpu', queryBlockRows: Infinity });
+      await runForward(c, tokens, 1, T, (o) => void patterns[k].push(...o.pattern.map((p) => p.data.slice())), {
+        ep: 'cpu',
+        queryBlockRows: Infinity,
+      });
     }
     assert.deepEqual(patterns[0], patterns[1]);
   });
@@ -249,7 +313,11 @@ test('surgery from a GGUF file writes what the same surgery from the safetensors
   await writeSynthCheckpoint(folder, { family: 'llama', numLayers: 4, hidden: 32, heads: 4, kvHeads: 2, vocab: 64, context: 32, seed: 5 });
   const hf = await openCheckpoint(folder);
   const file = path.join(dir, 'model.gguf');
-  await synthToGguf(hf, GGUF_ARCHS.find((a) => a.ggufArch === 'llama')!, file);
+  await synthToGguf(
+    hf,
+    GGUF_ARCHS.find((a) => a.ggufArch === 'llama')!,
+    file,
+  );
   const gg = await openCheckpoint(file);
   const run = async (plan: SurgeryPlan, name: string) => openCheckpoint((await executePlan(plan, path.join(dir, name))).out);
   const same = async (a: Checkpoint, b: Checkpoint, what: string) => {
@@ -267,13 +335,21 @@ test('surgery from a GGUF file writes what the same surgery from the safetensors
   assert.equal(JSON.parse(inhG.metadata.inheritune).ref, file, 'provenance names the .gguf file');
   await same(await run(planGrow(inhH, gg, 1), 'grow-g'), await run(planGrow(inhH, hf, 1), 'grow-h'), 'grow');
   await same(await run(planStack(gg), 'stack-g'), await run(planStack(hf), 'stack-h'), 'stack');
-  await same(await run(planInitRandom(gg, { layers: 2, seed: 9 }), 'init-g'), await run(planInitRandom(hf, { layers: 2, seed: 9 }), 'init-h'), 'init-random');
+  await same(
+    await run(planInitRandom(gg, { layers: 2, seed: 9 }), 'init-g'),
+    await run(planInitRandom(hf, { layers: 2, seed: 9 }), 'init-h'),
+    'init-random',
+  );
   // --dtype f16: every tensor converted, values rounded to half precision.
   const half = await run(planInherit(await openCheckpoint(file, { dtype: 'F16' }), { layers: 2 }), 'inh-f16');
   for (const [n, t] of half.tensors) {
     assert.equal(t.dtype, 'F16', n);
     const ref = (await readTensorF32(inhH, n)).data;
-    assert.deepEqual((await readTensorF32(half, n)).data, ref.map((v) => halfToFloat(floatToHalf(v))), n);
+    assert.deepEqual(
+      (await readTensorF32(half, n)).data,
+      ref.map((v) => halfToFloat(floatToHalf(v))),
+      n,
+    );
   }
 });
 
@@ -282,9 +358,16 @@ test('analysis of a .gguf whose tokenizer we cannot build asks for --tokens or a
   const folder = path.join(dir, 'hf');
   await writeSynthCheckpoint(folder, { family: 'qwen2', numLayers: 1, hidden: 32, heads: 4, kvHeads: 2, vocab: 64, context: 32, seed: 1 });
   const file = path.join(dir, 'model.gguf');
-  await synthToGguf(await openCheckpoint(folder), GGUF_ARCHS.find((a) => a.ggufArch === 'qwen2')!, file);
+  await synthToGguf(
+    await openCheckpoint(folder),
+    GGUF_ARCHS.find((a) => a.ggufArch === 'qwen2')!,
+    file,
+  );
   const ckpt = await openCheckpoint(file);
-  await assert.rejects(prepareTokens(ckpt, { batch: 1, seqLen: 8, seed: 0 }), /model\.gguf: cannot tokenize text: the file has no tokenizer metadata; pass --tokens FILE or put a tokenizer\.json beside the file/);
+  await assert.rejects(
+    prepareTokens(ckpt, { batch: 1, seqLen: 8, seed: 0 }),
+    /model\.gguf: cannot tokenize text: the file has no tokenizer metadata; pass --tokens FILE or put a tokenizer\.json beside the file/,
+  );
   const ids = path.join(dir, 'ids.bin');
   writeFileSync(ids, new Uint8Array(Uint16Array.from({ length: 16 }, (_, i) => i * 3).buffer));
   const batch = await prepareTokens(ckpt, { batch: 1, seqLen: 8, seed: 0, tokensFile: ids });
@@ -304,17 +387,30 @@ test('a tensor type we cannot dequantize and an unknown architecture are refused
     ['llama.vocab_size', V.UINT32, 2],
   ];
   writeFileSync(bad, ggufBytes({ meta, tensors: [{ name: 'token_embd.weight', dims: [256, 2], type: 16, data: new Uint8Array(2 * 66) }] }));
-  await assert.rejects(openCheckpoint(bad), (e: unknown) => e instanceof InherituneError && /iq\.gguf: tensor token_embd\.weight is stored as IQ2_XXS, which Inheritune cannot dequantize/.test(e.message));
+  await assert.rejects(
+    openCheckpoint(bad),
+    (e: unknown) =>
+      e instanceof InherituneError &&
+      /iq\.gguf: tensor token_embd\.weight is stored as IQ2_XXS, which Inheritune cannot dequantize/.test(e.message),
+  );
   const g = readGgufHeader(bad);
   assert.equal(g.tensors[0].type.name, 'IQ2_XXS');
   const noLayers = path.join(dir, 'nolayers.gguf');
   writeFileSync(noLayers, ggufBytes({ meta: meta.filter(([k]) => k !== 'llama.block_count') }));
-  await assert.rejects(openCheckpoint(noLayers), /nolayers\.gguf: metadata llama\.block_count is missing or not a number; llama needs it \(num_hidden_layers\)/);
+  await assert.rejects(
+    openCheckpoint(noLayers),
+    /nolayers\.gguf: metadata llama\.block_count is missing or not a number; llama needs it \(num_hidden_layers\)/,
+  );
   const mamba = path.join(dir, 'mamba.gguf');
   writeFileSync(mamba, ggufBytes({ meta: [['general.architecture', V.STRING, 'mamba']] }));
-  await assert.rejects(openCheckpoint(mamba), (e: unknown) => e instanceof InherituneError && e.code === 'E_ARCH' && /GGUF architecture "mamba" is not supported; supported: llama, qwen2, qwen3, gpt2, gptneox/.test(e.message));
+  await assert.rejects(
+    openCheckpoint(mamba),
+    (e: unknown) =>
+      e instanceof InherituneError &&
+      e.code === 'E_ARCH' &&
+      /GGUF architecture "mamba" is not supported; supported: llama, qwen2, qwen3, gpt2, gptneox/.test(e.message),
+  );
   const extra = path.join(dir, 'extra.gguf');
   writeFileSync(extra, ggufBytes({ meta, tensors: [f32('rope_freqs.weight', [32])] }));
   await assert.rejects(openCheckpoint(extra), /tensor rope_freqs\.weight cannot be converted: llama 3\.1-style rope frequency factors/);
 });
-

@@ -20,7 +20,18 @@ import { readElfDynamicFile } from '../../src/gpu/elf';
 import { getJson } from '../../src/gpu/http';
 import { installCudaEp, InstallOptions } from '../../src/gpu/install';
 import { loadInstaller } from '../../src/gpu/loadInstaller';
-import { CUDA_PROVIDER_LIB, cudaInstallState, handDownload, loadCudaEpSpec, LOCK_NAME, MANIFEST_NAME, ortBinDir, ortPackageDir, STAGING_PREFIX, verifyCudaInstall } from '../../src/gpu/metadata';
+import {
+  CUDA_PROVIDER_LIB,
+  cudaInstallState,
+  handDownload,
+  loadCudaEpSpec,
+  LOCK_NAME,
+  MANIFEST_NAME,
+  ortBinDir,
+  ortPackageDir,
+  STAGING_PREFIX,
+  verifyCudaInstall,
+} from '../../src/gpu/metadata';
 import { normaliseSha512 } from '../../src/gpu/nuget';
 import { proxyOptions } from '../../src/gpu/proxy';
 import { probeEp, probeHint, tinyAddModel } from '../../src/gpu/probe';
@@ -29,7 +40,13 @@ import { crc32 } from '../../src/gpu/zip';
 import { tmpDir } from '../helpers/tmp';
 
 const realFs = require('node:fs') as typeof fs;
-const yazl = require('yazl') as { ZipFile: new () => { addBuffer(b: Buffer, name: string, o?: { compress?: boolean; mtime?: Date }): void; end(): void; outputStream: NodeJS.ReadableStream } };
+const yazl = require('yazl') as {
+  ZipFile: new () => {
+    addBuffer(b: Buffer, name: string, o?: { compress?: boolean; mtime?: Date }): void;
+    end(): void;
+    outputStream: NodeJS.ReadableStream;
+  };
+};
 
 const root = tmpDir('inheritune-gpu-');
 let seq = 0;
@@ -72,7 +89,9 @@ async function zipBuffer(entries: [string, Buffer][], compress = true): Promise<
 }
 
 function nuspec(id = ID, version = VERSION): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">\n  <metadata>\n    <id>${id}</id>\n    <version>${version}</version>\n    <authors>test</authors>\n  </metadata>\n</package>\n`);
+  return Buffer.from(
+    `<?xml version="1.0" encoding="utf-8"?>\n<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">\n  <metadata>\n    <id>${id}</id>\n    <version>${version}</version>\n    <authors>test</authors>\n  </metadata>\n</package>\n`,
+  );
 }
 
 /** A .nupkg in NuGet's layout: .nuspec at the root, native libraries under runtimes/linux-x64/native/. */
@@ -140,7 +159,8 @@ function feedHandler(state: () => FeedState, base: () => string) {
       });
     }
     if (u === `/flat/${IDL}/index.json`) return json({ versions: ['1.29.0', VERSION] });
-    if (u === `/reg/${IDL}/${VERSION}.json`) return json({ '@id': `${base()}${u}`, catalogEntry: `${base()}/catalog/leaf.json`, packageContent: `${base()}${nupkgPath}` }, true);
+    if (u === `/reg/${IDL}/${VERSION}.json`)
+      return json({ '@id': `${base()}${u}`, catalogEntry: `${base()}/catalog/leaf.json`, packageContent: `${base()}${nupkgPath}` }, true);
     if (u === '/catalog/leaf.json') {
       return json({
         '@type': ['PackageDetails', 'catalog:Permalink'],
@@ -162,7 +182,12 @@ function feedHandler(state: () => FeedState, base: () => string) {
       let start = 0;
       if (range && s.ranges && (!ifRange || ifRange === s.etag)) start = Number(range[1]);
       const body = s.pkg.subarray(start);
-      const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length, ETag: s.etag, ...(s.ranges ? { 'Accept-Ranges': 'bytes' } : {}) };
+      const headers: http.OutgoingHttpHeaders = {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': body.length,
+        ETag: s.etag,
+        ...(s.ranges ? { 'Accept-Ranges': 'bytes' } : {}),
+      };
       if (start > 0) headers['Content-Range'] = `bytes ${start}-${s.pkg.length - 1}/${s.pkg.length}`;
       rec.status = start > 0 ? 206 : 200;
       res.writeHead(rec.status, headers);
@@ -185,7 +210,8 @@ function feedHandler(state: () => FeedState, base: () => string) {
 let state: FeedState;
 let server: http.Server;
 let BASE = '';
-const newState = (o: Partial<FeedState> = {}): FeedState => (state = { pkg: NUPKG, ranges: true, etag: '"v1"', dropTimes: 0, requests: [], ...o });
+const newState = (o: Partial<FeedState> = {}): FeedState =>
+  (state = { pkg: NUPKG, ranges: true, etag: '"v1"', dropTimes: 0, requests: [], ...o });
 
 /** A port nothing listens on. */
 let REFUSED = '';
@@ -193,7 +219,12 @@ let REFUSED = '';
 before(async () => {
   NUPKG = await makeNupkg();
   newState();
-  server = http.createServer(feedHandler(() => state, () => BASE));
+  server = http.createServer(
+    feedHandler(
+      () => state,
+      () => BASE,
+    ),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   BASE = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   const s = net.createServer();
@@ -255,7 +286,9 @@ describe('metadata from onnxruntime-node', () => {
     assert.deepEqual(REAL_SPEC.candidates, [{ feedIndex: 'https://api.nuget.org/v3/index.json', version: ortVersion }]);
     assert.deepEqual(
       REAL_SPEC.files.map((f) => f.pathInPackage).sort(),
-      ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'].map((f) => `runtimes/linux-x64/native/${f}`),
+      ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'].map(
+        (f) => `runtimes/linux-x64/native/${f}`,
+      ),
     );
     assert.equal(REAL_SPEC.files.at(-1)!.name, CUDA_PROVIDER_LIB, 'the provider library is placed last');
     assert.match(REAL_SPEC.source, /install-metadata\.js$/);
@@ -331,7 +364,10 @@ describe('install-gpu from a feed', () => {
     }
     assert.deepEqual(fs.readdirSync(o.cacheDir!), [], 'the downloaded package is removed after install');
     assert.equal(progress.at(-1), 1);
-    assert.ok(progress.every((p, i) => i === 0 || p >= progress[i - 1] - 1e-9), 'progress never goes back');
+    assert.ok(
+      progress.every((p, i) => i === 0 || p >= progress[i - 1] - 1e-9),
+      'progress never goes back',
+    );
     // the registration leaf came gzip'd; the package through a redirect
     assert.ok(state.requests.some((r) => r.url.startsWith('/reg/') && /gzip/.test(String(r.headers['accept-encoding']))));
     assert.ok(state.requests.some((r) => r.url === '/blobs/package.nupkg' && r.status === 200));
@@ -420,7 +456,15 @@ describe('install-gpu from a feed', () => {
 
   test('no network (connection refused): the message names --from, the package, version and URL', async () => {
     const o = opts({ feed: REFUSED });
-    const e = await rejects(installCudaEp(o), 'E_IO', 'ECONNREFUSED', '--from', `${ID} ${VERSION}`, handDownload(REAL_SPEC).url, 'install-gpu --from');
+    const e = await rejects(
+      installCudaEp(o),
+      'E_IO',
+      'ECONNREFUSED',
+      '--from',
+      `${ID} ${VERSION}`,
+      handDownload(REAL_SPEC).url,
+      'install-gpu --from',
+    );
     assert.equal((e.details as { kind: string }).kind, 'network');
     assertNothingInstalled(o.binDir);
   });
@@ -544,7 +588,8 @@ async function startProxy(auth?: { user: string; pass: string }): Promise<Proxy>
       const [method, target] = lines[0].split(' ');
       if (method !== 'CONNECT') return void client.end('HTTP/1.1 405 Method Not Allowed\r\n\r\n');
       const pa = lines.find((l) => /^proxy-authorization:/i.test(l))?.split(': ')[1];
-      if (auth && pa !== `Basic ${Buffer.from(`${auth.user}:${auth.pass}`).toString('base64')}`) return void client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+      if (auth && pa !== `Basic ${Buffer.from(`${auth.user}:${auth.pass}`).toString('base64')}`)
+        return void client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
       connects.push(target);
       const i = target.lastIndexOf(':');
       const upstream = net.connect(Number(target.slice(i + 1)), target.slice(0, i).replace(/^\[|\]$/g, ''), () => {
@@ -604,45 +649,87 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
       return false;
     }
   })();
-  test('https feed through the tunnel (TLS inside CONNECT, extra CA trusted)', { skip: !hasOpenssl && 'openssl not installed' }, async () => {
-    const dir = fresh('tls');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    const cert = fs.readFileSync(path.join(dir, 'c.pem'));
-    let tlsBase = '';
-    const srv = https.createServer({ key: fs.readFileSync(path.join(dir, 'k.pem')), cert }, feedHandler(() => state, () => tlsBase));
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    tlsBase = `https://localhost:${(srv.address() as net.AddressInfo).port}`;
-    const proxy = await startProxy();
-    try {
-      newState();
-      const o = opts({ feed: `${tlsBase}/v3/index.json` });
-      o.http = { ...o.http, proxy: proxy.url, ca: cert };
-      await installCudaEp(o);
-      assertInstalled(o.binDir);
-      assert.ok(proxy.connects.length >= 1 && proxy.connects.every((c) => c === new URL(tlsBase).host));
-      for (const r of state.requests) assert.ok(proxy.upstreamPorts.has(r.port!), `${r.url} came through the proxy`);
-      // without the CA the certificate is refused (and not retried as a network failure)
-      const o2 = opts({ feed: `${tlsBase}/v3/index.json` });
-      o2.http = { ...o2.http, proxy: proxy.url };
-      await assert.rejects(installCudaEp(o2), /self[- ]signed|certificate/i);
-    } finally {
-      proxy.close();
-      srv.closeAllConnections();
-      srv.close();
-    }
-  });
+  test(
+    'https feed through the tunnel (TLS inside CONNECT, extra CA trusted)',
+    { skip: !hasOpenssl && 'openssl not installed' },
+    async () => {
+      const dir = fresh('tls');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          path.join(dir, 'k.pem'),
+          '-out',
+          path.join(dir, 'c.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const cert = fs.readFileSync(path.join(dir, 'c.pem'));
+      let tlsBase = '';
+      const srv = https.createServer(
+        { key: fs.readFileSync(path.join(dir, 'k.pem')), cert },
+        feedHandler(
+          () => state,
+          () => tlsBase,
+        ),
+      );
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      tlsBase = `https://localhost:${(srv.address() as net.AddressInfo).port}`;
+      const proxy = await startProxy();
+      try {
+        newState();
+        const o = opts({ feed: `${tlsBase}/v3/index.json` });
+        o.http = { ...o.http, proxy: proxy.url, ca: cert };
+        await installCudaEp(o);
+        assertInstalled(o.binDir);
+        assert.ok(proxy.connects.length >= 1 && proxy.connects.every((c) => c === new URL(tlsBase).host));
+        for (const r of state.requests) assert.ok(proxy.upstreamPorts.has(r.port!), `${r.url} came through the proxy`);
+        // without the CA the certificate is refused (and not retried as a network failure)
+        const o2 = opts({ feed: `${tlsBase}/v3/index.json` });
+        o2.http = { ...o2.http, proxy: proxy.url };
+        await assert.rejects(installCudaEp(o2), /self[- ]signed|certificate/i);
+      } finally {
+        proxy.close();
+        srv.closeAllConnections();
+        srv.close();
+      }
+    },
+  );
 
   test('proxy settings: explicit wins, HTTPS_PROXY for https, NO_PROXY bypasses', async () => {
     const env = { HTTPS_PROXY: 'http://env:1', http_proxy: 'plain:2', NO_PROXY: 'localhost,.internal.example 10.0.0.1:8443' };
-    assert.deepEqual(proxyOptions({ env }), { httpProxy: 'http://plain:2', httpsProxy: 'http://env:1', noProxy: 'localhost,.internal.example,10.0.0.1:8443' });
+    assert.deepEqual(proxyOptions({ env }), {
+      httpProxy: 'http://plain:2',
+      httpsProxy: 'http://env:1',
+      noProxy: 'localhost,.internal.example,10.0.0.1:8443',
+    });
     assert.deepEqual(proxyOptions({ explicit: 'http://cli:3', env, noProxy: ['[::1]'] }), {
       httpProxy: 'http://cli:3',
       httpsProxy: 'http://cli:3',
       noProxy: 'localhost,.internal.example,10.0.0.1:8443,[::1]',
     });
-    assert.deepEqual(proxyOptions({ env: { all_proxy: 'http://all:4' } }), { httpProxy: 'http://all:4', httpsProxy: 'http://all:4', noProxy: '' });
+    assert.deepEqual(proxyOptions({ env: { all_proxy: 'http://all:4' } }), {
+      httpProxy: 'http://all:4',
+      httpsProxy: 'http://all:4',
+      noProxy: '',
+    });
     assert.deepEqual(proxyOptions({ env: {} }), { httpProxy: '', httpsProxy: '', noProxy: '' });
-    assert.deepEqual(proxyOptions(undefined), { httpProxy: '', httpsProxy: '', noProxy: '' }, 'no settings: direct, whatever process.env says');
+    assert.deepEqual(
+      proxyOptions(undefined),
+      { httpProxy: '', httpsProxy: '', noProxy: '' },
+      'no settings: direct, whatever process.env says',
+    );
     // Applied by undici on real requests: a proxy nobody listens on fails, unless NO_PROXY names the host.
     newState();
     const dead = REFUSED.replace('/v3/index.json', '');
@@ -653,7 +740,10 @@ describe('install-gpu through an HTTPS proxy (CONNECT tunnel)', () => {
       return true;
     });
     for (const noProxy of ['127.0.0.1', `127.0.0.1:${new URL(BASE).port}`, '*']) {
-      const v = await getJson<{ version: string }>(`${BASE}/v3/index.json`, { ...http1, proxy: { env: { http_proxy: dead, NO_PROXY: noProxy } } });
+      const v = await getJson<{ version: string }>(`${BASE}/v3/index.json`, {
+        ...http1,
+        proxy: { env: { http_proxy: dead, NO_PROXY: noProxy } },
+      });
       assert.equal(v?.version, '3.0.0', noProxy);
     }
     await assert.rejects(getJson(`${BASE}/v3/index.json`, { proxy: 'not a url:x', maxAttempts: 1 }), /is not a URL/);
@@ -685,19 +775,39 @@ function fakeIo(f: FakeSystem): SystemIo {
     env: f.env ?? {},
     readFile: (p) => files[p],
     isFile: (p) => p in files,
-    listDir: (d) => [...new Set(Object.keys(files).filter((p) => p.startsWith(`${d}/`)).map((p) => p.slice(d.length + 1).split('/')[0]))],
+    listDir: (d) => [
+      ...new Set(
+        Object.keys(files)
+          .filter((p) => p.startsWith(`${d}/`))
+          .map((p) => p.slice(d.length + 1).split('/')[0]),
+      ),
+    ],
     run: async (cmd) => f.commands?.[cmd],
   };
 }
 
-const PROC = 'NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (dvs-builder@U16-I3-B03-4-3)  Thu Jan 16 2025\nGCC version:  gcc version 12.3.0';
-const ALL = ['libcuda.so.1', 'libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcudnn.so.9', 'libcufft.so.11', 'libcurand.so.10'];
+const PROC =
+  'NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (dvs-builder@U16-I3-B03-4-3)  Thu Jan 16 2025\nGCC version:  gcc version 12.3.0';
+const ALL = [
+  'libcuda.so.1',
+  'libcudart.so.12',
+  'libcublas.so.12',
+  'libcublasLt.so.12',
+  'libcudnn.so.9',
+  'libcufft.so.11',
+  'libcurand.so.10',
+];
 const ldconfig = (names: string[], dir = '/usr/lib/x86_64-linux-gnu') =>
-  ({ status: 0, stdout: `${names.length} libs found in cache \`/etc/ld.so.cache'\n${names.map((n) => `\t${n} (libc6,x86-64) => ${dir}/${n}\n\t${n} (libc6) => /usr/lib32/${n}`).join('\n')}\n` }) satisfies RunResult;
+  ({
+    status: 0,
+    stdout: `${names.length} libs found in cache \`/etc/ld.so.cache'\n${names.map((n) => `\t${n} (libc6,x86-64) => ${dir}/${n}\n\t${n} (libc6) => /usr/lib32/${n}`).join('\n')}\n`,
+  }) satisfies RunResult;
 
 describe('gpu-check logic', () => {
   test('driver present and every library in the ldconfig cache: ok', async () => {
-    const r = await checkCudaRequirements(fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }));
+    const r = await checkCudaRequirements(
+      fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }),
+    );
     assert.equal(r.ok, true);
     assert.equal(r.driver.version, '570.86.15');
     assert.equal(r.driver.source, '/proc/driver/nvidia/version');
@@ -717,7 +827,11 @@ describe('gpu-check logic', () => {
   });
 
   test('driver from nvidia-smi only, too old for CUDA 12', async () => {
-    const r = await checkCudaRequirements(fakeIo({ commands: { ldconfig: ldconfig(ALL), 'nvidia-smi': { status: 0, stdout: 'NVIDIA H200, 470.82.01\nNVIDIA H200, 470.82.01\n' } } }));
+    const r = await checkCudaRequirements(
+      fakeIo({
+        commands: { ldconfig: ldconfig(ALL), 'nvidia-smi': { status: 0, stdout: 'NVIDIA H200, 470.82.01\nNVIDIA H200, 470.82.01\n' } },
+      }),
+    );
     assert.equal(r.driver.source, 'nvidia-smi');
     assert.deepEqual(r.driver.gpus, ['NVIDIA H200', 'NVIDIA H200']);
     assert.equal(r.driver.ok, false);
@@ -730,7 +844,10 @@ describe('gpu-check logic', () => {
     const r = await checkCudaRequirements(
       fakeIo({
         files: { '/proc/driver/nvidia/version': PROC, [`${site}/numpy/__init__.py`]: '' },
-        commands: { ldconfig: ldconfig(ALL.filter((n) => !/cudnn|cublas/.test(n))), python3: { status: 0, stdout: `${site}\n/home/u/.local/lib/python3.12/site-packages\n` } },
+        commands: {
+          ldconfig: ldconfig(ALL.filter((n) => !/cudnn|cublas/.test(n))),
+          python3: { status: 0, stdout: `${site}\n/home/u/.local/lib/python3.12/site-packages\n` },
+        },
       }),
     );
     assert.equal(r.ok, false);
@@ -752,7 +869,10 @@ describe('gpu-check logic', () => {
     const cudnn = r.libs.find((l) => l.soname === 'libcudnn.so.9')!;
     assert.equal(cudnn.loadable, false);
     assert.deepEqual(cudnn.elsewhere, [`${site}/nvidia/cudnn/lib/libcudnn.so.9`]);
-    assert.ok(r.fixes.some((f) => f.includes(`export LD_LIBRARY_PATH=${site}/nvidia/cudnn/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}`)), r.fixes.join('\n'));
+    assert.ok(
+      r.fixes.some((f) => f.includes(`export LD_LIBRARY_PATH=${site}/nvidia/cudnn/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}`)),
+      r.fixes.join('\n'),
+    );
     assert.ok(!r.fixes.some((f) => /pip install/.test(f)), 'nothing to install, only a path to set');
   });
 
@@ -771,9 +891,31 @@ describe('gpu-check logic', () => {
   });
 
   test('the required list can come from the provider library (DT_NEEDED)', async () => {
-    const needed = ['libcublasLt.so.12', 'libcublas.so.12', 'libcudnn.so.9', 'libcurand.so.10', 'libcufft.so.11', 'libcudart.so.12', 'libdl.so.2', 'libstdc++.so.6', 'libc.so.6', 'libnvrtc.so.12'];
-    assert.deepEqual(cudaLibsFromNeeded(needed), ['libcublasLt.so.12', 'libcublas.so.12', 'libcudnn.so.9', 'libcurand.so.10', 'libcufft.so.11', 'libcudart.so.12', 'libnvrtc.so.12']);
-    const r = await checkCudaRequirements(fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }), { required: cudaLibsFromNeeded(needed), listSource: 'DT_NEEDED' });
+    const needed = [
+      'libcublasLt.so.12',
+      'libcublas.so.12',
+      'libcudnn.so.9',
+      'libcurand.so.10',
+      'libcufft.so.11',
+      'libcudart.so.12',
+      'libdl.so.2',
+      'libstdc++.so.6',
+      'libc.so.6',
+      'libnvrtc.so.12',
+    ];
+    assert.deepEqual(cudaLibsFromNeeded(needed), [
+      'libcublasLt.so.12',
+      'libcublas.so.12',
+      'libcudnn.so.9',
+      'libcurand.so.10',
+      'libcufft.so.11',
+      'libcudart.so.12',
+      'libnvrtc.so.12',
+    ]);
+    const r = await checkCudaRequirements(
+      fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }),
+      { required: cudaLibsFromNeeded(needed), listSource: 'DT_NEEDED' },
+    );
     assert.deepEqual(r.missing, ['libnvrtc.so.12']);
     assert.match(r.notes.join('\n'), /libnvrtc\.so\.12: needed by the provider library/);
   });
@@ -787,13 +929,18 @@ describe('gpu-check logic', () => {
   test('parsers: ldconfig -p keeps x86-64 entries; driver versions from proprietary and open modules', () => {
     const m = parseLdconfig(ldconfig(['libcudart.so.12']).stdout, 'x64');
     assert.deepEqual(m.get('libcudart.so.12'), ['/usr/lib/x86_64-linux-gnu/libcudart.so.12']);
-    assert.equal(parseDriverVersion('NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024'), '550.54.15');
+    assert.equal(
+      parseDriverVersion('NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024'),
+      '550.54.15',
+    );
     assert.equal(parseDriverVersion(PROC), '570.86.15');
     assert.equal(parseDriverVersion('garbage'), undefined);
   });
 
   test('status: CUDA EP ready / WebGPU / CPU only', async () => {
-    const okReq = await checkCudaRequirements(fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }));
+    const okReq = await checkCudaRequirements(
+      fakeIo({ files: { '/proc/driver/nvidia/version': PROC }, commands: { ldconfig: ldconfig(ALL) } }),
+    );
     const noReq = await checkCudaRequirements(fakeIo({ commands: {} }));
     const installed = { state: 'installed' as const, reason: 'ok', manifest: {} as never };
     const absent = { state: 'absent' as const, reason: 'CUDA EP not installed' };
@@ -808,14 +955,18 @@ describe('gpu-check logic', () => {
 });
 
 describe('ELF and session probes', () => {
-  test('DT_NEEDED, SONAME and RUNPATH of the real libonnxruntime.so.1', { skip: process.platform !== 'linux' || process.arch !== 'x64' }, () => {
-    const d = readElfDynamicFile(path.join(ortBinDir(ORT_DIR), 'libonnxruntime.so.1'));
-    assert.ok(d);
-    assert.equal(d.soname, 'libonnxruntime.so.1');
-    assert.ok(d.needed.includes('libc.so.6') && d.needed.includes('libstdc++.so.6'), d.needed.join(','));
-    assert.equal(d.runpath, '$ORIGIN');
-    assert.equal(readElfDynamicFile(path.join(ORT_DIR, 'package.json')), undefined);
-  });
+  test(
+    'DT_NEEDED, SONAME and RUNPATH of the real libonnxruntime.so.1',
+    { skip: process.platform !== 'linux' || process.arch !== 'x64' },
+    () => {
+      const d = readElfDynamicFile(path.join(ortBinDir(ORT_DIR), 'libonnxruntime.so.1'));
+      assert.ok(d);
+      assert.equal(d.soname, 'libonnxruntime.so.1');
+      assert.ok(d.needed.includes('libc.so.6') && d.needed.includes('libstdc++.so.6'), d.needed.join(','));
+      assert.equal(d.runpath, '$ORIGIN');
+      assert.equal(readElfDynamicFile(path.join(ORT_DIR, 'package.json')), undefined);
+    },
+  );
 
   test('the tiny Add model runs on the CPU EP in a child process; WebGPU answers ok or with a reason', async () => {
     assert.ok(tinyAddModel().length > 20);
@@ -830,9 +981,23 @@ describe('ELF and session probes', () => {
   });
 
   test('hints for the errors we know', () => {
-    assert.match(probeHint('webgpu', 'Failed to get a WebGPU adapter: No supported adapters', "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file")!, /apt install libvulkan1/);
+    assert.match(
+      probeHint(
+        'webgpu',
+        'Failed to get a WebGPU adapter: No supported adapters',
+        "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file",
+      )!,
+      /apt install libvulkan1/,
+    );
     assert.match(probeHint('webgpu', 'Failed to get a WebGPU adapter: No supported adapters', '')!, /vulkaninfo/);
-    assert.match(probeHint('cuda', 'Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file', '')!, /libcudnn\.so\.9 is missing/);
+    assert.match(
+      probeHint(
+        'cuda',
+        'Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file',
+        '',
+      )!,
+      /libcudnn\.so\.9 is missing/,
+    );
     assert.match(probeHint('cuda', '/x/libonnxruntime_providers_shared.so: cannot open shared object file', '')!, /install-gpu/);
     assert.equal(probeHint('cpu', 'x', ''), undefined);
   });
@@ -842,11 +1007,15 @@ describe('the built CLI', () => {
   const ROOT = path.resolve(__dirname, '../..');
   const CLI = path.join(ROOT, 'dist/cli.js');
   before(() => {
-    if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js'))) execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist/gpuInstall.js')))
+      execFileSync('node', ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
   });
 
   test('gpu-check and install-gpu run (their installer and check modules are loaded on demand)', () => {
-    const r = JSON.parse(execFileSync('node', [CLI, 'gpu-check', '--no-probe', '--json'], { encoding: 'utf8' })) as { ortVersion: string; spec: { packageId: string } };
+    const r = JSON.parse(execFileSync('node', [CLI, 'gpu-check', '--no-probe', '--json'], { encoding: 'utf8' })) as {
+      ortVersion: string;
+      spec: { packageId: string };
+    };
     assert.equal(r.spec.packageId, ID);
     assert.equal(r.ortVersion, JSON.parse(fs.readFileSync(path.join(ORT_DIR, 'package.json'), 'utf8')).version);
     const missing = path.join(fresh('cli'), 'missing.nupkg');
@@ -870,6 +1039,9 @@ describe('the built CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     const loaded = r.stderr.slice(r.stderr.indexOf('LOADED ') + 7).split(',');
     assert.ok(loaded.includes('NativeModule fs'), 'moduleLoadList lists the built-in modules');
-    assert.deepEqual(loaded.filter((m) => /^NativeModule (https?|_http_\w+)$/.test(m)), []);
+    assert.deepEqual(
+      loaded.filter((m) => /^NativeModule (https?|_http_\w+)$/.test(m)),
+      [],
+    );
   });
 });

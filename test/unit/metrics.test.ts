@@ -5,7 +5,15 @@ import { blockRowOf, PatternBlock } from '../../src/analysis/graph/pattern';
 import assert from 'node:assert/strict';
 import { kernels, setKernelBackend, setRelaxedSimd, withHeap } from '../../src/analysis/kernels/heap';
 import { angularDistance, blockInfluence } from '../../src/analysis/metrics/blockInfluence';
-import { batchMeanHead, headMetrics, headMetricsOneSeq, isLazyLayer, layerHeadMetrics, mStarOf, type HeadMetrics } from '../../src/analysis/metrics/headMetrics';
+import {
+  batchMeanHead,
+  headMetrics,
+  headMetricsOneSeq,
+  isLazyLayer,
+  layerHeadMetrics,
+  mStarOf,
+  type HeadMetrics,
+} from '../../src/analysis/metrics/headMetrics';
 import { rowStats } from '../../src/analysis/metrics/rowStats';
 import { lanczosEnergyBounds } from '../../src/analysis/rank/certificate';
 import { gramPackedOf, squaredSingularValues, symmetricEigenvalues, tridiagonalEigenvalues } from '../../src/analysis/rank/dense';
@@ -19,7 +27,6 @@ import { Xorshift } from '../../src/util/random';
 // ------------------------------------------------------------------------------------------
 // helpers
 // ------------------------------------------------------------------------------------------
-
 
 function uniformCausal(T: number): Float64Array {
   const a = new Float64Array(T * T);
@@ -127,11 +134,12 @@ test('dense symmetric eigenvalues recover a planted spectrum', () => {
     const lam = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : Math.exp(-i / 7) * (i % 2 ? 1 : -1)));
     const q = randomOrthogonal(n, r);
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += q[i * n + k] * lam[k] * q[j * n + k];
-      a[i * n + j] = s;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += q[i * n + k] * lam[k] * q[j * n + k];
+        a[i * n + j] = s;
+      }
     const got = symmetricEigenvalues(a, n);
     const want = [...lam].sort((x, y) => y - x);
     for (let i = 0; i < n; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12, `n=${n} i=${i}: ${got[i]} vs ${want[i]}`);
@@ -149,11 +157,12 @@ test('squared singular values of planted general and triangular matrices', () =>
   for (let i = 0; i < n; i++) for (let j = (i * 7) % 5; j <= i; j++) a[i * n + j] = r.nextSigned();
   const g = gramPackedOf(a, n);
   let p = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += a[k * n + i] * a[k * n + j];
-    assert.ok(Math.abs(g[p++] - s) < 1e-13, `G[${i},${j}]`);
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += a[k * n + i] * a[k * n + j];
+      assert.ok(Math.abs(g[p++] - s) < 1e-13, `G[${i},${j}]`);
+    }
   const tr = sumSq(a);
   const ev = squaredSingularValues(a, n);
   let sum = 0;
@@ -166,57 +175,69 @@ test('squared singular values of planted general and triangular matrices', () =>
   assert.ok(Math.abs(sum2 - frobSquaredOfPacked(g, n)) < 1e-11 * sum2);
 });
 
-test('Lanczos bounds bracket the true top-k energies at every step (the certificate is sound)', () => withHeap(() => {
-  let checked = 0;
-  for (const [T, s, seed] of [[40, 0.5, 1], [64, 2, 2], [90, 0.1, 3], [120, 1, 4]] as const) {
-    const a = softmaxHead(T, s, seed, seed === 4 ? { sink: 3 } : {});
-    const tr = sumSq(a);
-    const ev = squaredSingularValues(a, T);
-    const S = new Float64Array(T + 1);
-    for (let i = 0; i < T; i++) S[i + 1] = S[i] + ev[i];
-    const frob = frobSquaredOfPacked(gramPackedOf(a, T), T);
-    const m = packRows(a, T);
-    const lz = new GramLanczos(m, 8, seed);
-    for (let M = 1; M <= T; M++) {
-      lz.step();
-      if (M % 3 !== 0 && M !== T) continue;
-      let t2 = 0;
-      for (let i = 0; i < M; i++) t2 += lz.alpha[i] ** 2;
-      for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] ** 2;
-      const cF = Math.sqrt(Math.max(0, frob - t2 - 2 * lz.beta[M - 1] ** 2));
-      for (const eps of [1e-6 * tr, 1e-3 * tr, 0.1 * tr]) {
-        for (const useCF of [false, true]) {
-          const { lower, upper } = lanczosEnergyBounds(lz, tr, eps, useCF ? cF : Infinity);
-          const tol = 1e-12 * tr;
-          for (let k = 0; k <= M; k++) {
-            assert.ok(lower[k] <= S[k] + tol, `T=${T} M=${M} k=${k}: lower ${lower[k]} > S ${S[k]}`);
-            assert.ok(upper[k] >= S[k] - tol, `T=${T} M=${M} k=${k} eps=${eps} cF=${useCF}: upper ${upper[k]} < S ${S[k]}`);
-            checked++;
+test('Lanczos bounds bracket the true top-k energies at every step (the certificate is sound)', () =>
+  withHeap(() => {
+    let checked = 0;
+    for (const [T, s, seed] of [
+      [40, 0.5, 1],
+      [64, 2, 2],
+      [90, 0.1, 3],
+      [120, 1, 4],
+    ] as const) {
+      const a = softmaxHead(T, s, seed, seed === 4 ? { sink: 3 } : {});
+      const tr = sumSq(a);
+      const ev = squaredSingularValues(a, T);
+      const S = new Float64Array(T + 1);
+      for (let i = 0; i < T; i++) S[i + 1] = S[i] + ev[i];
+      const frob = frobSquaredOfPacked(gramPackedOf(a, T), T);
+      const m = packRows(a, T);
+      const lz = new GramLanczos(m, 8, seed);
+      for (let M = 1; M <= T; M++) {
+        lz.step();
+        if (M % 3 !== 0 && M !== T) continue;
+        let t2 = 0;
+        for (let i = 0; i < M; i++) t2 += lz.alpha[i] ** 2;
+        for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] ** 2;
+        const cF = Math.sqrt(Math.max(0, frob - t2 - 2 * lz.beta[M - 1] ** 2));
+        for (const eps of [1e-6 * tr, 1e-3 * tr, 0.1 * tr]) {
+          for (const useCF of [false, true]) {
+            const { lower, upper } = lanczosEnergyBounds(lz, tr, eps, useCF ? cF : Infinity);
+            const tol = 1e-12 * tr;
+            for (let k = 0; k <= M; k++) {
+              assert.ok(lower[k] <= S[k] + tol, `T=${T} M=${M} k=${k}: lower ${lower[k]} > S ${S[k]}`);
+              assert.ok(upper[k] >= S[k] - tol, `T=${T} M=${M} k=${k} eps=${eps} cF=${useCF}: upper ${upper[k]} < S ${S[k]}`);
+              checked++;
+            }
           }
         }
       }
     }
-  }
-  assert.ok(checked > 10000);
-  // rank-deficient matrix: the Krylov space (5 range directions + the start vector's null-space
-  // component) becomes invariant after 6 steps (breakdown, restart)
-  const sigma = [3, 2, 1, 0.5, 0.25, ...new Array<number>(25).fill(0)];
-  const a = planted(sigma, 5);
-  const m = packRows(a, 30);
-  const tr = sigma.reduce((x, y) => x + y * y, 0);
-  const lz = new GramLanczos(m, 4, 3);
-  const S = [0];
-  for (const x of sigma) S.push(S[S.length - 1] + x * x);
-  for (let M = 1; M <= 30; M++) {
-    lz.step();
-    if (M === 6) assert.equal(lz.beta[5], 0, 'breakdown after the 6-dimensional invariant subspace');
-    const { lower, upper } = lanczosEnergyBounds(lz, tr, 1e-4 * tr);
-    for (let k = 0; k <= M; k++) {
-      assert.ok(lower[k] <= S[k] + 1e-12 * tr && upper[k] >= S[k] - 1e-12 * tr, `rank-deficient M=${M} k=${k}`);
+    assert.ok(checked > 10000);
+    // rank-deficient matrix: the Krylov space (5 range directions + the start vector's null-space
+    // component) becomes invariant after 6 steps (breakdown, restart)
+    const sigma = [3, 2, 1, 0.5, 0.25, ...new Array<number>(25).fill(0)];
+    const a = planted(sigma, 5);
+    const m = packRows(a, 30);
+    const tr = sigma.reduce((x, y) => x + y * y, 0);
+    const lz = new GramLanczos(m, 4, 3);
+    const S = [0];
+    for (const x of sigma) S.push(S[S.length - 1] + x * x);
+    for (let M = 1; M <= 30; M++) {
+      lz.step();
+      if (M === 6) assert.equal(lz.beta[5], 0, 'breakdown after the 6-dimensional invariant subspace');
+      const { lower, upper } = lanczosEnergyBounds(lz, tr, 1e-4 * tr);
+      for (let k = 0; k <= M; k++) {
+        assert.ok(lower[k] <= S[k] + 1e-12 * tr && upper[k] >= S[k] - 1e-12 * tr, `rank-deficient M=${M} k=${k}`);
+      }
     }
-  }
-  assert.equal(kStarDetailed(a, 30, 0.99, FORCE_LANCZOS).kStar, kFromEnergies(sigma.map((x) => x * x), 0.99));
-}));
+    assert.equal(
+      kStarDetailed(a, 30, 0.99, FORCE_LANCZOS).kStar,
+      kFromEnergies(
+        sigma.map((x) => x * x),
+        0.99,
+      ),
+    );
+  }));
 
 // ------------------------------------------------------------------------------------------
 // k*
@@ -262,7 +283,13 @@ test('uniform causal attention: k* = 5, 6, 7 at T = 64, 256, 1024 (τ = 0.9)', (
   const r1024 = kStarDetailed(uniformCausal(1024), 1024, 0.9);
   assert.deepEqual([r1024.kStar, r1024.method], [7, 'lanczos']);
   // m*: column sums of uniform causal attention are H_T − H_j (harmonic numbers)
-  assert.equal(mStarOf(uniformCausal(64), 64, 0.9), kFromEnergies(columnSums(uniformCausal(64), 64).sort((x, y) => y - x), 0.9));
+  assert.equal(
+    mStarOf(uniformCausal(64), 64, 0.9),
+    kFromEnergies(
+      columnSums(uniformCausal(64), 64).sort((x, y) => y - x),
+      0.9,
+    ),
+  );
 });
 
 function columnSums(a: ArrayLike<number>, T: number, squared = false): number[] {
@@ -351,7 +378,15 @@ test('k*: float32 and float64 input agree; scale invariance; zero matrix; τ val
   const k = kStarOf(a32, T, 0.9);
   assert.equal(kStarOf(a64, T, 0.9), k);
   for (const f of [1e-300, 1e-30, 3, 1e30, 1e300]) {
-    assert.equal(kStarOf(a64.map((x) => x * f), T, 0.9), k, `scale ${f}`);
+    assert.equal(
+      kStarOf(
+        a64.map((x) => x * f),
+        T,
+        0.9,
+      ),
+      k,
+      `scale ${f}`,
+    );
   }
   assert.equal(kStarOf(new Float32Array(T * T), T, 0.9), 0);
   assert.equal(mStarOf(new Float32Array(T * T), T, 0.9), 0);
@@ -374,7 +409,10 @@ test('k* on banded (sliding-window) and upper-triangular matrices', () => {
   for (let i = 0; i < T; i++) for (let j = Math.max(0, i - 8); j <= i; j++) band[i * T + j] = Math.exp(r.nextSigned());
   const up = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) up[i * T + j] = band[j * T + i];
-  for (const [name, a] of [['band', band], ['upper', up]] as const) {
+  for (const [name, a] of [
+    ['band', band],
+    ['upper', up],
+  ] as const) {
     for (const tau of [0.5, 0.9]) {
       const want = kFromEnergies(squaredSingularValues(a, T), tau);
       assert.equal(kStarOf(a, T, tau), want, name);
@@ -382,7 +420,6 @@ test('k* on banded (sliding-window) and upper-triangular matrices', () => {
     }
   }
 });
-
 
 /** Mean normalised row entropy (rows 1..T−1). */
 function meanEntropy(a: ArrayLike<number>, T: number): number {
@@ -409,38 +446,40 @@ test('float32 bound on ‖AᵀA‖_F² is an upper bound within its stated error
   }
 });
 
-const floatBoundCases = () => withHeap(() => {
-  const r = new Xorshift(17);
-  const mats: [string, number, ArrayLike<number>][] = [];
-  for (const T of [1, 5, 31, 64, 97, 200]) mats.push([`softmax T=${T}`, T, softmaxHead(T, 0.7, T, { sink: 1 })]);
-  for (const T of [9, 40, 133]) {
-    const a = new Float64Array(T * T); // ragged rows and a band, some zero rows, values over 2^±30
-    for (let i = 0; i < T; i++) {
-      if (i % 11 === 5) continue;
-      for (let j = Math.max(0, i - 3 - (i % 7)); j < Math.min(T, i + (i % 4)); j++) a[i * T + j] = Math.abs(r.nextSigned()) * 2 ** (30 * r.nextSigned());
-    }
-    mats.push([`ragged T=${T}`, T, a]);
-  }
-  for (const shift of [4, 5, 6]) {
-    const prev = setF32BlockShift(shift);
-    try {
-      for (const [name, T, a] of mats) {
-        const m = packRows(a, T);
-        const exact = frobSquaredOfPacked(gramPackedOf(a, T), T);
-        const up = gramFrobeniusUpper(m);
-        assert.ok(up !== null, name);
-        // ε ≈ (2^shift + 2)·2^-24 per entry, so the bound exceeds ‖G‖_F² by about 2ε
-        assert.ok(up >= exact && up <= exact * (1 + 2.2 * ((1 << shift) + 3) * 2 ** -24), `${name} shift ${shift}: ${up} vs ${exact}`);
+const floatBoundCases = () =>
+  withHeap(() => {
+    const r = new Xorshift(17);
+    const mats: [string, number, ArrayLike<number>][] = [];
+    for (const T of [1, 5, 31, 64, 97, 200]) mats.push([`softmax T=${T}`, T, softmaxHead(T, 0.7, T, { sink: 1 })]);
+    for (const T of [9, 40, 133]) {
+      const a = new Float64Array(T * T); // ragged rows and a band, some zero rows, values over 2^±30
+      for (let i = 0; i < T; i++) {
+        if (i % 11 === 5) continue;
+        for (let j = Math.max(0, i - 3 - (i % 7)); j < Math.min(T, i + (i % 4)); j++)
+          a[i * T + j] = Math.abs(r.nextSigned()) * 2 ** (30 * r.nextSigned());
       }
-    } finally {
-      setF32BlockShift(prev);
+      mats.push([`ragged T=${T}`, T, a]);
     }
-  }
-  // not applicable: a negative entry
-  const neg = Float64Array.from(softmaxHead(20, 1, 3));
-  neg[45] = -1e-3;
-  assert.equal(gramFrobeniusUpper(packRows(neg, 20)), null);
-});
+    for (const shift of [4, 5, 6]) {
+      const prev = setF32BlockShift(shift);
+      try {
+        for (const [name, T, a] of mats) {
+          const m = packRows(a, T);
+          const exact = frobSquaredOfPacked(gramPackedOf(a, T), T);
+          const up = gramFrobeniusUpper(m);
+          assert.ok(up !== null, name);
+          // ε ≈ (2^shift + 2)·2^-24 per entry, so the bound exceeds ‖G‖_F² by about 2ε
+          assert.ok(up >= exact && up <= exact * (1 + 2.2 * ((1 << shift) + 3) * 2 ** -24), `${name} shift ${shift}: ${up} vs ${exact}`);
+        }
+      } finally {
+        setF32BlockShift(prev);
+      }
+    }
+    // not applicable: a negative entry
+    const neg = Float64Array.from(softmaxHead(20, 1, 3));
+    neg[45] = -1e-3;
+    assert.equal(gramFrobeniusUpper(packRows(neg, 20)), null);
+  });
 
 test('packRows: float32 input packed by the SIMD path holds exactly the matrix (zero rows, ragged, T mod 4 ≠ 0, NaN refused)', () => {
   const r = new Xorshift(77);
@@ -487,7 +526,20 @@ test('row entropies and column sums: WebAssembly kernel equals the scalar refere
       if (i % 5 === 3) continue;
       for (let j = 0; j < T; j++) {
         const u = r.nextSigned();
-        a[i * T + j] = i === 1 ? Math.abs(u) : j > i + 2 ? 0 : u < -0.8 ? -u / 4 : u < -0.6 ? -0.25 : u < -0.5 ? 1e-40 : u < -0.4 ? 1 : Math.abs(u) * 2 ** (-30 * Math.abs(r.nextSigned()));
+        a[i * T + j] =
+          i === 1
+            ? Math.abs(u)
+            : j > i + 2
+              ? 0
+              : u < -0.8
+                ? -u / 4
+                : u < -0.6
+                  ? -0.25
+                  : u < -0.5
+                    ? 1e-40
+                    : u < -0.4
+                      ? 1
+                      : Math.abs(u) * 2 ** (-30 * Math.abs(r.nextSigned()));
       }
     }
     cases.push([`mixed T=${T}`, T, a]);
@@ -576,7 +628,12 @@ test('noisy near-uniform heads (T = 512, 1024): exact k* from the float32 ‖G�
   // ‖C‖_F bound (‖G‖_F² from float32 tiles) must; the reference is the dense float64 solve.
   let viaFrob = 0;
   const heads: [string, number, Float32Array][] = [];
-  for (const [s, seed] of [[0.3, 1], [0.4, 2], [0.5, 3]] as const) heads.push([`iid ${s}`, 512, softmaxHead(512, s, 7000 + seed)]);
+  for (const [s, seed] of [
+    [0.3, 1],
+    [0.4, 2],
+    [0.5, 3],
+  ] as const)
+    heads.push([`iid ${s}`, 512, softmaxHead(512, s, 7000 + seed)]);
   heads.push(['rank-64 0.4', 512, lowRankHead(512, 0.4, 64, 7010)]);
   heads.push(['iid 0.4', 1024, softmaxHead(1024, 0.4, 7020)]);
   heads.push(['rank-64 0.4', 1024, lowRankHead(1024, 0.4, 64, 7021)]);
@@ -631,7 +688,13 @@ test('per-seq vs mean mode', () => {
     sink[i * T] = 1;
     eye[i * T + i] = 1;
   }
-  const p = pattern([[sink, eye], [eye, eye]], T); // batch 2, 2 heads
+  const p = pattern(
+    [
+      [sink, eye],
+      [eye, eye],
+    ],
+    T,
+  ); // batch 2, 2 heads
   const tau = 0.9 - 1e-4; // identity ties exactly at integers otherwise
   const kEye = Math.ceil(tau * T); // 18
   const perSeq = headMetrics(p, 2, 2, 0, T, { tau, mode: 'per-seq' });
@@ -644,8 +707,20 @@ test('per-seq vs mean mode', () => {
   assert.equal(meanMat[1 * T + 0], 0.5);
   assert.equal(meanMat[1 * T + 1], 0.5);
   assert.equal(mean.kStar, kFromEnergies(squaredSingularValues(meanMat, T), tau));
-  assert.equal(mean.mStar, kFromEnergies(columnSums(meanMat, T).sort((x, y) => y - x), tau));
-  assert.equal(mean.mStarSquared, kFromEnergies(columnSums(meanMat, T, true).sort((x, y) => y - x), tau));
+  assert.equal(
+    mean.mStar,
+    kFromEnergies(
+      columnSums(meanMat, T).sort((x, y) => y - x),
+      tau,
+    ),
+  );
+  assert.equal(
+    mean.mStarSquared,
+    kFromEnergies(
+      columnSums(meanMat, T, true).sort((x, y) => y - x),
+      tau,
+    ),
+  );
   assert.notEqual(mean.kStar, perSeq.kStar);
   // head 1 is the identity in both sequences: both modes agree
   const h1 = layerHeadMetrics(p, 2, 2, T, { tau, mode: 'per-seq' })[1];
@@ -681,7 +756,14 @@ test('entropy and sink mass of uniform causal attention', () => {
 });
 
 test('degenerate heads and lazy layers', () => {
-  const h = (kStar: number, mStar: number): HeadMetrics => ({ kStar, mStar, mStarSquared: mStar, entropy: 0, sinkMass: 0, dominantColumn: 0 });
+  const h = (kStar: number, mStar: number): HeadMetrics => ({
+    kStar,
+    mStar,
+    mStarSquared: mStar,
+    entropy: 0,
+    sinkMass: 0,
+    dominantColumn: 0,
+  });
   assert.equal(isDegenerate(h(1, 5)), true);
   assert.equal(isDegenerate(h(3, 1)), true);
   assert.equal(isDegenerate(h(3, 5)), false);
@@ -728,11 +810,12 @@ test('WebAssembly SIMD backend is available in Node and agrees with the JS kerne
   const r = new Xorshift(99);
   const cases: [number, Float32Array][] = [];
   for (const T of [17, 64, 129]) cases.push([T, softmaxHead(T, 1.5, T, { sink: 1 })]);
-  const run = (): number[][] => cases.map(([T, a]) => [
-    ...squaredSingularValues(a, T).slice(0, 5),
-    kStarDetailed(a, T, 0.9, FORCE_LANCZOS).kStar,
-    kStarDense(a, T, 0.9),
-  ]);
+  const run = (): number[][] =>
+    cases.map(([T, a]) => [
+      ...squaredSingularValues(a, T).slice(0, 5),
+      kStarDetailed(a, T, 0.9, FORCE_LANCZOS).kStar,
+      kStarDense(a, T, 0.9),
+    ]);
   const wasm = run();
   assert.equal(setKernelBackend('js'), 'js');
   try {

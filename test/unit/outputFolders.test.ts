@@ -46,9 +46,18 @@ test('the default output name is made free: -inherit-15L, then -inherit-15L-2, -
   const base = defaultOutDir('/m/ref', 15);
   assert.equal(base, path.join('/m', 'ref-inherit-15L'));
   const taken = new Set<string>();
-  assert.equal(freeOutDir(base, (p) => taken.has(p)), base);
+  assert.equal(
+    freeOutDir(base, (p) => taken.has(p)),
+    base,
+  );
   taken.add(base);
-  assert.equal(freeOutDir(base, (p) => taken.has(p)), `${base}-2`);
+  assert.equal(
+    freeOutDir(base, (p) => taken.has(p)),
+    `${base}-2`,
+  );
   taken.add(`${base}-2`);
-  assert.equal(freeOutDir(base, (p) => taken.has(p)), `${base}-3`);
+  assert.equal(
+    freeOutDir(base, (p) => taken.has(p)),
+    `${base}-3`,
+  );
 });

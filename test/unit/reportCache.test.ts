@@ -18,7 +18,10 @@ test('a report is reused for the same checkpoint files, input and settings, and 
   const k = await requestKey(ck, { textFile: text });
   rememberReport(k, { createdAt: 'r1' } as AnalysisReport);
   // The same request, spelled with the defaults or through config.json: a hit.
-  assert.equal(cachedReport(await requestKey(path.join(ck, 'config.json'), { textFile: text, batch: 4, tau: 0.9, specialTokens: true }))?.createdAt, 'r1');
+  assert.equal(
+    cachedReport(await requestKey(path.join(ck, 'config.json'), { textFile: text, batch: 4, tau: 0.9, specialTokens: true }))?.createdAt,
+    'r1',
+  );
   // Other settings, input or weights: a miss.
   assert.equal(cachedReport(await requestKey(ck, { textFile: text, specialTokens: false })), undefined);
   assert.equal(cachedReport(await requestKey(ck, { textFile: text, seqLen: 64 })), undefined);

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SideState } from '../../src/shared/protocol';
 import type { AnalysisReport } from '../../src/shared/report';
-import { initialState, pageShape, pendingSides, readyEntries, toViewState, withSide, type ReportState } from '../../webview/attention/state/reportState';
+import {
+  initialState,
+  pageShape,
+  pendingSides,
+  readyEntries,
+  toViewState,
+  withSide,
+  type ReportState,
+} from '../../webview/attention/state/reportState';
 import { Store } from '../../webview/attention/state/store';
 import { readTheme } from '../../webview/shared/theme';
 
@@ -53,10 +61,19 @@ describe('Store', () => {
 
 describe('report state', () => {
   const report = { model: { path: '/m/gpt2-12L', numLayers: 2 }, layers: [] } as unknown as AnalysisReport;
-  const side = (status: SideState['status'], r?: AnalysisReport): SideState => ({ request: { path: '/m/x', settings: {} }, status, progress: { fraction: 0.5, message: 'layer 1/2' }, report: r });
+  const side = (status: SideState['status'], r?: AnalysisReport): SideState => ({
+    request: { path: '/m/x', settings: {} },
+    status,
+    progress: { fraction: 0.5, message: 'layer 1/2' },
+    report: r,
+  });
 
   test('restored from the saved view state, and saved back in the same form', () => {
-    const saved = { version: 1 as const, sides: { a: side('ready', report) }, ui: { metric: 'entropy' as const, series: 'blockInfluence' as const, headDock: 'below' as const } };
+    const saved = {
+      version: 1 as const,
+      sides: { a: side('ready', report) },
+      ui: { metric: 'entropy' as const, series: 'blockInfluence' as const, headDock: 'below' as const },
+    };
     const s = initialState(saved, THEME);
     assert.equal(s.metric, 'entropy');
     assert.equal(s.headDock, 'below');

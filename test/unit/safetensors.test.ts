@@ -33,7 +33,8 @@ async function rejects(p: Promise<unknown>, code: string, ...fragments: (string 
 }
 
 test('half and bfloat16 conversions are exact on representable values and round to nearest even', () => {
-  for (const v of [0, 1, -2, 0.5, 65504, -65504, 6.103515625e-5, 5.960464477539063e-8, Infinity]) assert.equal(halfToFloat(floatToHalf(v)), v);
+  for (const v of [0, 1, -2, 0.5, 65504, -65504, 6.103515625e-5, 5.960464477539063e-8, Infinity])
+    assert.equal(halfToFloat(floatToHalf(v)), v);
   assert.ok(Number.isNaN(halfToFloat(floatToHalf(NaN))));
   assert.equal(halfToFloat(floatToHalf(1 + 2 ** -11)), 1); // tie → even
   assert.equal(halfToFloat(floatToHalf(1 + 3 * 2 ** -11)), 1 + 2 ** -9);
@@ -44,12 +45,21 @@ test('half and bfloat16 conversions are exact on representable values and round 
 test('writer → reader round trip for F32, F16 and BF16, header 8-byte aligned with __metadata__', async () => {
   const dir = tmpDir();
   const a = Float32Array.from({ length: 12 }, (_, i) => i * 0.25 - 1);
-  const names = await writeSafetensors(dir, [entry('a', a, [3, 4]), entry('b', a, [12], 'F16'), entry('c', a, [2, 6], 'BF16')], { metadata: { format: 'pt', note: 'x' } });
+  const names = await writeSafetensors(dir, [entry('a', a, [3, 4]), entry('b', a, [12], 'F16'), entry('c', a, [2, 6], 'BF16')], {
+    metadata: { format: 'pt', note: 'x' },
+  });
   assert.deepEqual(names, ['model.safetensors']);
   const h = await readHeader(path.join(dir, 'model.safetensors'));
   assert.equal(h.dataStart % 8, 0);
   assert.deepEqual(h.metadata, { format: 'pt', note: 'x' });
-  assert.deepEqual(h.tensors.map((t) => [t.name, t.dtype, t.shape]), [['a', 'F32', [3, 4]], ['b', 'F16', [12]], ['c', 'BF16', [2, 6]]]);
+  assert.deepEqual(
+    h.tensors.map((t) => [t.name, t.dtype, t.shape]),
+    [
+      ['a', 'F32', [3, 4]],
+      ['b', 'F16', [12]],
+      ['c', 'BF16', [2, 6]],
+    ],
+  );
   for (const t of h.tensors) assert.deepEqual([...toFloat32(t.dtype, await readTensorBytes(t))], [...a]);
 });
 
@@ -75,9 +85,18 @@ test('shards: greedy split, HF names, index with weight_map and total_size; the 
 });
 
 test('planShards keeps order and starts a new shard only when the next tensor would overflow', () => {
-  const e = (n: string, b: number) => ({ name: n, dtype: 'U8' as const, shape: [b], byteLength: b, source: { kind: 'bytes' as const, produce: () => new Uint8Array(b) } });
+  const e = (n: string, b: number) => ({
+    name: n,
+    dtype: 'U8' as const,
+    shape: [b],
+    byteLength: b,
+    source: { kind: 'bytes' as const, produce: () => new Uint8Array(b) },
+  });
   const shards = planShards([e('a', 4), e('b', 4), e('c', 9), e('d', 1)], 8);
-  assert.deepEqual(shards.map((s) => s.map((x) => x.name)), [['a', 'b'], ['c'], ['d']]);
+  assert.deepEqual(
+    shards.map((s) => s.map((x) => x.name)),
+    [['a', 'b'], ['c'], ['d']],
+  );
 });
 
 test('malformed files: each gets its own precise error naming the file and tensor', async () => {
@@ -97,7 +116,11 @@ test('malformed files: each gets its own precise error naming the file and tenso
   await rejects(readHeader(f('range.safetensors')), 'E_OFFSETS', 'tensor w', 'go beyond the data (8 bytes)');
   rawFile(f('shape.safetensors'), { w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8));
   await rejects(readHeader(f('shape.safetensors')), 'E_OFFSETS', 'tensor w', 'shape [3] × F32 needs 12');
-  rawFile(f('overlap.safetensors'), { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12));
+  rawFile(
+    f('overlap.safetensors'),
+    { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
+    new Uint8Array(12),
+  );
   await rejects(readHeader(f('overlap.safetensors')), 'E_OFFSETS', 'tensors a and b overlap');
   rawFile(f('dtype.safetensors'), { w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }, new Uint8Array(2));
   await rejects(readHeader(f('dtype.safetensors')), 'E_DTYPE', 'unsupported dtype "F8_E4M3"', 'F32, F16, BF16');
@@ -130,7 +153,12 @@ test('checkpoint vs architecture spec: missing, extra and mis-shaped tensors, un
   writeFileSync(cfgPath, JSON.stringify({ ...cfg, n_embd: 32, n_head: 4 }));
   await rejects(openCheckpoint(ck), 'E_CONFIG', 'transformer.wte.weight has shape [1024, 64] but config.json implies [1024, 32]');
   writeFileSync(cfgPath, JSON.stringify({ ...cfg, architectures: ['BertForMaskedLM'], model_type: 'bert' }));
-  await rejects(openCheckpoint(ck), 'E_ARCH', 'unknown architecture BertForMaskedLM', 'supported families: gpt2, llama, mistral, qwen2, qwen3, gpt_neox');
+  await rejects(
+    openCheckpoint(ck),
+    'E_ARCH',
+    'unknown architecture BertForMaskedLM',
+    'supported families: gpt2, llama, mistral, qwen2, qwen3, gpt_neox',
+  );
   writeFileSync(cfgPath, JSON.stringify({ ...cfg, n_layer: 'two' }));
   await rejects(openCheckpoint(ck), 'E_CONFIG', '"n_layer" must be a positive integer');
 });
@@ -161,5 +189,9 @@ test('a folder with only pytorch_model.bin goes to the PyTorch zip reader, which
 });
 
 test('encodeHeader refuses an entry whose byte length does not match shape × dtype', () => {
-  assert.throws(() => encodeHeader([{ name: 'x', dtype: 'F32', shape: [3], byteLength: 8, source: { kind: 'bytes', produce: () => new Uint8Array(8) } }]), /tensor x has 8 bytes/);
+  assert.throws(
+    () =>
+      encodeHeader([{ name: 'x', dtype: 'F32', shape: [3], byteLength: 8, source: { kind: 'bytes', produce: () => new Uint8Array(8) } }]),
+    /tensor x has 8 bytes/,
+  );
 });

@@ -42,8 +42,48 @@ describe('training options', () => {
   });
 
   test('a spec carries every option by name into the trainer and `inheritune train` arguments', () => {
-    const spec = { ref: 'r', data: ['a.txt', 'notes'], out: 'o', layers: 2, growMode: 'extend' as const, init: 'random', seqLen: 64, batchSize: 4, lr: 0.001, warmupSteps: 3, evalIters: 2, valFraction: 0.2 };
-    assert.deepEqual(trainCliArgs(spec), ['train', '--ref', 'r', '--data', 'a.txt', 'notes', '--out', 'o', '--layers', '2', '--grow-mode', 'extend', '--init', 'random', '--seq-len', '64', '--batch-size', '4', '--lr', '0.001', '--warmup-steps', '3', '--eval-iters', '2', '--val-fraction', '0.2']);
+    const spec = {
+      ref: 'r',
+      data: ['a.txt', 'notes'],
+      out: 'o',
+      layers: 2,
+      growMode: 'extend' as const,
+      init: 'random',
+      seqLen: 64,
+      batchSize: 4,
+      lr: 0.001,
+      warmupSteps: 3,
+      evalIters: 2,
+      valFraction: 0.2,
+    };
+    assert.deepEqual(trainCliArgs(spec), [
+      'train',
+      '--ref',
+      'r',
+      '--data',
+      'a.txt',
+      'notes',
+      '--out',
+      'o',
+      '--layers',
+      '2',
+      '--grow-mode',
+      'extend',
+      '--init',
+      'random',
+      '--seq-len',
+      '64',
+      '--batch-size',
+      '4',
+      '--lr',
+      '0.001',
+      '--warmup-steps',
+      '3',
+      '--eval-iters',
+      '2',
+      '--val-fraction',
+      '0.2',
+    ]);
     const inv = buildTrainerInvocation({ ...spec, python: 'py', trainerDir: '/t', cliPath: '/ext/dist/cli.js', platform: 'linux' });
     assert.deepEqual(inv.args.slice(0, 9), ['-m', 'inheritune_trainer', 'train', '--ref', 'r', '--data', 'a.txt', 'notes', '--out']);
     assert.equal(inv.env.INHERITUNE_CLI, '/ext/dist/cli.js');
@@ -77,7 +117,25 @@ describe('defaults and the form check', () => {
 
   test('checkForm: values typed, limits from the reference and the data, and the estimate', () => {
     const d = defaultsFor({ device: 'cpu' }, ref, text)!;
-    const f: FormFields = { ref: ref.path, data: 'corpus', out: 'runs/a', devices: '1', layers: '15', growBy: '1', stepsPerRound: '100', seqLen: '128', batchSize: '8', gradAccum: '1', lr: '0.001', warmupSteps: '10', evalInterval: '50', evalIters: '4', valFraction: '0.1', growMode: 'reinherit', init: 'inherit' };
+    const f: FormFields = {
+      ref: ref.path,
+      data: 'corpus',
+      out: 'runs/a',
+      devices: '1',
+      layers: '15',
+      growBy: '1',
+      stepsPerRound: '100',
+      seqLen: '128',
+      batchSize: '8',
+      gradAccum: '1',
+      lr: '0.001',
+      warmupSteps: '10',
+      evalInterval: '50',
+      evalIters: '4',
+      valFraction: '0.1',
+      growMode: 'reinherit',
+      init: 'inherit',
+    };
     const ok = checkForm(f, ref, text, d);
     assert.deepEqual(ok.errors, {});
     assert.equal(ok.values?.seqLen, 128);
@@ -131,7 +189,11 @@ describe('data and interpreters on disk', () => {
     const conda = exe(path.join(dir, 'home', 'miniconda3', 'envs', 'torch', 'bin', 'python'));
     const base = exe(path.join(dir, 'home', 'miniconda3', 'bin', 'python'));
     const onPath = exe(path.join(dir, 'usr', 'bin', 'python3'));
-    const found = findInterpreters([ws], { env: { PATH: [path.join(dir, 'usr', 'bin'), path.join(dir, 'usr', 'bin')].join(path.delimiter) }, home: path.join(dir, 'home'), platform: 'linux' });
+    const found = findInterpreters([ws], {
+      env: { PATH: [path.join(dir, 'usr', 'bin'), path.join(dir, 'usr', 'bin')].join(path.delimiter) },
+      home: path.join(dir, 'home'),
+      platform: 'linux',
+    });
     assert.deepEqual(
       found.map((c) => [c.path, c.source]),
       [
@@ -150,8 +212,17 @@ describe('a task rerun reads tasks.json as it is now', () => {
     const ws = tmpDir('inheritune-tasks-');
     mkdirSync(path.join(ws, '.vscode'));
     const file = path.join(ws, '.vscode', 'tasks.json');
-    writeFileSync(file, '{ // edited by hand\n "version": "2.0.0", "tasks": [ { "label": "Inheritune: train a", "type": "inheritune", "ref": "tiny", "data": ["texts", "c.jsonl"], "out": "runs/edited", "stepsPerRound": 3, "maxRounds": 1 } ] }');
-    const given: { ref: string; data: string | string[]; out: string; stepsPerRound?: number; maxRounds?: number; python: string } = { ref: '/old/ref', data: 'old', out: '/old/out', stepsPerRound: 12, python: '/py' };
+    writeFileSync(
+      file,
+      '{ // edited by hand\n "version": "2.0.0", "tasks": [ { "label": "Inheritune: train a", "type": "inheritune", "ref": "tiny", "data": ["texts", "c.jsonl"], "out": "runs/edited", "stepsPerRound": 3, "maxRounds": 1 } ] }',
+    );
+    const given: { ref: string; data: string | string[]; out: string; stepsPerRound?: number; maxRounds?: number; python: string } = {
+      ref: '/old/ref',
+      data: 'old',
+      out: '/old/out',
+      stepsPerRound: 12,
+      python: '/py',
+    };
     const got = fromTasksJson(file, 'Inheritune: train a', given);
     assert.deepEqual(
       [got.ref, got.data, got.out, got.stepsPerRound, got.maxRounds, got.python],

@@ -10,7 +10,10 @@ test('a lazy tail gives n at its first layer, with the first lazy layer and half
   assert.equal(s.rule, 'lazy-tail');
   assert.equal(s.because, 'every layer from 23 on is lazy');
   assert.deepEqual(s.lazyBelowN, [14]);
-  assert.deepEqual(s.alternatives.map((a) => a.n), [14, 15]);
+  assert.deepEqual(
+    s.alternatives.map((a) => a.n),
+    [14, 15],
+  );
 });
 
 test('lazy layers that are not a tail: half the depth, as the paper; the lazy layers below n are listed', () => {

@@ -10,7 +10,16 @@ import { readTensorBytes } from '../../src/checkpoint/safetensors';
 import { SYNTH_FAMILIES, writeSynthCheckpoint } from '../../src/fixtures/synth';
 import { executePlan } from '../../src/surgery/execute';
 import { defaultOutDir, validateLayers } from '../../src/surgery/inputs';
-import { describePlan, parseModules, planGrow, planHalfWidth, planInherit, planInitRandom, planStack, rewriteConfig } from '../../src/surgery/plan';
+import {
+  describePlan,
+  parseModules,
+  planGrow,
+  planHalfWidth,
+  planInherit,
+  planInitRandom,
+  planStack,
+  rewriteConfig,
+} from '../../src/surgery/plan';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -52,7 +61,10 @@ test('every spec expands to names the synth writer and reader agree on, with no 
   for (const s of SPECS) {
     const names = s.layer.map((t) => t.name);
     assert.equal(new Set(names).size, names.length, s.family);
-    assert.ok(names.every((n) => n.includes('{i}')), s.family);
+    assert.ok(
+      names.every((n) => n.includes('{i}')),
+      s.family,
+    );
     assert.ok(s.presets.paper && s.presets.code, s.family);
   }
   const qwen2 = SPECS.find((s) => s.family === 'qwen2')!;
@@ -64,21 +76,37 @@ test('every spec expands to names the synth writer and reader agree on, with no 
 
 test('depth-dependent config fields are cut or clamped to the new depth', () => {
   const spec = SPECS.find((s) => s.family === 'qwen2')!;
-  const base = { num_hidden_layers: 6, max_window_layers: 4, layer_types: ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'], no_rope_layers: [1, 0, 1, 0, 1, 0] };
-  const out = rewriteConfig(spec, base, [0, 1, 2].map((layer) => ({ ckptConfig: base, layer })));
+  const base = {
+    num_hidden_layers: 6,
+    max_window_layers: 4,
+    layer_types: ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'],
+    no_rope_layers: [1, 0, 1, 0, 1, 0],
+  };
+  const out = rewriteConfig(
+    spec,
+    base,
+    [0, 1, 2].map((layer) => ({ ckptConfig: base, layer })),
+  );
   assert.deepEqual(out, { num_hidden_layers: 3, max_window_layers: 3, layer_types: ['a0', 'a1', 'a2'], no_rope_layers: [1, 0, 1] });
-  const stacked = rewriteConfig(spec, base, [0, 1, 0, 1].map((layer) => ({ ckptConfig: base, layer })));
+  const stacked = rewriteConfig(
+    spec,
+    base,
+    [0, 1, 0, 1].map((layer) => ({ ckptConfig: base, layer })),
+  );
   assert.deepEqual(stacked.layer_types, ['a0', 'a1', 'a0', 'a1']);
 });
 
-test('preset code re-initialises what the authors\' code does (gpt2: wpe and ln_f; llama: embeddings and final norm)', async () => {
+test("preset code re-initialises what the authors' code does (gpt2: wpe and ln_f; llama: embeddings and final norm)", async () => {
   const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
   const gp = planInherit(g, { layers: 2, preset: 'code', seed: 7 });
   const init = gp.entries.filter((e) => e.source.kind === 'init').map((e) => e.name);
   assert.deepEqual(init, ['transformer.wpe.weight', 'transformer.ln_f.weight', 'transformer.ln_f.bias']);
   const l = await openCheckpoint(path.join(dir, 'llama-ref'));
   const lp = planInherit(l, { layers: 2, preset: 'code' });
-  assert.deepEqual(lp.entries.filter((e) => e.source.kind === 'init').map((e) => e.name), ['model.embed_tokens.weight', 'model.norm.weight']);
+  assert.deepEqual(
+    lp.entries.filter((e) => e.source.kind === 'init').map((e) => e.name),
+    ['model.embed_tokens.weight', 'model.norm.weight'],
+  );
   const out = path.join(dir, 'gpt2-code');
   await executePlan(gp, out);
   const c = await openCheckpoint(out);
@@ -98,7 +126,7 @@ test('plan snapshot: inherit gpt2 2 of 5 layers, preset code, modules attn', asy
   assert.equal(text + '\n', readFileSync(snap, 'utf8'));
 });
 
-test('--modules: only the listed sub-modules are copied; the rest take the family init (the paper\'s ablation)', async () => {
+test("--modules: only the listed sub-modules are copied; the rest take the family init (the paper's ablation)", async () => {
   const l = await openCheckpoint(path.join(dir, 'llama-ref'));
   const plan = planInherit(l, { layers: 2, modules: parseModules('mlp') });
   const kind = (n: string) => plan.entries.find((e) => e.name === n)!.source.kind;
@@ -112,7 +140,10 @@ test('--modules: only the listed sub-modules are copied; the rest take the famil
 
 test('n larger than the model, n < 1 and a bad preset are refused with the fix', async () => {
   const g = await openCheckpoint(path.join(dir, 'gpt2-ref'));
-  assert.throws(() => planInherit(g, { layers: 9 }), (e: InherituneError) => /--layers = 9 is larger than the model: .* has 5 layers; choose 1\.\.5/.test(e.message));
+  assert.throws(
+    () => planInherit(g, { layers: 9 }),
+    (e: InherituneError) => /--layers = 9 is larger than the model: .* has 5 layers; choose 1\.\.5/.test(e.message),
+  );
   assert.throws(() => planInherit(g, { layers: 0 }), /--layers must be a whole number ≥ 1/);
   assert.throws(() => planInherit(g, { preset: 'nope' as 'paper' }), /unknown preset "nope"/);
 });
@@ -134,7 +165,10 @@ test('grow appends reference blocks n..n+g-1 to the trained blocks; stack double
   await executePlan(planStack(small), stacked);
   const s = await openCheckpoint(stacked);
   assert.equal(s.dims.numLayers, 4);
-  for (const j of [0, 1, 2, 3]) assert.ok((await bytesOf(s, `transformer.h.${j}.mlp.c_fc.weight`)).equals(await bytesOf(small, `transformer.h.${j % 2}.mlp.c_fc.weight`)));
+  for (const j of [0, 1, 2, 3])
+    assert.ok(
+      (await bytesOf(s, `transformer.h.${j}.mlp.c_fc.weight`)).equals(await bytesOf(small, `transformer.h.${j % 2}.mlp.c_fc.weight`)),
+    );
 
   const r1 = path.join(dir, 'rand-1');
   const r1b = path.join(dir, 'rand-1b');
@@ -161,7 +195,10 @@ test('an existing output is refused unless force; force replaces it', async () =
   await executePlan(planInherit(g, { layers: 3 }), out, { force: true });
   assert.equal((await openCheckpoint(out)).dims.numLayers, 3);
   await executePlan(planInherit(g, { layers: 2 }), out, { force: true });
-  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('inheritune-tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes('inheritune-tmp')),
+    [],
+  );
 });
 
 test('cancellation mid-write leaves no target and no temporary folder', async () => {
@@ -173,12 +210,19 @@ test('cancellation mid-write leaves no target and no temporary folder', async ()
     (e: InherituneError) => e.code === 'E_CANCELLED',
   );
   assert.ok(!existsSync(out));
-  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('inheritune-tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes('inheritune-tmp')),
+    [],
+  );
 });
 
 test('kill -9 mid-write leaves no target (output appears only by rename)', async () => {
   const out = path.join(dir, 'killed');
-  const child = spawn('node', [CLI, 'synth', '--family', 'gpt2', '--layers', '8', '--hidden', '512', '--heads', '8', '--vocab', '8192', '--out', out], { stdio: 'ignore' });
+  const child = spawn(
+    'node',
+    [CLI, 'synth', '--family', 'gpt2', '--layers', '8', '--hidden', '512', '--heads', '8', '--vocab', '8192', '--out', out],
+    { stdio: 'ignore' },
+  );
   await new Promise((r) => setTimeout(r, 400));
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
@@ -188,7 +232,11 @@ test('kill -9 mid-write leaves no target (output appears only by rename)', async
 test('SIGINT mid-write: the CLI removes its temporary folder, exits 130 and writes nothing', async () => {
   const sub = tmpDir();
   const out = path.join(sub, 'interrupted');
-  const child = spawn('node', [CLI, 'synth', '--family', 'gpt2', '--layers', '12', '--hidden', '768', '--heads', '12', '--vocab', '16384', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'node',
+    [CLI, 'synth', '--family', 'gpt2', '--layers', '12', '--hidden', '768', '--heads', '12', '--vocab', '16384', '--out', out],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   // Wait until the temporary folder exists, then interrupt.
@@ -250,10 +298,16 @@ test('tokenizer and generation files are copied through', async () => {
   writeFileSync(path.join(ref, 'tokenizer.json'), '{"model": {}}');
   writeFileSync(path.join(ref, 'merges.txt'), '#version: 0.2\n');
   await executePlan(planInherit(await openCheckpoint(ref), { layers: 1 }), path.join(dir, 'tok-1L'));
-  assert.deepEqual(readdirSync(path.join(dir, 'tok-1L')).sort(), ['config.json', 'generation_config.json', 'merges.txt', 'model.safetensors', 'tokenizer.json']);
+  assert.deepEqual(readdirSync(path.join(dir, 'tok-1L')).sort(), [
+    'config.json',
+    'generation_config.json',
+    'merges.txt',
+    'model.safetensors',
+    'tokenizer.json',
+  ]);
 });
 
-test('the command\'s n input: 1..k-1, whole numbers; default output beside the reference', () => {
+test("the command's n input: 1..k-1, whole numbers; default output beside the reference", () => {
   assert.equal(validateLayers('3', 6), undefined);
   assert.match(validateLayers('6', 6)!, /between 1 and 5/);
   assert.match(validateLayers('0', 6)!, /between 1 and 5/);
@@ -264,13 +318,14 @@ test('the command\'s n input: 1..k-1, whole numbers; default output beside the r
 
 /** Row-major slice of a 1-D/2-D F32 tensor by the leading runs: an independent re-statement of the documented slice. */
 function leading(t: { data: Float32Array; shape: number[] }, keep: number[], parts: number[] = []): number[] {
-  const runs = (n: number, k: number, p = 1) => Array.from({ length: p }, (_, i) => Array.from({ length: k / p }, (_, j) => (i * n) / p + j)).flat();
+  const runs = (n: number, k: number, p = 1) =>
+    Array.from({ length: p }, (_, i) => Array.from({ length: k / p }, (_, j) => (i * n) / p + j)).flat();
   const idx = t.shape.map((n, a) => runs(n, keep[a], parts[a] ?? 1));
   if (t.shape.length === 1) return idx[0].map((i) => t.data[i]);
   return idx[0].flatMap((r) => idx[1].map((c) => t.data[r * t.shape[1] + c]));
 }
 
-test('half-width: full depth at half hidden/heads/kv heads/MLP width, every tensor the reference\'s leading slice', async () => {
+test("half-width: full depth at half hidden/heads/kv heads/MLP width, every tensor the reference's leading slice", async () => {
   // gpt2: Conv1D [in, out] with fused q|k|v columns (3 parts); llama: [out, in] with separate q/k/v (GQA 4 → 2 kv heads)
   for (const family of ['gpt2', 'llama', 'gpt_neox']) {
     const ref = path.join(dir, `hw-${family}-ref`);
@@ -279,8 +334,10 @@ test('half-width: full depth at half hidden/heads/kv heads/MLP width, every tens
     const out = path.join(dir, `hw-${family}`);
     await executePlan(planHalfWidth(r), out);
     const h = await openCheckpoint(out); // validates every tensor against the halved config
-    assert.deepEqual([h.dims.numLayers, h.dims.hidden, h.dims.heads, h.dims.kvHeads, h.dims.headDim, h.dims.inter, h.dims.vocab],
-      [3, 16, 2, r.dims.kvHeads / 2, r.dims.headDim, r.dims.inter / 2, r.dims.vocab]);
+    assert.deepEqual(
+      [h.dims.numLayers, h.dims.hidden, h.dims.heads, h.dims.kvHeads, h.dims.headDim, h.dims.inter, h.dims.vocab],
+      [3, 16, 2, r.dims.kvHeads / 2, r.dims.headDim, r.dims.inter / 2, r.dims.vocab],
+    );
     for (const name of h.tensors.keys()) {
       const a = await readTensorF32(r, name);
       const b = await readTensorF32(h, name);
@@ -299,10 +356,16 @@ test('inherit --stride 2: blocks 0, 2, 4 (the DistilBERT student); a stride past
   await writeSynthCheckpoint(ref, { family: 'gpt2', numLayers: 6, seed: 2 });
   const r = await openCheckpoint(ref);
   const plan = planInherit(r, { layers: 3, stride: 2 });
-  assert.deepEqual(plan.layerMap.map((l) => l.layer), [0, 2, 4]);
+  assert.deepEqual(
+    plan.layerMap.map((l) => l.layer),
+    [0, 2, 4],
+  );
   const out = path.join(dir, 'stride-3L');
   await executePlan(plan, out);
   const c = await openCheckpoint(out);
-  for (const j of [0, 1, 2]) assert.ok((await bytesOf(c, `transformer.h.${j}.attn.c_attn.weight`)).equals(await bytesOf(r, `transformer.h.${2 * j}.attn.c_attn.weight`)));
+  for (const j of [0, 1, 2])
+    assert.ok(
+      (await bytesOf(c, `transformer.h.${j}.attn.c_attn.weight`)).equals(await bytesOf(r, `transformer.h.${2 * j}.attn.c_attn.weight`)),
+    );
   assert.throws(() => planInherit(r, { layers: 4, stride: 2 }), /--layers 4 --stride 2 needs block 6, .* use --layers 3 at most/);
 });

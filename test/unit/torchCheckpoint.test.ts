@@ -125,31 +125,93 @@ test('refused globals and opcodes are named; nothing is resolved or called', () 
   pickleFails(new PickleWriter().proto().global('os', 'system').str('touch x').op(0x85, 0x52).stop().bytes(), 'refused global os.system');
   pickleFails(new PickleWriter().proto(4).str('builtins').str('eval').op(0x93).stop().bytes(), 'refused global builtins.eval');
   pickleFails(new PickleWriter().proto().global('torch', 'load').stop().bytes(), 'refused global torch.load');
-  pickleFails(new PickleWriter().proto().global('numpy.core.multiarray', '_reconstruct').stop().bytes(), 'refused global numpy.core.multiarray._reconstruct');
+  pickleFails(
+    new PickleWriter().proto().global('numpy.core.multiarray', '_reconstruct').stop().bytes(),
+    'refused global numpy.core.multiarray._reconstruct',
+  );
   // allowed globals are not callables in general: a storage type called with REDUCE is refused
-  pickleFails(new PickleWriter().proto().global('torch', 'FloatStorage').op(0x29, 0x52).stop().bytes(), 'refused call of torch.FloatStorage');
+  pickleFails(
+    new PickleWriter().proto().global('torch', 'FloatStorage').op(0x29, 0x52).stop().bytes(),
+    'refused call of torch.FloatStorage',
+  );
   pickleFails(new PickleWriter().proto().str('x').op(0x29, 0x52).stop().bytes(), 'REDUCE calls a string');
-  pickleFails(new PickleWriter().proto().op(0x69, ...Buffer.from('os\nsystem\n')).stop().bytes(), 'refused opcode INST (0x69)');
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .op(0x69, ...Buffer.from('os\nsystem\n'))
+      .stop()
+      .bytes(),
+    'refused opcode INST (0x69)',
+  );
   pickleFails(new PickleWriter().proto().mark().op(0x6f).stop().bytes(), 'refused opcode OBJ (0x6f)');
-  pickleFails(new PickleWriter().proto().global('collections', 'OrderedDict').op(0x29, 0x81).stop().bytes(), 'refused opcode NEWOBJ (0x81)');
+  pickleFails(
+    new PickleWriter().proto().global('collections', 'OrderedDict').op(0x29, 0x81).stop().bytes(),
+    'refused opcode NEWOBJ (0x81)',
+  );
   pickleFails(new PickleWriter().proto().op(0x82, 1).stop().bytes(), 'refused opcode EXT1 (0x82)');
-  pickleFails(new PickleWriter().proto().op(0x50, ...Buffer.from('0\n')).stop().bytes(), 'refused opcode PERSID (0x50)');
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .op(0x50, ...Buffer.from('0\n'))
+      .stop()
+      .bytes(),
+    'refused opcode PERSID (0x50)',
+  );
   pickleFails(new PickleWriter().proto().op(0xff).stop().bytes(), 'refused opcode unknown opcode (0xff)');
   pickleFails(new PickleWriter().proto().op(0x8f).stop().bytes(), 'refused opcode EMPTY_SET');
   pickleFails(new PickleWriter().proto(6).op(0x4e).stop().bytes(), 'protocol 6');
   // a persistent id that is not a storage record, and a storage type that is not one
-  pickleFails(new PickleWriter().proto().str('x').op(0x51).stop().bytes(), 'is not a (\'storage\'');
-  pickleFails(new PickleWriter().proto().mark().str('storage').global('collections', 'OrderedDict').str('0').str('cpu').int(1).tuple().op(0x51).stop().bytes(), 'names storage type global collections.OrderedDict');
-  pickleFails(new PickleWriter().proto().mark().str('storage').global('torch', 'FloatStorage').str('../../etc/passwd').str('cpu').int(1).tuple().op(0x51).stop().bytes(), 'is not a short file name');
+  pickleFails(new PickleWriter().proto().str('x').op(0x51).stop().bytes(), "is not a ('storage'");
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .mark()
+      .str('storage')
+      .global('collections', 'OrderedDict')
+      .str('0')
+      .str('cpu')
+      .int(1)
+      .tuple()
+      .op(0x51)
+      .stop()
+      .bytes(),
+    'names storage type global collections.OrderedDict',
+  );
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .mark()
+      .str('storage')
+      .global('torch', 'FloatStorage')
+      .str('../../etc/passwd')
+      .str('cpu')
+      .int(1)
+      .tuple()
+      .op(0x51)
+      .stop()
+      .bytes(),
+    'is not a short file name',
+  );
 });
 
 test('a valid pickle truncated at every byte, and with every byte changed, ends in a PickleError or a value', () => {
-  const good = new PickleWriter().proto().global('collections', 'OrderedDict').op(0x29, 0x52).mark().str('a').tensor('0', 'FloatStorage', 6, [2, 3]).str('b').tensor('1', 'HalfStorage', 4, [4]).op(0x75).stop().bytes();
+  const good = new PickleWriter()
+    .proto()
+    .global('collections', 'OrderedDict')
+    .op(0x29, 0x52)
+    .mark()
+    .str('a')
+    .tensor('0', 'FloatStorage', 6, [2, 3])
+    .str('b')
+    .tensor('1', 'HalfStorage', 4, [4])
+    .op(0x75)
+    .stop()
+    .bytes();
   const root = readPickle(good) as PyDict;
   assert.ok(root.ordered && root.get('a') instanceof TorchTensor && (root.get('b') as TorchTensor).storage.dtype === 'F16');
   for (let n = 0; n < good.length; n++) assert.throws(() => readPickle(good.subarray(0, n)), PickleError, `prefix of ${n} bytes`);
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   for (let i = 0; i < 2000; i++) {
     const b = good.slice();
     b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
@@ -163,14 +225,45 @@ test('a valid pickle truncated at every byte, and with every byte changed, ends 
 
 test('huge lengths are refused before anything is allocated', () => {
   pickleFails(new PickleWriter().proto().op(0x58).u32(0xfffffff0).stop().bytes(), 'needs 4294967280 bytes');
-  pickleFails(new PickleWriter().proto().op(0x8d).u64(1n << 62n).stop().bytes(), 'BINUNICODE8 length 4611686018427387904 is larger than');
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .op(0x8d)
+      .u64(1n << 62n)
+      .stop()
+      .bytes(),
+    'BINUNICODE8 length 4611686018427387904 is larger than',
+  );
   pickleFails(new PickleWriter().proto().op(0x8e).u64(0xffffffffffffffffn).stop().bytes(), 'BINBYTES8 length');
   pickleFails(new PickleWriter().proto().op(0x42).u32(0x7fffffff).stop().bytes(), 'needs 2147483647 bytes');
   pickleFails(new PickleWriter().proto().op(0x8b).u32(0x7fffffff).stop().bytes(), 'an integer of 2147483647 bytes');
-  pickleFails(new PickleWriter().proto(4).op(0x95).u64(1n << 60n).op(0x4e).stop().bytes(), 'FRAME length');
+  pickleFails(
+    new PickleWriter()
+      .proto(4)
+      .op(0x95)
+      .u64(1n << 60n)
+      .op(0x4e)
+      .stop()
+      .bytes(),
+    'FRAME length',
+  );
   // a storage or tensor that claims more elements than any model has
-  pickleFails(new PickleWriter().proto().tensor('0', 'FloatStorage', 2 ** 50, [1]).stop().bytes(), 'storage 0 claims 1125899906842624 elements');
-  pickleFails(new PickleWriter().proto().tensor('0', 'FloatStorage', 4, [2 ** 30, 2 ** 30, 2 ** 30], [1, 1, 1]).stop().bytes(), 'has more than');
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .tensor('0', 'FloatStorage', 2 ** 50, [1])
+      .stop()
+      .bytes(),
+    'storage 0 claims 1125899906842624 elements',
+  );
+  pickleFails(
+    new PickleWriter()
+      .proto()
+      .tensor('0', 'FloatStorage', 4, [2 ** 30, 2 ** 30, 2 ** 30], [1, 1, 1])
+      .stop()
+      .bytes(),
+    'has more than',
+  );
   pickleFails(new PickleWriter().proto().tensor('0', 'FloatStorage', 4, new Array(100).fill(1)).stop().bytes(), '100 dimensions');
 });
 
@@ -180,7 +273,10 @@ test('memo abuse, recursive and deep structures: clear errors, or a value built 
   pickleFails(new PickleWriter().proto().op(0x6a).u32(0xffffffff).stop().bytes(), 'memo index 4294967295 was never stored');
   // a list that contains itself, directly and through a second list
   pickleFails(new PickleWriter().proto().op(0x5d, 0x71, 0, 0x68, 0, 0x61).stop().bytes(), 'the result contains itself');
-  pickleFails(new PickleWriter().proto().op(0x5d, 0x71, 0, 0x5d, 0x71, 1, 0x68, 0, 0x61, 0x61).stop().bytes(), /placed in two containers|contains itself/);
+  pickleFails(
+    new PickleWriter().proto().op(0x5d, 0x71, 0, 0x5d, 0x71, 1, 0x68, 0, 0x61, 0x61).stop().bytes(),
+    /placed in two containers|contains itself/,
+  );
   // a dict fetched from the memo and placed twice (the shape of a "billion laughs" expansion)
   pickleFails(new PickleWriter().proto().op(0x5d, 0x7d, 0x71, 0, 0x61, 0x68, 0, 0x61).stop().bytes(), 'placed in two containers');
   // immutable tuples of numbers may be shared (nanoGPT's optimizer groups share one betas tuple): 60 levels of
@@ -241,30 +337,64 @@ test('zip-level damage: truncation at every length, a wrong local header offset,
   shifted.writeUInt32LE(1, cd + 42);
   await rejects(readTorchZip(writeZip(dir, 'shift.pt', shifted)), 'no local header at byte 1');
   const pkl = oneTensor(6, [2, 3]);
-  await rejects(readTorchZip(writeZip(dir, 'defl.pt', storedZip([{ name: 'archive/data.pkl', data: pkl, method: 8 }]))), 'entry archive/data.pkl is compressed (zip method 8)');
-  await rejects(readTorchZip(writeZip(dir, 'be.pt', zipWith(pkl, new Uint8Array(24), [{ name: 'archive/byteorder', data: Buffer.from('big') }]))), 'byteorder is "big"');
+  await rejects(
+    readTorchZip(writeZip(dir, 'defl.pt', storedZip([{ name: 'archive/data.pkl', data: pkl, method: 8 }]))),
+    'entry archive/data.pkl is compressed (zip method 8)',
+  );
+  await rejects(
+    readTorchZip(writeZip(dir, 'be.pt', zipWith(pkl, new Uint8Array(24), [{ name: 'archive/byteorder', data: Buffer.from('big') }]))),
+    'byteorder is "big"',
+  );
   await rejects(readTorchZip(writeZip(dir, 'none.pt', storedZip([{ name: 'x/y.txt', data: Buffer.from('hi') }]))), 'no <archive>/data.pkl');
-  await rejects(readTorchZip(writeZip(dir, 'text.bin', Buffer.from('version https://git-lfs.github.com/spec/v1\n'))), 'neither a zip nor a pickle');
+  await rejects(
+    readTorchZip(writeZip(dir, 'text.bin', Buffer.from('version https://git-lfs.github.com/spec/v1\n'))),
+    'neither a zip nor a pickle',
+  );
   // not a zip: a bare pickle has its refused global named; a harmless one is still not a checkpoint
-  await rejects(readTorchZip(writeZip(dir, 'bare.pt', new PickleWriter().proto().global('posix', 'system').stop().bytes())), 'a pickle, not a torch.save zip; at byte 2: refused global posix.system');
-  await rejects(readTorchZip(writeZip(dir, 'plain.pt', new PickleWriter().proto().int(1000).stop().bytes())), 'a pickle that is not a PyTorch checkpoint');
+  await rejects(
+    readTorchZip(writeZip(dir, 'bare.pt', new PickleWriter().proto().global('posix', 'system').stop().bytes())),
+    'a pickle, not a torch.save zip; at byte 2: refused global posix.system',
+  );
+  await rejects(
+    readTorchZip(writeZip(dir, 'plain.pt', new PickleWriter().proto().int(1000).stop().bytes())),
+    'a pickle that is not a PyTorch checkpoint',
+  );
   // the pickle's errors carry the file, the entry and the byte
-  await rejects(readTorchZip(writeZip(dir, 'evil.pt', zipWith(new PickleWriter().proto().global('posix', 'system').stop().bytes(), new Uint8Array(0)))), /evil\.pt: archive\/data\.pkl at byte 2: refused global posix\.system/);
+  await rejects(
+    readTorchZip(writeZip(dir, 'evil.pt', zipWith(new PickleWriter().proto().global('posix', 'system').stop().bytes(), new Uint8Array(0)))),
+    /evil\.pt: archive\/data\.pkl at byte 2: refused global posix\.system/,
+  );
 });
 
 test('openCheckpoint on a .bin: a state dict that is not one, and a training checkpoint of no known format', async () => {
   const dir = tmpDir();
-  const notSd = new PickleWriter().proto().op(0x7d).str('step').int(3).op(0x73).str('w').tensor('0', 'FloatStorage', 1, [1]).op(0x73).stop().bytes();
+  const notSd = new PickleWriter()
+    .proto()
+    .op(0x7d)
+    .str('step')
+    .int(3)
+    .op(0x73)
+    .str('w')
+    .tensor('0', 'FloatStorage', 1, [1])
+    .op(0x73)
+    .stop()
+    .bytes();
   writeFileSync(path.join(dir, 'pytorch_model.bin'), zipWith(notSd, new Uint8Array(4)));
   writeFileSync(path.join(dir, 'config.json'), '{}');
-  await rejects(openCheckpoint(path.join(dir, 'pytorch_model.bin')), 'neither a state dict nor a known training checkpoint (top-level keys: step, w)', 'nanogpt (keys model, model_args)');
+  await rejects(
+    openCheckpoint(path.join(dir, 'pytorch_model.bin')),
+    'neither a state dict nor a known training checkpoint (top-level keys: step, w)',
+    'nanogpt (keys model, model_args)',
+  );
   const list = new PickleWriter().proto().op(0x5d).stop().bytes();
   writeFileSync(path.join(dir, 'x.pt'), zipWith(list, new Uint8Array(0)));
   await rejects(openCheckpoint(path.join(dir, 'x.pt')), 'the pickled object is a list (0), not a state dict');
 });
 
 test('Explorer menus offer Analyze Attention and Inherit on .pt/.pth and pytorch_model*.bin, not on token .bin files', () => {
-  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    contributes: { menus: Record<string, { command: string; when?: string }[]> };
+  };
   for (const command of ['inheritune.analyzeAttention', 'inheritune.inheritLayers']) {
     const when = pkg.contributes.menus['explorer/context'].find((m) => m.command === command)!.when!;
     assert.match(when, /resourceExtname == \.pt\b/);
@@ -272,7 +402,8 @@ test('Explorer menus offer Analyze Attention and Inherit on .pt/.pth and pytorch
     const m = /resourceFilename =~ \/(.+?)\/(?=\)|$| )/.exec(when);
     assert.ok(m, when);
     const re = new RegExp(m[1]);
-    for (const f of ['pytorch_model.bin', 'pytorch_model-00001-of-00002.bin', 'pytorch_model.bin.index.json']) assert.ok(re.test(f), `${command}: ${f}`);
+    for (const f of ['pytorch_model.bin', 'pytorch_model-00001-of-00002.bin', 'pytorch_model.bin.index.json'])
+      assert.ok(re.test(f), `${command}: ${f}`);
     for (const f of ['train.bin', 'val.bin', 'tokens.bin']) assert.ok(!re.test(f), `${command}: ${f}`);
   }
 });
@@ -302,7 +433,8 @@ function nanoGptZip(bias: boolean, modelArgs: Record<string, number | boolean>):
     if (t.name === 'transformer.wte.weight') p.str('_orig_mod.lm_head.weight').tensor(key, 'FloatStorage', values.length, shape);
   }
   p.op(0x75, 0x73).str('model_args').op(0x7d).mark();
-  for (const [k, v] of Object.entries(modelArgs)) (typeof v === 'boolean' ? p.str(k).bool(v) : Number.isInteger(v) ? p.str(k).int(v) : p.str(k).float(v));
+  for (const [k, v] of Object.entries(modelArgs))
+    typeof v === 'boolean' ? p.str(k).bool(v) : Number.isInteger(v) ? p.str(k).int(v) : p.str(k).float(v);
   p.op(0x75, 0x73);
   // optimizer state whose storage is not in the zip at all: it must never be looked up
   p.str('optimizer').op(0x7d).str('exp_avg').tensor('999', 'FloatStorage', 4, [4]).op(0x73, 0x73);
@@ -323,7 +455,15 @@ test('a nanoGPT ckpt.pt maps onto gpt2: config from model_args, prefixes strippe
     assert.equal(ck.tied, true);
     assert.ok(!ck.tensors.has('lm_head.weight'));
     assert.deepEqual(
-      [ck.config.n_layer, ck.config.n_head, ck.config.n_embd, ck.config.n_positions, ck.config.vocab_size, ck.config.resid_pdrop, ck.config.activation_function],
+      [
+        ck.config.n_layer,
+        ck.config.n_head,
+        ck.config.n_embd,
+        ck.config.n_positions,
+        ck.config.vocab_size,
+        ck.config.resid_pdrop,
+        ck.config.activation_function,
+      ],
       [2, 4, 32, 16, 96, 0.25, 'gelu'],
     );
     assert.deepEqual([...ck.tensors.keys()].sort(), [...ref.tensors.keys()].filter((n) => n !== 'lm_head.weight').sort());
@@ -338,7 +478,10 @@ test('a nanoGPT ckpt.pt maps onto gpt2: config from model_args, prefixes strippe
   }
   // model_args without a key the config needs
   const { block_size: _b, ...noBlock } = args;
-  await rejects(openCheckpoint(writeZip(dir, 'nb.pt', nanoGptZip(true, noBlock))), '"model_args" has no "block_size", which ckpt (nanogpt) needs for n_positions'.replace('ckpt (nanogpt)', 'nb.pt (nanogpt)'));
+  await rejects(
+    openCheckpoint(writeZip(dir, 'nb.pt', nanoGptZip(true, noBlock))),
+    '"model_args" has no "block_size", which ckpt (nanogpt) needs for n_positions'.replace('ckpt (nanogpt)', 'nb.pt (nanogpt)'),
+  );
 });
 
 test('the legacy torch.save format (before PyTorch 1.6) reads back like safetensors; bad counts and truncation are named', async () => {
@@ -354,7 +497,8 @@ test('the legacy torch.save format (before PyTorch 1.6) reads back like safetens
   const a = await openCheckpoint(st);
   const b = await openCheckpoint(bin);
   assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
-  for (const name of a.tensors.keys()) assert.deepEqual([...(await readTensorF32(b, name)).data], [...(await readTensorF32(a, name)).data], name);
+  for (const name of a.tensors.keys())
+    assert.deepEqual([...(await readTensorF32(b, name)).data], [...(await readTensorF32(a, name)).data], name);
   // the last storage cut short, and a storage whose count header disagrees with the pickle
   writeFileSync(path.join(bin, 'pytorch_model.bin'), legacy.subarray(0, legacy.length - 3));
   await rejects(openCheckpoint(bin), /legacy storage k\d+ \(\d+ × F32\) ends at byte \d+, beyond the end of the file/);

@@ -10,12 +10,30 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { MetricPoint } from '../../src/shared/trainingProtocol';
-import { buildTrainerInvocation, checkPythonEnv, commandLine, findTrainerDir, installCommand, trainCliArgs, validateSpec } from '../../src/training/command';
+import {
+  buildTrainerInvocation,
+  checkPythonEnv,
+  commandLine,
+  findTrainerDir,
+  installCommand,
+  trainCliArgs,
+  validateSpec,
+} from '../../src/training/command';
 import { defaultRunDir, relativeToFolder, validateTarget, validateWhole } from '../../src/training/inputs';
 import { fromRecord, MetricsParser, parseMetricsText } from '../../src/training/metricsParser';
 import { MetricsTail, TailSource } from '../../src/training/tail';
 import { TRAINING_TASK_PROPERTIES, trainingTasksIn, upsertTask } from '../../src/training/tasksJson';
-import { buildSeries, decimate, ema, growModeText, growthMarkers, nearest, pointsToCsv, summarize, targetOf } from '../../webview/training/model';
+import {
+  buildSeries,
+  decimate,
+  ema,
+  growModeText,
+  growthMarkers,
+  nearest,
+  pointsToCsv,
+  summarize,
+  targetOf,
+} from '../../webview/training/model';
 import { outcomeMessage } from '../../src/training/outcome';
 import { tmpDir } from '../helpers/tmp';
 
@@ -23,17 +41,18 @@ const ROOT = path.resolve(__dirname, '../..');
 const TRAINER = path.join(ROOT, 'trainer');
 
 /** What the trainer writes (trainer/inheritune_trainer/metrics.py), abridged from a real 2-round run. */
-const JSONL = [
-  '{"event": "step", "time": 1.0, "step": 1, "round": 1, "layers": 1, "tokens": 64, "train_loss": 5.53, "lr": 0.0006, "tokens_per_s": 9792.9, "grad_norm": 1.78, "qk_grad_norms": [0.0007]}',
-  '{"event": "step", "time": 1.1, "step": 2, "round": 1, "layers": 1, "tokens": 128, "train_loss": 5.50, "lr": 0.0005, "tokens_per_s": 7647.9, "grad_norm": 1.50, "qk_grad_norms": [0.0006]}',
-  '{"event": "eval", "time": 1.2, "step": 2, "round": 1, "layers": 1, "tokens": 128, "train_loss": 5.52, "val_loss": 5.53, "target": 5.2, "round_end": true}',
-  '{"event": "checkpoint", "time": 1.3, "step": 2, "round": 1, "layers": 1, "tokens": 128, "reason": "round", "path": "/x/round-1-1L"}',
-  '{"event": "grow", "time": 1.4, "step": 2, "round": 1, "layers": 1, "tokens": 128, "from_layers": 1, "to_layers": 2, "val_loss": 5.53, "target": 5.2, "mode": "reinherit"}',
-  '{"event": "step", "time": 1.5, "step": 3, "round": 2, "layers": 2, "tokens": 192, "train_loss": 5.40, "lr": 0.0006, "tokens_per_s": 1011.2, "grad_norm": 1.70, "qk_grad_norms": [0.0006, 0.0006]}',
-  '{"event": "step", "time": 1.6, "step": 4, "round": 2, "layers": 2, "tokens": 256, "train_loss": 5.30, "lr": 0.0005, "tokens_per_s": 4062.2, "grad_norm": 1.83, "qk_grad_norms": [0.0006, 0.0006]}',
-  '{"event": "eval", "time": 1.7, "step": 4, "round": 2, "layers": 2, "tokens": 256, "train_loss": 5.25, "val_loss": 5.19, "target": 5.2, "round_end": true}',
-  '{"event": "done", "time": 1.8, "step": 4, "round": 2, "layers": 2, "tokens": 256, "val_loss": 5.19, "target": 5.2, "reached": true, "summary": "/x/summary.json", "stop_reason": "reached", "wall_time_s": 1.0}',
-].join('\n') + '\n';
+const JSONL =
+  [
+    '{"event": "step", "time": 1.0, "step": 1, "round": 1, "layers": 1, "tokens": 64, "train_loss": 5.53, "lr": 0.0006, "tokens_per_s": 9792.9, "grad_norm": 1.78, "qk_grad_norms": [0.0007]}',
+    '{"event": "step", "time": 1.1, "step": 2, "round": 1, "layers": 1, "tokens": 128, "train_loss": 5.50, "lr": 0.0005, "tokens_per_s": 7647.9, "grad_norm": 1.50, "qk_grad_norms": [0.0006]}',
+    '{"event": "eval", "time": 1.2, "step": 2, "round": 1, "layers": 1, "tokens": 128, "train_loss": 5.52, "val_loss": 5.53, "target": 5.2, "round_end": true}',
+    '{"event": "checkpoint", "time": 1.3, "step": 2, "round": 1, "layers": 1, "tokens": 128, "reason": "round", "path": "/x/round-1-1L"}',
+    '{"event": "grow", "time": 1.4, "step": 2, "round": 1, "layers": 1, "tokens": 128, "from_layers": 1, "to_layers": 2, "val_loss": 5.53, "target": 5.2, "mode": "reinherit"}',
+    '{"event": "step", "time": 1.5, "step": 3, "round": 2, "layers": 2, "tokens": 192, "train_loss": 5.40, "lr": 0.0006, "tokens_per_s": 1011.2, "grad_norm": 1.70, "qk_grad_norms": [0.0006, 0.0006]}',
+    '{"event": "step", "time": 1.6, "step": 4, "round": 2, "layers": 2, "tokens": 256, "train_loss": 5.30, "lr": 0.0005, "tokens_per_s": 4062.2, "grad_norm": 1.83, "qk_grad_norms": [0.0006, 0.0006]}',
+    '{"event": "eval", "time": 1.7, "step": 4, "round": 2, "layers": 2, "tokens": 256, "train_loss": 5.25, "val_loss": 5.19, "target": 5.2, "round_end": true}',
+    '{"event": "done", "time": 1.8, "step": 4, "round": 2, "layers": 2, "tokens": 256, "val_loss": 5.19, "target": 5.2, "reached": true, "summary": "/x/summary.json", "stop_reason": "reached", "wall_time_s": 1.0}',
+  ].join('\n') + '\n';
 
 /** nanoGPT's train.py output. */
 const NANOGPT_LOG = `Overriding config with config/train_shakespeare_char.py:
@@ -71,7 +90,16 @@ describe('metrics parser', () => {
     );
     const s = r.points[0];
     assert.deepEqual(
-      { step: s.step, tokens: s.tokens, round: s.round, layers: s.layers, trainLoss: s.trainLoss, lr: s.lr, tokensPerS: s.tokensPerS, gradNorm: s.gradNorm },
+      {
+        step: s.step,
+        tokens: s.tokens,
+        round: s.round,
+        layers: s.layers,
+        trainLoss: s.trainLoss,
+        lr: s.lr,
+        tokensPerS: s.tokensPerS,
+        gradNorm: s.gradNorm,
+      },
       { step: 1, tokens: 64, round: 1, layers: 1, trainLoss: 5.53, lr: 0.0006, tokensPerS: 9792.9, gradNorm: 1.78 },
     );
     assert.equal(r.points[2].valLoss, 5.53);
@@ -425,7 +453,10 @@ describe('panel data model', () => {
     const xy = Array.from({ length: 10000 }, (_, i) => ({ x: i, y: Math.sin(i / 50) + (i === 5000 ? 10 : 0) }));
     const d = decimate(xy, 100);
     assert.ok(d.length <= 400, `${d.length}`);
-    assert.ok(d.some((p) => p.y > 9), 'the spike survives');
+    assert.ok(
+      d.some((p) => p.y > 9),
+      'the spike survives',
+    );
     assert.equal(d[0], xy[0]);
     assert.equal(d[d.length - 1], xy[xy.length - 1]);
     assert.ok(d.every((p, i) => i === 0 || p.x >= d[i - 1].x));
@@ -438,7 +469,10 @@ describe('panel data model', () => {
       { label: 'random, "init"', path: '/runs/b/log.txt', points: parseMetricsText(NANOGPT_LOG).points },
     ]);
     const rows = csv.trimEnd().split('\n');
-    assert.equal(rows[0], 'run,path,event,step,tokens,round,layers,train_loss,val_loss,lr,tokens_per_s,grad_norm,target,from_layers,to_layers,time');
+    assert.equal(
+      rows[0],
+      'run,path,event,step,tokens,round,layers,train_loss,val_loss,lr,tokens_per_s,grad_norm,target,from_layers,to_layers,time',
+    );
     assert.equal(rows.length, 1 + 8 + 6);
     assert.equal(rows[1], 'inheritune,/runs/a/metrics.jsonl,step,1,64,1,1,5.53,,0.0006,9792.9,1.78,,,,1');
     assert.ok(rows.some((r) => r.startsWith('inheritune,/runs/a/metrics.jsonl,grow,2,128,1,1,,5.53,,,,5.2,1,2,')));
@@ -448,15 +482,54 @@ describe('panel data model', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 describe('trainer command', () => {
-  const base = { python: '/venv/bin/python', trainerDir: '/ext/trainer', ref: 'ref', data: 'data', out: 'runs/a', cwd: '/ws', platform: 'linux' };
+  const base = {
+    python: '/venv/bin/python',
+    trainerDir: '/ext/trainer',
+    ref: 'ref',
+    data: 'data',
+    out: 'runs/a',
+    cwd: '/ws',
+    platform: 'linux',
+  };
 
   test('one device: python -m inheritune_trainer train with our options, then the extra ones', () => {
-    const inv = buildTrainerInvocation({ ...base, layers: 6, growBy: 2, stepsPerRound: 500, maxRounds: 4, targetValLoss: 3.25, nodePath: '/usr/bin/node', extraArgs: ['--lr', '3e-4', '--layers', '7'] });
+    const inv = buildTrainerInvocation({
+      ...base,
+      layers: 6,
+      growBy: 2,
+      stepsPerRound: 500,
+      maxRounds: 4,
+      targetValLoss: 3.25,
+      nodePath: '/usr/bin/node',
+      extraArgs: ['--lr', '3e-4', '--layers', '7'],
+    });
     assert.equal(inv.command, '/venv/bin/python');
     assert.deepEqual(inv.args, [
-      '-m', 'inheritune_trainer', 'train', '--ref', 'ref', '--data', 'data', '--out', 'runs/a',
-      '--layers', '6', '--grow-by', '2', '--steps-per-round', '500', '--max-rounds', '4', '--target-val-loss', '3.25', '--node-bin', '/usr/bin/node',
-      '--lr', '3e-4', '--layers', '7',
+      '-m',
+      'inheritune_trainer',
+      'train',
+      '--ref',
+      'ref',
+      '--data',
+      'data',
+      '--out',
+      'runs/a',
+      '--layers',
+      '6',
+      '--grow-by',
+      '2',
+      '--steps-per-round',
+      '500',
+      '--max-rounds',
+      '4',
+      '--target-val-loss',
+      '3.25',
+      '--node-bin',
+      '/usr/bin/node',
+      '--lr',
+      '3e-4',
+      '--layers',
+      '7',
     ]);
     assert.equal(inv.cwd, '/ws');
     assert.equal(inv.env.PYTHONPATH, '/ext/trainer');
@@ -465,33 +538,95 @@ describe('trainer command', () => {
 
   test('K > 1 devices: the repaired torchrun (inheritune_trainer.launch) --standalone --nproc_per_node K -m inheritune_trainer', () => {
     const inv = buildTrainerInvocation({ ...base, devices: 4 });
-    assert.deepEqual(inv.args.slice(0, 8), ['-m', 'inheritune_trainer.launch', '--standalone', '--nproc_per_node', '4', '-m', 'inheritune_trainer', 'train']);
+    assert.deepEqual(inv.args.slice(0, 8), [
+      '-m',
+      'inheritune_trainer.launch',
+      '--standalone',
+      '--nproc_per_node',
+      '4',
+      '-m',
+      'inheritune_trainer',
+      'train',
+    ]);
     assert.equal(buildTrainerInvocation({ ...base, devices: 1 }).args[1], 'inheritune_trainer');
   });
 
   test('several nodes: --nnodes, the rendezvous endpoint and id; a node rank means the static rendezvous', () => {
     const c10d = buildTrainerInvocation({ ...base, devices: 8, nnodes: 2, rdzvEndpoint: '10.0.0.1:29400' });
     assert.deepEqual(c10d.args.slice(0, 16), [
-      '-m', 'inheritune_trainer.launch', '--nnodes', '2', '--nproc_per_node', '8', '--rdzv_endpoint', '10.0.0.1:29400',
-      '--rdzv_backend', 'c10d', '--rdzv_id', 'inheritune', '-m', 'inheritune_trainer', 'train', '--ref',
+      '-m',
+      'inheritune_trainer.launch',
+      '--nnodes',
+      '2',
+      '--nproc_per_node',
+      '8',
+      '--rdzv_endpoint',
+      '10.0.0.1:29400',
+      '--rdzv_backend',
+      'c10d',
+      '--rdzv_id',
+      'inheritune',
+      '-m',
+      'inheritune_trainer',
+      'train',
+      '--ref',
     ]);
     const stat = buildTrainerInvocation({ ...base, nnodes: 2, nodeRank: 1, rdzvEndpoint: 'node1:1234', rdzvId: 'job-7' });
     assert.deepEqual(stat.args.slice(0, 16), [
-      '-m', 'inheritune_trainer.launch', '--nnodes', '2', '--nproc_per_node', '1', '--rdzv_endpoint', 'node1:1234',
-      '--rdzv_backend', 'static', '--node_rank', '1', '--rdzv_id', 'job-7', '-m', 'inheritune_trainer',
+      '-m',
+      'inheritune_trainer.launch',
+      '--nnodes',
+      '2',
+      '--nproc_per_node',
+      '1',
+      '--rdzv_endpoint',
+      'node1:1234',
+      '--rdzv_backend',
+      'static',
+      '--node_rank',
+      '1',
+      '--rdzv_id',
+      'job-7',
+      '-m',
+      'inheritune_trainer',
     ]);
     assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2 }), /--nnodes 2 needs --rdzv-endpoint/);
-    assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, nodeRank: 2, rdzvEndpoint: 'h:1' }), /--node-rank 2 must be below --nnodes 2/);
+    assert.throws(
+      () => buildTrainerInvocation({ ...base, nnodes: 2, nodeRank: 2, rdzvEndpoint: 'h:1' }),
+      /--node-rank 2 must be below --nnodes 2/,
+    );
     assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, rdzvEndpoint: 'no-port' }), /--rdzv-endpoint must be host:port/);
     assert.throws(() => buildTrainerInvocation({ ...base, nnodes: 2, rdzvEndpoint: 'h:1', rdzvId: 'a b' }), /--rdzv-id/);
-    assert.deepEqual(trainCliArgs({ ref: 'r', data: 'd', out: 'o', devices: 2, nnodes: 2, nodeRank: 0, rdzvEndpoint: 'h:5', rdzvId: 'x' }), [
-      'train', '--ref', 'r', '--data', 'd', '--out', 'o', '--devices', '2', '--nnodes', '2', '--node-rank', '0', '--rdzv-endpoint', 'h:5', '--rdzv-id', 'x',
-    ]);
+    assert.deepEqual(
+      trainCliArgs({ ref: 'r', data: 'd', out: 'o', devices: 2, nnodes: 2, nodeRank: 0, rdzvEndpoint: 'h:5', rdzvId: 'x' }),
+      [
+        'train',
+        '--ref',
+        'r',
+        '--data',
+        'd',
+        '--out',
+        'o',
+        '--devices',
+        '2',
+        '--nnodes',
+        '2',
+        '--node-rank',
+        '0',
+        '--rdzv-endpoint',
+        'h:5',
+        '--rdzv-id',
+        'x',
+      ],
+    );
   });
 
   test('PYTHONPATH: the trainer first, the existing entries after it (no duplicate); ; on Windows', () => {
     assert.equal(buildTrainerInvocation({ ...base, basePythonPath: '/a:/ext/trainer:/b' }).env.PYTHONPATH, '/ext/trainer:/a:/b');
-    assert.equal(buildTrainerInvocation({ ...base, platform: 'win32', trainerDir: 'C:\\ext\\trainer', basePythonPath: 'C:\\x' }).env.PYTHONPATH, 'C:\\ext\\trainer;C:\\x');
+    assert.equal(
+      buildTrainerInvocation({ ...base, platform: 'win32', trainerDir: 'C:\\ext\\trainer', basePythonPath: 'C:\\x' }).env.PYTHONPATH,
+      'C:\\ext\\trainer;C:\\x',
+    );
   });
 
   test('bad options fail fast, naming the option', () => {
@@ -504,7 +639,22 @@ describe('trainer command', () => {
 
   test('the task’s CLI arguments: inheritune train ... -- extra', () => {
     assert.deepEqual(trainCliArgs({ ref: 'r', data: 'd', out: 'o', layers: 2, devices: 2, python: 'py', extraArgs: ['--lr', '1e-3'] }), [
-      'train', '--ref', 'r', '--data', 'd', '--out', 'o', '--layers', '2', '--devices', '2', '--python', 'py', '--', '--lr', '1e-3',
+      'train',
+      '--ref',
+      'r',
+      '--data',
+      'd',
+      '--out',
+      'o',
+      '--layers',
+      '2',
+      '--devices',
+      '2',
+      '--python',
+      'py',
+      '--',
+      '--lr',
+      '1e-3',
     ]);
     assert.deepEqual(trainCliArgs({ ref: 'r', data: 'd', out: 'o' }), ['train', '--ref', 'r', '--data', 'd', '--out', 'o']);
   });
@@ -514,7 +664,10 @@ describe('trainer command', () => {
     assert.equal(findTrainerDir(path.join(ROOT, 'src', 'training')), TRAINER);
     assert.equal(findTrainerDir('/'), undefined);
     assert.equal(commandLine('python', ['-c', "print('a b')"], 'linux'), `python -c 'print('\\''a b'\\'')'`);
-    assert.equal(installCommand('/my env/python', '/ext/trainer', 'linux'), "'/my env/python' -m pip install -r /ext/trainer/requirements.txt");
+    assert.equal(
+      installCommand('/my env/python', '/ext/trainer', 'linux'),
+      "'/my env/python' -m pip install -r /ext/trainer/requirements.txt",
+    );
   });
 
   test('checkPythonEnv: a missing interpreter, and one without torch, say what to do', async () => {
@@ -523,7 +676,11 @@ describe('trainer command', () => {
     assert.equal(!none.ok && none.reason, 'no-python');
     // A stand-in interpreter that reports both packages missing, as the check's script prints it.
     const fake = path.join(tmpDir(), 'python');
-    writeFileSync(fake, '#!/bin/sh\necho "missing torch No module named torch"\necho "missing transformers No module named transformers"\necho "exe /fake/python"\nexit 3\n', { mode: 0o755 });
+    writeFileSync(
+      fake,
+      '#!/bin/sh\necho "missing torch No module named torch"\necho "missing transformers No module named transformers"\necho "exe /fake/python"\nexit 3\n',
+      { mode: 0o755 },
+    );
     const r = await checkPythonEnv(fake, TRAINER);
     assert.equal(r.ok, false);
     if (!r.ok) {
@@ -547,7 +704,10 @@ describe('setup inputs and tasks.json', () => {
 
   test('default run folder is unique; paths inside the workspace are stored relative', () => {
     const taken = new Set(['/ws/runs/gpt2-inheritune-n6g1', '/ws/runs/gpt2-inheritune-n6g1-2']);
-    assert.equal(defaultRunDir('/ws', '/models/gpt2', 6, 1, (p) => taken.has(p)), '/ws/runs/gpt2-inheritune-n6g1-3');
+    assert.equal(
+      defaultRunDir('/ws', '/models/gpt2', 6, 1, (p) => taken.has(p)),
+      '/ws/runs/gpt2-inheritune-n6g1-3',
+    );
     assert.equal(relativeToFolder('/ws/runs/a', '/ws'), 'runs/a');
     assert.equal(relativeToFolder('/elsewhere/a', '/ws'), '/elsewhere/a');
   });
@@ -556,7 +716,8 @@ describe('setup inputs and tasks.json', () => {
     const task = { label: 'Inheritune: train a', type: 'inheritune', ref: 'ref', data: 'data', out: 'runs/a', problemMatcher: [] };
     const created = JSON.parse(upsertTask(undefined, task));
     assert.deepEqual(created, { version: '2.0.0', tasks: [task] });
-    const existing = '{\n  // build first\n  "version": "2.0.0",\n  "tasks": [\n    { "label": "build", "type": "shell", "command": "make" },\n  ],\n}\n';
+    const existing =
+      '{\n  // build first\n  "version": "2.0.0",\n  "tasks": [\n    { "label": "build", "type": "shell", "command": "make" },\n  ],\n}\n';
     const merged = upsertTask(existing, task);
     assert.match(merged, /\/\/ build first/);
     assert.match(merged, /"label": "build"/);
@@ -571,9 +732,21 @@ describe('setup inputs and tasks.json', () => {
   test('tasks.json entries of type inheritune are read back with their declared properties only', () => {
     const text = upsertTask(
       '{ // c\n "tasks": [ { "label": "sh", "type": "shell", "command": "x" }, { "label": "bad", "type": "inheritune", "ref": "r" } ] }',
-      { label: 'a', type: 'inheritune', ref: 'r', data: 'd', out: 'o', layers: 2, extraArgs: ['--lr', '1'], problemMatcher: [], group: 'build' },
+      {
+        label: 'a',
+        type: 'inheritune',
+        ref: 'r',
+        data: 'd',
+        out: 'o',
+        layers: 2,
+        extraArgs: ['--lr', '1'],
+        problemMatcher: [],
+        group: 'build',
+      },
     );
-    assert.deepEqual(trainingTasksIn(text), [{ label: 'a', definition: { type: 'inheritune', ref: 'r', data: 'd', out: 'o', layers: 2, extraArgs: ['--lr', '1'] } }]);
+    assert.deepEqual(trainingTasksIn(text), [
+      { label: 'a', definition: { type: 'inheritune', ref: 'r', data: 'd', out: 'o', layers: 2, extraArgs: ['--lr', '1'] } },
+    ]);
     assert.deepEqual(trainingTasksIn('not json'), []);
   });
 
@@ -602,98 +775,184 @@ function trainCommand(): { cmd: string; args: string[] } {
   return { cmd: process.execPath, args: ['--import', 'tsx', '-e', harness] };
 }
 
-describe('inheritune train (real trainer)', { skip: hasTorch ? false : `no Python with torch and transformers at ${PYTHON} (set INHERITUNE_PYTHON)` }, () => {
-  const dir = tmpDir('inheritune-train-');
-  const ref = path.join(dir, 'ref');
-  const data = path.join(dir, 'data');
+describe(
+  'inheritune train (real trainer)',
+  { skip: hasTorch ? false : `no Python with torch and transformers at ${PYTHON} (set INHERITUNE_PYTHON)` },
+  () => {
+    const dir = tmpDir('inheritune-train-');
+    const ref = path.join(dir, 'ref');
+    const data = path.join(dir, 'data');
 
-  before(() => {
-    if (!existsSync(CLI)) spawnSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    const a = spawnSync(process.execPath, [CLI, 'synth', '--layers', '4', '--hidden', '32', '--heads', '2', '--vocab', '256', '--context', '64', '--out', ref], { encoding: 'utf8' });
-    assert.equal(a.status, 0, a.stderr);
-    const b = spawnSync(PYTHON, ['-m', 'inheritune_trainer', 'synth', '--out', data, '--tokens', '20000', '--vocab-size', '256'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: TRAINER } });
-    assert.equal(b.status, 0, b.stderr);
-  });
-
-  const run = (args: string[], timeout = 240_000) => {
-    const t = trainCommand();
-    return spawnSync(t.cmd, [...t.args, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout });
-  };
-  const small = ['--', '--batch-size', '2', '--seq-len', '32', '--eval-iters', '2', '--warmup-steps', '1'];
-
-  test('trains two rounds, grows once, writes metrics.jsonl; exit code 0', () => {
-    const out = path.join(dir, 'run');
-    const r = run(['--ref', ref, '--data', data, '--out', out, '--layers', '1', '--grow-by', '1', '--steps-per-round', '3', '--max-rounds', '2', '--target-val-loss', '0.01', '--python', PYTHON, ...small]);
-    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    const { points, skipped } = parseMetricsText(readFileSync(path.join(out, 'metrics.jsonl'), 'utf8'));
-    assert.equal(skipped, 0);
-    assert.ok(points.length >= 2);
-    const s = buildSeries(points, 'step', 0);
-    assert.equal(s.trainRaw.length, 6);
-    // an eval at the start of each round (the inherited / grown model before training) and one at its end
-    assert.equal(s.val.length, 4);
-    // each round's start is marked (step 0 and step 3, the growth boundary), and the growth says how it grew
-    assert.deepEqual(
-      s.roundStarts.map((r) => [r.x, r.round, r.layers]),
-      [
-        [0, 1, 1],
-        [3, 2, 2],
-      ],
-    );
-    assert.equal(s.growth[0].mode, 'reinherit');
-    assert.equal(s.target, 0.01);
-    assert.deepEqual(
-      s.growth.map((g) => g.layers),
-      [2],
-    );
-    assert.equal(summarize(points).done?.stopReason, 'max-rounds');
-    // The trainer's own stdout is a log the panel reads too.
-    const fromLog = parseMetricsText(r.stdout);
-    assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 4);
-  });
-
-  test('the trainer’s exit code is ours: an error (bad data folder) exits 2', () => {
-    const r = run(['--ref', ref, '--data', path.join(dir, 'nope'), '--out', path.join(dir, 'bad'), '--python', PYTHON, '--no-check', ...small]);
-    assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
-  });
-
-  test('--dry-run prints the command; a missing interpreter exits 1 with what to do', () => {
-    const d = run(['--ref', ref, '--data', data, '--out', path.join(dir, 'x'), '--devices', '2', '--python', PYTHON, '--dry-run', '--', '--lr', '1e-3']);
-    assert.equal(d.status, 0, d.stderr);
-    assert.match(d.stdout, /-m inheritune_trainer\.launch --standalone --nproc_per_node 2 -m inheritune_trainer train .* --lr 1e-3/);
-    assert.match(d.stdout, new RegExp(`PYTHONPATH=${TRAINER}`));
-    const m = run(['--ref', ref, '--data', data, '--out', path.join(dir, 'y'), '--python', '/nonexistent/python']);
-    assert.equal(m.status, 1);
-    assert.match(m.stderr, /cannot run Python/);
-  });
-
-  test('Ctrl-C reaches the trainer once: it saves its state and we exit 130', async () => {
-    const out = path.join(dir, 'interrupted');
-    const t = trainCommand();
-    const child = spawn(t.cmd, [...t.args, 'train', '--ref', ref, '--data', data, '--out', out, '--layers', '1', '--steps-per-round', '100000', '--python', PYTHON, '--no-check', '--', '--batch-size', '2', '--seq-len', '32', '--eval-iters', '2', '--log-interval', '10'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (b) => (output += b));
-    child.stderr.on('data', (b) => (output += b));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setInterval(() => {
-        if (/iter \d+: loss/.test(output)) {
-          clearInterval(timer);
-          child.kill('SIGINT');
-        }
-      }, 100);
-      child.on('exit', (c) => {
-        clearInterval(timer);
-        resolve(c);
+    before(() => {
+      if (!existsSync(CLI)) spawnSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'inherit' });
+      const a = spawnSync(
+        process.execPath,
+        [CLI, 'synth', '--layers', '4', '--hidden', '32', '--heads', '2', '--vocab', '256', '--context', '64', '--out', ref],
+        { encoding: 'utf8' },
+      );
+      assert.equal(a.status, 0, a.stderr);
+      const b = spawnSync(PYTHON, ['-m', 'inheritune_trainer', 'synth', '--out', data, '--tokens', '20000', '--vocab-size', '256'], {
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONPATH: TRAINER },
       });
+      assert.equal(b.status, 0, b.stderr);
     });
-    assert.equal(code, 130, output);
-    assert.match(output, /state saved/);
-    assert.ok(existsSync(path.join(out, 'resume', 'state.json')));
-  });
-});
+
+    const run = (args: string[], timeout = 240_000) => {
+      const t = trainCommand();
+      return spawnSync(t.cmd, [...t.args, 'train', ...args], { cwd: ROOT, encoding: 'utf8', timeout });
+    };
+    const small = ['--', '--batch-size', '2', '--seq-len', '32', '--eval-iters', '2', '--warmup-steps', '1'];
+
+    test('trains two rounds, grows once, writes metrics.jsonl; exit code 0', () => {
+      const out = path.join(dir, 'run');
+      const r = run([
+        '--ref',
+        ref,
+        '--data',
+        data,
+        '--out',
+        out,
+        '--layers',
+        '1',
+        '--grow-by',
+        '1',
+        '--steps-per-round',
+        '3',
+        '--max-rounds',
+        '2',
+        '--target-val-loss',
+        '0.01',
+        '--python',
+        PYTHON,
+        ...small,
+      ]);
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      const { points, skipped } = parseMetricsText(readFileSync(path.join(out, 'metrics.jsonl'), 'utf8'));
+      assert.equal(skipped, 0);
+      assert.ok(points.length >= 2);
+      const s = buildSeries(points, 'step', 0);
+      assert.equal(s.trainRaw.length, 6);
+      // an eval at the start of each round (the inherited / grown model before training) and one at its end
+      assert.equal(s.val.length, 4);
+      // each round's start is marked (step 0 and step 3, the growth boundary), and the growth says how it grew
+      assert.deepEqual(
+        s.roundStarts.map((r) => [r.x, r.round, r.layers]),
+        [
+          [0, 1, 1],
+          [3, 2, 2],
+        ],
+      );
+      assert.equal(s.growth[0].mode, 'reinherit');
+      assert.equal(s.target, 0.01);
+      assert.deepEqual(
+        s.growth.map((g) => g.layers),
+        [2],
+      );
+      assert.equal(summarize(points).done?.stopReason, 'max-rounds');
+      // The trainer's own stdout is a log the panel reads too.
+      const fromLog = parseMetricsText(r.stdout);
+      assert.equal(buildSeries(fromLog.points, 'step', 0).val.length, 4);
+    });
+
+    test('the trainer’s exit code is ours: an error (bad data folder) exits 2', () => {
+      const r = run([
+        '--ref',
+        ref,
+        '--data',
+        path.join(dir, 'nope'),
+        '--out',
+        path.join(dir, 'bad'),
+        '--python',
+        PYTHON,
+        '--no-check',
+        ...small,
+      ]);
+      assert.equal(r.status, 2, `${r.stdout}\n${r.stderr}`);
+    });
+
+    test('--dry-run prints the command; a missing interpreter exits 1 with what to do', () => {
+      const d = run([
+        '--ref',
+        ref,
+        '--data',
+        data,
+        '--out',
+        path.join(dir, 'x'),
+        '--devices',
+        '2',
+        '--python',
+        PYTHON,
+        '--dry-run',
+        '--',
+        '--lr',
+        '1e-3',
+      ]);
+      assert.equal(d.status, 0, d.stderr);
+      assert.match(d.stdout, /-m inheritune_trainer\.launch --standalone --nproc_per_node 2 -m inheritune_trainer train .* --lr 1e-3/);
+      assert.match(d.stdout, new RegExp(`PYTHONPATH=${TRAINER}`));
+      const m = run(['--ref', ref, '--data', data, '--out', path.join(dir, 'y'), '--python', '/nonexistent/python']);
+      assert.equal(m.status, 1);
+      assert.match(m.stderr, /cannot run Python/);
+    });
+
+    test('Ctrl-C reaches the trainer once: it saves its state and we exit 130', async () => {
+      const out = path.join(dir, 'interrupted');
+      const t = trainCommand();
+      const child = spawn(
+        t.cmd,
+        [
+          ...t.args,
+          'train',
+          '--ref',
+          ref,
+          '--data',
+          data,
+          '--out',
+          out,
+          '--layers',
+          '1',
+          '--steps-per-round',
+          '100000',
+          '--python',
+          PYTHON,
+          '--no-check',
+          '--',
+          '--batch-size',
+          '2',
+          '--seq-len',
+          '32',
+          '--eval-iters',
+          '2',
+          '--log-interval',
+          '10',
+        ],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (b) => (output += b));
+      child.stderr.on('data', (b) => (output += b));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setInterval(() => {
+          if (/iter \d+: loss/.test(output)) {
+            clearInterval(timer);
+            child.kill('SIGINT');
+          }
+        }, 100);
+        child.on('exit', (c) => {
+          clearInterval(timer);
+          resolve(c);
+        });
+      });
+      assert.equal(code, 130, output);
+      assert.match(output, /state saved/);
+      assert.ok(existsSync(path.join(out, 'resume', 'state.json')));
+    });
+  },
+);
 
 describe('round starts, grow modes and the run outcome', () => {
   const jsonl = [
@@ -726,7 +985,8 @@ describe('round starts, grow modes and the run outcome', () => {
 
   test('the trainer stdout: the start-of-round eval and the grow mode', () => {
     const { points } = parseMetricsText(
-      'step 0: train loss 9.8000, val loss 9.9000, target 3.0000 (start of round 1, 2L, eval 0.1s)\n' + 'grow: val loss 6.2000 > target 3.0000: 2 -> 3 layers (extend)\n',
+      'step 0: train loss 9.8000, val loss 9.9000, target 3.0000 (start of round 1, 2L, eval 0.1s)\n' +
+        'grow: val loss 6.2000 > target 3.0000: 2 -> 3 layers (extend)\n',
     );
     assert.deepEqual([points[0].event, points[0].roundStart, points[0].round, points[0].layers], ['eval', true, 1, 2]);
     assert.equal(points[1].mode, 'extend');

@@ -22,10 +22,21 @@ import { contrastRatio, readTheme, Theme, themeKindOf } from '../../webview/shar
 // ---------------------------------------------------------------------------------------------------------------
 
 function head(kStar: number, extra: Partial<HeadReport> = {}): HeadReport {
-  return { kStar, mStar: kStar === 1 ? 1 : kStar * 2, mStarSquared: kStar, entropy: kStar === 1 ? 0 : 0.5, sinkMass: kStar === 1 ? 1 : 0.1, dominantColumn: 0, ...extra };
+  return {
+    kStar,
+    mStar: kStar === 1 ? 1 : kStar * 2,
+    mStarSquared: kStar,
+    entropy: kStar === 1 ? 0 : 0.5,
+    sinkMass: kStar === 1 ? 1 : 0.1,
+    dominantColumn: 0,
+    ...extra,
+  };
 }
 
-function report(ks: number[][], o: { lazy?: number[]; bi?: (number | null)[]; degenerateWhen?: 'kStar' | 'mStar' | 'either' } = {}): AnalysisReport {
+function report(
+  ks: number[][],
+  o: { lazy?: number[]; bi?: (number | null)[]; degenerateWhen?: 'kStar' | 'mStar' | 'either' } = {},
+): AnalysisReport {
   const layers: LayerReport[] = ks.map((row, i) => ({
     index: i,
     lazy: o.lazy ? o.lazy.includes(i) : row.every((k) => k === 1),
@@ -38,8 +49,26 @@ function report(ks: number[][], o: { lazy?: number[]; bi?: (number | null)[]; de
   return {
     schemaVersion: 2,
     tool: { name: 't', version: '0' },
-    model: { architecture: 'GPT2LMHeadModel', family: 'gpt2', numLayers: ks.length, numHeads: ks[0].length, numKvHeads: ks[0].length, hiddenSize: 64, params: 1000, path: '/m/x' },
-    settings: { seqLen: 16, batch: 2, tau: 0.9, mode: 'mean', seed: 3, degenerateWhen: o.degenerateWhen ?? 'either', input: 'builtin', layers: [0, ks.length - 1] },
+    model: {
+      architecture: 'GPT2LMHeadModel',
+      family: 'gpt2',
+      numLayers: ks.length,
+      numHeads: ks[0].length,
+      numKvHeads: ks[0].length,
+      hiddenSize: 64,
+      params: 1000,
+      path: '/m/x',
+    },
+    settings: {
+      seqLen: 16,
+      batch: 2,
+      tau: 0.9,
+      mode: 'mean',
+      seed: 3,
+      degenerateWhen: o.degenerateWhen ?? 'either',
+      input: 'builtin',
+      layers: [0, ks.length - 1],
+    },
     executionProvider: { requested: 'auto', used: 'cpu', skipped: [] },
     timings: { totalMs: 1, loadMs: 0, forwardMs: 0, metricsMs: 0 },
     suggestedN: 2,
@@ -49,11 +78,18 @@ function report(ks: number[][], o: { lazy?: number[]; bi?: (number | null)[]; de
 }
 
 const DARK = readTheme(
-  (n) => ({ 'editor-background': '#1f1f1f', 'editor-foreground': '#cccccc', 'charts-blue': '#3794ff', 'charts-orange': '#d18616' })[n] ?? '',
+  (n) =>
+    ({ 'editor-background': '#1f1f1f', 'editor-foreground': '#cccccc', 'charts-blue': '#3794ff', 'charts-orange': '#d18616' })[n] ?? '',
   'dark',
 );
-const LIGHT = readTheme((n) => ({ 'editor-background': '#ffffff', 'editor-foreground': '#3b3b3b', 'charts-blue': '#1a85ff' })[n] ?? '', 'light');
-const HC = readTheme((n) => ({ 'editor-background': '#000000', 'editor-foreground': '#ffffff', 'charts-blue': '#3794ff', contrastBorder: '#6fc3df' })[n] ?? '', 'high-contrast');
+const LIGHT = readTheme(
+  (n) => ({ 'editor-background': '#ffffff', 'editor-foreground': '#3b3b3b', 'charts-blue': '#1a85ff' })[n] ?? '',
+  'light',
+);
+const HC = readTheme(
+  (n) => ({ 'editor-background': '#000000', 'editor-foreground': '#ffffff', 'charts-blue': '#3794ff', contrastBorder: '#6fc3df' })[n] ?? '',
+  'high-contrast',
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -93,7 +129,10 @@ describe('colour scales', () => {
   });
 
   test('domains: log metrics from 1 to the largest value over every report (compare: one scale); fractions 0..1', () => {
-    const a = report([[3, 7], [1, 1]]);
+    const a = report([
+      [3, 7],
+      [1, 1],
+    ]);
     const b = report([[12.4, 2]]);
     assert.deepEqual(metricDomain([a], 'kStar'), [1, 7]);
     assert.deepEqual(metricDomain([a, b], 'kStar'), [1, 13]);
@@ -221,7 +260,10 @@ describe('heatmap cell model', () => {
 
 describe('CSV export', () => {
   test('one row per head with the layer metrics repeated; compare rows carry the model label', () => {
-    const a = report([[2, 3], [1, 1]]);
+    const a = report([
+      [2, 3],
+      [1, 1],
+    ]);
     const csv = reportsToCsv([
       { label: 'ref', report: a },
       { label: 'child', report: report([[4, 5]]) },
@@ -252,7 +294,14 @@ describe('CSV export', () => {
 });
 
 describe('tensor grouping for the viewer', () => {
-  const t = (name: string, shape: number[] = [2, 2], dtype = 'F32'): ViewerTensor => ({ name, dtype, shape, offset: 0, bytes: shape.reduce((a, b) => a * b, 1) * 4, file: 0 });
+  const t = (name: string, shape: number[] = [2, 2], dtype = 'F32'): ViewerTensor => ({
+    name,
+    dtype,
+    shape,
+    offset: 0,
+    bytes: shape.reduce((a, b) => a * b, 1) * 4,
+    file: 0,
+  });
   const tensors = [
     t('model.embed_tokens.weight', [10, 4]),
     t('model.layers.10.mlp.weight'),
@@ -347,12 +396,20 @@ describe('formatting', () => {
 
 describe('host helpers', () => {
   test('settings from the configuration: invalid values are dropped; token files by extension', () => {
-    assert.deepEqual(settingsFromConfig({ seqLen: null, batch: 8, tau: 0.95, mode: 'per-seq', executionProvider: 'cpu', inputFile: '' }), { batch: 8, tau: 0.95, mode: 'per-seq', ep: 'cpu' });
+    assert.deepEqual(settingsFromConfig({ seqLen: null, batch: 8, tau: 0.95, mode: 'per-seq', executionProvider: 'cpu', inputFile: '' }), {
+      batch: 8,
+      tau: 0.95,
+      mode: 'per-seq',
+      ep: 'cpu',
+    });
     assert.deepEqual(settingsFromConfig({ seqLen: 1, batch: 0, tau: 1, mode: 'x', executionProvider: 'tpu' }), {});
     assert.deepEqual(settingsFromConfig({ inputFile: 'data/train.bin' }, '/ws'), { tokensFile: path.resolve('/ws', 'data/train.bin') });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/a.npy' }), { tokensFile: '/t/a.npy' });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/book.txt' }), { textFile: '/t/book.txt' });
-    assert.equal(describeSettings({}), 'T auto · batch 4 · τ 0.9 · mean · EP auto · default input (built-in text, or seeded ids without a tokenizer)');
+    assert.equal(
+      describeSettings({}),
+      'T auto · batch 4 · τ 0.9 · mean · EP auto · default input (built-in text, or seeded ids without a tokenizer)',
+    );
   });
 
   test('a head is computed with the settings the report resolved, on the provider it used', () => {
@@ -401,7 +458,13 @@ describe('host helpers', () => {
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'`));
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
-    const html = webviewHtml({ cspSource: 'https://x', nonce, scriptUri: 'https://x/a.js?"><script>', styleUris: ['https://x/s.css'], title: '<t>' });
+    const html = webviewHtml({
+      cspSource: 'https://x',
+      nonce,
+      scriptUri: 'https://x/a.js?"><script>',
+      styleUris: ['https://x/s.css'],
+      title: '<t>',
+    });
     assert.match(html, new RegExp(`<script nonce="${nonce}" src="https://x/a.js\\?&quot;>&lt;script>"></script>`));
     assert.match(html, /<title>&lt;t><\/title>/);
     assert.equal((html.match(/<script/g) ?? []).length, 1);
@@ -422,7 +485,11 @@ describe('host helpers', () => {
       len.writeBigUInt64LE(BigInt(json.length));
       writeFileSync(path.join(dir, file), Buffer.concat([len, json, Buffer.alloc(off)]));
     };
-    write('a.safetensors', { 'h.0.w': { dtype: 'F32', shape: [2, 3] }, wte: { dtype: 'F32', shape: [4] } }, { inheritune: '{"op":"inherit"}' });
+    write(
+      'a.safetensors',
+      { 'h.0.w': { dtype: 'F32', shape: [2, 3] }, wte: { dtype: 'F32', shape: [4] } },
+      { inheritune: '{"op":"inherit"}' },
+    );
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_layer: 1 }));
     const m = await buildViewerModel(path.join(dir, 'a.safetensors'));
     assert.equal(m.kind, 'file');
@@ -438,7 +505,10 @@ describe('host helpers', () => {
 
     write('s1.safetensors', { 'h.0.w': { dtype: 'F32', shape: [2] } });
     write('s2.safetensors', { 'h.1.w': { dtype: 'F32', shape: [2] }, stray: { dtype: 'F32', shape: [1] } });
-    writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 16 }, weight_map: { 'h.0.w': 's1.safetensors', 'h.1.w': 's2.safetensors' } }));
+    writeFileSync(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ metadata: { total_size: 16 }, weight_map: { 'h.0.w': 's1.safetensors', 'h.1.w': 's2.safetensors' } }),
+    );
     const idx = await buildViewerModel(path.join(dir, 'model.safetensors.index.json'));
     assert.equal(idx.kind, 'index');
     assert.deepEqual(

@@ -63,9 +63,13 @@ function fakePanel(title: string) {
     reveal: () => undefined,
     dispose: () => disposed.fire(),
   };
-  panels.push({ fromWebview, dispose: panel.dispose, get html() {
-    return panel.webview.html;
-  } });
+  panels.push({
+    fromWebview,
+    dispose: panel.dispose,
+    get html() {
+      return panel.webview.html;
+    },
+  });
   return panel;
 }
 
@@ -75,7 +79,13 @@ const vscodeMock = {
   ProgressLocation: { Notification: 15 },
   window: {
     createWebviewPanel: (_type: string, title: string) => fakePanel(title),
-    withProgress: async (_o: unknown, task: (p: { report: () => void }, t: { isCancellationRequested: boolean; onCancellationRequested: () => { dispose(): void } }) => Promise<unknown>) =>
+    withProgress: async (
+      _o: unknown,
+      task: (
+        p: { report: () => void },
+        t: { isCancellationRequested: boolean; onCancellationRequested: () => { dispose(): void } },
+      ) => Promise<unknown>,
+    ) =>
       task({ report: () => undefined }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) }),
     createOutputChannel: () => ({ appendLine: () => undefined, show: () => undefined, dispose: () => undefined }),
     showErrorMessage: async (m: string) => {
@@ -110,89 +120,106 @@ async function until<T>(f: () => T | undefined, what: string, ms = 60_000): Prom
   }
 }
 
-describe('report panel host (fake vscode, real worker)', { skip: haveWorker ? false : 'run node esbuild.mjs first (needs dist/worker.js)' }, () => {
-  before(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'inheritune-host-'));
-    ckpt = await writeSynthCheckpoint(path.join(tmp, 'gpt2-6L'), { family: 'gpt2', numLayers: 6, lazyLayers: [4, 5], std: 0.2 });
-  });
-  after(() => {
-    ReportPanel.disposeAll();
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  test('analyze → progress → report; head request → ArrayBuffer; inherit runs the command', async () => {
-    const { panel, done } = ReportPanel.open(FakeUri.file('/ext') as never, { path: ckpt, settings: { seqLen: 32, batch: 2 } });
-    const p = panels[panels.length - 1];
-    assert.match(p.html, /Content-Security-Policy/);
-    assert.match(p.html, /https:\/\/webview\.test\/ext\/dist\/webview\/attention\/main\.js/);
-    p.fromWebview.fire({ type: 'ready' });
-    const report = await done;
-    assert.ok(report, 'the analysis finished');
-    assert.deepEqual(
-      report.layers.filter((l) => l.lazy).map((l) => l.index),
-      [4, 5],
-    );
-    assert.equal(report.suggestedN, 4);
-    assert.ok(posted.some((m) => m.type === 'init'));
-    assert.ok(posted.some((m) => m.type === 'progress' && m.fraction > 0));
-    assert.ok(posted.some((m) => m.type === 'report'));
-    assert.equal(panel.side('a')?.status, 'ready');
-    // Nothing posted carries tensor data except head patterns (no weights ever).
-    for (const m of posted) if (m.type !== 'headPattern') assert.ok(JSON.stringify(m).length < 200_000);
-
-    p.fromWebview.fire({ type: 'requestHead', requestId: 7, side: 'a', layer: 5, head: 1 });
-    const hp = await until(() => posted.find((m): m is Extract<ReportHostMessage, { type: 'headPattern' }> => m.type === 'headPattern' && m.requestId === 7), 'the head pattern');
-    assert.equal(hp.T, 32);
-    assert.ok(hp.data instanceof ArrayBuffer);
-    assert.equal(hp.data.byteLength, 32 * 32 * 4);
-    const a = new Float32Array(hp.data);
-    // A planted lazy layer: every query on key 0.
-    for (let q = 0; q < 32; q++) assert.ok(a[q * 32] > 0.99, `row ${q}: ${a[q * 32]}`);
-
-    p.fromWebview.fire({ type: 'requestHead', requestId: 8, side: 'a', layer: 99, head: 0 });
-    const err = await until(() => posted.find((m) => m.type === 'headPatternError' && m.requestId === 8), 'the head error');
-    assert.equal(err.type, 'headPatternError');
-
-    p.fromWebview.fire({ type: 'inherit', side: 'a', layers: 4 });
-    const c = await until(() => commands.find((x) => x.id === 'inheritune.inheritLayers'), 'the inherit command');
-    assert.equal((c.args[0] as FakeUri).fsPath, report.model.path);
-    assert.deepEqual(c.args[1], { layers: 4 });
-  });
-
-  test('Compare takes the report of the same checkpoint, input and settings instead of analyzing it again', async () => {
-    const first = ReportPanel.get(ckpt)?.side('a')?.report;
-    assert.ok(first, 'the report of the first test');
-    const child = await writeSynthCheckpoint(path.join(tmp, 'gpt2-3L'), { family: 'gpt2', numLayers: 3, std: 0.2 });
-    const from = posted.length;
-    const cmp = ReportPanel.open(FakeUri.file('/ext') as never, { path: ckpt, settings: { seqLen: 32, batch: 2 } }, { b: { path: child, settings: { seqLen: 32, batch: 2 } } });
-    panels[panels.length - 1].fromWebview.fire({ type: 'ready' });
-    await cmp.done;
-    assert.equal(cmp.panel.side('a')?.report?.createdAt, first.createdAt, 'side A is the earlier report');
-    const fresh = posted.slice(from);
-    assert.ok(!fresh.some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0), 'no analysis progress for A');
-    assert.ok(fresh.some((m) => m.type === 'progress' && m.side === 'b' && m.fraction > 0), 'B is analyzed');
-    assert.equal(cmp.panel.side('b')?.report?.model.numLayers, 3);
-    // "Re-run"/Retry asks for a fresh analysis: A runs again.
-    const before = posted.length;
-    const again = await cmp.panel.analyze('a', true);
-    assert.notEqual(again?.createdAt, first.createdAt);
-    assert.ok(posted.slice(before).some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0));
-    cmp.panel.dispose();
-  });
-
-  test('one panel per checkpoint; a reload restores from the webview state and marks an interrupted run', async () => {
-    const again = ReportPanel.open(FakeUri.file('/ext') as never, { path: path.join(ckpt, 'config.json'), settings: { seqLen: 32, batch: 2 } });
-    assert.equal(ReportPanel.get(ckpt), again.panel, 'config.json of the same checkpoint reuses the panel');
-    await again.done;
-    ReportPanel.disposeAll();
-    const restored = fakePanel('restored');
-    ReportPanel.revive(FakeUri.file('/ext') as never, restored as never, {
-      version: 1,
-      sides: { a: { request: { path: ckpt, settings: {} }, status: 'loading', progress: { fraction: 0.5, message: 'layer 3/6' } } },
-      ui: { metric: 'kStar', series: 'kStar' },
+describe(
+  'report panel host (fake vscode, real worker)',
+  { skip: haveWorker ? false : 'run node esbuild.mjs first (needs dist/worker.js)' },
+  () => {
+    before(async () => {
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'inheritune-host-'));
+      ckpt = await writeSynthCheckpoint(path.join(tmp, 'gpt2-6L'), { family: 'gpt2', numLayers: 6, lazyLayers: [4, 5], std: 0.2 });
     });
-    const s = ReportPanel.get(ckpt)?.side('a');
-    assert.equal(s?.status, 'error');
-    assert.match(s?.error ?? '', /interrupted/);
-  });
-});
+    after(() => {
+      ReportPanel.disposeAll();
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    test('analyze → progress → report; head request → ArrayBuffer; inherit runs the command', async () => {
+      const { panel, done } = ReportPanel.open(FakeUri.file('/ext') as never, { path: ckpt, settings: { seqLen: 32, batch: 2 } });
+      const p = panels[panels.length - 1];
+      assert.match(p.html, /Content-Security-Policy/);
+      assert.match(p.html, /https:\/\/webview\.test\/ext\/dist\/webview\/attention\/main\.js/);
+      p.fromWebview.fire({ type: 'ready' });
+      const report = await done;
+      assert.ok(report, 'the analysis finished');
+      assert.deepEqual(
+        report.layers.filter((l) => l.lazy).map((l) => l.index),
+        [4, 5],
+      );
+      assert.equal(report.suggestedN, 4);
+      assert.ok(posted.some((m) => m.type === 'init'));
+      assert.ok(posted.some((m) => m.type === 'progress' && m.fraction > 0));
+      assert.ok(posted.some((m) => m.type === 'report'));
+      assert.equal(panel.side('a')?.status, 'ready');
+      // Nothing posted carries tensor data except head patterns (no weights ever).
+      for (const m of posted) if (m.type !== 'headPattern') assert.ok(JSON.stringify(m).length < 200_000);
+
+      p.fromWebview.fire({ type: 'requestHead', requestId: 7, side: 'a', layer: 5, head: 1 });
+      const hp = await until(
+        () => posted.find((m): m is Extract<ReportHostMessage, { type: 'headPattern' }> => m.type === 'headPattern' && m.requestId === 7),
+        'the head pattern',
+      );
+      assert.equal(hp.T, 32);
+      assert.ok(hp.data instanceof ArrayBuffer);
+      assert.equal(hp.data.byteLength, 32 * 32 * 4);
+      const a = new Float32Array(hp.data);
+      // A planted lazy layer: every query on key 0.
+      for (let q = 0; q < 32; q++) assert.ok(a[q * 32] > 0.99, `row ${q}: ${a[q * 32]}`);
+
+      p.fromWebview.fire({ type: 'requestHead', requestId: 8, side: 'a', layer: 99, head: 0 });
+      const err = await until(() => posted.find((m) => m.type === 'headPatternError' && m.requestId === 8), 'the head error');
+      assert.equal(err.type, 'headPatternError');
+
+      p.fromWebview.fire({ type: 'inherit', side: 'a', layers: 4 });
+      const c = await until(() => commands.find((x) => x.id === 'inheritune.inheritLayers'), 'the inherit command');
+      assert.equal((c.args[0] as FakeUri).fsPath, report.model.path);
+      assert.deepEqual(c.args[1], { layers: 4 });
+    });
+
+    test('Compare takes the report of the same checkpoint, input and settings instead of analyzing it again', async () => {
+      const first = ReportPanel.get(ckpt)?.side('a')?.report;
+      assert.ok(first, 'the report of the first test');
+      const child = await writeSynthCheckpoint(path.join(tmp, 'gpt2-3L'), { family: 'gpt2', numLayers: 3, std: 0.2 });
+      const from = posted.length;
+      const cmp = ReportPanel.open(
+        FakeUri.file('/ext') as never,
+        { path: ckpt, settings: { seqLen: 32, batch: 2 } },
+        { b: { path: child, settings: { seqLen: 32, batch: 2 } } },
+      );
+      panels[panels.length - 1].fromWebview.fire({ type: 'ready' });
+      await cmp.done;
+      assert.equal(cmp.panel.side('a')?.report?.createdAt, first.createdAt, 'side A is the earlier report');
+      const fresh = posted.slice(from);
+      assert.ok(!fresh.some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0), 'no analysis progress for A');
+      assert.ok(
+        fresh.some((m) => m.type === 'progress' && m.side === 'b' && m.fraction > 0),
+        'B is analyzed',
+      );
+      assert.equal(cmp.panel.side('b')?.report?.model.numLayers, 3);
+      // "Re-run"/Retry asks for a fresh analysis: A runs again.
+      const before = posted.length;
+      const again = await cmp.panel.analyze('a', true);
+      assert.notEqual(again?.createdAt, first.createdAt);
+      assert.ok(posted.slice(before).some((m) => m.type === 'progress' && m.side === 'a' && m.fraction > 0));
+      cmp.panel.dispose();
+    });
+
+    test('one panel per checkpoint; a reload restores from the webview state and marks an interrupted run', async () => {
+      const again = ReportPanel.open(FakeUri.file('/ext') as never, {
+        path: path.join(ckpt, 'config.json'),
+        settings: { seqLen: 32, batch: 2 },
+      });
+      assert.equal(ReportPanel.get(ckpt), again.panel, 'config.json of the same checkpoint reuses the panel');
+      await again.done;
+      ReportPanel.disposeAll();
+      const restored = fakePanel('restored');
+      ReportPanel.revive(FakeUri.file('/ext') as never, restored as never, {
+        version: 1,
+        sides: { a: { request: { path: ckpt, settings: {} }, status: 'loading', progress: { fraction: 0.5, message: 'layer 3/6' } } },
+        ui: { metric: 'kStar', series: 'kStar' },
+      });
+      const s = ReportPanel.get(ckpt)?.side('a');
+      assert.equal(s?.status, 'error');
+      assert.match(s?.error ?? '', /interrupted/);
+    });
+  },
+);

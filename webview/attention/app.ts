@@ -68,7 +68,14 @@ export class ReportPage {
     const widths = this.estimateWidths();
     app.replaceChildren();
     if (!s.sides) {
-      app.append(new StatusCard(undefined, 'a', { request: { path: '', settings: {} }, status: 'loading', progress: { fraction: 0, message: 'Waiting for the extension…' } }, ctx.post).root);
+      app.append(
+        new StatusCard(
+          undefined,
+          'a',
+          { request: { path: '', settings: {} }, status: 'loading', progress: { fraction: 0, message: 'Waiting for the extension…' } },
+          ctx.post,
+        ).root,
+      );
       return;
     }
     const sides = s.sides;
@@ -92,14 +99,26 @@ export class ReportPage {
     app.append(reportHeader(ctx, ready, sides.a, compare, charts));
     for (const side of pending) app.append(statusCard(side, side));
     // In a comparison every verdict names its side, so B's verdict is never read as A's while A is still running.
-    app.append(h('div', { class: `verdicts${ready.length > 1 ? ' two' : ''}` }, ...ready.map((e) => verdictCard(e.side, e.report, compare ? e.label : undefined, ctx.post))));
+    app.append(
+      h(
+        'div',
+        { class: `verdicts${ready.length > 1 ? ' two' : ''}` },
+        ...ready.map((e) => verdictCard(e.side, e.report, compare ? e.label : undefined, ctx.post)),
+      ),
+    );
     // The head card sits beside the heatmap (sticky while the page scrolls) or right under it; narrow panels stack
     // heatmap, head, per-layer chart in that order (attention.css), so the matrix is never below everything.
-    this.layoutEl = h('div', { class: `layout ${s.headDock}` }, h('div', { class: 'col-main' }, this.heatmap.root, this.layers.root), h('div', { class: 'col-side' }, headCard.root));
+    this.layoutEl = h(
+      'div',
+      { class: `layout ${s.headDock}` },
+      h('div', { class: 'col-main' }, this.heatmap.root, this.layers.root),
+      h('div', { class: 'col-side' }, headCard.root),
+    );
     app.append(this.layoutEl);
     // A new widths value draws the charts (heatmap now, per-layer chart in the next task) and sizes the head view.
     ctx.store.update({ widths });
-    if (s.selected && !this.headView.root.querySelector('canvas, .spinner, .status-inline') && headReportOf(s, s.selected)) this.heads.request(s.selected);
+    if (s.selected && !this.headView.root.querySelector('canvas, .spinner, .status-inline') && headReportOf(s, s.selected))
+      this.heads.request(s.selected);
     this.drawn();
   }
 
@@ -123,7 +142,8 @@ export class ReportPage {
     const appWidth = this.app.clientWidth || window.innerWidth - 48;
     const gap = 16;
     const inner = (w: number) => Math.max(200, Math.floor(w - 2 - 32));
-    if (this.ctx.store.state.headDock !== 'beside' || window.innerWidth < BESIDE_MIN_WIDTH) return { chart: inner(appWidth), side: inner(appWidth) };
+    if (this.ctx.store.state.headDock !== 'beside' || window.innerWidth < BESIDE_MIN_WIDTH)
+      return { chart: inner(appWidth), side: inner(appWidth) };
     const side = Math.max(320, (appWidth - gap) / 2.3);
     return { chart: inner(appWidth - gap - side), side: inner(side) };
   }

@@ -80,7 +80,14 @@ export class HeadRequests {
     const title = `${isCompare(s) && e ? e.label + ' · ' : ''}Layer ${sel.layer} · Head ${sel.head}`;
     const rep = s.sides?.[sel.side]?.report;
     const tokens = rep?.input ? { pieces: rep.input.firstSequence.pieces, batch: rep.settings.batch } : undefined;
-    this.view.showMatrix(title, fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`), T, data, headReportOf(s, sel), tokens);
+    this.view.showMatrix(
+      title,
+      fileStem(`${e?.label ?? 'model'}-L${sel.layer}-H${sel.head}-attention`),
+      T,
+      data,
+      headReportOf(s, sel),
+      tokens,
+    );
   }
 }
 

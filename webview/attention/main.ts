@@ -116,14 +116,18 @@ onHostMessage<ReportHostMessage>((msg) => {
     }
     case 'progress': {
       if (!s.sides?.[msg.side]) return;
-      store.update({ sides: withSide(s, msg.side, { status: 'loading', progress: { fraction: msg.fraction, message: msg.message }, error: undefined }) });
+      store.update({
+        sides: withSide(s, msg.side, { status: 'loading', progress: { fraction: msg.fraction, message: msg.message }, error: undefined }),
+      });
       break;
     }
     case 'report': {
       if (!s.sides?.[msg.side]) return;
       heads.clearCache();
       perfPending = { kind: 'heatmap', start: performance.now() };
-      store.update({ sides: withSide(s, msg.side, { status: 'ready', report: msg.report, error: undefined, progress: { fraction: 1, message: 'done' } }) });
+      store.update({
+        sides: withSide(s, msg.side, { status: 'ready', report: msg.report, error: undefined, progress: { fraction: 1, message: 'done' } }),
+      });
       break;
     }
     case 'error': {

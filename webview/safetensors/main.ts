@@ -53,7 +53,14 @@ onHostMessage<ViewerHostMessage>((msg) => {
 function renderStatus(kind: 'loading' | 'error', message?: string): void {
   clear(app);
   if (kind === 'loading') {
-    app.append(h('section', { class: 'status-card loading', role: 'status' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), h('div', { class: 'status-main' }, h('div', { class: 'status-title', text: 'Reading the header…' }))));
+    app.append(
+      h(
+        'section',
+        { class: 'status-card loading', role: 'status' },
+        h('div', { class: 'spinner', 'aria-hidden': 'true' }),
+        h('div', { class: 'status-main' }, h('div', { class: 'status-title', text: 'Reading the header…' })),
+      ),
+    );
     return;
   }
   app.append(
@@ -66,7 +73,12 @@ function renderStatus(kind: 'loading' | 'error', message?: string): void {
         { class: 'status-main' },
         h('div', { class: 'status-title', text: 'Cannot read this file' }),
         h('div', { class: 'error-text', text: message ?? 'Unknown error' }),
-        h('div', { class: 'status-actions' }, button('Retry', { icon: 'refresh', onClick: () => api.post({ type: 'retry' }) }), button('Show Log', { icon: 'output', secondary: true, onClick: () => api.post({ type: 'showLog' }) })),
+        h(
+          'div',
+          { class: 'status-actions' },
+          button('Retry', { icon: 'refresh', onClick: () => api.post({ type: 'retry' }) }),
+          button('Show Log', { icon: 'output', secondary: true, onClick: () => api.post({ type: 'showLog' }) }),
+        ),
       ),
     ),
   );
@@ -86,15 +98,33 @@ function render(): void {
       h(
         'div',
         { class: 'header-top' },
-        h('div', { class: 'eyebrow' }, icon('file', 14), m.kind === 'index' ? 'Sharded safetensors checkpoint' : m.kind === 'gguf' ? `GGUF v${m.gguf?.version ?? '?'} file` : 'Safetensors file'),
+        h(
+          'div',
+          { class: 'eyebrow' },
+          icon('file', 14),
+          m.kind === 'index'
+            ? 'Sharded safetensors checkpoint'
+            : m.kind === 'gguf'
+              ? `GGUF v${m.gguf?.version ?? '?'} file`
+              : 'Safetensors file',
+        ),
         h(
           'div',
           { class: 'header-actions' },
-          button('Analyze Attention', { icon: 'play', title: 'Run "Analyze Attention" on this checkpoint folder', onClick: () => api.post({ type: 'analyze' }) }),
+          button('Analyze Attention', {
+            icon: 'play',
+            title: 'Run "Analyze Attention" on this checkpoint folder',
+            onClick: () => api.post({ type: 'analyze' }),
+          }),
           button('Inherit First n Layers', { icon: 'layers', secondary: true, onClick: () => api.post({ type: 'inherit' }) }),
         ),
       ),
-      h('div', { class: 'title-row' }, h('h1', { class: 'model-name', text: name }), cfg?.architecture ? h('span', { class: 'model-arch', text: [cfg.architecture, cfg.modelType].filter(Boolean).join(' · ') }) : null),
+      h(
+        'div',
+        { class: 'title-row' },
+        h('h1', { class: 'model-name', text: name }),
+        cfg?.architecture ? h('span', { class: 'model-arch', text: [cfg.architecture, cfg.modelType].filter(Boolean).join(' · ') }) : null,
+      ),
       h('div', { class: 'model-path', text: m.path }),
       h(
         'dl',
@@ -103,9 +133,21 @@ function render(): void {
         fact('parameters', formatCount(tot.params), formatInt(tot.params)),
         fact('data', formatBytes(tot.bytes), `${formatInt(tot.bytes)} bytes`),
         fact('layers', String(cfg?.numLayers ?? tot.layers)),
-        fact('dtypes', Object.entries(tot.dtypes).map(([k, v]) => `${k} ×${v}`).join(', ')),
-        fact(m.files.length > 1 ? 'shards' : 'header', m.files.length > 1 ? String(m.files.length) : formatBytes(m.files[0]?.headerLength ?? 0)),
-        fact('read in', formatMs(m.readMs), m.kind === 'gguf' ? 'Only the GGUF header (metadata and tensor infos) was read' : 'Only the JSON header(s) were read'),
+        fact(
+          'dtypes',
+          Object.entries(tot.dtypes)
+            .map(([k, v]) => `${k} ×${v}`)
+            .join(', '),
+        ),
+        fact(
+          m.files.length > 1 ? 'shards' : 'header',
+          m.files.length > 1 ? String(m.files.length) : formatBytes(m.files[0]?.headerLength ?? 0),
+        ),
+        fact(
+          'read in',
+          formatMs(m.readMs),
+          m.kind === 'gguf' ? 'Only the GGUF header (metadata and tensor infos) was read' : 'Only the JSON header(s) were read',
+        ),
       ),
     ),
   );
@@ -119,9 +161,34 @@ function fact(k: string, v: string, title?: string): HTMLElement {
 }
 
 function filesCard(m: ViewerModel): HTMLElement {
-  const table = h('table', { class: 'kv-table' }, h('thead', {}, h('tr', {}, h('th', { text: 'shard' }), h('th', { text: 'tensors', class: 'num' }), h('th', { text: 'size', class: 'num' }), h('th', { text: 'header', class: 'num' }))));
+  const table = h(
+    'table',
+    { class: 'kv-table' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { text: 'shard' }),
+        h('th', { text: 'tensors', class: 'num' }),
+        h('th', { text: 'size', class: 'num' }),
+        h('th', { text: 'header', class: 'num' }),
+      ),
+    ),
+  );
   const body = h('tbody');
-  for (const f of m.files) body.append(h('tr', {}, h('td', { class: 'mono', text: f.name }), h('td', { class: 'num', text: formatInt(f.tensorCount) }), h('td', { class: 'num', text: formatBytes(f.size) }), h('td', { class: 'num', text: formatBytes(f.headerLength) })));
+  for (const f of m.files)
+    body.append(
+      h(
+        'tr',
+        {},
+        h('td', { class: 'mono', text: f.name }),
+        h('td', { class: 'num', text: formatInt(f.tensorCount) }),
+        h('td', { class: 'num', text: formatBytes(f.size) }),
+        h('td', { class: 'num', text: formatBytes(f.headerLength) }),
+      ),
+    );
   table.append(body);
   return collapsible('files', `Shards (${m.files.length})`, table, true);
 }
@@ -134,24 +201,54 @@ function metadataCard(m: ViewerModel): HTMLElement {
     const fields = h('dl', { class: 'prov-fields' });
     for (const [k, v] of Object.entries(p)) {
       if (k === 'tool') continue;
-      fields.append(h('dt', { text: k }), h('dd', { class: 'mono', text: Array.isArray(v) ? v.join('  ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v) }));
+      fields.append(
+        h('dt', { text: k }),
+        h('dd', {
+          class: 'mono',
+          text: Array.isArray(v) ? v.join('  ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v),
+        }),
+      );
     }
     body.append(
       h(
         'div',
         { class: 'provenance' },
-        h('div', { class: 'prov-title' }, icon('layers', 14), `Provenance: made by ${String(p.tool ?? 'Inheritune')}`, p.op ? h('span', { class: 'badge', text: String(p.op) }) : null),
+        h(
+          'div',
+          { class: 'prov-title' },
+          icon('layers', 14),
+          `Provenance: made by ${String(p.tool ?? 'Inheritune')}`,
+          p.op ? h('span', { class: 'badge', text: String(p.op) }) : null,
+        ),
         typeof prov === 'string' ? h('pre', { class: 'json', text: prov }) : fields,
-        typeof prov === 'string' ? null : h('details', { class: 'json-details' }, h('summary', { text: '__metadata__.inheritune (JSON)' }), h('pre', { class: 'json', text: JSON.stringify(prov, null, 2) })),
+        typeof prov === 'string'
+          ? null
+          : h(
+              'details',
+              { class: 'json-details' },
+              h('summary', { text: '__metadata__.inheritune (JSON)' }),
+              h('pre', { class: 'json', text: JSON.stringify(prov, null, 2) }),
+            ),
       ),
     );
   }
   const keys = Object.keys(m.metadata).filter((k) => k !== 'inheritune');
-  if (m.indexMetadata) for (const [k, v] of Object.entries(m.indexMetadata)) keys.push(`index: ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  if (m.indexMetadata)
+    for (const [k, v] of Object.entries(m.indexMetadata)) keys.push(`index: ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   if (keys.length) {
     const t = h('table', { class: 'kv-table' });
-    for (const k of Object.keys(m.metadata).filter((x) => x !== 'inheritune')) t.append(h('tr', {}, h('td', { class: 'mono key', text: k }), h('td', { class: 'mono', text: m.metadata[k] })));
-    if (m.indexMetadata) for (const [k, v] of Object.entries(m.indexMetadata)) t.append(h('tr', {}, h('td', { class: 'mono key', text: `index · ${k}` }), h('td', { class: 'mono', text: typeof v === 'string' ? v : JSON.stringify(v) })));
+    for (const k of Object.keys(m.metadata).filter((x) => x !== 'inheritune'))
+      t.append(h('tr', {}, h('td', { class: 'mono key', text: k }), h('td', { class: 'mono', text: m.metadata[k] })));
+    if (m.indexMetadata)
+      for (const [k, v] of Object.entries(m.indexMetadata))
+        t.append(
+          h(
+            'tr',
+            {},
+            h('td', { class: 'mono key', text: `index · ${k}` }),
+            h('td', { class: 'mono', text: typeof v === 'string' ? v : JSON.stringify(v) }),
+          ),
+        );
     body.append(t);
   }
   if (prov === undefined && !keys.length) body.append(h('div', { class: 'muted', text: 'No __metadata__ in this header.' }));
@@ -164,9 +261,20 @@ function collapsible(id: string, title: string, body: HTMLElement, open: boolean
 }
 
 function tensorsCard(m: ViewerModel): HTMLElement {
-  const filter = h('input', { class: 'filter', type: 'search', placeholder: 'Filter by name, dtype or shape', value: ui.filter, 'aria-label': 'Filter tensors' });
+  const filter = h('input', {
+    class: 'filter',
+    type: 'search',
+    placeholder: 'Filter by name, dtype or shape',
+    value: ui.filter,
+    'aria-label': 'Filter tensors',
+  });
   const count = h('span', { class: 'muted count' });
-  const list = h('div', { class: 'vlist', tabindex: 0, role: 'grid', 'aria-label': 'Tensors grouped by layer. Arrow keys move, Enter or Space expands a group.' });
+  const list = h('div', {
+    class: 'vlist',
+    tabindex: 0,
+    role: 'grid',
+    'aria-label': 'Tensors grouped by layer. Arrow keys move, Enter or Space expands a group.',
+  });
   const spacer = h('div', { class: 'vlist-spacer' });
   const win = h('div', { class: 'vlist-window', role: 'rowgroup' });
   list.append(spacer, win);
@@ -191,7 +299,9 @@ function tensorsCard(m: ViewerModel): HTMLElement {
     viewport = Math.max(ROW_H * 3, Math.min(rows.length * ROW_H + 2, Math.round(window.innerHeight * 0.7)));
     list.style.height = `${viewport}px`;
     const shown = rows.filter((r) => r.kind === 'tensor').length;
-    count.textContent = ui.filter ? `${formatInt(rows.reduce((a, r) => a + (r.kind === 'group' ? r.matches : 0), 0))} of ${formatInt(m.tensors.length)} tensors match` : `${groups.length} groups · ${formatInt(shown)} of ${formatInt(m.tensors.length)} tensors shown`;
+    count.textContent = ui.filter
+      ? `${formatInt(rows.reduce((a, r) => a + (r.kind === 'group' ? r.matches : 0), 0))} of ${formatInt(m.tensors.length)} tensors match`
+      : `${groups.length} groups · ${formatInt(shown)} of ${formatInt(m.tensors.length)} tensors shown`;
     list.setAttribute('aria-rowcount', String(rows.length));
     active = Math.min(active, Math.max(0, rows.length - 1));
     draw();
@@ -314,7 +424,13 @@ function tensorsCard(m: ViewerModel): HTMLElement {
       },
     }),
   );
-  const cardEl = h('section', { class: 'card tensors-card', 'aria-label': 'Tensors' }, h('div', { class: 'card-header' }, h('h2', { text: 'Tensors' }), count, tools), head, list);
+  const cardEl = h(
+    'section',
+    { class: 'card tensors-card', 'aria-label': 'Tensors' },
+    h('div', { class: 'card-header' }, h('h2', { text: 'Tensors' }), count, tools),
+    head,
+    list,
+  );
   // The list needs its height from layout before the first window is computed.
   requestAnimationFrame(() => {
     list.scrollTop = ui.scrollTop;
@@ -331,8 +447,20 @@ function rowEl(m: ViewerModel, r: Row, i: number, multiFile: boolean): HTMLEleme
     const open = ui.filter ? !expanded.has(`!${g.key}`) : expanded.has(g.key);
     return h(
       'div',
-      { class: `vrow vgroup${i === active ? ' active' : ''}${multiFile ? ' with-file' : ''}`, role: 'row', 'data-row': i, 'aria-expanded': String(open), 'aria-rowindex': i + 1 },
-      h('span', { class: 'gname', role: 'gridcell' }, icon(open ? 'chevronDown' : 'chevronRight', 14), h('span', { class: 'glabel', text: g.label }), h('span', { class: 'badge', text: formatInt(r.matches) })),
+      {
+        class: `vrow vgroup${i === active ? ' active' : ''}${multiFile ? ' with-file' : ''}`,
+        role: 'row',
+        'data-row': i,
+        'aria-expanded': String(open),
+        'aria-rowindex': i + 1,
+      },
+      h(
+        'span',
+        { class: 'gname', role: 'gridcell' },
+        icon(open ? 'chevronDown' : 'chevronRight', 14),
+        h('span', { class: 'glabel', text: g.label }),
+        h('span', { class: 'badge', text: formatInt(r.matches) }),
+      ),
       h('span', { role: 'gridcell', class: 'muted', text: Object.keys(g.dtypes).join(', ') }),
       h('span', { role: 'gridcell' }),
       h('span', { role: 'gridcell', class: 'num', text: formatCount(g.params) }),
@@ -345,11 +473,21 @@ function rowEl(m: ViewerModel, r: Row, i: number, multiFile: boolean): HTMLEleme
   const cut = g.layer !== null ? t.name.indexOf(`.${g.layer}.`) : -1;
   const nameCell =
     cut >= 0
-      ? h('span', { class: 'tname mono', role: 'gridcell', title: t.name }, h('span', { class: 'tprefix', text: t.name.slice(0, cut + `.${g.layer}.`.length) }), t.name.slice(cut + `.${g.layer}.`.length))
+      ? h(
+          'span',
+          { class: 'tname mono', role: 'gridcell', title: t.name },
+          h('span', { class: 'tprefix', text: t.name.slice(0, cut + `.${g.layer}.`.length) }),
+          t.name.slice(cut + `.${g.layer}.`.length),
+        )
       : h('span', { class: 'tname mono', role: 'gridcell', title: t.name, text: t.name });
   return h(
     'div',
-    { class: `vrow vtensor${i === active ? ' active' : ''}${multiFile ? ' with-file' : ''}`, role: 'row', 'data-row': i, 'aria-rowindex': i + 1 },
+    {
+      class: `vrow vtensor${i === active ? ' active' : ''}${multiFile ? ' with-file' : ''}`,
+      role: 'row',
+      'data-row': i,
+      'aria-rowindex': i + 1,
+    },
     nameCell,
     h('span', { role: 'gridcell', class: `dtype dtype-${t.dtype.toLowerCase()}`, text: t.dtype }),
     h('span', { role: 'gridcell', class: 'mono', text: `[${t.shape.join(', ')}]` }),

@@ -52,8 +52,16 @@ export const HEAD_METRICS: Record<HeadMetric, MetricInfo> = {
 export const HEAD_METRIC_ORDER: HeadMetric[] = ['kStar', 'mStar', 'entropy', 'sinkMass'];
 
 export const LAYER_SERIES: Record<LayerSeries, { label: string; short: string; description: string }> = {
-  kStar: { label: 'k* per layer (max and mean over heads)', short: 'k* max / mean', description: 'The paper\'s figure: rank collapses to 1 in lazy layers.' },
-  blockInfluence: { label: 'Block Influence', short: 'Block Influence', description: '1 − mean cos(h_l, h_l+1): how much the block changes the residual stream.' },
+  kStar: {
+    label: 'k* per layer (max and mean over heads)',
+    short: 'k* max / mean',
+    description: "The paper's figure: rank collapses to 1 in lazy layers.",
+  },
+  blockInfluence: {
+    label: 'Block Influence',
+    short: 'Block Influence',
+    description: '1 − mean cos(h_l, h_l+1): how much the block changes the residual stream.',
+  },
   angularDistance: { label: 'Angular distance', short: 'Angular distance', description: 'arccos(cos(h_l, h_l+1))/π on the last token.' },
 };
 
@@ -65,7 +73,8 @@ export function headValue(h: HeadReport, metric: HeadMetric): number {
 export function metricDomain(reports: AnalysisReport[], metric: HeadMetric): [number, number] {
   if (HEAD_METRICS[metric].scale === 'linear') return [0, 1];
   let max = 1;
-  for (const r of reports) for (const l of r.layers) for (const h of l.heads) if (Number.isFinite(h[metric])) max = Math.max(max, h[metric]);
+  for (const r of reports)
+    for (const l of r.layers) for (const h of l.heads) if (Number.isFinite(h[metric])) max = Math.max(max, h[metric]);
   return [1, Math.max(2, Math.ceil(max))];
 }
 

@@ -36,7 +36,26 @@ export function reportsToCsv(entries: { label: string; report: AnalysisReport }[
     for (const l of report.layers) {
       l.heads.forEach((h, head) => {
         lines.push(
-          [label, l.index, head, l.lazy ? 1 : 0, h.kStar, h.mStar, h.mStarSquared, h.entropy, h.sinkMass, h.dominantColumn, l.maxKStar, l.meanKStar, l.blockInfluence, l.angularDistance, s.tau, s.seqLen, s.batch, s.mode]
+          [
+            label,
+            l.index,
+            head,
+            l.lazy ? 1 : 0,
+            h.kStar,
+            h.mStar,
+            h.mStarSquared,
+            h.entropy,
+            h.sinkMass,
+            h.dominantColumn,
+            l.maxKStar,
+            l.meanKStar,
+            l.blockInfluence,
+            l.angularDistance,
+            s.tau,
+            s.seqLen,
+            s.batch,
+            s.mode,
+          ]
             .map(csvField)
             .join(','),
         );

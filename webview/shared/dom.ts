@@ -4,7 +4,11 @@ import { readTheme, Theme, themeKindOf } from './theme';
 type Attrs = Record<string, string | number | boolean | undefined | null>;
 type Child = Node | string | null | undefined | false;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
@@ -45,7 +49,18 @@ export function onThemeChange(fn: () => void): void {
 }
 
 /** A button with an icon glyph and an accessible label. */
-export function button(label: string, opts: { icon?: string; title?: string; secondary?: boolean; iconOnly?: boolean; cls?: string; onClick: (e: MouseEvent) => void; disabled?: boolean }): HTMLButtonElement {
+export function button(
+  label: string,
+  opts: {
+    icon?: string;
+    title?: string;
+    secondary?: boolean;
+    iconOnly?: boolean;
+    cls?: string;
+    onClick: (e: MouseEvent) => void;
+    disabled?: boolean;
+  },
+): HTMLButtonElement {
   const b = h(
     'button',
     {
@@ -117,7 +132,10 @@ export class Tooltip {
     clear(this.el);
     lines.forEach((l, i) => {
       if (typeof l === 'string') this.el.append(h('div', { class: i === 0 ? 'tt-title' : 'tt-line', text: l }));
-      else this.el.append(h('div', { class: 'tt-row' }, h('span', { class: 'tt-key', text: l[0] }), h('span', { class: 'tt-val', text: l[1] })));
+      else
+        this.el.append(
+          h('div', { class: 'tt-row' }, h('span', { class: 'tt-key', text: l[0] }), h('span', { class: 'tt-val', text: l[1] })),
+        );
     });
     this.el.classList.add('visible');
     const r = this.el.getBoundingClientRect();

@@ -27,7 +27,15 @@ export function heatmapModel(report: AnalysisReport, metric: HeadMetric): Heatma
   let numHeads = 0;
   for (const l of report.layers) {
     numHeads = Math.max(numHeads, l.heads.length);
-    l.heads.forEach((h, head) => cells.push({ layer: l.index, head, value: headValue(h, metric), lazy: l.lazy, degenerate: isDegenerate(h, report.settings.degenerateWhen) }));
+    l.heads.forEach((h, head) =>
+      cells.push({
+        layer: l.index,
+        head,
+        value: headValue(h, metric),
+        lazy: l.lazy,
+        degenerate: isDegenerate(h, report.settings.degenerateWhen),
+      }),
+    );
   }
   return {
     numLayers: report.layers.length,

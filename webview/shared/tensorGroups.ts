@@ -38,7 +38,15 @@ export function groupTensors(tensors: ViewerTensor[]): TensorGroup[] {
     let g = byKey.get(key);
     if (!g) {
       if (lo && !stacks.has(lo.stack)) stacks.set(lo.stack, stacks.size);
-      g = { key, label: lo ? `Layer ${lo.layer}` : 'Embeddings, norms and head', layer: lo ? lo.layer : null, tensors: [], params: 0, bytes: 0, dtypes: {} };
+      g = {
+        key,
+        label: lo ? `Layer ${lo.layer}` : 'Embeddings, norms and head',
+        layer: lo ? lo.layer : null,
+        tensors: [],
+        params: 0,
+        bytes: 0,
+        dtypes: {},
+      };
       byKey.set(key, g);
     }
     g.tensors.push(i);
@@ -47,7 +55,8 @@ export function groupTensors(tensors: ViewerTensor[]): TensorGroup[] {
     g.dtypes[t.dtype] = (g.dtypes[t.dtype] ?? 0) + 1;
   });
   // More than one stack (e.g. a vision tower beside the decoder): name the stack in the label.
-  if (stacks.size > 1) for (const g of byKey.values()) if (g.layer !== null) g.label = `${g.key.slice(0, g.key.lastIndexOf('.'))} ${g.layer}`;
+  if (stacks.size > 1)
+    for (const g of byKey.values()) if (g.layer !== null) g.label = `${g.key.slice(0, g.key.lastIndexOf('.'))} ${g.layer}`;
   const stackOf = (g: TensorGroup) => (g.layer === null ? -1 : stacks.get(g.key.slice(0, g.key.lastIndexOf('.')))!);
   return [...byKey.values()].sort((a, b) => stackOf(a) - stackOf(b) || (a.layer ?? -1) - (b.layer ?? -1));
 }
@@ -100,7 +109,13 @@ function matches(t: ViewerTensor, f: string): boolean {
 }
 
 /** The window of rows to render for a scroll position (virtualisation), with some overscan. */
-export function rowWindow(count: number, rowHeight: number, scrollTop: number, viewport: number, overscan = 8): { start: number; end: number } {
+export function rowWindow(
+  count: number,
+  rowHeight: number,
+  scrollTop: number,
+  viewport: number,
+  overscan = 8,
+): { start: number; end: number } {
   const start = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
   const end = Math.min(count, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
   return { start, end };

@@ -5,7 +5,14 @@
  * describes the reference and the data, and runs the task on Start.
  */
 import './style.css';
-import type { DataInfo, FormFields, FormInit, RefInfo, StartFormHostMessage, StartFormWebviewMessage } from '../../src/shared/startTrainingProtocol';
+import type {
+  DataInfo,
+  FormFields,
+  FormInit,
+  RefInfo,
+  StartFormHostMessage,
+  StartFormWebviewMessage,
+} from '../../src/shared/startTrainingProtocol';
 import { checkForm, dataTokens, defaultsFor, splitPaths } from '../../src/shared/startTrainingProtocol';
 import { optionByKey, TrainerOptionKey } from '../../src/shared/trainingOptions';
 import { button, clear, h } from '../shared/dom';
@@ -28,7 +35,13 @@ let dataInfoEl: HTMLElement;
 let submitEl: HTMLButtonElement;
 let submitErrorEl: HTMLElement;
 
-const FIXED_DEFAULTS: Partial<Record<FieldKey, string>> = { growMode: 'reinherit', init: 'inherit', valFraction: '0.1', preset: 'paper', devices: '1' };
+const FIXED_DEFAULTS: Partial<Record<FieldKey, string>> = {
+  growMode: 'reinherit',
+  init: 'inherit',
+  valFraction: '0.1',
+  preset: 'paper',
+  devices: '1',
+};
 
 const LABELS: Record<FieldKey, string> = {
   ref: 'Reference checkpoint',
@@ -73,7 +86,8 @@ function describeRef(): string {
 }
 
 function describeData(): string {
-  if (!data) return 'A folder with train.bin and val.bin, or text: .txt, .md, .jsonl ("text" field) or .parquet files, or folders of them. Text is tokenized with the reference’s tokenizer when the task starts.';
+  if (!data)
+    return 'A folder with train.bin and val.bin, or text: .txt, .md, .jsonl ("text" field) or .parquet files, or folders of them. Text is tokenized with the reference’s tokenizer when the task starts.';
   if (data.error) return '';
   if (data.kind === 'bin') return `token files: ${(data.tokens ?? 0).toLocaleString()} tokens (train + val)`;
   return `text: ${data.files} file${data.files === 1 ? '' : 's'}, ${fmtBytes(data.bytes)}, ~${(dataTokens(data) ?? 0).toLocaleString()} tokens; tokenized into <run folder>/data`;
@@ -107,7 +121,12 @@ function validate(): void {
   root.dataset.valid = c.values ? 'true' : 'false';
 }
 
-function field(key: FieldKey, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, extra: (Node | null)[] = [], help?: string): HTMLElement {
+function field(
+  key: FieldKey,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  extra: (Node | null)[] = [],
+  help?: string,
+): HTMLElement {
   control.id = `f-${key}`;
   control.dataset.key = key;
   inputs.set(key, control);
@@ -117,7 +136,14 @@ function field(key: FieldKey, control: HTMLInputElement | HTMLSelectElement | HT
     touched.add(key);
     validate();
   });
-  return h('div', { class: `field field-${key}` }, h('label', { for: control.id, text: LABELS[key] }), h('div', { class: 'control' }, control, ...extra), help ? h('div', { class: 'field-help muted', text: help }) : null, err);
+  return h(
+    'div',
+    { class: `field field-${key}` },
+    h('label', { for: control.id, text: LABELS[key] }),
+    h('div', { class: 'control' }, control, ...extra),
+    help ? h('div', { class: 'field-help muted', text: help }) : null,
+    err,
+  );
 }
 
 function text(key: FieldKey, placeholder = ''): HTMLInputElement {
@@ -173,18 +199,66 @@ function render(): void {
 
   const refField = field('ref', refInput, [button('Browse…', { secondary: true, onClick: () => api.post({ type: 'pickRef' }) })]);
   refField.insertBefore(refInfoEl, refField.lastChild);
-  const dataField = field('data', dataInput, [button('Folder…', { secondary: true, onClick: () => api.post({ type: 'pickData', as: 'folder' }) }), button('Files…', { secondary: true, onClick: () => api.post({ type: 'pickData', as: 'files' }) })]);
+  const dataField = field('data', dataInput, [
+    button('Folder…', { secondary: true, onClick: () => api.post({ type: 'pickData', as: 'folder' }) }),
+    button('Files…', { secondary: true, onClick: () => api.post({ type: 'pickData', as: 'files' }) }),
+  ]);
   dataField.insertBefore(dataInfoEl, dataField.lastChild);
 
   root.append(
     h('h1', { text: 'Start Inheritune Training' }),
     h('p', { class: 'muted python' }, `Python: `, h('span', { class: 'mono', text: i.python }), ` — torch ${i.torch}, ${device}`),
-    h('form', { class: 'run-form', autocomplete: 'off' },
-      h('fieldset', {}, h('legend', { text: 'Model and data' }), refField, dataField, field('out', outInput, [button('Browse…', { secondary: true, onClick: () => api.post({ type: 'pickOut' }) })])),
-      h('fieldset', { class: 'grid' }, h('legend', { text: 'Inheritune' }), optField('layers'), optField('growBy'), optField('growMode'), optField('init'), optField('maxRounds'), optField('targetValLoss', "blank: the reference's own"), optField('preset')),
-      h('fieldset', { class: 'grid' }, h('legend', { text: 'Optimisation' }), optField('stepsPerRound'), optField('seqLen'), optField('batchSize'), optField('gradAccum'), optField('lr'), optField('warmupSteps'), field('devices', text('devices'), [], 'processes on this machine; more than 1 launches torch.distributed.run')),
-      h('fieldset', { class: 'grid' }, h('legend', { text: 'Evaluation' }), optField('evalInterval'), optField('evalIters'), optField('valFraction')),
-      h('fieldset', { class: 'grid' }, h('legend', { text: 'Parallelism and distillation' }), optField('strategy'), optField('kdTemperature'), optField('kdAlpha')),
+    h(
+      'form',
+      { class: 'run-form', autocomplete: 'off' },
+      h(
+        'fieldset',
+        {},
+        h('legend', { text: 'Model and data' }),
+        refField,
+        dataField,
+        field('out', outInput, [button('Browse…', { secondary: true, onClick: () => api.post({ type: 'pickOut' }) })]),
+      ),
+      h(
+        'fieldset',
+        { class: 'grid' },
+        h('legend', { text: 'Inheritune' }),
+        optField('layers'),
+        optField('growBy'),
+        optField('growMode'),
+        optField('init'),
+        optField('maxRounds'),
+        optField('targetValLoss', "blank: the reference's own"),
+        optField('preset'),
+      ),
+      h(
+        'fieldset',
+        { class: 'grid' },
+        h('legend', { text: 'Optimisation' }),
+        optField('stepsPerRound'),
+        optField('seqLen'),
+        optField('batchSize'),
+        optField('gradAccum'),
+        optField('lr'),
+        optField('warmupSteps'),
+        field('devices', text('devices'), [], 'processes on this machine; more than 1 launches torch.distributed.run'),
+      ),
+      h(
+        'fieldset',
+        { class: 'grid' },
+        h('legend', { text: 'Evaluation' }),
+        optField('evalInterval'),
+        optField('evalIters'),
+        optField('valFraction'),
+      ),
+      h(
+        'fieldset',
+        { class: 'grid' },
+        h('legend', { text: 'Parallelism and distillation' }),
+        optField('strategy'),
+        optField('kdTemperature'),
+        optField('kdAlpha'),
+      ),
     ),
     estimateEl,
     h('div', { class: 'actions' }, submitEl, button('Cancel', { secondary: true, onClick: () => api.post({ type: 'cancel' }) })),

@@ -56,7 +56,13 @@ function frame(el: SVGSVGElement, width: number, height: number, theme: Theme): 
   svg.attr('width', width).attr('height', height).attr('viewBox', `0 0 ${width} ${height}`);
   svg.attr('font-family', theme.fontFamily).attr('font-size', Math.max(10, theme.fontSize - 2));
   // Transparent in the panel (the page background shows); opaque in exported files.
-  svg.append('rect').attr('class', 'export-bg').attr('width', width).attr('height', height).attr('fill', theme.background).attr('opacity', 0);
+  svg
+    .append('rect')
+    .attr('class', 'export-bg')
+    .attr('width', width)
+    .attr('height', height)
+    .attr('fill', theme.background)
+    .attr('opacity', 0);
   return svg;
 }
 
@@ -142,7 +148,11 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
       .attr('y', height / 2)
       .attr('text-anchor', 'middle')
       .attr('fill', theme.muted)
-      .text(o.axis === 'tokens' && runs.length && runs.every((r) => !r.series.hasTokens) ? 'These logs have no token counts: switch the x axis to steps.' : 'No loss values yet.');
+      .text(
+        o.axis === 'tokens' && runs.length && runs.every((r) => !r.series.hasTokens)
+          ? 'These logs have no token counts: switch the x axis to steps.'
+          : 'No loss values yet.',
+      );
     return undefined;
   }
   const x = xScale(xExt, iw);
@@ -206,9 +216,13 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
       .attr('fill', color)
       .attr('font-weight', 600)
       .attr('class', 'growth-label')
-      .text(markers.size <= 2 && gm.mode ? `${gm.layers} layers · ${growModeText(gm.mode)}` : `${gm.layers}L${gm.mode ? ` · ${gm.mode}` : ''}`)
+      .text(
+        markers.size <= 2 && gm.mode ? `${gm.layers} layers · ${growModeText(gm.mode)}` : `${gm.layers}L${gm.mode ? ` · ${gm.mode}` : ''}`,
+      )
       .append('title')
-      .text(`${gm.runs.map((r) => r.label).join(', ')}: grew ${gm.fromLayers !== undefined ? `${gm.fromLayers} → ` : 'to '}${gm.layers} layers at step ${gm.step}${gm.mode ? ` (${growModeText(gm.mode)})` : ''}`);
+      .text(
+        `${gm.runs.map((r) => r.label).join(', ')}: grew ${gm.fromLayers !== undefined ? `${gm.fromLayers} → ` : 'to '}${gm.layers} layers at step ${gm.step}${gm.mode ? ` (${growModeText(gm.mode)})` : ''}`,
+      );
   }
   // Target lines (one per distinct value; labelled at the left end, where the curves are usually still above it).
   const seen = new Set<string>();
@@ -221,7 +235,15 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
     seen.add(key);
     const ty = y(t);
     const color = shared || runs.length === 1 ? theme.foreground : r.color;
-    g.append('line').attr('class', 'target').attr('x1', 0).attr('x2', iw).attr('y1', ty).attr('y2', ty).attr('stroke', color).attr('stroke-opacity', 0.8).attr('stroke-dasharray', '6 4');
+    g.append('line')
+      .attr('class', 'target')
+      .attr('x1', 0)
+      .attr('x2', iw)
+      .attr('y1', ty)
+      .attr('y2', ty)
+      .attr('stroke', color)
+      .attr('stroke-opacity', 0.8)
+      .attr('stroke-dasharray', '6 4');
     g.append('text')
       .attr('x', 6)
       .attr('y', ty + 14)
@@ -231,13 +253,33 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
   for (const r of runs) {
     if (o.showTrain) {
       if (o.showRaw && r.series.trainRaw.length) {
-        plot.append('path').attr('d', pathOf(x, y)(decimate(r.series.trainRaw, buckets))).attr('fill', 'none').attr('stroke', r.color).attr('stroke-opacity', 0.22).attr('stroke-width', 1);
+        plot
+          .append('path')
+          .attr('d', pathOf(x, y)(decimate(r.series.trainRaw, buckets)))
+          .attr('fill', 'none')
+          .attr('stroke', r.color)
+          .attr('stroke-opacity', 0.22)
+          .attr('stroke-width', 1);
       }
-      plot.append('path').attr('class', 'train').attr('d', pathOf(x, y)(decimate(r.series.train, buckets))).attr('fill', 'none').attr('stroke', r.color).attr('stroke-width', 1.5).attr('stroke-opacity', 0.85);
+      plot
+        .append('path')
+        .attr('class', 'train')
+        .attr('d', pathOf(x, y)(decimate(r.series.train, buckets)))
+        .attr('fill', 'none')
+        .attr('stroke', r.color)
+        .attr('stroke-width', 1.5)
+        .attr('stroke-opacity', 0.85);
     }
     if (o.showVal && r.series.val.length) {
       const vals = decimate(r.series.val, buckets);
-      plot.append('path').attr('class', 'val').attr('d', pathOf(x, y)(vals)).attr('fill', 'none').attr('stroke', r.color).attr('stroke-width', 2.25).attr('stroke-dasharray', '7 3');
+      plot
+        .append('path')
+        .attr('class', 'val')
+        .attr('d', pathOf(x, y)(vals))
+        .attr('fill', 'none')
+        .attr('stroke', r.color)
+        .attr('stroke-width', 2.25)
+        .attr('stroke-dasharray', '7 3');
       if (vals.length <= 200) {
         plot
           .append('g')
@@ -274,7 +316,14 @@ export function drawLossChart(el: SVGSVGElement, runs: ChartRun[], o: LossChartO
   drawLegend(svg, runs, o, m.left, width - m.right);
 
   // Hover: a vertical rule and the values of every run nearest to it.
-  const rule = g.append('line').attr('class', 'overlay').attr('y1', 0).attr('y2', ih).attr('stroke', theme.muted).attr('stroke-opacity', 0).attr('pointer-events', 'none');
+  const rule = g
+    .append('line')
+    .attr('class', 'overlay')
+    .attr('y1', 0)
+    .attr('y2', ih)
+    .attr('stroke', theme.muted)
+    .attr('stroke-opacity', 0)
+    .attr('pointer-events', 'none');
   g.append('rect')
     .attr('class', 'hover-target')
     .attr('width', iw)
@@ -311,18 +360,34 @@ function drawLegend(svg: Svg, runs: ChartRun[], o: LossChartOptions, left: numbe
     cx += w;
   };
   if (runs.length > 1 || runs.some((r) => r.label)) {
-    for (const r of runs) item((s) => s.append('rect').attr('x', 4).attr('y', -4).attr('width', 14).attr('height', 8).attr('rx', 2).attr('fill', r.color), r.label, theme.foreground);
+    for (const r of runs)
+      item(
+        (s) => s.append('rect').attr('x', 4).attr('y', -4).attr('width', 14).attr('height', 8).attr('rx', 2).attr('fill', r.color),
+        r.label,
+        theme.foreground,
+      );
   }
   const ink = theme.muted;
   if (o.showTrain) item((s) => s.append('line').attr('x1', 0).attr('x2', 20).attr('stroke', ink).attr('stroke-width', 1.5), 'train', ink);
   if (o.showVal) {
-    item((s) => {
-      s.append('line').attr('x1', 0).attr('x2', 20).attr('stroke', ink).attr('stroke-width', 2.25).attr('stroke-dasharray', '7 3');
-      s.append('circle').attr('cx', 10).attr('r', 3).attr('fill', theme.background).attr('stroke', ink).attr('stroke-width', 1.5);
-    }, 'val', ink);
+    item(
+      (s) => {
+        s.append('line').attr('x1', 0).attr('x2', 20).attr('stroke', ink).attr('stroke-width', 2.25).attr('stroke-dasharray', '7 3');
+        s.append('circle').attr('cx', 10).attr('r', 3).attr('fill', theme.background).attr('stroke', ink).attr('stroke-width', 1.5);
+      },
+      'val',
+      ink,
+    );
   }
-  if (runs.some((r) => r.series.target !== undefined)) item((s) => s.append('line').attr('x1', 0).attr('x2', 20).attr('stroke', ink).attr('stroke-dasharray', '6 4'), 'target', ink);
-  if (runs.some((r) => r.series.growth.length)) item((s) => s.append('line').attr('x1', 10).attr('x2', 10).attr('y1', -6).attr('y2', 6).attr('stroke', ink).attr('stroke-dasharray', '2 3'), 'growth (new depth)', ink);
+  if (runs.some((r) => r.series.target !== undefined))
+    item((s) => s.append('line').attr('x1', 0).attr('x2', 20).attr('stroke', ink).attr('stroke-dasharray', '6 4'), 'target', ink);
+  if (runs.some((r) => r.series.growth.length))
+    item(
+      (s) =>
+        s.append('line').attr('x1', 10).attr('x2', 10).attr('y1', -6).attr('y2', 6).attr('stroke', ink).attr('stroke-dasharray', '2 3'),
+      'growth (new depth)',
+      ink,
+    );
   void right;
 }
 
@@ -343,13 +408,24 @@ export function drawSmallChart(el: SVGSVGElement, lines: { color: string; xy: XY
   const iw = Math.max(10, width - m.left - m.right);
   const ih = Math.max(10, height - m.top - m.bottom);
   svg.append('text').attr('x', m.left).attr('y', 14).attr('fill', theme.foreground).attr('font-weight', 600).text(o.title);
-  const xExt = o.xDomain ?? extentOf(lines.map((l) => l.xy), 'x');
+  const xExt =
+    o.xDomain ??
+    extentOf(
+      lines.map((l) => l.xy),
+      'x',
+    );
   const yExt = extentOf(
     lines.map((l) => l.xy),
     'y',
   );
   if (!xExt || !yExt) {
-    svg.append('text').attr('x', width / 2).attr('y', height / 2 + 6).attr('text-anchor', 'middle').attr('fill', theme.muted).text('no data');
+    svg
+      .append('text')
+      .attr('x', width / 2)
+      .attr('y', height / 2 + 6)
+      .attr('text-anchor', 'middle')
+      .attr('fill', theme.muted)
+      .text('no data');
     return;
   }
   const x = xScale(xExt, iw);
@@ -373,6 +449,11 @@ export function drawSmallChart(el: SVGSVGElement, lines: { color: string; xy: XY
   const plot = g.append('g').attr('clip-path', `url(#${clipId})`);
   const buckets = Math.max(50, Math.floor(iw));
   for (const l of lines) {
-    plot.append('path').attr('d', pathOf(x, y)(decimate(l.xy, buckets))).attr('fill', 'none').attr('stroke', l.color).attr('stroke-width', 1.5);
+    plot
+      .append('path')
+      .attr('d', pathOf(x, y)(decimate(l.xy, buckets)))
+      .attr('fill', 'none')
+      .attr('stroke', l.color)
+      .attr('stroke-width', 1.5);
   }
 }

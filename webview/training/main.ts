@@ -4,7 +4,15 @@
  * host (`init`) whenever the page is recreated.
  */
 import './style.css';
-import type { ExportKind, MetricPoint, RunInfo, TrainingHostMessage, TrainingViewState, TrainingWebviewMessage, XAxis } from '../../src/shared/trainingProtocol';
+import type {
+  ExportKind,
+  MetricPoint,
+  RunInfo,
+  TrainingHostMessage,
+  TrainingViewState,
+  TrainingWebviewMessage,
+  XAxis,
+} from '../../src/shared/trainingProtocol';
 import { DEFAULT_TRAINING_VIEW_STATE } from '../../src/shared/trainingProtocol';
 import { fileStem } from '../shared/csv';
 import { button, clear, currentTheme, h, onThemeChange, Tooltip } from '../shared/dom';
@@ -128,15 +136,25 @@ function chartRuns(axis: XAxis): ChartRun[] {
   return runs
     .map((r, i) => ({ run: r, color: colors[i % colors.length] }))
     .filter(({ run }) => !ui.hidden.includes(run.id))
-    .map(({ run, color }) => ({ id: run.id, label: run.label, color, series: buildSeries(points.get(run.id) ?? [], axis, ui.smoothing) as RunSeries }));
+    .map(({ run, color }) => ({
+      id: run.id,
+      label: run.label,
+      color,
+      series: buildSeries(points.get(run.id) ?? [], axis, ui.smoothing) as RunSeries,
+    }));
 }
 
 function statusText(r: RunInfo): { text: string; cls: string } {
   const s = summarize(points.get(r.id) ?? []);
   if (r.status === 'error') return { text: 'read error', cls: 'bad' };
   if (s.error) return { text: 'trainer error', cls: 'bad' };
-  if (s.done) return { text: s.done.reached ? 'done: target reached' : `done: ${s.done.stopReason ?? 'target not reached'}`, cls: s.done.reached ? 'good' : 'muted' };
-  if (r.exitCode !== undefined) return { text: r.exitCode === 0 ? 'exited' : `exited with code ${r.exitCode}`, cls: r.exitCode === 0 ? 'muted' : 'bad' };
+  if (s.done)
+    return {
+      text: s.done.reached ? 'done: target reached' : `done: ${s.done.stopReason ?? 'target not reached'}`,
+      cls: s.done.reached ? 'good' : 'muted',
+    };
+  if (r.exitCode !== undefined)
+    return { text: r.exitCode === 0 ? 'exited' : `exited with code ${r.exitCode}`, cls: r.exitCode === 0 ? 'muted' : 'bad' };
   if (r.status === 'waiting') return { text: 'waiting for the file', cls: 'muted' };
   return { text: 'live', cls: 'live' };
 }
@@ -162,7 +180,11 @@ function renderRunList(): HTMLElement {
       s.lastVal !== undefined ? `val ${fmtLoss(s.lastVal)}` : undefined,
       s.target !== undefined ? `target ${fmtLoss(s.target)}` : undefined,
     ].filter(Boolean) as string[];
-    const toggle = h('input', { type: 'checkbox', title: hidden ? 'Show this run' : 'Hide this run', 'aria-label': `Show ${r.label}` }) as HTMLInputElement;
+    const toggle = h('input', {
+      type: 'checkbox',
+      title: hidden ? 'Show this run' : 'Hide this run',
+      'aria-label': `Show ${r.label}`,
+    }) as HTMLInputElement;
     toggle.checked = !hidden;
     toggle.addEventListener('change', () => {
       ui.hidden = toggle.checked ? ui.hidden.filter((id) => id !== r.id) : [...ui.hidden, r.id];
@@ -175,11 +197,25 @@ function renderRunList(): HTMLElement {
       h('label', { class: 'run-name' }, toggle, sw, h('span', { class: 'label', text: r.label })),
       h('span', { class: `badge ${st.cls}`, text: st.text }),
       h('span', { class: 'facts', text: facts.join(' · ') || (r.status === 'waiting' ? r.path : 'no points yet') }),
-      r.skipped ? h('span', { class: 'skipped', title: 'Lines that could not be parsed were skipped', text: `${r.skipped} bad line${r.skipped === 1 ? '' : 's'} skipped` }) : null,
-      runs.length > 1 ? button('Remove', { icon: 'close', iconOnly: true, secondary: true, title: `Remove ${r.label} from the panel`, onClick: () => post({ type: 'removeRun', runId: r.id }) }) : null,
+      r.skipped
+        ? h('span', {
+            class: 'skipped',
+            title: 'Lines that could not be parsed were skipped',
+            text: `${r.skipped} bad line${r.skipped === 1 ? '' : 's'} skipped`,
+          })
+        : null,
+      runs.length > 1
+        ? button('Remove', {
+            icon: 'close',
+            iconOnly: true,
+            secondary: true,
+            title: `Remove ${r.label} from the panel`,
+            onClick: () => post({ type: 'removeRun', runId: r.id }),
+          })
+        : null,
     );
     list.append(li);
-    const err = r.status === 'error' ? r.error ?? 'could not read the file' : s.error;
+    const err = r.status === 'error' ? (r.error ?? 'could not read the file') : s.error;
     if (err) {
       list.append(
         h(
@@ -213,7 +249,14 @@ function checkbox(label: string, checked: boolean, onChange: (v: boolean) => voi
 }
 
 function renderToolbar(): HTMLElement {
-  const slider = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: ui.smoothing, 'aria-label': 'Smoothing (EMA weight)' }) as HTMLInputElement;
+  const slider = h('input', {
+    type: 'range',
+    min: 0,
+    max: 0.99,
+    step: 0.01,
+    value: ui.smoothing,
+    'aria-label': 'Smoothing (EMA weight)',
+  }) as HTMLInputElement;
   const sv = h('span', { class: 'slider-value', text: ui.smoothing.toFixed(2) });
   slider.addEventListener('input', () => {
     ui.smoothing = Number(slider.value);
@@ -229,14 +272,44 @@ function renderToolbar(): HTMLElement {
   return h(
     'div',
     { class: 'toolbar' },
-    segmented<XAxis>('X axis', ui.xAxis, [['step', 'Steps'], ['tokens', 'Tokens']], (v) => set({ xAxis: v })),
-    h('div', { class: 'control' }, checkbox('Train', ui.showTrain, (v) => set({ showTrain: v })), checkbox('Val', ui.showVal, (v) => set({ showVal: v })), checkbox('Log y', ui.logY, (v) => set({ logY: v }))),
-    h('label', { class: 'control smoothing', title: 'Exponential moving average of the train loss and throughput (TensorBoard-style); 0 = raw' }, h('span', { class: 'control-label', text: 'Smoothing' }), slider, sv),
+    segmented<XAxis>(
+      'X axis',
+      ui.xAxis,
+      [
+        ['step', 'Steps'],
+        ['tokens', 'Tokens'],
+      ],
+      (v) => set({ xAxis: v }),
+    ),
+    h(
+      'div',
+      { class: 'control' },
+      checkbox('Train', ui.showTrain, (v) => set({ showTrain: v })),
+      checkbox('Val', ui.showVal, (v) => set({ showVal: v })),
+      checkbox('Log y', ui.logY, (v) => set({ logY: v })),
+    ),
+    h(
+      'label',
+      { class: 'control smoothing', title: 'Exponential moving average of the train loss and throughput (TensorBoard-style); 0 = raw' },
+      h('span', { class: 'control-label', text: 'Smoothing' }),
+      slider,
+      sv,
+    ),
     h('div', { class: 'spacer' }),
-    button('Add Run…', { icon: 'compare', secondary: true, title: 'Overlay another metrics.jsonl or training log (e.g. Inheritune vs random init)', onClick: () => post({ type: 'addRun' }) }),
+    button('Add Run…', {
+      icon: 'compare',
+      secondary: true,
+      title: 'Overlay another metrics.jsonl or training log (e.g. Inheritune vs random init)',
+      onClick: () => post({ type: 'addRun' }),
+    }),
     button('PNG', { icon: 'download', secondary: true, title: 'Export the loss chart as PNG', onClick: () => void exportAs('png') }),
     button('SVG', { icon: 'download', secondary: true, title: 'Export the loss chart as SVG', onClick: () => void exportAs('svg') }),
-    button('CSV', { icon: 'download', secondary: true, title: 'Export every point of every run as CSV', onClick: () => void exportAs('csv') }),
+    button('CSV', {
+      icon: 'download',
+      secondary: true,
+      title: 'Export every point of every run as CSV',
+      onClick: () => void exportAs('csv'),
+    }),
   );
 }
 
@@ -251,7 +324,10 @@ function drawCharts(): void {
     width,
     // As tall as the visible part of the panel allows (the terminal below the editor takes its share), so the whole
     // chart, target line included, stays in view; at least 220 px.
-    height: Math.max(220, Math.min(Math.round(width * 0.6), Math.floor(window.innerHeight - lossWrap.getBoundingClientRect().top - 12 + window.scrollY))),
+    height: Math.max(
+      220,
+      Math.min(Math.round(width * 0.6), Math.floor(window.innerHeight - lossWrap.getBoundingClientRect().top - 12 + window.scrollY)),
+    ),
     theme,
     axis: ui.xAxis,
     logY: ui.logY,
@@ -322,10 +398,28 @@ function refreshData(): void {
   if (exportNote) notesSlot.append(h('div', { class: `note${exportNote.error ? ' bad' : ''}`, role: 'status', text: exportNote.text }));
   if (!runs.some((r) => (points.get(r.id) ?? []).length > 0)) {
     const waiting = runs.every((r) => r.status === 'waiting');
-    notesSlot.append(h('div', { class: 'state waiting', role: 'status', text: waiting ? 'Waiting for the trainer to write its first metrics…' : 'No points yet.' }));
+    notesSlot.append(
+      h('div', {
+        class: 'state waiting',
+        role: 'status',
+        text: waiting ? 'Waiting for the trainer to write its first metrics…' : 'No points yet.',
+      }),
+    );
   }
-  const noTokens = ui.xAxis === 'tokens' ? runs.filter((r) => !ui.hidden.includes(r.id) && (points.get(r.id) ?? []).length && !buildSeries(points.get(r.id) ?? [], 'tokens', 0).hasTokens) : [];
-  if (noTokens.length) notesSlot.append(h('div', { class: 'note', text: `No token counts in ${noTokens.map((r) => r.label).join(', ')} (text log): not drawn against tokens.` }));
+  const noTokens =
+    ui.xAxis === 'tokens'
+      ? runs.filter(
+          (r) =>
+            !ui.hidden.includes(r.id) && (points.get(r.id) ?? []).length && !buildSeries(points.get(r.id) ?? [], 'tokens', 0).hasTokens,
+        )
+      : [];
+  if (noTokens.length)
+    notesSlot.append(
+      h('div', {
+        class: 'note',
+        text: `No token counts in ${noTokens.map((r) => r.label).join(', ')} (text log): not drawn against tokens.`,
+      }),
+    );
   drawCharts();
 }
 

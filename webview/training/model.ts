@@ -78,7 +78,12 @@ export function ema(ys: readonly number[], weight: number): number[] {
   return out;
 }
 
-function collect(points: readonly MetricPoint[], axis: XAxis, pick: (p: MetricPoint) => number | undefined, event: MetricPoint['event']): XY[] {
+function collect(
+  points: readonly MetricPoint[],
+  axis: XAxis,
+  pick: (p: MetricPoint) => number | undefined,
+  event: MetricPoint['event'],
+): XY[] {
   const out: XY[] = [];
   for (const p of points) {
     if (p.event !== event) continue;
@@ -111,7 +116,13 @@ export function growthMarkers(points: readonly MetricPoint[], axis: XAxis): Grow
       const x = xOf(g, axis);
       const layers = g.toLayers ?? g.layers;
       if (x === undefined || layers === undefined) continue;
-      out.push({ x, layers, fromLayers: g.fromLayers ?? (g.toLayers !== undefined ? g.layers : undefined), step: g.step, ...(g.mode ? { mode: g.mode } : {}) });
+      out.push({
+        x,
+        layers,
+        fromLayers: g.fromLayers ?? (g.toLayers !== undefined ? g.layers : undefined),
+        step: g.step,
+        ...(g.mode ? { mode: g.mode } : {}),
+      });
     }
     return out;
   }
@@ -153,7 +164,9 @@ export function buildSeries(points: readonly MetricPoint[], axis: XAxis, smoothi
     growth: growthMarkers(points, axis),
     roundStarts: points.flatMap((p) => {
       const x = xOf(p, axis);
-      return p.event === 'eval' && p.roundStart && x !== undefined && p.valLoss !== undefined && Number.isFinite(p.valLoss) ? [{ x, y: p.valLoss, round: p.round, layers: p.layers }] : [];
+      return p.event === 'eval' && p.roundStart && x !== undefined && p.valLoss !== undefined && Number.isFinite(p.valLoss)
+        ? [{ x, y: p.valLoss, round: p.round, layers: p.layers }]
+        : [];
     }),
     hasTokens: points.some((p) => (p.event === 'step' || p.event === 'eval') && p.tokens !== undefined),
   };
@@ -231,7 +244,16 @@ export interface RunSummary {
 
 /** Where a run stands: for the run list. */
 export function summarize(points: readonly MetricPoint[]): RunSummary {
-  const s: RunSummary = { step: undefined, tokens: undefined, layers: undefined, round: undefined, lastVal: undefined, bestVal: undefined, lastTrain: undefined, target: targetOf(points) };
+  const s: RunSummary = {
+    step: undefined,
+    tokens: undefined,
+    layers: undefined,
+    round: undefined,
+    lastVal: undefined,
+    bestVal: undefined,
+    lastTrain: undefined,
+    target: targetOf(points),
+  };
   for (const p of points) {
     if (p.step !== undefined) s.step = Math.max(s.step ?? 0, p.step);
     if (p.tokens !== undefined) s.tokens = Math.max(s.tokens ?? 0, p.tokens);
@@ -249,7 +271,24 @@ export function summarize(points: readonly MetricPoint[]): RunSummary {
   return s;
 }
 
-export const CSV_COLUMNS = ['run', 'path', 'event', 'step', 'tokens', 'round', 'layers', 'train_loss', 'val_loss', 'lr', 'tokens_per_s', 'grad_norm', 'target', 'from_layers', 'to_layers', 'time'] as const;
+export const CSV_COLUMNS = [
+  'run',
+  'path',
+  'event',
+  'step',
+  'tokens',
+  'round',
+  'layers',
+  'train_loss',
+  'val_loss',
+  'lr',
+  'tokens_per_s',
+  'grad_norm',
+  'target',
+  'from_layers',
+  'to_layers',
+  'time',
+] as const;
 
 /** Every point of every run, one row each (tidy: filter by run and event in any tool). */
 export function pointsToCsv(runs: readonly { label: string; path: string; points: readonly MetricPoint[] }[]): string {
@@ -258,7 +297,26 @@ export function pointsToCsv(runs: readonly { label: string; path: string; points
     for (const p of r.points) {
       if (p.event === 'checkpoint') continue;
       lines.push(
-        [r.label, r.path, p.event, p.step, p.tokens, p.round, p.layers, p.trainLoss, p.valLoss, p.lr, p.tokensPerS, p.gradNorm, p.target, p.fromLayers, p.toLayers, p.time].map(csvField).join(','),
+        [
+          r.label,
+          r.path,
+          p.event,
+          p.step,
+          p.tokens,
+          p.round,
+          p.layers,
+          p.trainLoss,
+          p.valLoss,
+          p.lr,
+          p.tokensPerS,
+          p.gradNorm,
+          p.target,
+          p.fromLayers,
+          p.toLayers,
+          p.time,
+        ]
+          .map(csvField)
+          .join(','),
       );
     }
   }

@@ -8,7 +8,8 @@ import { InherituneError } from '../../errors';
 export function num(config: ModelConfig, key: string, fallback: number): number {
   const v = config[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new InherituneError('E_CONFIG', `config.json: "${key}" must be a number (found ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new InherituneError('E_CONFIG', `config.json: "${key}" must be a number (found ${JSON.stringify(v)})`);
   return v;
 }
 

@@ -105,7 +105,11 @@ const ACTIVATIONS: Record<string, Act> = {
 function activation(config: ModelConfig, key: string, fallback: string): Act {
   const v = config[key] ?? fallback;
   const a = typeof v === 'string' ? ACTIVATIONS[v] : undefined;
-  if (!a) throw new InherituneError('E_CONFIG', `config.json: ${key} = ${JSON.stringify(v)} is not supported by the attention forward pass; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  if (!a)
+    throw new InherituneError(
+      'E_CONFIG',
+      `config.json: ${key} = ${JSON.stringify(v)} is not supported by the attention forward pass; supported: ${Object.keys(ACTIVATIONS).join(', ')}`,
+    );
   return a;
 }
 
@@ -167,7 +171,11 @@ class Block {
   /** The template whose name is `layerName` (e.g. `h.{i}.ln_1.weight`). */
   template(layerName: string): TensorTemplate {
     const t = this.spec.layer.find((x) => x.name === layerName);
-    if (!t) throw new InherituneError('E_SPEC', `spec ${this.spec.family}: the attention forward pass needs tensor template ${layerName}, which the spec does not list`);
+    if (!t)
+      throw new InherituneError(
+        'E_SPEC',
+        `spec ${this.spec.family}: the attention forward pass needs tensor template ${layerName}, which the spec does not list`,
+      );
     return t;
   }
 
@@ -181,7 +189,10 @@ class Block {
   weight(layerName: string): string {
     const t = this.template(layerName);
     const info = this.ckpt.tensors.get(nameIn(this.ckpt, t, 0));
-    if (!info) throw new InherituneError('E_TENSOR', `${this.ckpt.dir}: tensor ${nameIn(this.ckpt, t, 0)} is missing`, { tensor: nameIn(this.ckpt, t, 0) });
+    if (!info)
+      throw new InherituneError('E_TENSOR', `${this.ckpt.dir}: tensor ${nameIn(this.ckpt, t, 0)} is missing`, {
+        tensor: nameIn(this.ckpt, t, 0),
+      });
     const input = layerName.includes('{i}.') ? layerName.split('{i}.')[1] : layerName;
     this.weights.push({ input, template: t, shape: info.shape });
     return this.g.input(input, info.shape);
@@ -294,14 +305,25 @@ class Block {
     return this.g.op('Reshape', [x, this.shapeBT(this.dims.hidden)], {}, name); // [batch, query, d]
   }
 
-  finish(resid2d: string, extra: Omit<BlockGraph, 'family' | 'model' | 'weights' | 'patternOutputs' | 'nodeCount' | 'hidden' | 'numHeads' | 'numKvHeads' | 'headDim'>): BlockGraph {
+  finish(
+    resid2d: string,
+    extra: Omit<
+      BlockGraph,
+      'family' | 'model' | 'weights' | 'patternOutputs' | 'nodeCount' | 'hidden' | 'numHeads' | 'numKvHeads' | 'headDim'
+    >,
+  ): BlockGraph {
     const { g, dims } = this;
     this.unflat(resid2d, RESID_OUTPUT);
-    for (const p of this.patternOutputs) g.output(p.name, p.name, p.end === undefined ? ['batch', dims.heads, 'query', 'key'] : ['batch', dims.heads, p.end - p.start, p.end]);
+    for (const p of this.patternOutputs)
+      g.output(p.name, p.name, p.end === undefined ? ['batch', dims.heads, 'query', 'key'] : ['batch', dims.heads, p.end - p.start, p.end]);
     g.output(RESID_OUTPUT, RESID_OUTPUT, ['batch', 'query', dims.hidden]);
     return {
       family: this.spec.family,
-      model: g.encode({ opset: OPSET, irVersion: 10, docString: `${this.spec.family} block: ${dims.heads} heads (${dims.kvHeads} kv) × ${dims.headDim}, d=${dims.hidden}` }),
+      model: g.encode({
+        opset: OPSET,
+        irVersion: 10,
+        docString: `${this.spec.family} block: ${dims.heads} heads (${dims.kvHeads} kv) × ${dims.headDim}, d=${dims.hidden}`,
+      }),
       hidden: dims.hidden,
       numHeads: dims.heads,
       numKvHeads: dims.kvHeads,
@@ -363,7 +385,8 @@ function llamaBlock(ckpt: Checkpoint, opts: BuildOptions): BlockGraph {
   const b = new Block(spec, ckpt, dims, opts);
   const g = b.g;
   const { heads: H, kvHeads: KV, headDim: hd } = dims;
-  if (H % KV !== 0) throw new InherituneError('E_CONFIG', `config.json: num_attention_heads = ${H} is not a multiple of num_key_value_heads = ${KV}`);
+  if (H % KV !== 0)
+    throw new InherituneError('E_CONFIG', `config.json: num_attention_heads = ${H} is not a multiple of num_key_value_heads = ${KV}`);
   const G = H / KV;
   const eps = num(config, 'rms_norm_eps', 1e-6);
   const act = activation(config, 'hidden_act', 'silu');
@@ -391,7 +414,12 @@ function llamaBlock(ckpt: Checkpoint, opts: BuildOptions): BlockGraph {
   const ln2 = b.rmsNorm(h, b.weight(`${P}post_attention_layernorm.weight`), eps);
   const gate = b.linear(ln2, b.weight(`${P}mlp.gate_proj.weight`), b.optionalWeight(`${P}mlp.gate_proj.bias`), true); // [batch*query, inter]
   const up = b.linear(ln2, b.weight(`${P}mlp.up_proj.weight`), b.optionalWeight(`${P}mlp.up_proj.bias`), true);
-  const mlpOut = b.linear(g.op('Mul', [b.act(gate, act), up]), b.weight(`${P}mlp.down_proj.weight`), b.optionalWeight(`${P}mlp.down_proj.bias`), true);
+  const mlpOut = b.linear(
+    g.op('Mul', [b.act(gate, act), up]),
+    b.weight(`${P}mlp.down_proj.weight`),
+    b.optionalWeight(`${P}mlp.down_proj.bias`),
+    true,
+  );
   const out = g.op('Add', [h, mlpOut]); // [batch*query, d]
   return b.finish(out, {
     rope: (T) => ropeParams(config, spec.family, dims, T),
@@ -458,6 +486,10 @@ const BUILDERS: Record<string, (ckpt: Checkpoint, opts: BuildOptions) => BlockGr
  */
 export function buildBlockGraph(ckpt: Checkpoint, opts: BuildOptions = {}): BlockGraph {
   const build = BUILDERS[ckpt.spec.family];
-  if (!build) throw new InherituneError('E_ARCH', `the attention forward pass does not support family ${ckpt.spec.family} yet; supported: ${Object.keys(BUILDERS).join(', ')}`);
+  if (!build)
+    throw new InherituneError(
+      'E_ARCH',
+      `the attention forward pass does not support family ${ckpt.spec.family} yet; supported: ${Object.keys(BUILDERS).join(', ')}`,
+    );
   return build(ckpt, opts);
 }

@@ -50,7 +50,12 @@ export function valueInfo(name: string, elem: ElemType, shape: readonly Dim[]): 
 }
 
 /** A tensor with raw little-endian data (exact for int64, unlike the `int64Data` varint path through Long). */
-export function tensorProto(name: string, elem: ElemType, dims: readonly number[], data: Float32Array | BigInt64Array | Int32Array | Uint8Array): onnx.ITensorProto {
+export function tensorProto(
+  name: string,
+  elem: ElemType,
+  dims: readonly number[],
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array,
+): onnx.ITensorProto {
   return {
     name,
     dataType: ELEM[elem],
@@ -132,9 +137,18 @@ export class GraphBuilder {
   }
 
   /** Append a node with `numOutputs` outputs; returns their names (given names are used as they are). */
-  node(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs: number | readonly string[] = 1, domain?: string): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, Attr> = {},
+    outputs: number | readonly string[] = 1,
+    domain?: string,
+  ): string[] {
     // '' is ONNX's "optional output not produced"
-    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase())) : outputs.map((o) => (o === '' ? o : this.claim(o)));
+    const outs =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
+        : outputs.map((o) => (o === '' ? o : this.claim(o)));
     this.nodes.push({
       name: this.fresh(`n_${opType}`),
       opType,

@@ -15,9 +15,12 @@ export interface PatternBlock {
 function checkBlocks(blocks: readonly PatternBlock[], batch: number, heads: number, T: number): void {
   let next = 0;
   for (const b of blocks) {
-    if (b.start !== next || !(b.end > b.start) || b.end > T) throw new RangeError(`pattern blocks must cover rows 0..${T} in order: got [${b.start}, ${b.end}) after row ${next}`);
+    if (b.start !== next || !(b.end > b.start) || b.end > T)
+      throw new RangeError(`pattern blocks must cover rows 0..${T} in order: got [${b.start}, ${b.end}) after row ${next}`);
     if (b.data.length !== batch * heads * (b.end - b.start) * b.end) {
-      throw new RangeError(`pattern block [${b.start}, ${b.end}) has ${b.data.length} entries, expected batch·heads·${b.end - b.start}·${b.end} = ${batch * heads * (b.end - b.start) * b.end}`);
+      throw new RangeError(
+        `pattern block [${b.start}, ${b.end}) has ${b.data.length} entries, expected batch·heads·${b.end - b.start}·${b.end} = ${batch * heads * (b.end - b.start) * b.end}`,
+      );
     }
     next = b.end;
   }
@@ -38,7 +41,8 @@ export function densePattern(blocks: readonly PatternBlock[], batch: number, hea
   checkBlocks(blocks, batch, heads, T);
   if (isDense(blocks, T)) return blocks[0].data;
   const out = into ?? new Float32Array(batch * heads * T * T);
-  if (out.length !== batch * heads * T * T) throw new RangeError(`dense pattern buffer has ${out.length} entries, expected ${batch * heads * T * T}`);
+  if (out.length !== batch * heads * T * T)
+    throw new RangeError(`dense pattern buffer has ${out.length} entries, expected ${batch * heads * T * T}`);
   for (const { start, end, data } of blocks) {
     const rows = end - start;
     for (let bh = 0; bh < batch * heads; bh++) {

@@ -45,11 +45,25 @@ function posFreqs(base: number, dim: number): Float32Array {
 export function ropeParams(config: ModelConfig, family: string, dims: ModelDims, T: number): RopeParams {
   const d = ropeDict(config);
   const type = d ? String(d.rope_type ?? d.type ?? 'default') : 'default';
-  const theta = num(config, 'rope_theta', typeof d?.rope_theta === 'number' ? (d.rope_theta as number) : num(config, 'rotary_emb_base', 10000));
-  const partial = family === 'gpt_neox' && config.rotary_pct !== undefined ? num(config, 'rotary_pct', 0.25) : num(config, 'partial_rotary_factor', typeof d?.partial_rotary_factor === 'number' ? (d.partial_rotary_factor as number) : family === 'gpt_neox' ? 0.25 : 1);
+  const theta = num(
+    config,
+    'rope_theta',
+    typeof d?.rope_theta === 'number' ? (d.rope_theta as number) : num(config, 'rotary_emb_base', 10000),
+  );
+  const partial =
+    family === 'gpt_neox' && config.rotary_pct !== undefined
+      ? num(config, 'rotary_pct', 0.25)
+      : num(
+          config,
+          'partial_rotary_factor',
+          typeof d?.partial_rotary_factor === 'number' ? (d.partial_rotary_factor as number) : family === 'gpt_neox' ? 0.25 : 1,
+        );
   const dim = Math.trunc(dims.headDim * partial);
   if (dim < 2 || dim % 2 !== 0 || dim > dims.headDim) {
-    throw new InherituneError('E_CONFIG', `config.json: rotary dimension head_dim × partial rotary factor = ${dims.headDim} × ${partial} = ${dim} must be an even number in [2, ${dims.headDim}]`);
+    throw new InherituneError(
+      'E_CONFIG',
+      `config.json: rotary dimension head_dim × partial rotary factor = ${dims.headDim} × ${partial} = ${dim} must be an even number in [2, ${dims.headDim}]`,
+    );
   }
   const maxPos = dims.ctx;
   const defaultInv = (base: number) => {
@@ -113,7 +127,10 @@ export function ropeParams(config: ModelConfig, family: string, dims: ModelDims,
       const long = d!.long_factor;
       const short = d!.short_factor;
       if (!Array.isArray(long) || !Array.isArray(short) || long.length !== dim / 2 || short.length !== dim / 2) {
-        throw new InherituneError('E_CONFIG', `config.json: rope_scaling type "longrope" needs "long_factor" and "short_factor" lists of ${dim / 2} numbers`);
+        throw new InherituneError(
+          'E_CONFIG',
+          `config.json: rope_scaling type "longrope" needs "long_factor" and "short_factor" lists of ${dim / 2} numbers`,
+        );
       }
       const origKey = config.original_max_position_embeddings;
       let factor: number;
@@ -128,13 +145,22 @@ export function ropeParams(config: ModelConfig, family: string, dims: ModelDims,
         origMax = maxPos;
         expanded = maxPos * factor;
       }
-      const attentionFactor = typeof d!.attention_factor === 'number' ? (d!.attention_factor as number) : factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(origMax));
+      const attentionFactor =
+        typeof d!.attention_factor === 'number'
+          ? (d!.attention_factor as number)
+          : factor <= 1
+            ? 1
+            : Math.sqrt(1 + Math.log(factor) / Math.log(origMax));
       const ext = (expanded > origMax ? long : short) as number[];
       const p = posFreqs(theta, dim);
       return { type, rotaryDim: dim, invFreq: p.map((x, j) => f(1 / f(f(ext[j]) * x))), attentionFactor };
     }
     default:
-      throw new InherituneError('E_CONFIG', `config.json: rope_scaling type "${type}" is not supported by the attention forward pass; supported: ${ROPE_TYPES.join(', ')}`, { ropeType: type });
+      throw new InherituneError(
+        'E_CONFIG',
+        `config.json: rope_scaling type "${type}" is not supported by the attention forward pass; supported: ${ROPE_TYPES.join(', ')}`,
+        { ropeType: type },
+      );
   }
 }
 

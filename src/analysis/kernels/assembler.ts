@@ -158,4 +158,3 @@ export function setEnd(end: number, base: number, n: number, mask: number): Code
 
 export const ifOdd = (n: number, body: Code[]): Code[] => [op.get(n), op.i32(1), op.i32and, op.if, ...body, op.end];
 export const hsum = (v: number): Code[] => [op.get(v), op.lane(0), op.get(v), op.lane(1), op.f64add];
-

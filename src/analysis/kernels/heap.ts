@@ -46,7 +46,6 @@ export function setRelaxedSimd(choice: 'auto' | 'off'): boolean {
   return k instanceof WasmKernels && k.relaxed;
 }
 
-
 /** Allocates `n` doubles on the kernel heap (16-byte aligned, staggered against 4K aliasing). */
 export function heapAlloc(n: number): number {
   const k = kernels();

@@ -63,7 +63,11 @@ function mStarFromColumnSums(col: Float64Array, tau: number): number {
 // ---------------------------------------------------------------------------------------------
 
 function checkPattern(pattern: Float32Array, batch: number, numHeads: number, T: number): void {
-  for (const [name, v] of [['batch', batch], ['numHeads', numHeads], ['T', T]] as const) {
+  for (const [name, v] of [
+    ['batch', batch],
+    ['numHeads', numHeads],
+    ['T', T],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
   if (pattern.length !== batch * numHeads * T * T) {
@@ -77,7 +81,14 @@ let meanScratch = new Float64Array(0);
  * Mean over the batch of head `head` of a [batch, head, query, key] pattern, in float64 ([T, T]),
  * into `out` (T·T entries, overwritten) when given.
  */
-export function batchMeanHead(pattern: Float32Array, batch: number, numHeads: number, head: number, T: number, out?: Float64Array): Float64Array {
+export function batchMeanHead(
+  pattern: Float32Array,
+  batch: number,
+  numHeads: number,
+  head: number,
+  T: number,
+  out?: Float64Array,
+): Float64Array {
   checkPattern(pattern, batch, numHeads, T);
   if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new RangeError(`head ${head} out of range [0, ${numHeads})`);
   const TT = T * T;

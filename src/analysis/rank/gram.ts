@@ -55,13 +55,20 @@ export function gramPacked(m: RowMatrix): number {
     }
     let c = 0;
     for (; c + 3 <= j; c += 4) {
-      const l0 = Math.max(jl, clo[c]), h0 = Math.min(jh, chi[c]);
-      const l1 = Math.max(jl, clo[c + 1]), h1 = Math.min(jh, chi[c + 1]);
-      const l2 = Math.max(jl, clo[c + 2]), h2 = Math.min(jh, chi[c + 2]);
-      const l3 = Math.max(jl, clo[c + 3]), h3 = Math.min(jh, chi[c + 3]);
+      const l0 = Math.max(jl, clo[c]),
+        h0 = Math.min(jh, chi[c]);
+      const l1 = Math.max(jl, clo[c + 1]),
+        h1 = Math.min(jh, chi[c + 1]);
+      const l2 = Math.max(jl, clo[c + 2]),
+        h2 = Math.min(jh, chi[c + 2]);
+      const l3 = Math.max(jl, clo[c + 3]),
+        h3 = Math.min(jh, chi[c + 3]);
       const cl = Math.max(l0, l1, l2, l3);
       const ch = Math.min(h0, h1, h2, h3);
-      const c0 = at + c * ld, c1 = c0 + ld, c2 = c1 + ld, c3 = c2 + ld;
+      const c0 = at + c * ld,
+        c1 = c0 + ld,
+        c2 = c1 + ld,
+        c3 = c2 + ld;
       if (cl < ch) {
         k.dot4(cj + cl, c0 + cl, c1 + cl, c2 + cl, c3 + cl, ch - cl, out);
         f[gr + c] = f[out] + rng(cj, c0, l0, cl) + rng(cj, c0, ch, h0);
@@ -134,7 +141,10 @@ function columnSupports(m: RowMatrix): { clo: Int32Array; chi: Int32Array } {
     }
     return r;
   };
-  for (const [dst, first, last, step] of [[clo, 0, n, 1], [chi, n - 1, -1, -1]] as const) {
+  for (const [dst, first, last, step] of [
+    [clo, 0, n, 1],
+    [chi, n - 1, -1, -1],
+  ] as const) {
     for (let j = 0; j <= n; j++) next[j] = j;
     for (let i = first; i !== last; i += step) {
       for (let j = find(lo[i]); j < hi[i]; j = find(j)) {
@@ -230,7 +240,16 @@ export function gramFrobeniusUpper(m: RowMatrix): number | null {
         const bs = cLo[c] >> 3;
         const be = Math.min(bMax, (cHi[c] - 1) >> 3);
         if (r1 <= r0 || be < bs) continue;
-        wk.gramPanel32(ab + at(r0, jb) * 4, ab + at(r0, 8 * bs) * 4, r1 - r0, be - bs + 1, (acc + 32 * bs) * 8, tileBytes, p, accStride * 8);
+        wk.gramPanel32(
+          ab + at(r0, jb) * 4,
+          ab + at(r0, 8 * bs) * 4,
+          r1 - r0,
+          be - bs + 1,
+          (acc + 32 * bs) * 8,
+          tileBytes,
+          p,
+          accStride * 8,
+        );
       }
       f = k.f;
       for (let s = 0; s < p; s++) {

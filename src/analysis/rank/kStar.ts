@@ -94,12 +94,7 @@ export function kStarDense(a: Float64Array | Float32Array, T: number, tau: numbe
 }
 
 /** k* with diagnostics. See kStarOf. */
-export function kStarDetailed(
-  a: Float64Array | Float32Array,
-  T: number,
-  tau: number,
-  opts: KStarSolverOptions = {},
-): KStarResult {
+export function kStarDetailed(a: Float64Array | Float32Array, T: number, tau: number, opts: KStarSolverOptions = {}): KStarResult {
   checkTau(tau);
   checkSquare(a, T);
   return withHeap(() => kStarOnHeap(a, T, tau, opts));

@@ -53,7 +53,8 @@ export function packRows(a: ArrayLike<number>, n: number, heapSrc32?: number): R
   // float32 input on the WASM backend: a float32 copy on the heap (left there below the packed rows; or the one at
   // heapSrc32, from heapCopyF32/heapCopyRowsF32, when given: `a` is then not read), row extents to the group of 4 (a
   // few stored zeros at the ends are harmless) and the float64 conversion in SIMD passes.
-  if (heapSrc32 !== undefined && (k.kind !== 'wasm' || n < 4)) throw new RangeError('packRows: a float32 heap copy needs the WASM kernels and n ≥ 4');
+  if (heapSrc32 !== undefined && (k.kind !== 'wasm' || n < 4))
+    throw new RangeError('packRows: a float32 heap copy needs the WASM kernels and n ≥ 4');
   const f32in = k.kind === 'wasm' && (heapSrc32 !== undefined || (a instanceof Float32Array && n >= 4)) ? (k as WasmKernels) : null;
   const ld = (n + 3) & ~3;
   const src = f32in ? (heapSrc32 ?? heapCopyF32(a as Float32Array, 0, n)) : 0;

@@ -67,8 +67,12 @@ export function gpuDeviceNodes(dev = '/dev'): string[] {
     }
   };
   return [
-    ...list(path.join(dev, 'dri')).filter((f) => /^renderD\d+$/.test(f)).map((f) => path.join(dev, 'dri', f)),
-    ...list(dev).filter((f) => /^nvidia\d+$/.test(f)).map((f) => path.join(dev, f)),
+    ...list(path.join(dev, 'dri'))
+      .filter((f) => /^renderD\d+$/.test(f))
+      .map((f) => path.join(dev, 'dri', f)),
+    ...list(dev)
+      .filter((f) => /^nvidia\d+$/.test(f))
+      .map((f) => path.join(dev, f)),
   ];
 }
 
@@ -80,14 +84,32 @@ export interface WebgpuAdapter {
 }
 
 /** What the probe says about the WebGPU adapter (pure: the decision logic, tested on recorded loader output). */
-export function webgpuAdapterFromProbe(probe: Pick<EpProbe, 'ok' | 'error' | 'stderr'>, platform: NodeJS.Platform, gpuNodes: string[]): WebgpuAdapter {
+export function webgpuAdapterFromProbe(
+  probe: Pick<EpProbe, 'ok' | 'error' | 'stderr'>,
+  platform: NodeJS.Platform,
+  gpuNodes: string[],
+): WebgpuAdapter {
   if (!probe.ok) return { error: probe.error ?? 'unknown error' };
   const used = parseVulkanLoaderLog(probe.stderr ?? '');
   if (used) return { adapter: classifyVulkanDevice(used) };
   if (platform === 'linux' && gpuNodes.length === 0) {
-    return { adapter: { vendor: 'unknown', device: 'unknown', type: 'cpu', description: 'a Vulkan device on a machine with no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so a CPU driver' } };
+    return {
+      adapter: {
+        vendor: 'unknown',
+        device: 'unknown',
+        type: 'cpu',
+        description: 'a Vulkan device on a machine with no GPU device node (/dev/dri/renderD*, /dev/nvidia*), so a CPU driver',
+      },
+    };
   }
-  return { adapter: { vendor: 'unknown', device: 'unknown', type: 'unknown', description: 'not identified (the Vulkan loader did not name the device)' } };
+  return {
+    adapter: {
+      vendor: 'unknown',
+      device: 'unknown',
+      type: 'unknown',
+      description: 'not identified (the Vulkan loader did not name the device)',
+    },
+  };
 }
 
 /** Why `auto` must not use this adapter, or undefined when it may. */

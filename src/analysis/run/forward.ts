@@ -57,7 +57,10 @@ export interface ForwardResult {
 const now = () => performance.now();
 
 const truncated = (file: string, what: string) =>
-  new InherituneError('E_HEADER', `${file}: unexpected end of file while reading ${what}; the file is truncated or corrupt`, { file, tensor: what });
+  new InherituneError('E_HEADER', `${file}: unexpected end of file while reading ${what}; the file is truncated or corrupt`, {
+    file,
+    tensor: what,
+  });
 
 /**
  * Reads tensors through file handles opened once per run. A read is handed to libuv's pool as soon as it is asked
@@ -146,7 +149,7 @@ class TensorReader {
   private readIntoSync(file: string, dst: Uint8Array, begin: number, what: string): void {
     const fh = this.handles.get(file);
     if (!fh) throw new InherituneError('E_IO', `${file} is not open`, { file });
-    for (let off = 0; off < dst.byteLength; ) {
+    for (let off = 0; off < dst.byteLength;) {
       const n = readSync(fh.fd, dst, off, dst.byteLength - off, begin + off);
       if (n === 0) throw truncated(file, what);
       off += n;
@@ -158,14 +161,26 @@ function rowsOf(all: Float32Array, width: number, rows: readonly number[]): Map<
   return new Map(rows.map((r) => [r, all.subarray(r * width, (r + 1) * width)]));
 }
 
-function validate(ckpt: Checkpoint, graph: BlockGraph, tokens: Int32Array, batch: number, T: number, opts: ForwardOptions): [number, number] {
+function validate(
+  ckpt: Checkpoint,
+  graph: BlockGraph,
+  tokens: Int32Array,
+  batch: number,
+  T: number,
+  opts: ForwardOptions,
+): [number, number] {
   const { spec, dims } = ckpt;
   if (!Number.isInteger(batch) || batch < 1) throw new InherituneError('E_INPUT', `batch must be a positive integer (got ${batch})`);
   if (!Number.isInteger(T) || T < 1) throw new InherituneError('E_INPUT', `sequence length T must be a positive integer (got ${T})`);
-  if (tokens.length !== batch * T) throw new InherituneError('E_INPUT', `tokens has ${tokens.length} ids but batch × T = ${batch} × ${T} = ${batch * T}`);
+  if (tokens.length !== batch * T)
+    throw new InherituneError('E_INPUT', `tokens has ${tokens.length} ids but batch × T = ${batch} × ${T} = ${batch * T}`);
   const ctxKey = spec.dims.ctx?.key ?? 'max_position_embeddings';
   if (T > dims.ctx) {
-    throw new InherituneError('E_INPUT', `sequence length T = ${T} exceeds the model's context length ${dims.ctx} ("${ctxKey}" in ${ckpt.configPath}); use at most ${dims.ctx} tokens`, { T, limit: dims.ctx, key: ctxKey });
+    throw new InherituneError(
+      'E_INPUT',
+      `sequence length T = ${T} exceeds the model's context length ${dims.ctx} ("${ctxKey}" in ${ckpt.configPath}); use at most ${dims.ctx} tokens`,
+      { T, limit: dims.ctx, key: ctxKey },
+    );
   }
   const embName = nameIn(ckpt, graph.embedding, 0);
   const embRows = tensorOrThrow(ckpt, embName).shape[0];
@@ -190,14 +205,24 @@ function validate(ckpt: Checkpoint, graph: BlockGraph, tokens: Int32Array, batch
 }
 
 /** The residual stream entering layer 0: token embeddings (+ learned positions) [batch, query, d]. */
-async function embed(ckpt: Checkpoint, reader: TensorReader, graph: BlockGraph, tokens: Int32Array, batch: number, T: number): Promise<Float32Array> {
+async function embed(
+  ckpt: Checkpoint,
+  reader: TensorReader,
+  graph: BlockGraph,
+  tokens: Int32Array,
+  batch: number,
+  T: number,
+): Promise<Float32Array> {
   const d = graph.hidden;
   const unique = [...new Set(tokens)].sort((a, b) => a - b);
   const rows = await reader.rows(nameIn(ckpt, graph.embedding, 0), unique);
   const x = new Float32Array(batch * T * d);
   for (let i = 0; i < tokens.length; i++) x.set(rows.get(tokens[i])!, i * d);
   if (graph.positions) {
-    const pos = await reader.rows(nameIn(ckpt, graph.positions, 0), Array.from({ length: T }, (_, t) => t));
+    const pos = await reader.rows(
+      nameIn(ckpt, graph.positions, 0),
+      Array.from({ length: T }, (_, t) => t),
+    );
     for (let b = 0; b < batch; b++) {
       for (let t = 0; t < T; t++) {
         const p = pos.get(t)!;
@@ -256,7 +281,11 @@ export async function runForward(
       const name = nameIn(ckpt, w.template, L);
       const shape = ckpt.tensors.get(name)!.shape;
       if (shape.length !== w.shape.length || shape.some((v, k) => v !== w.shape[k])) {
-        throw new InherituneError('E_TENSOR', `${name} has shape [${shape.join(', ')}] but layer 0 has [${w.shape.join(', ')}]; every layer must have the same shapes`, { tensor: name });
+        throw new InherituneError(
+          'E_TENSOR',
+          `${name} has shape [${shape.join(', ')}] but layer 0 has [${w.shape.join(', ')}]; every layer must have the same shapes`,
+          { tensor: name },
+        );
       }
       feeds[w.input] = new O.Tensor('float32', arrays[i], shape);
     });
@@ -323,9 +352,15 @@ export async function runForward(
       const tr = now();
       let out: Record<string, Tensor>;
       try {
-        out = (await session.run(feeds, wantPattern ? [...graph.patternOutputs.map((p) => p.name), RESID_OUTPUT] : [RESID_OUTPUT])) as Record<string, Tensor>;
+        out = (await session.run(
+          feeds,
+          wantPattern ? [...graph.patternOutputs.map((p) => p.name), RESID_OUTPUT] : [RESID_OUTPUT],
+        )) as Record<string, Tensor>;
       } catch (e) {
-        throw new InherituneError('E_RUNTIME', `layer ${L}: onnxruntime (${report.used}) failed: ${(e as Error).message}`, { layer: L, ep: report.used });
+        throw new InherituneError('E_RUNTIME', `layer ${L}: onnxruntime (${report.used}) failed: ${(e as Error).message}`, {
+          layer: L,
+          ep: report.used,
+        });
       }
       const ms2 = now() - tr;
       timings.runMs += ms2;

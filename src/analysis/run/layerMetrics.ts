@@ -119,8 +119,12 @@ class MetricsWorker {
       try {
         // Hand over the pattern blocks and the input residual without a copy (none is used after this) when they
         // own their whole buffers.
-        const own = (a?: Float32Array): a is Float32Array => !!a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
-        this.worker.postMessage(msg, [...job.pattern.map((b) => b.data), job.residPre].filter(own).map((a) => a.buffer as ArrayBuffer));
+        const own = (a?: Float32Array): a is Float32Array =>
+          !!a && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+        this.worker.postMessage(
+          msg,
+          [...job.pattern.map((b) => b.data), job.residPre].filter(own).map((a) => a.buffer as ArrayBuffer),
+        );
       } catch {
         this.worker.postMessage(msg);
       }

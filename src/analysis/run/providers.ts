@@ -13,7 +13,8 @@ import { InherituneError } from '../../errors';
 import { EP_NAMES, type AdapterReport, type EpName, type ExecutionProviderReport } from '../../shared/report';
 import { autoSkipReason, cpuAdapter, cudaAdapter, probeWebgpuAdapter } from './adapter';
 /** The order `auto` tries: CUDA, then DirectML (bundled on Windows only), then WebGPU, then CPU. */
-export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] = process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
+export const AUTO_ORDER: readonly Exclude<EpName, 'auto'>[] =
+  process.platform === 'win32' ? ['cuda', 'dml', 'webgpu', 'cpu'] : ['cuda', 'webgpu', 'cpu'];
 
 type Ort = typeof import('onnxruntime-node');
 let ortModule: Ort | undefined;
@@ -24,7 +25,10 @@ export function ort(): Ort {
     try {
       ortModule = require('onnxruntime-node') as Ort;
     } catch (e) {
-      throw new InherituneError('E_RUNTIME', `onnxruntime-node could not be loaded (${(e as Error).message}); reinstall the extension or run \`npm install\``);
+      throw new InherituneError(
+        'E_RUNTIME',
+        `onnxruntime-node could not be loaded (${(e as Error).message}); reinstall the extension or run \`npm install\``,
+      );
     }
   }
   return ortModule;
@@ -64,7 +68,8 @@ export function cudaUnavailableReason(): string | undefined {
   } catch (e) {
     return `cannot locate onnxruntime-node's binding folder (${(e as Error).message})`;
   }
-  if (!fs.existsSync(path.join(dir, lib))) return `CUDA EP binaries not installed (${lib} is not in ${dir}; run \`inheritune install-gpu\`)`;
+  if (!fs.existsSync(path.join(dir, lib)))
+    return `CUDA EP binaries not installed (${lib} is not in ${dir}; run \`inheritune install-gpu\`)`;
   // An install of ours that is incomplete or for another onnxruntime version is never loaded. Files without our
   // manifest (onnxruntime-node's own installer, ONNXRUNTIME_NODE_INSTALL=cuda12) are tried as they are.
   try {
@@ -103,7 +108,15 @@ export function shortReason(e: unknown): string {
 /** Folders the dynamic loader searches for libvulkan.so.1 (LD_LIBRARY_PATH first, then the usual system ones). */
 function loaderDirs(): string[] {
   const fromEnv = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
-  return [...fromEnv, '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return [
+    ...fromEnv,
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
 }
 
 /**
@@ -113,7 +126,7 @@ function loaderDirs(): string[] {
 export function webgpuUnavailableReason(): string | undefined {
   if (process.platform !== 'linux') return undefined;
   if (loaderDirs().some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return undefined;
-  return 'no Vulkan loader (libvulkan.so.1) on this machine, so WebGPU has no adapter; install libvulkan1 and your GPU\'s Vulkan driver';
+  return "no Vulkan loader (libvulkan.so.1) on this machine, so WebGPU has no adapter; install libvulkan1 and your GPU's Vulkan driver";
 }
 
 /**
@@ -132,8 +145,13 @@ export interface SessionChoice {
  * reason for each provider it skipped (a software WebGPU adapter is skipped); an explicit provider that fails is an
  * InherituneError with the reason. The report names the adapter the session runs on.
  */
-export async function createSession(model: Uint8Array, requested: EpName = 'auto', extra: InferenceSession.SessionOptions = {}): Promise<SessionChoice> {
-  if (!EP_NAMES.includes(requested)) throw new InherituneError('E_ARGS', `unknown execution provider "${requested}"; choose one of ${EP_NAMES.join(', ')}`);
+export async function createSession(
+  model: Uint8Array,
+  requested: EpName = 'auto',
+  extra: InferenceSession.SessionOptions = {},
+): Promise<SessionChoice> {
+  if (!EP_NAMES.includes(requested))
+    throw new InherituneError('E_ARGS', `unknown execution provider "${requested}"; choose one of ${EP_NAMES.join(', ')}`);
   const o = ort();
   const candidates = requested === 'auto' ? AUTO_ORDER : [requested];
   const skipped: { name: string; reason: string }[] = [];
@@ -148,7 +166,11 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
       }
     }
     if (ep === 'dml' && process.platform !== 'win32') {
-      throw new InherituneError('E_RUNTIME', `execution provider dml: DirectML is only available on Windows (this is ${process.platform})`, { ep });
+      throw new InherituneError(
+        'E_RUNTIME',
+        `execution provider dml: DirectML is only available on Windows (this is ${process.platform})`,
+        { ep },
+      );
     }
     if (ep === 'webgpu') {
       const why = webgpuUnavailableReason();
@@ -177,7 +199,8 @@ export async function createSession(model: Uint8Array, requested: EpName = 'auto
       return { session, report: { requested, used: ep, skipped, ...(adapter ? { adapter } : {}) } };
     } catch (e) {
       const reason = `session creation failed: ${shortReason(e)}`;
-      if (requested !== 'auto' || ep === 'cpu') throw new InherituneError('E_RUNTIME', `execution provider ${ep}: ${reason}`, { ep, skipped });
+      if (requested !== 'auto' || ep === 'cpu')
+        throw new InherituneError('E_RUNTIME', `execution provider ${ep}: ${reason}`, { ep, skipped });
       failedInProcess.set(ep, reason);
       skipped.push({ name: ep, reason });
     }

@@ -24,8 +24,38 @@ export async function cli(args, opts) {
  */
 export async function makeWorkspace(ws, { withData = false } = {}) {
   fs.mkdirSync(ws, { recursive: true });
-  await cli(['synth', '--family', 'gpt2', '--layers', '8', '--lazy', `${PLANTED_LAZY[0]}-${PLANTED_LAZY.at(-1)}`, '--seed', '1', '--out', path.join(ws, 'planted')]);
-  await cli(['synth', '--family', 'gpt2', '--layers', '4', '--hidden', '32', '--heads', '2', '--vocab', '256', '--context', '64', '--seed', '2', '--out', path.join(ws, 'tiny')]);
+  await cli([
+    'synth',
+    '--family',
+    'gpt2',
+    '--layers',
+    '8',
+    '--lazy',
+    `${PLANTED_LAZY[0]}-${PLANTED_LAZY.at(-1)}`,
+    '--seed',
+    '1',
+    '--out',
+    path.join(ws, 'planted'),
+  ]);
+  await cli([
+    'synth',
+    '--family',
+    'gpt2',
+    '--layers',
+    '4',
+    '--hidden',
+    '32',
+    '--heads',
+    '2',
+    '--vocab',
+    '256',
+    '--context',
+    '64',
+    '--seed',
+    '2',
+    '--out',
+    path.join(ws, 'tiny'),
+  ]);
   await cli(['synth', '--family', 'gpt2', '--layers', '8', '--lazy', '5-6', '--seed', '4', '--out', path.join(ws, 'notail')]);
   fs.mkdirSync(path.join(ws, 'notes'));
   fs.writeFileSync(path.join(ws, 'notes', 'README.txt'), 'not a checkpoint\n');
@@ -51,14 +81,32 @@ export async function makeWorkspace(ws, { withData = false } = {}) {
     fs.mkdirSync(texts, { recursive: true });
     const words = Array.from({ length: 40 }, (_, i) => `w${i}`);
     for (let f = 0; f < 3; f++) fs.writeFileSync(path.join(texts, `part-${f}.txt`), `${words.join(' ')}\n`.repeat(60));
-    fs.writeFileSync(path.join(ws, 'chats.jsonl'), Array.from({ length: 40 }, () => JSON.stringify({ text: words.join(' ') })).join('\n') + '\n');
+    fs.writeFileSync(
+      path.join(ws, 'chats.jsonl'),
+      Array.from({ length: 40 }, () => JSON.stringify({ text: words.join(' ') })).join('\n') + '\n',
+    );
     fs.symlinkSync(path.dirname(path.dirname(PYTHON)), path.join(ws, '.venv'));
     noTorch = path.join(path.dirname(ws), 'py-without-torch');
     await run('python3', ['-m', 'venv', '--without-pip', noTorch]);
   }
   fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'git.enabled': false, 'inheritune.pythonPath': noTorch ? path.join(noTorch, 'bin', 'python') : PYTHON }, null, 2));
-  return { ws, notail: path.join(ws, 'notail'), notes: path.join(ws, 'notes'), planted: path.join(ws, 'planted'), tiny: path.join(ws, 'tiny'), broken, brokenFile: path.join(broken, 'model.safetensors'), data, texts: path.join(ws, 'texts'), jsonl: path.join(ws, 'chats.jsonl'), noTorch };
+  fs.writeFileSync(
+    path.join(ws, '.vscode', 'settings.json'),
+    JSON.stringify({ 'git.enabled': false, 'inheritune.pythonPath': noTorch ? path.join(noTorch, 'bin', 'python') : PYTHON }, null, 2),
+  );
+  return {
+    ws,
+    notail: path.join(ws, 'notail'),
+    notes: path.join(ws, 'notes'),
+    planted: path.join(ws, 'planted'),
+    tiny: path.join(ws, 'tiny'),
+    broken,
+    brokenFile: path.join(broken, 'model.safetensors'),
+    data,
+    texts: path.join(ws, 'texts'),
+    jsonl: path.join(ws, 'chats.jsonl'),
+    noTorch,
+  };
 }
 
 /** A word-level tokenizer (w0..w39 and specials, whitespace split) saved next to a checkpoint: argv[1]. */

@@ -96,8 +96,15 @@ export class Workbench {
   }
 
   async menuItems() {
-    await this.page.getByRole('menuitem').first().waitFor({ timeout: 1000 }).catch(() => {});
-    const names = await this.page.getByRole('menuitem').allInnerTexts().catch(() => []);
+    await this.page
+      .getByRole('menuitem')
+      .first()
+      .waitFor({ timeout: 1000 })
+      .catch(() => {});
+    const names = await this.page
+      .getByRole('menuitem')
+      .allInnerTexts()
+      .catch(() => []);
     return names.map((s) => s.split('\n')[0]).join(' | ');
   }
 
@@ -131,7 +138,11 @@ export class Workbench {
         // give the workbench focus back and try again until the deadline.
         if (Date.now() > end) throw e;
         await this.page.keyboard.press('Escape');
-        await this.page.locator('.part.titlebar, .part.statusbar').first().click({ position: { x: 5, y: 5 } }).catch(() => {});
+        await this.page
+          .locator('.part.titlebar, .part.statusbar')
+          .first()
+          .click({ position: { x: 5, y: 5 } })
+          .catch(() => {});
         continue;
       }
       const row = this.page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
@@ -197,7 +208,7 @@ export class Workbench {
     const end = Date.now() + timeoutMs;
     // Settled: a value that has not changed for 400 ms.
     let last = await this.quickInputBox.inputValue();
-    for (let still = 0; still < 4 && Date.now() < end; ) {
+    for (let still = 0; still < 4 && Date.now() < end;) {
       await this.page.waitForTimeout(100);
       const v = await this.quickInputBox.inputValue();
       still = v === last && v !== '' ? still + 1 : 0;
@@ -223,7 +234,10 @@ export class Workbench {
     try {
       await this.quickInput.waitFor({ state: 'hidden', timeout: 5000 });
     } catch (e) {
-      const msg = await this.page.locator('.quick-input-widget .quick-input-message').innerText().catch(() => '');
+      const msg = await this.page
+        .locator('.quick-input-widget .quick-input-message')
+        .innerText()
+        .catch(() => '');
       throw new Error(`save dialog did not accept "${fsPath}" (${msg})`, { cause: e });
     }
   }
@@ -241,7 +255,10 @@ export class Workbench {
 
   /** A notification toast (or notification-center entry) whose message matches `text`. */
   notification(text) {
-    return this.page.locator('.notifications-toasts .notification-toast, .notifications-center .notification-list-item').filter({ hasText: text }).first();
+    return this.page
+      .locator('.notifications-toasts .notification-toast, .notifications-center .notification-list-item')
+      .filter({ hasText: text })
+      .first();
   }
 
   async clickNotificationButton(notification, label) {
@@ -292,7 +309,10 @@ export class Workbench {
 
   /** Screenshot after a failure, named after the test; never throws. */
   async failureShot(testName) {
-    const safe = testName.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80);
+    const safe = testName
+      .replace(/[^a-z0-9]+/gi, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 80);
     await this.screenshot(`FAIL-${this.name}-${safe}.png`).catch(() => {});
   }
 }

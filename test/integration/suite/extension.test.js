@@ -26,13 +26,19 @@ function ext() {
 /** `node dist/cli.js inspect <dir> --json` of the extension under test (Electron's host runs it as Node). */
 function inspect(dir) {
   const cli = path.join(ext().extensionPath, 'dist', 'cli.js');
-  const out = execFileSync(process.execPath, [cli, 'inspect', dir, '--json'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [cli, 'inspect', dir, '--json'], {
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    encoding: 'utf8',
+  });
   return JSON.parse(out);
 }
 
 async function api() {
   const exports = await ext().activate();
-  assert.ok(exports && typeof exports.getLastError === 'function', `activate() must return { getLastError() } (got ${exports === undefined ? 'undefined' : JSON.stringify(Object.keys(exports))})`);
+  assert.ok(
+    exports && typeof exports.getLastError === 'function',
+    `activate() must return { getLastError() } (got ${exports === undefined ? 'undefined' : JSON.stringify(Object.keys(exports))})`,
+  );
   return exports;
 }
 
@@ -48,15 +54,26 @@ describe('Inheritune Studio in the extension host', function () {
     assert.ok(contributed.length > 0, 'package.json contributes no commands');
     await ext().activate();
     const registered = new Set(await vscode.commands.getCommands(true));
-    assert.deepStrictEqual(contributed.filter((c) => !registered.has(c)), [], 'contributed but not registered');
-    const menus = Object.values(ext().packageJSON.contributes.menus || {}).flat().map((m) => m.command);
-    assert.deepStrictEqual(menus.filter((c) => !contributed.includes(c)), [], 'menu entries for commands that are not contributed');
+    assert.deepStrictEqual(
+      contributed.filter((c) => !registered.has(c)),
+      [],
+      'contributed but not registered',
+    );
+    const menus = Object.values(ext().packageJSON.contributes.menus || {})
+      .flat()
+      .map((m) => m.command);
+    assert.deepStrictEqual(
+      menus.filter((c) => !contributed.includes(c)),
+      [],
+      'menu entries for commands that are not contributed',
+    );
   });
 
   it('reads every inheritune.analysis.* setting with its declared default', async function () {
-    const props = ((ext().packageJSON.contributes.configuration || {}).properties) || {};
+    const props = (ext().packageJSON.contributes.configuration || {}).properties || {};
     const keys = Object.keys(props).filter((k) => k.startsWith('inheritune.analysis.'));
-    for (const k of ['seqLen', 'batch', 'tau', 'mode', 'executionProvider']) assert.ok(keys.includes(`inheritune.analysis.${k}`), `inheritune.analysis.${k} is not contributed`);
+    for (const k of ['seqLen', 'batch', 'tau', 'mode', 'executionProvider'])
+      assert.ok(keys.includes(`inheritune.analysis.${k}`), `inheritune.analysis.${k} is not contributed`);
     const c = vscode.workspace.getConfiguration();
     for (const k of keys) assert.deepStrictEqual(c.inspect(k).defaultValue, props[k].default, k);
     assert.strictEqual(vscode.workspace.getConfiguration('inheritune.analysis').get('batch'), props['inheritune.analysis.batch'].default);
@@ -69,12 +86,19 @@ describe('Inheritune Studio in the extension host', function () {
     await cfg.update('batch', 2, vscode.ConfigurationTarget.Workspace);
     await cfg.update('executionProvider', 'cpu', vscode.ConfigurationTarget.Workspace);
     try {
-      const report = await vscode.commands.executeCommand('inheritune.analyzeAttention', vscode.Uri.file(path.join(workspaceDir(), 'planted')), { settings: {} });
+      const report = await vscode.commands.executeCommand(
+        'inheritune.analyzeAttention',
+        vscode.Uri.file(path.join(workspaceDir(), 'planted')),
+        { settings: {} },
+      );
       assert.ok(report, `no report (last error: ${(await api()).getLastError()})`);
       assert.strictEqual(report.settings.seqLen, 32, 'seqLen from the settings');
       assert.strictEqual(report.settings.batch, 2, 'batch from the settings');
       assert.strictEqual(report.executionProvider.used, 'cpu');
-      assert.deepStrictEqual(report.layers.filter((l) => l.lazy).map((l) => l.index), PLANTED_LAZY);
+      assert.deepStrictEqual(
+        report.layers.filter((l) => l.lazy).map((l) => l.index),
+        PLANTED_LAZY,
+      );
     } finally {
       for (const k of ['seqLen', 'batch', 'executionProvider']) await cfg.update(k, undefined, vscode.ConfigurationTarget.Workspace);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -85,7 +109,11 @@ describe('Inheritune Studio in the extension host', function () {
     this.timeout(120000);
     const out = path.join(workspaceDir(), 'it-inherit-2L');
     fs.rmSync(out, { recursive: true, force: true });
-    const ret = await vscode.commands.executeCommand('inheritune.inheritLayers', vscode.Uri.file(path.join(workspaceDir(), 'planted')), { layers: 2, preset: 'paper', out });
+    const ret = await vscode.commands.executeCommand('inheritune.inheritLayers', vscode.Uri.file(path.join(workspaceDir(), 'planted')), {
+      layers: 2,
+      preset: 'paper',
+      out,
+    });
     assert.strictEqual(ret, out, `command returned ${ret} (last error: ${(await api()).getLastError()})`);
     const info = inspect(out);
     assert.strictEqual(info.numLayers, 2);
@@ -98,7 +126,11 @@ describe('Inheritune Studio in the extension host', function () {
     const a = await api();
     const broken = path.join(workspaceDir(), 'broken');
     const out = path.join(workspaceDir(), 'it-broken-out');
-    const ret = await vscode.commands.executeCommand('inheritune.inheritLayers', vscode.Uri.file(broken), { layers: 2, preset: 'paper', out });
+    const ret = await vscode.commands.executeCommand('inheritune.inheritLayers', vscode.Uri.file(broken), {
+      layers: 2,
+      preset: 'paper',
+      out,
+    });
     assert.strictEqual(ret, undefined);
     assert.match(String(a.getLastError()), /broken[\\/]model\.safetensors/);
     assert.ok(!fs.existsSync(out), 'nothing may be written for a broken reference');
@@ -108,7 +140,9 @@ describe('Inheritune Studio in the extension host', function () {
     this.timeout(120000);
     const a = await api();
     const before = a.getLastError();
-    const ret = await vscode.commands.executeCommand('inheritune.analyzeAttention', vscode.Uri.file(path.join(workspaceDir(), 'broken')), { settings: {} });
+    const ret = await vscode.commands.executeCommand('inheritune.analyzeAttention', vscode.Uri.file(path.join(workspaceDir(), 'broken')), {
+      settings: {},
+    });
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     assert.strictEqual(ret, undefined);
     assert.notStrictEqual(a.getLastError(), before, 'no new error was reported');

@@ -35,7 +35,9 @@ async function until(what, fn, ms = 120000) {
 }
 
 function trainingTabs() {
-  return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview && /inheritune\.trainingPanel/.test(t.input.viewType));
+  return vscode.window.tabGroups.all
+    .flatMap((g) => g.tabs)
+    .filter((t) => t.input instanceof vscode.TabInputWebview && /inheritune\.trainingPanel/.test(t.input.viewType));
 }
 
 exports.run = async function run() {
@@ -51,8 +53,16 @@ exports.run = async function run() {
       });
     });
     const exec = await vscode.commands.executeCommand('inheritune.startTraining', {
-      ref: path.join(ws, 'ref'), data: path.join(ws, 'data'), out: path.join(ws, 'runs', 'smoke'),
-      layers: 1, growBy: 1, stepsPerRound: 3, maxRounds: 2, targetValLoss: 0.01, python, prompt: false,
+      ref: path.join(ws, 'ref'),
+      data: path.join(ws, 'data'),
+      out: path.join(ws, 'runs', 'smoke'),
+      layers: 1,
+      growBy: 1,
+      stepsPerRound: 3,
+      maxRounds: 2,
+      targetValLoss: 0.01,
+      python,
+      prompt: false,
       extraArgs: ['--batch-size', '2', '--seq-len', '32', '--eval-iters', '2', '--warmup-steps', '1'],
     });
     assert(exec && exec.task, `the command returned ${exec} instead of a TaskExecution`);
@@ -61,31 +71,49 @@ exports.run = async function run() {
     if (code !== 0) {
       // Run the same command line again to show why.
       const x = exec.task.execution;
-      const r = require('child_process').spawnSync(x.process, x.args, { cwd: x.options && x.options.cwd, env: { ...process.env, ...((x.options && x.options.env) || {}) }, encoding: 'utf8' });
+      const r = require('child_process').spawnSync(x.process, x.args, {
+        cwd: x.options && x.options.cwd,
+        env: { ...process.env, ...((x.options && x.options.env) || {}) },
+        encoding: 'utf8',
+      });
       throw new Error(`task exit code ${code}: ${x.process} ${x.args.join(' ')}\n${r.stdout}\n${r.stderr}`);
     }
     const tasks = fs.readFileSync(path.join(ws, '.vscode', 'tasks.json'), 'utf8');
     assert(/"type": "inheritune"/.test(tasks) && /"out": "runs\/smoke"/.test(tasks), `tasks.json: ${tasks}`);
     assert(/\/\/ kept comment/.test(tasks), 'the comment in tasks.json was lost');
-    const metrics = fs.readFileSync(path.join(ws, 'runs', 'smoke', 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const metrics = fs
+      .readFileSync(path.join(ws, 'runs', 'smoke', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     assert(metrics.length >= 2, `${metrics.length} metrics lines`);
     await until('the training panel tab', () => trainingTabs().length > 0, 20000);
   });
   await check('Open Training Panel on a text log returns the panel, which holds its points', async () => {
     const log = path.join(ws, 'train.log');
-    fs.writeFileSync(log, 'step 0: train loss 4.2874, val loss 4.2823\niter 0: loss 4.2654, time 29.6ms\niter 10: loss 3.2457, time 51.5ms\n');
+    fs.writeFileSync(
+      log,
+      'step 0: train loss 4.2874, val loss 4.2823\niter 0: loss 4.2654, time 29.6ms\niter 10: loss 3.2457, time 51.5ms\n',
+    );
     const panel = await vscode.commands.executeCommand('inheritune.openTrainingPanel', vscode.Uri.file(log));
     assert(panel && typeof panel.pointCounts === 'function', 'the command did not return the panel');
-    const counts = await until('points of train.log', () => {
-      const c = panel.pointCounts();
-      return c[vscode.Uri.file(log).toString()] === 3 ? c : undefined;
-    }, 20000);
+    const counts = await until(
+      'points of train.log',
+      () => {
+        const c = panel.pointCounts();
+        return c[vscode.Uri.file(log).toString()] === 3 ? c : undefined;
+      },
+      20000,
+    );
     assert(Object.keys(counts).length >= 2, `runs: ${JSON.stringify(counts)}`);
     fs.appendFileSync(log, 'iter 20: loss 2.79, time 51.7ms\n');
     await until('the appended line', () => panel.pointCounts()[vscode.Uri.file(log).toString()] === 4, 20000);
   });
   await check('a tasks.json entry is a task that runs node dist/cli.js train (python3 without torch: exit 3)', async () => {
-    const t = await until('the tasks.json entry among the tasks', async () => (await vscode.tasks.fetchTasks({ type: 'inheritune' })).find((x) => x.name === 'preset'), 30000);
+    const t = await until(
+      'the tasks.json entry among the tasks',
+      async () => (await vscode.tasks.fetchTasks({ type: 'inheritune' })).find((x) => x.name === 'preset'),
+      30000,
+    );
     const x = t.execution;
     assert(x && x.args.some((a) => /dist[\\/]cli\.js$/.test(a)) && x.args.includes('train'), `execution: ${JSON.stringify(x)}`);
     const ended = new Promise((resolve) => {

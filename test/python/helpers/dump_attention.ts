@@ -14,7 +14,8 @@ import { densePattern } from '../../../src/analysis/graph/pattern';
 
 async function main() {
   const [ckptPath, tokensPath, outPath, ...rest] = process.argv.slice(2);
-  if (!ckptPath || !tokensPath || !outPath) throw new Error('usage: dump_attention.ts CKPT TOKENS.json OUT.bin [--ep cpu|auto|webgpu|cuda]');
+  if (!ckptPath || !tokensPath || !outPath)
+    throw new Error('usage: dump_attention.ts CKPT TOKENS.json OUT.bin [--ep cpu|auto|webgpu|cuda]');
   const epIdx = rest.indexOf('--ep');
   const ep = (epIdx >= 0 ? rest[epIdx + 1] : 'cpu') as 'auto' | 'cpu' | 'webgpu' | 'cuda';
   const rowsIdx = rest.indexOf('--query-block-rows');
@@ -33,7 +34,8 @@ async function main() {
     offset += a.length;
     return [at, a.length];
   };
-  const layers: { layer: number; pattern: [number, number]; residPre: [number, number]; residPost: [number, number]; blocks: number }[] = [];
+  const layers: { layer: number; pattern: [number, number]; residPre: [number, number]; residPost: [number, number]; blocks: number }[] =
+    [];
   const result = await runForward(
     ckpt,
     tokens,
@@ -41,7 +43,13 @@ async function main() {
     T,
     async (o) => {
       const pattern = await write(densePattern(o.pattern, batch, ckpt.dims.heads, T));
-      layers.push({ layer: o.layer, pattern, residPre: await write(o.residPre!), residPost: await write(o.residPost!), blocks: o.pattern.length });
+      layers.push({
+        layer: o.layer,
+        pattern,
+        residPre: await write(o.residPre!),
+        residPost: await write(o.residPost!),
+        blocks: o.pattern.length,
+      });
     },
     { ep, wantResidual: true, queryBlockRows },
   );

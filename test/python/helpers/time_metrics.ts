@@ -11,10 +11,8 @@ import { kStarDense, kStarDetailed } from '../../../src/analysis/rank/kStar';
 import { Xorshift } from '../../../src/util/random';
 import { lowRankHead, softmaxHead } from '../../helpers/heads';
 
-
 /** Causal softmax head with logit std s, a sink bias on key 0 and a diagonal bias (test/helpers/heads.ts). */
 const head = (T: number, s: number, seed: number, sink = 0, diag = 0): Float32Array => softmaxHead(T, s, seed, { sink, diag });
-
 
 const args = process.argv.slice(2);
 const backend = (['js', 'wasm', 'auto'].includes(args[0]) ? args.shift() : 'auto') as 'js' | 'wasm' | 'auto';

@@ -15,9 +15,19 @@ export class HeadCard implements View {
 
   constructor(ctx: ViewContext, headView: HeadView) {
     const { store } = ctx;
-    const dock = button('', { secondary: true, cls: 'dock-toggle', onClick: () => store.update({ headDock: store.state.headDock === 'beside' ? 'below' : 'beside' }) });
+    const dock = button('', {
+      secondary: true,
+      cls: 'dock-toggle',
+      onClick: () => store.update({ headDock: store.state.headDock === 'beside' ? 'below' : 'beside' }),
+    });
     setDockButton(dock, store.state.headDock);
-    this.root = new Card('head-card', 'Attention of one head', [dock], headView.root, 'T × T batch mean, computed on request. Rows are queries, columns keys.').root;
+    this.root = new Card(
+      'head-card',
+      'Attention of one head',
+      [dock],
+      headView.root,
+      'T × T batch mean, computed on request. Rows are queries, columns keys.',
+    ).root;
     this.off.push(
       store.subscribe(['headDock'], (s) => setDockButton(dock, s.headDock)),
       store.subscribe(['widths'], (s) => s.widths.side && headView.setWidth(s.widths.side)),

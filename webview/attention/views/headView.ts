@@ -32,7 +32,11 @@ export interface HeadViewCallbacks {
   tooltip?: Tooltip;
 }
 
-type Phase = { kind: 'empty' } | { kind: 'loading'; label: string } | { kind: 'error'; label: string; message: string } | { kind: 'ready'; label: string };
+type Phase =
+  | { kind: 'empty' }
+  | { kind: 'loading'; label: string }
+  | { kind: 'error'; label: string; message: string }
+  | { kind: 'ready'; label: string };
 
 export class HeadView {
   readonly root: HTMLElement;
@@ -65,7 +69,10 @@ export class HeadView {
   private ml = MARGIN_L;
   private mt = MARGIN_T;
 
-  constructor(theme: Theme, private readonly cb: HeadViewCallbacks) {
+  constructor(
+    theme: Theme,
+    private readonly cb: HeadViewCallbacks,
+  ) {
     this.theme = theme;
     this.lut = attentionLut(theme);
     this.root = h('div', { class: 'head-view' });
@@ -109,7 +116,14 @@ export class HeadView {
   }
 
   /** Draw a matrix; returns after the canvas is drawn (the caller measures to the next frame). */
-  showMatrix(label: string, fileStem: string, T: number, data: Float32Array, head: HeadReport | undefined, tokens?: { pieces: string[] | null; batch: number }): void {
+  showMatrix(
+    label: string,
+    fileStem: string,
+    T: number,
+    data: Float32Array,
+    head: HeadReport | undefined,
+    tokens?: { pieces: string[] | null; batch: number },
+  ): void {
     const sameShape = this.T === T;
     this.T = T;
     this.data = data;
@@ -161,7 +175,10 @@ export class HeadView {
           { class: 'empty-state' },
           icon('layers', 28),
           h('div', { class: 'empty-title', text: 'No head selected' }),
-          h('div', { class: 'empty-text', text: 'Click a cell of the heatmap, or focus it and use the arrow keys and Enter, to see that head’s attention matrix.' }),
+          h('div', {
+            class: 'empty-text',
+            text: 'Click a cell of the heatmap, or focus it and use the arrow keys and Enter, to see that head’s attention matrix.',
+          }),
         ),
       );
       return;
@@ -172,7 +189,12 @@ export class HeadView {
           'div',
           { class: 'status-inline', role: 'status' },
           h('div', { class: 'spinner', 'aria-hidden': 'true' }),
-          h('div', {}, h('div', { class: 'status-title', text: `Computing the attention of ${p.label}…` }), h('div', { class: 'muted', text: 'Batch mean over the analysis inputs; runs in a worker.' })),
+          h(
+            'div',
+            {},
+            h('div', { class: 'status-title', text: `Computing the attention of ${p.label}…` }),
+            h('div', { class: 'muted', text: 'Batch mean over the analysis inputs; runs in a worker.' }),
+          ),
           button('Cancel', { secondary: true, onClick: () => this.cb.onCancel() }),
         ),
       );
@@ -184,7 +206,12 @@ export class HeadView {
           'div',
           { class: 'status-inline error', role: 'alert' },
           icon('error', 18),
-          h('div', {}, h('div', { class: 'status-title', text: `Could not compute ${p.label}` }), h('div', { class: 'error-text', text: p.message })),
+          h(
+            'div',
+            {},
+            h('div', { class: 'status-title', text: `Could not compute ${p.label}` }),
+            h('div', { class: 'error-text', text: p.message }),
+          ),
           button('Retry', { icon: 'refresh', onClick: () => this.cb.onRetry() }),
         ),
       );
@@ -248,7 +275,15 @@ export class HeadView {
     const toks = this.tokens!;
     const list = h('div', { class: 'token-list', role: 'list', 'aria-label': 'Tokens of sequence 0' });
     for (let i = 0; i < toks.length; i++) {
-      list.append(h('span', { class: 'tok', role: 'listitem', 'data-pos': i, title: `position ${i}: ${JSON.stringify(toks[i])}`, text: tokenText(toks[i]) }));
+      list.append(
+        h('span', {
+          class: 'tok',
+          role: 'listitem',
+          'data-pos': i,
+          title: `position ${i}: ${JSON.stringify(toks[i])}`,
+          text: tokenText(toks[i]),
+        }),
+      );
     }
     list.addEventListener('mouseover', (ev) => {
       const pos = Number((ev.target as HTMLElement).closest('.tok')?.getAttribute('data-pos'));
@@ -262,7 +297,10 @@ export class HeadView {
       this.markStrip();
       this.draw();
     });
-    const note = this.batch > 1 ? `Tokens of sequence 0 of ${this.batch}; the matrix is their mean. Hover a token for its row and column.` : 'Hover a token for its row (as query) and column (as key).';
+    const note =
+      this.batch > 1
+        ? `Tokens of sequence 0 of ${this.batch}; the matrix is their mean. Hover a token for its row and column.`
+        : 'Hover a token for its row (as query) and column (as key).';
     return h('div', { class: 'token-strip' }, h('div', { class: 'muted token-note', text: note }), list);
   }
 
@@ -294,7 +332,17 @@ export class HeadView {
       }
     }
     void stops;
-    return h('div', { class: 'attn-legend' }, h('span', { class: 'muted', text: '0' }), bar, h('span', { class: 'muted', text: `${this.max.toFixed(3)}  (√ scale)` }), h('span', { class: 'muted legend-hint', text: `wheel or +/− zoom${this.tokens ? ' (token labels from ' + TOKEN_MIN_CELL + ' px a cell)' : ''} · drag to pan · arrows probe` }));
+    return h(
+      'div',
+      { class: 'attn-legend' },
+      h('span', { class: 'muted', text: '0' }),
+      bar,
+      h('span', { class: 'muted', text: `${this.max.toFixed(3)}  (√ scale)` }),
+      h('span', {
+        class: 'muted legend-hint',
+        text: `wheel or +/− zoom${this.tokens ? ' (token labels from ' + TOKEN_MIN_CELL + ' px a cell)' : ''} · drag to pan · arrows probe`,
+      }),
+    );
   }
 
   private visible(): number {
@@ -433,7 +481,8 @@ export class HeadView {
       return;
     }
     const v = this.data[p.q * this.T + p.k];
-    const tok = (i: number) => (this.tokens ? h('span', { class: 'ro-tok', title: JSON.stringify(this.tokens[i]), text: tokenText(this.tokens[i]) }) : '');
+    const tok = (i: number) =>
+      this.tokens ? h('span', { class: 'ro-tok', title: JSON.stringify(this.tokens[i]), text: tokenText(this.tokens[i]) }) : '';
     this.markStrip();
     this.readout.append(
       h('span', { class: 'ro-key', text: 'query' }),
@@ -493,7 +542,18 @@ export class HeadView {
   }
 
   private window(): MatrixWindow {
-    return { theme: this.theme, T: this.T, ml: this.ml, mt: this.mt, size: this.size, vx: this.vx, vy: this.vy, tokens: this.tokens, probe: this.probe, hoverPos: this.hoverPos };
+    return {
+      theme: this.theme,
+      T: this.T,
+      ml: this.ml,
+      mt: this.mt,
+      size: this.size,
+      vx: this.vx,
+      vy: this.vy,
+      tokens: this.tokens,
+      probe: this.probe,
+      hoverPos: this.hoverPos,
+    };
   }
 
   private image(): MatrixImage {

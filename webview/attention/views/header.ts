@@ -47,19 +47,58 @@ export function reportHeader(ctx: ViewContext, ready: ReadyEntry[], sideA: SideS
   const actions = h(
     'div',
     { class: 'header-actions' },
-    a ? h('div', { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' }, h('label', { class: 'n-label', text: 'n =' }), nInput, inheritBtn) : null,
-    compare ? null : button('Compare with…', { icon: 'compare', secondary: true, title: 'Analyze another checkpoint (e.g. the inherited child) and show both on one colour scale', onClick: () => ctx.post({ type: 'compareWith' }) }),
-    button('Re-run…', { icon: 'refresh', secondary: true, title: 'Adjust the settings and analyze again', onClick: () => ctx.post({ type: 'rerun', side: 'a' }) }),
+    a
+      ? h(
+          'div',
+          { class: 'inherit-group', role: 'group', 'aria-label': 'Inherit the first n layers' },
+          h('label', { class: 'n-label', text: 'n =' }),
+          nInput,
+          inheritBtn,
+        )
+      : null,
+    compare
+      ? null
+      : button('Compare with…', {
+          icon: 'compare',
+          secondary: true,
+          title: 'Analyze another checkpoint (e.g. the inherited child) and show both on one colour scale',
+          onClick: () => ctx.post({ type: 'compareWith' }),
+        }),
+    button('Re-run…', {
+      icon: 'refresh',
+      secondary: true,
+      title: 'Adjust the settings and analyze again',
+      onClick: () => ctx.post({ type: 'rerun', side: 'a' }),
+    }),
     ctx.menus.button('Export', 'download', [
-      { label: 'Metrics as CSV…', run: () => ctx.exportData('csv', fileStem(`${names}-attention-metrics`), reportsToCsv(ready.map((e) => ({ label: e.label, report: e.report })))) },
+      {
+        label: 'Metrics as CSV…',
+        run: () =>
+          ctx.exportData(
+            'csv',
+            fileStem(`${names}-attention-metrics`),
+            reportsToCsv(ready.map((e) => ({ label: e.label, report: e.report }))),
+          ),
+      },
       {
         label: 'Report as JSON…',
-        run: () => ctx.exportData('json', fileStem(`${names}-attention-report`), JSON.stringify(ready.length > 1 ? { a: ready[0].report, b: ready[1].report } : ready[0].report, null, 2) + '\n'),
+        run: () =>
+          ctx.exportData(
+            'json',
+            fileStem(`${names}-attention-report`),
+            JSON.stringify(ready.length > 1 ? { a: ready[0].report, b: ready[1].report } : ready[0].report, null, 2) + '\n',
+          ),
       },
       { label: 'Heatmap as SVG…', run: () => void ctx.exportChart(charts.heatmap(), 'svg', fileStem(`${ready[0].label}-heatmap`)) },
       { label: 'Heatmap as PNG…', run: () => void ctx.exportChart(charts.heatmap(), 'png', fileStem(`${ready[0].label}-heatmap`)) },
-      { label: 'Per-layer chart as SVG…', run: () => void ctx.exportChart(charts.layers(), 'svg', fileStem(`${ready[0].label}-per-layer`)) },
-      { label: 'Per-layer chart as PNG…', run: () => void ctx.exportChart(charts.layers(), 'png', fileStem(`${ready[0].label}-per-layer`)) },
+      {
+        label: 'Per-layer chart as SVG…',
+        run: () => void ctx.exportChart(charts.layers(), 'svg', fileStem(`${ready[0].label}-per-layer`)),
+      },
+      {
+        label: 'Per-layer chart as PNG…',
+        run: () => void ctx.exportChart(charts.layers(), 'png', fileStem(`${ready[0].label}-per-layer`)),
+      },
     ]),
   );
   const models = ready.map((e) => modelBlock(e.side, e.label, e.report, compare));
@@ -67,9 +106,19 @@ export function reportHeader(ctx: ViewContext, ready: ReadyEntry[], sideA: SideS
   return h(
     'header',
     { class: `report-header${compare ? ' compare' : ''}` },
-    h('div', { class: 'header-top' }, h('div', { class: 'eyebrow' }, icon('layers', 14), compare ? 'Attention comparison' : 'Attention report'), actions),
+    h(
+      'div',
+      { class: 'header-top' },
+      h('div', { class: 'eyebrow' }, icon('layers', 14), compare ? 'Attention comparison' : 'Attention report'),
+      actions,
+    ),
     ...models,
-    compare ? h('div', { class: 'shared-settings muted', text: `Both analyzed with T ${s.seqLen} · batch ${s.batch} · τ ${s.tau} · ${s.mode} · input ${inputLabel(s.input)}` }) : null,
+    compare
+      ? h('div', {
+          class: 'shared-settings muted',
+          text: `Both analyzed with T ${s.seqLen} · batch ${s.batch} · τ ${s.tau} · ${s.mode} · input ${inputLabel(s.input)}`,
+        })
+      : null,
   );
 }
 
@@ -79,7 +128,10 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
   const settingsText = `T ${s.seqLen} · batch ${s.batch} · τ ${s.tau} · ${s.mode}`;
   const settingsTitle = `seq length ${s.seqLen}, batch ${s.batch}, τ = ${s.tau}, k* mode ${s.mode}, seed ${s.seed}, degenerate when ${s.degenerateWhen}, layers ${s.layers[0]}–${s.layers[1]}`;
   const facts: [string, string, string?][] = [
-    ['layers × heads', `${r.model.numLayers} × ${r.model.numHeads}${r.model.numKvHeads !== r.model.numHeads ? ` (${r.model.numKvHeads} kv)` : ''}`],
+    [
+      'layers × heads',
+      `${r.model.numLayers} × ${r.model.numHeads}${r.model.numKvHeads !== r.model.numHeads ? ` (${r.model.numKvHeads} kv)` : ''}`,
+    ],
     ['hidden', String(r.model.hiddenSize)],
     ['parameters', formatCount(r.model.params)],
     ['execution provider', ep.used, epSummary(r)],
@@ -89,11 +141,21 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
           ['settings', settingsText, settingsTitle],
           ['input', inputSummary(r).text, inputSummary(r).title],
         ] as [string, string, string][])),
-    ['time', formatMs(r.timings.totalMs), Object.entries(r.timings).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ')],
+    [
+      'time',
+      formatMs(r.timings.totalMs),
+      Object.entries(r.timings)
+        .map(([k, v]) => `${k} ${formatMs(v)}`)
+        .join(', '),
+    ],
     ['analyzed', formatDate(r.createdAt)],
   ];
   const epText = `Execution provider ${ep.used}${ep.requested && ep.requested !== ep.used ? ` (requested ${ep.requested})` : ''}${ep.skipped.length ? `; skipped ${ep.skipped.map((x) => `${x.name}: ${x.reason}`).join('; ')}` : ''}`;
-  const factList = h('dl', { class: 'facts' }, ...facts.map(([k, v, title]) => h('div', { class: 'fact', title }, h('dt', { text: k }), h('dd', { text: v }))));
+  const factList = h(
+    'dl',
+    { class: 'facts' },
+    ...facts.map(([k, v, title]) => h('div', { class: 'fact', title }, h('dt', { text: k }), h('dd', { text: v }))),
+  );
   if (compare) {
     return h(
       'div',
@@ -112,7 +174,12 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
   return h(
     'div',
     { class: `model-block side-${side}` },
-    h('div', { class: 'title-row' }, h('h1', { class: 'model-name', text: label, title: r.model.path }), h('span', { class: 'model-arch', text: `${r.model.architecture} · ${r.model.family}` })),
+    h(
+      'div',
+      { class: 'title-row' },
+      h('h1', { class: 'model-name', text: label, title: r.model.path }),
+      h('span', { class: 'model-arch', text: `${r.model.architecture} · ${r.model.family}` }),
+    ),
     h('div', { class: 'model-path', text: r.model.path }),
     factList,
     h('div', { class: 'ep-note muted', title: epText, text: epText }),

@@ -115,7 +115,13 @@ function heatmapRoot({ g, height, compare }: Layout, o: HeatmapOptions): Svg {
       `${HEAD_METRICS[o.metric].label} of every head, layers left to right, heads top to bottom` +
         `${compare ? `, ${o.entries.map((e) => e.label).join(' above ')}` : ''}. Arrow keys move, Enter opens the head's attention matrix.`,
     );
-  svg.append('rect').attr('class', 'export-bg').attr('width', g.width).attr('height', height).attr('fill', o.theme.background).attr('opacity', 0);
+  svg
+    .append('rect')
+    .attr('class', 'export-bg')
+    .attr('width', g.width)
+    .attr('height', height)
+    .attr('fill', o.theme.background)
+    .attr('opacity', 0);
   return svg;
 }
 
@@ -128,11 +134,15 @@ function drawBlock(svg: Svg, { e, model }: Block, y0: number, layout: Layout, o:
     drawBlockTitle(block, e, y, g, o.theme);
     y += TITLE_H;
   }
-  const x = scaleBand<number>().domain(model.layers).range([g.left, g.left + model.layers.length * g.cellW]);
+  const x = scaleBand<number>()
+    .domain(model.layers)
+    .range([g.left, g.left + model.layers.length * g.cellW]);
   drawRankOneCounts(block, e.report, x, y, g, o.theme);
   y += COUNT_H;
   const cellsTop = y + STRIP_H + 6;
-  const yh = scaleBand<number>().domain(range(model.numHeads)).range([cellsTop, cellsTop + model.numHeads * g.cellH]);
+  const yh = scaleBand<number>()
+    .domain(range(model.numHeads))
+    .range([cellsTop, cellsTop + model.numHeads * g.cellH]);
   const lazySet = new Set(model.lazyLayers);
   drawLazyStrip(block, model, lazySet, x, y, g, o.theme);
   drawCells(block, e, model, x, yh, layout, o, cells);
@@ -192,7 +202,15 @@ function drawRankOneCounts(block: G, report: AnalysisReport, x: ScaleBand<number
 }
 
 /** Lazy strip: one mark per layer, orange where the layer is lazy. */
-function drawLazyStrip(block: G, model: HeatmapModel, lazySet: Set<number>, x: ScaleBand<number>, y: number, g: HeatmapGeometry, theme: Theme): void {
+function drawLazyStrip(
+  block: G,
+  model: HeatmapModel,
+  lazySet: Set<number>,
+  x: ScaleBand<number>,
+  y: number,
+  g: HeatmapGeometry,
+  theme: Theme,
+): void {
   block
     .append('text')
     .attr('x', g.left - 8)
@@ -225,7 +243,16 @@ function drawLazyStrip(block: G, model: HeatmapModel, lazySet: Set<number>, x: S
  * is several times faster than a d3 join for a thousand-odd rects; events are delegated to the SVG. Values are
  * written inside the cells when they are large enough to read.
  */
-function drawCells(block: G, e: HeatmapEntry, model: HeatmapModel, x: ScaleBand<number>, yh: ScaleBand<number>, { g, color }: Layout, o: HeatmapOptions, cells: CellRects): void {
+function drawCells(
+  block: G,
+  e: HeatmapEntry,
+  model: HeatmapModel,
+  x: ScaleBand<number>,
+  yh: ScaleBand<number>,
+  { g, color }: Layout,
+  o: HeatmapOptions,
+  cells: CellRects,
+): void {
   const theme = o.theme;
   const cellW = Math.max(1, g.cellW - 1);
   const cellH = Math.max(1, g.cellH - 1);
@@ -238,7 +265,8 @@ function drawCells(block: G, e: HeatmapEntry, model: HeatmapModel, x: ScaleBand<
   });
   const cellsG = block.append('g').attr('class', 'cells').attr('data-side', e.side).node()!;
   cellsG.innerHTML = markup;
-  for (const el of Array.from(cellsG.children)) cells.set(`${e.side}:${el.getAttribute('data-layer')}:${el.getAttribute('data-head')}`, el as SVGRectElement);
+  for (const el of Array.from(cellsG.children))
+    cells.set(`${e.side}:${el.getAttribute('data-layer')}:${el.getAttribute('data-head')}`, el as SVGRectElement);
 
   if (g.cellW >= 36 && g.cellH >= 20) {
     let text = '';
@@ -270,14 +298,31 @@ function drawLazyRuns(block: G, model: HeatmapModel, x: ScaleBand<number>, y: nu
 }
 
 /** Layer axis (lazy layers' numbers in orange) and head axis, with their names. */
-function drawBlockAxes(block: G, model: HeatmapModel, lazySet: Set<number>, x: ScaleBand<number>, yh: ScaleBand<number>, cellsTop: number, g: HeatmapGeometry, theme: Theme): void {
+function drawBlockAxes(
+  block: G,
+  model: HeatmapModel,
+  lazySet: Set<number>,
+  x: ScaleBand<number>,
+  yh: ScaleBand<number>,
+  cellsTop: number,
+  g: HeatmapGeometry,
+  theme: Theme,
+): void {
   const every = Math.max(1, Math.ceil(26 / g.cellW));
   const xAxis = block
     .append('g')
     .attr('class', 'axis x-axis')
     .attr('transform', `translate(0,${cellsTop + model.numHeads * g.cellH + 2})`)
-    .call(axisBottom(x).tickValues(model.layers.filter((l, i) => i % every === 0 || i === model.layers.length - 1)).tickSize(3).tickSizeOuter(0));
-  xAxis.selectAll<SVGTextElement, number>('text').attr('fill', (l) => (lazySet.has(l) ? theme.warning : theme.muted)).attr('font-weight', (l) => (lazySet.has(l) ? 600 : 400));
+    .call(
+      axisBottom(x)
+        .tickValues(model.layers.filter((l, i) => i % every === 0 || i === model.layers.length - 1))
+        .tickSize(3)
+        .tickSizeOuter(0),
+    );
+  xAxis
+    .selectAll<SVGTextElement, number>('text')
+    .attr('fill', (l) => (lazySet.has(l) ? theme.warning : theme.muted))
+    .attr('font-weight', (l) => (lazySet.has(l) ? 600 : 400));
   block
     .append('text')
     .attr('x', g.left + model.layers.length * g.cellW)
@@ -290,7 +335,12 @@ function drawBlockAxes(block: G, model: HeatmapModel, lazySet: Set<number>, x: S
     .append('g')
     .attr('class', 'axis y-axis')
     .attr('transform', `translate(${g.left - 2},0)`)
-    .call(axisLeft(yh).tickValues(range(model.numHeads).filter((h) => h % everyH === 0)).tickSize(3).tickSizeOuter(0));
+    .call(
+      axisLeft(yh)
+        .tickValues(range(model.numHeads).filter((h) => h % everyH === 0))
+        .tickSize(3)
+        .tickSizeOuter(0),
+    );
   block
     .append('text')
     .attr('transform', `translate(${g.left - 34},${cellsTop + (model.numHeads * g.cellH) / 2}) rotate(-90)`)
@@ -326,16 +376,29 @@ function drawLegend(svg: Svg, { g, height, compare, color }: Layout, o: HeatmapO
     const t = i / 16;
     const v = isLog ? d0 * Math.pow(d1 / d0, t) : d0 + (d1 - d0) * t;
     // The ramp itself (rank 1 is a swatch of its own below it).
-    lg.append('stop').attr('offset', t).attr('stop-color', color(hasRankOneColor(metric) && i === 0 ? v * (1 + 1e-6) + 1e-6 : v));
+    lg.append('stop')
+      .attr('offset', t)
+      .attr('stop-color', color(hasRankOneColor(metric) && i === 0 ? v * (1 + 1e-6) + 1e-6 : v));
   }
   const leg = svg.append('g').attr('class', 'legend').attr('transform', `translate(${legX},${legY})`);
-  leg.append('text').attr('x', 0).attr('y', -8).attr('font-size', 11).attr('font-weight', 600).attr('fill', theme.foreground).text(HEAD_METRICS[metric].short);
+  leg
+    .append('text')
+    .attr('x', 0)
+    .attr('y', -8)
+    .attr('font-size', 11)
+    .attr('font-weight', 600)
+    .attr('fill', theme.foreground)
+    .text(HEAD_METRICS[metric].short);
   leg.append('rect').attr('width', 12).attr('height', legH).attr('rx', 2).attr('fill', `url(#${gradId})`).attr('stroke', theme.border);
   const ls = (isLog ? scaleLog().domain(o.domain) : scaleLinear().domain(o.domain)).range([legH, 0]);
   const la = leg
     .append('g')
     .attr('transform', 'translate(12,0)')
-    .call(axisRight(ls).ticks(isLog ? 4 : 5, isLog ? format('~d') : format('.1f')).tickSize(4));
+    .call(
+      axisRight(ls)
+        .ticks(isLog ? 4 : 5, isLog ? format('~d') : format('.1f'))
+        .tickSize(4),
+    );
   la.selectAll('path').remove();
   la.selectAll('line').attr('stroke', theme.grid);
   la.selectAll('text').attr('fill', theme.muted).attr('font-size', 10);
@@ -348,7 +411,10 @@ function drawLegend(svg: Svg, { g, height, compare, color }: Layout, o: HeatmapO
     .text(HEAD_METRICS[metric].lazyEnd === 'low' ? '↓ lazy' : '↑ lazy');
   if (hasRankOneColor(metric)) {
     // Rank 1 has its own colour, apart from the ramp: the legend shows it as its own swatch.
-    const sw = leg.append('g').attr('class', 'rank1-legend').attr('transform', `translate(0,${legH + 26})`);
+    const sw = leg
+      .append('g')
+      .attr('class', 'rank1-legend')
+      .attr('transform', `translate(0,${legH + 26})`);
     sw.append('rect').attr('width', 12).attr('height', 12).attr('rx', 2).attr('fill', rankOneColor(theme)).attr('stroke', theme.border);
     sw.append('text').attr('x', 17).attr('y', 10).attr('font-size', 10).attr('fill', theme.foreground).text('rank 1');
   }
@@ -362,8 +428,23 @@ function drawLegend(svg: Svg, { g, height, compare, color }: Layout, o: HeatmapO
 function bindInteractions(svg: Svg, cells: CellRects, { compare }: Layout, o: HeatmapOptions): (sel: HeadSelection | undefined) => void {
   const { entries, metric, theme } = o;
   const overlay = svg.append('g').attr('class', 'overlay').attr('pointer-events', 'none');
-  const selRect = overlay.append('rect').attr('class', 'selected-outline').attr('fill', 'none').attr('stroke', theme.foreground).attr('stroke-width', 2).attr('rx', 2).attr('display', 'none');
-  const curRect = overlay.append('rect').attr('class', 'cursor-outline').attr('fill', 'none').attr('stroke', theme.focus).attr('stroke-width', 2).attr('stroke-dasharray', '3 2').attr('rx', 2).attr('display', 'none');
+  const selRect = overlay
+    .append('rect')
+    .attr('class', 'selected-outline')
+    .attr('fill', 'none')
+    .attr('stroke', theme.foreground)
+    .attr('stroke-width', 2)
+    .attr('rx', 2)
+    .attr('display', 'none');
+  const curRect = overlay
+    .append('rect')
+    .attr('class', 'cursor-outline')
+    .attr('fill', 'none')
+    .attr('stroke', theme.focus)
+    .attr('stroke-width', 2)
+    .attr('stroke-dasharray', '3 2')
+    .attr('rx', 2)
+    .attr('display', 'none');
   const place = (r: typeof selRect, key: string | undefined) => {
     const el = key ? cells.get(key) : undefined;
     if (!el) return r.attr('display', 'none');
@@ -419,7 +500,10 @@ function bindInteractions(svg: Svg, cells: CellRects, { compare }: Layout, o: He
       showTip(cursor.side, cursor.layer, cursor.head, b.right, b.bottom);
       const r = entryOf(cursor.side).report;
       const hr = r.layers.find((x) => x.index === cursor!.layer)?.heads[cursor.head];
-      if (hr) o.announce(`${compare ? entryOf(cursor.side).label + ', ' : ''}layer ${cursor.layer}, head ${cursor.head}: ${HEAD_METRICS[metric].short} ${formatMetric(metric, hr[metric], r.settings.mode)}`);
+      if (hr)
+        o.announce(
+          `${compare ? entryOf(cursor.side).label + ', ' : ''}layer ${cursor.layer}, head ${cursor.head}: ${HEAD_METRICS[metric].short} ${formatMetric(metric, hr[metric], r.settings.mode)}`,
+        );
     }
   };
   const firstCell = (): Cursor & { side: Side } => ({ side: entries[0].side, layer: entries[0].report.layers[0]?.index ?? 0, head: 0 });

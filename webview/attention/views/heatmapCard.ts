@@ -40,7 +40,13 @@ export class HeatmapCard implements View {
       true,
     );
     const body = h('div', { class: 'chart-body', id: 'heatmap-body' });
-    this.card = new Card('heatmap-card', compare ? 'Heads by layer — one colour scale' : 'Heads by layer', [this.metricSwitch.root, saveMenu], body, HEAD_METRICS[metric].description);
+    this.card = new Card(
+      'heatmap-card',
+      compare ? 'Heads by layer — one colour scale' : 'Heads by layer',
+      [this.metricSwitch.root, saveMenu],
+      body,
+      HEAD_METRICS[metric].description,
+    );
     this.root = this.card.root;
     this.off.push(
       store.subscribe(['metric'], (s) => {

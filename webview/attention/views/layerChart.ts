@@ -11,7 +11,6 @@ import { Theme } from '../../shared/theme';
 import { Tooltip } from '../../shared/dom';
 import { chartRoot } from './svgRoot';
 
-
 export interface LayerChartOptions {
   theme: Theme;
   entries: { side: Side; label: string; report: AnalysisReport }[];
@@ -30,10 +29,20 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
   const plotH = height - top - bottom;
   const colorOf = (side: Side) => (side === 'a' ? theme.accent : theme.accent2);
 
-  const lines = o.entries.flatMap((e) => layerLines(e.report, series).map((l) => ({ ...l, side: e.side, label: compare ? `${e.side.toUpperCase()} ${l.label}` : l.label, report: e.report })));
+  const lines = o.entries.flatMap((e) =>
+    layerLines(e.report, series).map((l) => ({
+      ...l,
+      side: e.side,
+      label: compare ? `${e.side.toUpperCase()} ${l.label}` : l.label,
+      report: e.report,
+    })),
+  );
   const yMax = max(lines.flatMap((l) => l.points.map((p) => p.value))) ?? 1;
   const yDomain: [number, number] = series === 'kStar' ? [0, Math.max(2, yMax)] : [0, Math.max(0.05, yMax)];
-  const y = scaleLinear().domain(yDomain).nice().range([top + plotH, top]);
+  const y = scaleLinear()
+    .domain(yDomain)
+    .nice()
+    .range([top + plotH, top]);
   // Layer positions: the centre of heatmap column i.
   const xOf = (e: { report: AnalysisReport }, layer: number) => {
     const i = e.report.layers.findIndex((l) => l.index === layer);
@@ -43,8 +52,24 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
   const svg = chartRoot('chart layer-chart', g.width, height, theme)
     .attr('role', 'img')
     .attr('tabindex', 0)
-    .attr('aria-label', `${LAYER_SERIES[series].label} for ${o.entries.map((e) => `${e.label}: ${layerLines(e.report, series).map((l) => `${l.label} ${l.points.map((p) => +p.value.toFixed(3)).join(', ')}`).join('; ')}`).join('. ')}`);
-  svg.append('rect').attr('class', 'export-bg').attr('width', g.width).attr('height', height).attr('fill', theme.background).attr('opacity', 0);
+    .attr(
+      'aria-label',
+      `${LAYER_SERIES[series].label} for ${o.entries
+        .map(
+          (e) =>
+            `${e.label}: ${layerLines(e.report, series)
+              .map((l) => `${l.label} ${l.points.map((p) => +p.value.toFixed(3)).join(', ')}`)
+              .join('; ')}`,
+        )
+        .join('. ')}`,
+    );
+  svg
+    .append('rect')
+    .attr('class', 'export-bg')
+    .attr('width', g.width)
+    .attr('height', height)
+    .attr('fill', theme.background)
+    .attr('opacity', 0);
 
   // Lazy layers shaded (the first entry's; in compare both, each in its own tint).
   for (const e of o.entries) {
@@ -68,14 +93,21 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
     .append('g')
     .attr('class', 'axis y-axis')
     .attr('transform', `translate(${g.left - 2},0)`)
-    .call(axisLeft(y).ticks(5).tickSize(-(maxLayers * g.cellW + 2)).tickSizeOuter(0));
+    .call(
+      axisLeft(y)
+        .ticks(5)
+        .tickSize(-(maxLayers * g.cellW + 2))
+        .tickSizeOuter(0),
+    );
   yAxis.select('.domain').remove();
   yAxis.selectAll('line').attr('stroke', theme.grid).attr('stroke-opacity', 0.35);
   yAxis.selectAll('text').attr('fill', theme.muted);
   const xRef = o.entries.reduce((a, b) => (b.report.layers.length > a.report.layers.length ? b : a));
   const layers = xRef.report.layers.map((l) => l.index);
   const every = Math.max(1, Math.ceil(26 / g.cellW));
-  const xs = scaleLinear().domain([0, layers.length]).range([g.left, g.left + layers.length * g.cellW]);
+  const xs = scaleLinear()
+    .domain([0, layers.length])
+    .range([g.left, g.left + layers.length * g.cellW]);
   const xAxis = svg
     .append('g')
     .attr('class', 'axis x-axis')
@@ -139,14 +171,30 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
   for (const l of lines) {
     const c = colorOf(l.side);
     const item = leg.append('g').attr('transform', `translate(${lx},0)`);
-    item.append('line').attr('x1', 0).attr('x2', 18).attr('y1', 0).attr('y2', 0).attr('stroke', c).attr('stroke-width', 2).attr('stroke-dasharray', l.dashed ? '5 4' : null);
+    item
+      .append('line')
+      .attr('x1', 0)
+      .attr('x2', 18)
+      .attr('y1', 0)
+      .attr('y2', 0)
+      .attr('stroke', c)
+      .attr('stroke-width', 2)
+      .attr('stroke-dasharray', l.dashed ? '5 4' : null);
     item.append('text').attr('x', 24).attr('y', 4).attr('fill', theme.foreground).text(l.label);
     lx += 34 + l.label.length * 6.2;
   }
   const anyLazy = o.entries.some((e) => e.report.layers.some((l) => l.lazy));
   if (anyLazy) {
     const item = leg.append('g').attr('transform', `translate(${lx},0)`);
-    item.append('rect').attr('x', 0).attr('y', -6).attr('width', 14).attr('height', 12).attr('rx', 2).attr('fill', theme.warning).attr('fill-opacity', 0.25);
+    item
+      .append('rect')
+      .attr('x', 0)
+      .attr('y', -6)
+      .attr('width', 14)
+      .attr('height', 12)
+      .attr('rx', 2)
+      .attr('fill', theme.warning)
+      .attr('fill-opacity', 0.25);
     item.append('text').attr('x', 20).attr('y', 4).attr('fill', theme.foreground).text('lazy layers');
   }
   if (!lines.some((l) => l.points.length)) {
@@ -160,7 +208,14 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
   }
 
   // Hover: a guide line and the values of that layer.
-  const guide = svg.append('line').attr('y1', top).attr('y2', top + plotH).attr('stroke', theme.muted).attr('stroke-dasharray', '2 2').attr('display', 'none').attr('pointer-events', 'none');
+  const guide = svg
+    .append('line')
+    .attr('y1', top)
+    .attr('y2', top + plotH)
+    .attr('stroke', theme.muted)
+    .attr('stroke-dasharray', '2 2')
+    .attr('display', 'none')
+    .attr('pointer-events', 'none');
   svg
     .append('rect')
     .attr('class', 'hover-target')
@@ -173,13 +228,21 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
       const [mx] = pointer(ev);
       const i = Math.floor((mx - g.left) / g.cellW);
       if (i < 0 || i >= layers.length) return;
-      guide.attr('display', null).attr('x1', g.left + (i + 0.5) * g.cellW).attr('x2', g.left + (i + 0.5) * g.cellW);
+      guide
+        .attr('display', null)
+        .attr('x1', g.left + (i + 0.5) * g.cellW)
+        .attr('x2', g.left + (i + 0.5) * g.cellW);
       const rows: (string | [string, string])[] = [`Layer ${layers[i]}`];
       for (const l of lines) {
         const p = l.points.find((q) => q.layer === layers[i]);
-        if (p) rows.push([l.label, series === 'kStar' ? (Number.isInteger(p.value) ? String(p.value) : p.value.toFixed(2)) : p.value.toFixed(4)]);
+        if (p)
+          rows.push([
+            l.label,
+            series === 'kStar' ? (Number.isInteger(p.value) ? String(p.value) : p.value.toFixed(2)) : p.value.toFixed(4),
+          ]);
       }
-      for (const e of o.entries) if (e.report.layers.find((x) => x.index === layers[i])?.lazy) rows.push(`${compare ? e.side.toUpperCase() + ': ' : ''}lazy layer`);
+      for (const e of o.entries)
+        if (e.report.layers.find((x) => x.index === layers[i])?.lazy) rows.push(`${compare ? e.side.toUpperCase() + ': ' : ''}lazy layer`);
       o.tooltip.show(ev.clientX, ev.clientY, rows);
     })
     .on('mouseleave', () => {

@@ -47,7 +47,10 @@ export class StatusCard {
         h(
           'div',
           { class: 'status-main' },
-          h('div', { class: 'status-title', text: `${who}${s.cancelled ? 'Analysis cancelled' : 'Analysis failed'}${name ? `: ${name}` : ''}` }),
+          h('div', {
+            class: 'status-title',
+            text: `${who}${s.cancelled ? 'Analysis cancelled' : 'Analysis failed'}${name ? `: ${name}` : ''}`,
+          }),
           h('div', { class: 'error-text', text: s.error ?? 'Unknown error' }),
           h(
             'div',
@@ -60,7 +63,18 @@ export class StatusCard {
       );
     }
     const pct = percent(s);
-    const bar = h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct, 'aria-label': 'Analysis progress' }, h('div', { class: 'progress-fill' }));
+    const bar = h(
+      'div',
+      {
+        class: 'progress',
+        role: 'progressbar',
+        'aria-valuemin': 0,
+        'aria-valuemax': 100,
+        'aria-valuenow': pct,
+        'aria-label': 'Analysis progress',
+      },
+      h('div', { class: 'progress-fill' }),
+    );
     (bar.firstChild as HTMLElement).style.width = `${pct}%`;
     return h(
       'section',
@@ -71,8 +85,16 @@ export class StatusCard {
         { class: 'status-main' },
         h('div', { class: 'status-title', text: `${who}${name ? `Analyzing ${name}` : 'Loading'}…` }),
         bar,
-        h('div', { class: 'status-message muted' }, h('span', { class: 'pct', text: `${pct}%` }), ' ', h('span', { class: 'msg', text: s.progress.message })),
-        name ? h('div', { class: 'status-actions' }, button('Cancel', { secondary: true, onClick: () => post({ type: 'cancel', side }) })) : null,
+        h(
+          'div',
+          { class: 'status-message muted' },
+          h('span', { class: 'pct', text: `${pct}%` }),
+          ' ',
+          h('span', { class: 'msg', text: s.progress.message }),
+        ),
+        name
+          ? h('div', { class: 'status-actions' }, button('Cancel', { secondary: true, onClick: () => post({ type: 'cancel', side }) }))
+          : null,
       ),
     );
   }

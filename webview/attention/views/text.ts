@@ -42,9 +42,15 @@ export function epSummary(r: AnalysisReport): string {
 export function inputSummary(r: AnalysisReport): { text: string; title: string } {
   const i = r.input;
   if (!i) return { text: inputLabel(r.settings.input), title: r.settings.input };
-  const src = i.source === 'builtin' ? 'built-in text' : i.source === 'random' ? 'random ids' : `${i.source} ${(i.file ?? '').split(/[\\/]/).pop()}`;
+  const src =
+    i.source === 'builtin' ? 'built-in text' : i.source === 'random' ? 'random ids' : `${i.source} ${(i.file ?? '').split(/[\\/]/).pop()}`;
   const first = i.specialTokens && i.firstSequence.pieces ? i.firstSequence.pieces[0] : undefined;
-  const special = i.source === 'tokens' || i.source === 'random' ? '' : i.specialTokens ? ` · ${first !== undefined ? tokenText(first) : 'special tokens'} added` : ' · no special tokens';
+  const special =
+    i.source === 'tokens' || i.source === 'random'
+      ? ''
+      : i.specialTokens
+        ? ` · ${first !== undefined ? tokenText(first) : 'special tokens'} added`
+        : ' · no special tokens';
   return {
     text: `${src} · ${i.tokenCount} tokens${special}`,
     title: `${r.settings.input}; ${i.tokenCount} tokens${i.tokenizer ? ` (${i.tokenizer})` : ''}; special tokens ${i.specialTokens ? `added: ids ${i.specialTokenIds.join(', ')}` : 'not added'}`,
@@ -73,7 +79,8 @@ export function tokenText(piece: string): string {
     else if (ch === '\n') out += '↵';
     else if (ch === '\t') out += '⇥';
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
-    else if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff) out += `\\u{${c.toString(16).toUpperCase()}}`;
+    else if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff)
+      out += `\\u{${c.toString(16).toUpperCase()}}`;
     else out += ch;
   }
   return out || '∅';

@@ -5,9 +5,21 @@ export class Card {
   readonly root: HTMLElement;
   private readonly noteEl: HTMLElement;
 
-  constructor(id: string, title: string, tools: (HTMLElement | null)[], readonly body: HTMLElement, note = '') {
+  constructor(
+    id: string,
+    title: string,
+    tools: (HTMLElement | null)[],
+    readonly body: HTMLElement,
+    note = '',
+  ) {
     this.noteEl = h('div', { class: 'card-note muted', text: note });
-    this.root = h('section', { class: 'card', id, 'aria-label': title }, h('div', { class: 'card-header' }, h('h2', { text: title }), h('div', { class: 'card-tools' }, ...tools)), body, note ? this.noteEl : null);
+    this.root = h(
+      'section',
+      { class: 'card', id, 'aria-label': title },
+      h('div', { class: 'card-header' }, h('h2', { text: title }), h('div', { class: 'card-tools' }, ...tools)),
+      body,
+      note ? this.noteEl : null,
+    );
   }
 
   setNote(note: string): void {
