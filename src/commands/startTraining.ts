@@ -16,7 +16,7 @@ import { findTrainerDir, validateSpec } from '../training/command';
 import { describeData } from '../training/dataInfo';
 import { defaultRunDir, relativeToFolder } from '../training/inputs';
 import { upsertTask } from '../training/tasksJson';
-import { checkForm, defaultsFor, FormFields, splitPaths } from '../shared/startTrainingProtocol';
+import { checkForm, defaultsFor, FormFields, MULTI_NODE_KEYS, splitPaths } from '../shared/startTrainingProtocol';
 import { INIT_MODES, TRAINER_OPTIONS } from '../shared/trainingOptions';
 import { createTrainingTask, TRAINING_TASK_TYPE, TrainingTaskDefinition, trainingTaskLabel } from '../tasks/trainingTask';
 import { log, reportError } from '../ui/log';
@@ -111,6 +111,10 @@ export async function startTrainingCommand(
       const v = (args as Record<string, unknown>)[o.key];
       if (v !== undefined) fields[o.key] = String(v);
     }
+    for (const k of MULTI_NODE_KEYS) {
+      const v = (args as Record<string, unknown>)[k];
+      if (v !== undefined) fields[k] = String(v);
+    }
   }
   const check = checkForm(fields, refInfo, dataInfo, ask ? defaultsFor(init, refInfo, dataInfo) : undefined);
   if (!check.values) {
@@ -120,7 +124,7 @@ export async function startTrainingCommand(
 
   const rel = (p: string) => relativeToFolder(path.resolve(base ?? '', p), base);
   const paths = splitPaths(fields.data).map(rel);
-  const { devices, ...options } = check.values;
+  const { devices, nnodes, nodeRank, rdzvEndpoint, rdzvId, ...options } = check.values;
   const def: TrainingTaskDefinition = {
     type: TRAINING_TASK_TYPE,
     ref: rel(fields.ref),
@@ -128,6 +132,10 @@ export async function startTrainingCommand(
     out: rel(fields.out),
     ...options,
     ...(devices !== 1 ? { devices } : {}),
+    ...(nnodes !== undefined && nnodes !== 1 ? { nnodes } : {}),
+    ...(nodeRank !== undefined ? { nodeRank } : {}),
+    ...(rdzvEndpoint !== undefined ? { rdzvEndpoint } : {}),
+    ...(rdzvId !== undefined ? { rdzvId } : {}),
     ...(args.extraArgs?.length ? { extraArgs: args.extraArgs } : {}),
     // Only an interpreter that was given explicitly is pinned in tasks.json; otherwise it is resolved at run time
     // (inheritune.pythonPath, which the interpreter pick sets, or the Python extension's).

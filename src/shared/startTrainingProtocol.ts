@@ -3,7 +3,16 @@
  * rules (field validation, estimates) that the webview runs as the user types and the host runs again on submit.
  * Imported by both bundles: no vscode, no node:*.
  */
-import { parseOption, runDefaults, RunDefaults, TRAINER_OPTIONS, TrainerOptionKey, tokensPerStep } from './trainingOptions';
+import {
+  launcherProblems,
+  LauncherSpec,
+  parseOption,
+  runDefaults,
+  RunDefaults,
+  TRAINER_OPTIONS,
+  TrainerOptionKey,
+  tokensPerStep,
+} from './trainingOptions';
 
 export const START_TRAINING_VIEW_TYPE = 'inheritune.startTrainingForm';
 
@@ -41,7 +50,12 @@ export interface FormInit {
 }
 
 /** What the user typed: every field as text (blank: the trainer's default). */
-export type FormFields = { ref: string; data: string; out: string; devices: string } & Partial<Record<TrainerOptionKey, string>>;
+export type FormFields = { ref: string; data: string; out: string; devices: string } & Partial<
+  Record<TrainerOptionKey | MultiNodeKey, string>
+>;
+/** The fields of a run over several machines (blank: one machine). */
+export const MULTI_NODE_KEYS = ['nnodes', 'nodeRank', 'rdzvEndpoint', 'rdzvId'] as const;
+export type MultiNodeKey = (typeof MULTI_NODE_KEYS)[number];
 
 export type StartFormHostMessage =
   | { type: 'init'; init: FormInit }
@@ -91,7 +105,7 @@ export interface FormCheck {
   /** Field → note (allowed, but worth a look). */
   notes: Partial<Record<keyof FormFields, string>>;
   /** The values to run with (only when there are no errors). */
-  values?: Partial<Record<TrainerOptionKey, string | number>> & { devices: number };
+  values?: Partial<Record<TrainerOptionKey, string | number>> & { devices: number } & Omit<LauncherSpec, 'devices'>;
   estimate?: string;
 }
 
@@ -131,6 +145,19 @@ export function checkForm(
   const devicesRaw = f.devices.trim() || '1';
   const devices = /^\d+$/.test(devicesRaw) ? Number(devicesRaw) : NaN;
   if (!(devices >= 1 && devices <= 1024)) errors.devices = 'devices must be a whole number from 1 to 1024';
+  // Several machines: the same rules as `inheritune train` and the task (launcherProblems).
+  const multi: Omit<LauncherSpec, 'devices'> = {};
+  const wholeField = (k: 'nnodes' | 'nodeRank') => {
+    const raw = (f[k] ?? '').trim();
+    if (raw) multi[k] = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  };
+  wholeField('nnodes');
+  wholeField('nodeRank');
+  for (const k of ['rdzvEndpoint', 'rdzvId'] as const) {
+    const raw = (f[k] ?? '').trim();
+    if (raw) multi[k] = raw;
+  }
+  Object.assign(errors, launcherProblems(multi));
   const num = (k: TrainerOptionKey, d: number | undefined) => (typeof values[k] === 'number' ? (values[k] as number) : d);
   const k = ref && !ref.error ? ref.numLayers : undefined;
   const layers = num('layers', defaults?.layers);
@@ -165,5 +192,5 @@ export function checkForm(
     }
   }
   const ok = Object.keys(errors).length === 0;
-  return { errors, notes, values: ok ? { ...values, devices } : undefined, estimate };
+  return { errors, notes, values: ok ? { ...values, devices, ...multi } : undefined, estimate };
 }

@@ -114,6 +114,50 @@ export const TRAINER_OPTIONS: readonly TrainerOption[] = [
   },
 ];
 
+/** How the trainer is launched (torchrun's side of a run): processes on this machine and, for several machines, the rendezvous. */
+export interface LauncherSpec {
+  devices?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  rdzvEndpoint?: string;
+  rdzvId?: string;
+}
+export type LauncherKey = keyof LauncherSpec;
+/** The flag of each launcher option in `inheritune train` (and the form's field names). */
+export const LAUNCHER_FLAGS: Record<LauncherKey, string> = {
+  devices: '--devices',
+  nnodes: '--nnodes',
+  nodeRank: '--node-rank',
+  rdzvEndpoint: '--rdzv-endpoint',
+  rdzvId: '--rdzv-id',
+};
+
+/** What is wrong with the launcher options, by option (empty when they are fine): the CLI, the task and the form use this. */
+export function launcherProblems(s: LauncherSpec): Partial<Record<LauncherKey, string>> {
+  const p: Partial<Record<LauncherKey, string>> = {};
+  const whole = (k: 'devices' | 'nnodes' | 'nodeRank', min: number) => {
+    const v = s[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= min))
+      p[k] = `${LAUNCHER_FLAGS[k]} must be a whole number ≥ ${min} (got ${String(v)})`;
+  };
+  whole('devices', 1);
+  whole('nnodes', 1);
+  whole('nodeRank', 0);
+  const nnodes = s.nnodes ?? 1;
+  if (!p.nodeRank && s.nodeRank !== undefined && s.nodeRank >= nnodes) {
+    p.nodeRank = `--node-rank ${s.nodeRank} must be below --nnodes ${nnodes} (ranks are 0..${nnodes - 1})`;
+  }
+  if (s.rdzvEndpoint !== undefined && !/^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$/.test(s.rdzvEndpoint)) {
+    p.rdzvEndpoint = `--rdzv-endpoint must be host:port, e.g. 10.0.0.1:29400 (got ${JSON.stringify(s.rdzvEndpoint)})`;
+  } else if (nnodes > 1 && !s.rdzvEndpoint) {
+    p.rdzvEndpoint = `--nnodes ${nnodes} needs --rdzv-endpoint host:port (a node every node can reach, e.g. the first one's address and a free port)`;
+  }
+  if (s.rdzvId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(s.rdzvId)) {
+    p.rdzvId = `--rdzv-id must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(s.rdzvId)})`;
+  }
+  return p;
+}
+
 export function optionByKey(key: TrainerOptionKey): TrainerOption {
   return TRAINER_OPTIONS.find((o) => o.key === key)!;
 }

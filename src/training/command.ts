@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors';
-import { GROW_MODES, TRAINER_OPTIONS, TrainerOptionKey, optionProblem } from '../shared/trainingOptions';
+import { GROW_MODES, launcherProblems, TRAINER_OPTIONS, TrainerOptionKey, optionProblem } from '../shared/trainingOptions';
 
 /**
  * What a training run is: the options of `inheritune train` and of the `inheritune` task type. Every trainer option
@@ -150,29 +150,8 @@ export function validateSpec(s: TrainingSpec): void {
     const problem = v === undefined || v === null ? undefined : optionProblem(o, v);
     if (problem) throw new InherituneError('E_ARGS', problem);
   }
-  const whole = (name: string, v: number | undefined, min: number) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= min))
-      throw new InherituneError('E_ARGS', `${name} must be a whole number ≥ ${min} (got ${v})`);
-  };
-  whole('--devices', s.devices, 1);
-  whole('--nnodes', s.nnodes, 1);
-  whole('--node-rank', s.nodeRank, 0);
-  const nnodes = s.nnodes ?? 1;
-  if (s.nodeRank !== undefined && s.nodeRank >= nnodes) {
-    throw new InherituneError('E_ARGS', `--node-rank ${s.nodeRank} must be below --nnodes ${nnodes} (ranks are 0..${nnodes - 1})`);
-  }
-  if (s.rdzvEndpoint !== undefined && !/^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$/.test(s.rdzvEndpoint)) {
-    throw new InherituneError('E_ARGS', `--rdzv-endpoint must be host:port, e.g. 10.0.0.1:29400 (got ${JSON.stringify(s.rdzvEndpoint)})`);
-  }
-  if (nnodes > 1 && !s.rdzvEndpoint) {
-    throw new InherituneError(
-      'E_ARGS',
-      `--nnodes ${nnodes} needs --rdzv-endpoint host:port (a node every node can reach, e.g. the first one's address and a free port)`,
-    );
-  }
-  if (s.rdzvId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(s.rdzvId)) {
-    throw new InherituneError('E_ARGS', `--rdzv-id must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(s.rdzvId)})`);
-  }
+  const launcher = Object.values(launcherProblems(s));
+  if (launcher.length) throw new InherituneError('E_ARGS', launcher[0]);
   if (s.extraArgs !== undefined && !(Array.isArray(s.extraArgs) && s.extraArgs.every((a) => typeof a === 'string'))) {
     throw new InherituneError('E_ARGS', 'extraArgs must be a list of strings');
   }

@@ -154,6 +154,48 @@ describe('defaults and the form check', () => {
     assert.match(warm.notes.warmupSteps!, /trainer uses 10/);
     assert.deepEqual(splitPaths('a.txt\n b.md ; c'), ['a.txt', 'b.md', 'c']);
   });
+
+  test('checkForm: several machines follow the same rules as inheritune train and the task', () => {
+    const d = defaultsFor({ device: 'cpu' }, ref, text)!;
+    const f: FormFields = { ref: ref.path, data: 'corpus', out: 'runs/a', devices: '2', seqLen: '128' };
+    assert.equal(checkForm(f, ref, text, d).values?.nnodes, undefined, 'blank: one machine');
+    const noEndpoint = checkForm({ ...f, nnodes: '2' }, ref, text, d);
+    assert.match(noEndpoint.errors.rdzvEndpoint!, /--nnodes 2 needs --rdzv-endpoint host:port/);
+    // the CLI and the task refuse the same spec with the same words
+    assert.throws(() => validateSpec({ ref: 'r', data: 'd', out: 'o', nnodes: 2 }), { message: noEndpoint.errors.rdzvEndpoint });
+    const rank = checkForm({ ...f, nnodes: '2', nodeRank: '2', rdzvEndpoint: '10.0.0.1:29400' }, ref, text, d);
+    assert.match(rank.errors.nodeRank!, /--node-rank 2 must be below --nnodes 2/);
+    assert.match(checkForm({ ...f, rdzvEndpoint: 'no port' }, ref, text, d).errors.rdzvEndpoint!, /must be host:port/);
+    assert.match(checkForm({ ...f, nnodes: 'two' }, ref, text, d).errors.nnodes!, /--nnodes must be a whole number/);
+    const ok = checkForm({ ...f, nnodes: '2', nodeRank: '1', rdzvEndpoint: '10.0.0.1:29400', rdzvId: 'exp-3' }, ref, text, d);
+    assert.deepEqual(ok.errors, {});
+    assert.deepEqual(
+      [ok.values?.nnodes, ok.values?.nodeRank, ok.values?.rdzvEndpoint, ok.values?.rdzvId],
+      [2, 1, '10.0.0.1:29400', 'exp-3'],
+    );
+    const args = trainCliArgs({
+      ref: 'r',
+      data: 'd',
+      out: 'o',
+      devices: 2,
+      nnodes: 2,
+      nodeRank: 1,
+      rdzvEndpoint: '10.0.0.1:29400',
+      rdzvId: 'exp-3',
+    });
+    assert.deepEqual(args.slice(-10), [
+      '--devices',
+      '2',
+      '--nnodes',
+      '2',
+      '--node-rank',
+      '1',
+      '--rdzv-endpoint',
+      '10.0.0.1:29400',
+      '--rdzv-id',
+      'exp-3',
+    ]);
+  });
 });
 
 describe('data and interpreters on disk', () => {

@@ -67,6 +67,10 @@ const LABELS: Record<FieldKey, string> = {
   strategy: 'Strategy (several processes)',
   kdTemperature: 'KD temperature',
   kdAlpha: 'KD soft-target weight',
+  nnodes: 'Machines (nodes)',
+  nodeRank: "This machine's rank",
+  rdzvEndpoint: 'Rendezvous host:port',
+  rdzvId: 'Run id (all machines)',
 };
 
 function fields(): FormFields {
@@ -258,6 +262,20 @@ function render(): void {
         optField('strategy'),
         optField('kdTemperature'),
         optField('kdAlpha'),
+      ),
+      h(
+        'fieldset',
+        { class: 'grid' },
+        h('legend', { text: 'Several machines (optional)' }),
+        field('nnodes', text('nnodes', '1'), [], 'machines in the run (torchrun --nnodes); run the same task on each'),
+        field('nodeRank', text('nodeRank', 'assigned'), [], "this machine's rank, 0 on the first (blank: assigned at the rendezvous)"),
+        field(
+          'rdzvEndpoint',
+          text('rdzvEndpoint', 'host:port'),
+          [],
+          'an address and free port every machine can reach (needed with several machines)',
+        ),
+        field('rdzvId', text('rdzvId', 'inheritune'), [], 'the same id on every machine of the run'),
       ),
     ),
     estimateEl,
