@@ -201,10 +201,9 @@ export class StartTrainingForm {
       cspSource: webview.cspSource,
       nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.js')).toString(),
-      styleUris: [
-        vscode.Uri.joinPath(ext, 'media', 'webview.css'),
-        vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.css'),
-      ].map((u) => webview.asWebviewUri(u).toString()),
+      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'media', 'startTraining.css')].map((u) =>
+        webview.asWebviewUri(u).toString(),
+      ),
       title: 'Start Inheritune Training',
     });
   }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { Disposable } from './dispose';
 import {
   MetricPoint,
   RunInfo,
@@ -32,14 +33,12 @@ interface Run {
 
 const SEND_MS = 150;
 
-export class TrainingPanel {
+export class TrainingPanel extends Disposable {
   static current: TrainingPanel | undefined;
 
   private readonly runs = new Map<string, Run>();
-  private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
   private sendTimer: ReturnType<typeof setTimeout> | undefined;
-  private disposed = false;
 
   /** Show the panel (creating it if needed) with these files added as runs. */
   static show(
@@ -95,9 +94,10 @@ export class TrainingPanel {
     private readonly context: vscode.ExtensionContext,
     readonly panel: vscode.WebviewPanel,
   ) {
+    super();
     TrainingPanel.current = this;
     panel.webview.html = this.html();
-    this.disposables.push(
+    [
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((m: TrainingWebviewMessage) => void this.onMessage(m)),
       panel.onDidChangeViewState((e) => {
@@ -107,7 +107,7 @@ export class TrainingPanel {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('inheritune.training.pollIntervalMs')) for (const r of this.runs.values()) this.restartTimer(r);
       }),
-    );
+    ].forEach((d) => this._register(d));
   }
 
   /** Number of points held per run (for tests and the integration harness). */
@@ -245,7 +245,7 @@ export class TrainingPanel {
 
   private post(msg: TrainingHostMessage): void {
     // Before `ready` the page is not listening; `init` will carry everything.
-    if (!this.ready || this.disposed) return;
+    if (!this.ready || this.isDisposed) return;
     void this.panel.webview.postMessage(msg);
   }
 
@@ -329,22 +329,20 @@ export class TrainingPanel {
       cspSource: webview.cspSource,
       nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.js')).toString(),
-      styleUris: [
-        vscode.Uri.joinPath(ext, 'media', 'webview.css'),
-        vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.css'),
-      ].map((u) => webview.asWebviewUri(u).toString()),
+      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'media', 'training.css')].map((u) =>
+        webview.asWebviewUri(u).toString(),
+      ),
       title: 'Training',
     });
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  override dispose(): void {
+    if (this.isDisposed) return;
     if (TrainingPanel.current === this) TrainingPanel.current = undefined;
     if (this.sendTimer) clearTimeout(this.sendTimer);
     for (const r of this.runs.values()) this.disposeRun(r);
     this.runs.clear();
-    for (const d of this.disposables) d.dispose();
+    super.dispose();
     this.panel.dispose();
   }
 }

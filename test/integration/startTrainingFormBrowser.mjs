@@ -34,7 +34,7 @@ async function startServer() {
         cspSource: origin,
         nonce: makeNonce(),
         scriptUri: `${origin}/dist/webview/startTraining/main.js`,
-        styleUris: [`${origin}/themes/${THEME}.css`, `${origin}/media/webview.css`, `${origin}/dist/webview/startTraining/main.css`],
+        styleUris: [`${origin}/themes/${THEME}.css`, `${origin}/media/webview.css`, `${origin}/media/startTraining.css`],
         title: 'Start Inheritune Training',
       }).replace('<body>', `<body class="vscode-${THEME}" data-vscode-theme-kind="vscode-${THEME}">`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -169,7 +169,7 @@ async function startServer() {
         cspSource: origin,
         nonce: makeNonce(),
         scriptUri: `${origin}/dist/webview/training/main.js`,
-        styleUris: [`${origin}/themes/${theme}.css`, `${origin}/media/webview.css`, `${origin}/dist/webview/training/main.css`],
+        styleUris: [`${origin}/themes/${theme}.css`, `${origin}/media/webview.css`, `${origin}/media/training.css`],
         title: 'Training',
       }).replace('<body>', `<body class="vscode-${theme}" data-vscode-theme-kind="vscode-${theme}">`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

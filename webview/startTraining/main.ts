@@ -4,7 +4,6 @@
  * tasks.json and `inheritune train` use, with the estimated tokens per step and per round. The host picks files,
  * describes the reference and the data, and runs the task on Start.
  */
-import './style.css';
 import type {
   DataInfo,
   FormFields,

@@ -3,7 +3,6 @@
  * draws the charts and exports them. UI choices persist through getState/setState; the points come again from the
  * host (`init`) whenever the page is recreated.
  */
-import './style.css';
 import type {
   ExportKind,
   MetricPoint,
