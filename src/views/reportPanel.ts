@@ -21,28 +21,10 @@ import {
 import type { AnalysisReport } from '../shared/report';
 import { chooseSettings } from './analysisSettings';
 import { Disposable } from './dispose';
-import { makeNonce, webviewHtml } from './html';
+import { panelHtml, panelOptions } from './panelPage';
 import { saveExport } from './saveExport';
 import { cachedReport, rememberReport, requestKey } from './reportCache';
 import { checkpointKey, describeSettings, headSettings } from './settingsModel';
-
-function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
-  return {
-    enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
-  };
-}
-
-function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
-  const uri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
-  return webviewHtml({
-    cspSource: webview.cspSource,
-    nonce: makeNonce(),
-    scriptUri: uri('dist', 'webview', 'attention', 'main.js'),
-    styleUris: [uri('media', 'webview.css'), uri('media', 'attention.css')],
-    title,
-  });
-}
 
 function loadingSide(request: AnalysisRequest): SideState {
   return { request, status: 'loading', progress: { fraction: 0, message: 'Starting…' } };
@@ -75,7 +57,7 @@ export class ReportPanel extends Disposable {
       const title = o.b
         ? `Attention: ${path.basename(checkpointKey(a.path))} ↔ ${path.basename(checkpointKey(o.b.path))}`
         : `Attention: ${path.basename(checkpointKey(a.path))}`;
-      const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+      const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, panelOptions(extensionUri));
       const sides = {
         a: o.reuseA
           ? ({ request: a, status: 'ready', progress: { fraction: 1, message: 'done' }, report: o.reuseA } as SideState)
@@ -106,7 +88,7 @@ export class ReportPanel extends Disposable {
     }
     const key = ReportPanel.keyOf(sides.a.request, sides.b?.request);
     ReportPanel.panels.get(key)?.dispose();
-    panel.webview.options = webviewOptions(extensionUri);
+    panel.webview.options = panelOptions(extensionUri);
     new ReportPanel(panel, extensionUri, key, sides);
   }
 
@@ -132,7 +114,7 @@ export class ReportPanel extends Disposable {
       light: vscode.Uri.joinPath(extensionUri, 'media', 'attention-light.svg'),
       dark: vscode.Uri.joinPath(extensionUri, 'media', 'attention-dark.svg'),
     };
-    panel.webview.html = pageHtml(panel.webview, extensionUri, panel.title);
+    panel.webview.html = panelHtml(panel.webview, extensionUri, 'attention', panel.title);
     this._register(panel.onDidDispose(() => this.dispose()));
     this._register(panel.webview.onDidReceiveMessage((m: ReportWebviewMessage) => void this.onMessage(m)));
   }

@@ -9,7 +9,7 @@ import { isInherituneError } from '../errors';
 import { log, reportError } from '../ui/log';
 import { SAFETENSORS_VIEW_TYPE, ViewerHostMessage, ViewerWebviewMessage } from '../shared/protocol';
 import { Disposable } from './dispose';
-import { makeNonce, webviewHtml } from './html';
+import { panelHtml, panelOptions } from './panelPage';
 import { buildViewerModel } from './viewerModel';
 
 export const SAFETENSORS_INDEX_VIEW_TYPE = 'inheritune.safetensorsIndexViewer';
@@ -31,18 +31,8 @@ class ViewerSession extends Disposable {
   ) {
     super();
     const w = panel.webview;
-    w.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
-    };
-    const uri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
-    w.html = webviewHtml({
-      cspSource: w.cspSource,
-      nonce: makeNonce(),
-      scriptUri: uri('dist', 'webview', 'safetensors', 'main.js'),
-      styleUris: [uri('media', 'webview.css'), uri('media', 'safetensors.css')],
-      title: path.basename(doc.uri.fsPath),
-    });
+    w.options = panelOptions(extensionUri);
+    w.html = panelHtml(w, extensionUri, 'safetensors', path.basename(doc.uri.fsPath));
     this._register(w.onDidReceiveMessage((m: ViewerWebviewMessage) => void this.onMessage(m)));
     this._register(panel.onDidDispose(() => this.dispose()));
   }

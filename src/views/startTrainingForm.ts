@@ -21,7 +21,7 @@ import {
 } from '../shared/startTrainingProtocol';
 import { describeData } from '../training/dataInfo';
 import { defaultRunDir } from '../training/inputs';
-import { makeNonce, webviewHtml } from './html';
+import { panelHtml, panelOptions } from './panelPage';
 
 export interface FormResult {
   fields: FormFields;
@@ -59,12 +59,8 @@ export class StartTrainingForm {
     this.data = init.data;
     this.result = new Promise((r) => (this.resolve = r));
     this.panel = vscode.window.createWebviewPanel(START_TRAINING_VIEW_TYPE, 'Start Inheritune Training', vscode.ViewColumn.Active, {
-      enableScripts: true,
+      ...panelOptions(context.extensionUri),
       retainContextWhenHidden: true,
-      localResourceRoots: [
-        vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'),
-        vscode.Uri.joinPath(context.extensionUri, 'media'),
-      ],
     });
     StartTrainingForm.current = this;
     this.panel.webview.html = this.html();
@@ -195,16 +191,6 @@ export class StartTrainingForm {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const ext = this.context.extensionUri;
-    return webviewHtml({
-      cspSource: webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'startTraining', 'main.js')).toString(),
-      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'media', 'startTraining.css')].map((u) =>
-        webview.asWebviewUri(u).toString(),
-      ),
-      title: 'Start Inheritune Training',
-    });
+    return panelHtml(this.panel.webview, this.context.extensionUri, 'startTraining', 'Start Inheritune Training');
   }
 }

@@ -18,7 +18,7 @@ import {
 } from '../shared/trainingProtocol';
 import { MetricsTail, TailSource } from '../training/tail';
 import { log, reportError } from '../ui/log';
-import { makeNonce, webviewHtml } from './html';
+import { panelHtml, panelOptions } from './panelPage';
 
 interface Run {
   info: RunInfo;
@@ -52,7 +52,7 @@ export class TrainingPanel extends Disposable {
         TRAINING_VIEW_TYPE,
         'Training',
         { viewColumn: vscode.ViewColumn.Beside, preserveFocus: opts.preserveFocus },
-        TrainingPanel.webviewOptions(context),
+        panelOptions(context.extensionUri),
       );
       p = new TrainingPanel(context, panel);
     } else {
@@ -68,7 +68,7 @@ export class TrainingPanel extends Disposable {
     panel: vscode.WebviewPanel,
     state: (Partial<TrainingViewState> & { files?: string[] }) | undefined,
   ): TrainingPanel {
-    panel.webview.options = TrainingPanel.webviewOptions(context);
+    panel.webview.options = panelOptions(context.extensionUri);
     const p = new TrainingPanel(context, panel);
     for (const f of state?.files ?? []) {
       try {
@@ -78,16 +78,6 @@ export class TrainingPanel extends Disposable {
       }
     }
     return p;
-  }
-
-  private static webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return {
-      enableScripts: true,
-      localResourceRoots: [
-        vscode.Uri.joinPath(context.extensionUri, 'dist', 'webview'),
-        vscode.Uri.joinPath(context.extensionUri, 'media'),
-      ],
-    };
   }
 
   private constructor(
@@ -323,17 +313,7 @@ export class TrainingPanel extends Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const ext = this.context.extensionUri;
-    return webviewHtml({
-      cspSource: webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(ext, 'dist', 'webview', 'training', 'main.js')).toString(),
-      styleUris: [vscode.Uri.joinPath(ext, 'media', 'webview.css'), vscode.Uri.joinPath(ext, 'media', 'training.css')].map((u) =>
-        webview.asWebviewUri(u).toString(),
-      ),
-      title: 'Training',
-    });
+    return panelHtml(this.panel.webview, this.context.extensionUri, 'training', 'Training');
   }
 
   override dispose(): void {
