@@ -418,8 +418,11 @@ class Trainer:
             ignore = [n for n, b in model.named_buffers() if not b.is_floating_point()]
             if ignore:
                 DDP._set_params_and_buffers_to_ignore_for_model(model, ignore)
-            model = DDP(model, device_ids=[self.d.local_rank] if self.d.device.type == "cuda" else None,
-                        broadcast_buffers=False)
+            # torch >= 2.12 renamed broadcast_buffers (now deprecated, with a warning on every launch) to
+            # forward_sync_buffers; both still sync buffers once at init, as the ignore list above expects.
+            params = inspect.signature(DDP.__init__).parameters
+            no_sync = {"forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers": False}
+            model = DDP(model, device_ids=[self.d.local_rank] if self.d.device.type == "cuda" else None, **no_sync)
         self.model = model
         self.pieces = qk_pieces(self.raw)
         decay = [p for p in self.raw.parameters() if p.requires_grad and p.dim() >= 2]

@@ -148,9 +148,13 @@ def test_two_node_launch_on_one_machine_trains_and_writes_one_metrics_file(tmp_p
             if p.poll() is None:
                 p.kill()
             f.close()
-    text = "\n".join((tmp_path / f"node{r}.txt").read_text()[-2000:] for r in range(2))
+    full = [(tmp_path / f"node{r}.txt").read_text() for r in range(2)]
+    text = "\n".join(t[-2000:] for t in full)
     assert codes == [0, 0], text
-    assert "--nnodes 2 --nproc_per_node 1 --rdzv_endpoint " + endpoint in text
+    # The command echo is each log's first line; torch may append a long rendezvous-shutdown warning at exit on
+    # the node that did not host the c10d store, so look for it in the whole log, not its tail.
+    assert all("--nnodes 2 --nproc_per_node 1 --rdzv_endpoint " + endpoint in t for t in full), text
+    assert not any("FutureWarning" in t for t in full), text
     assert sorted(p.name for p in out.iterdir() if p.name.endswith(".jsonl")) == ["metrics.jsonl"]
     s = summary(out)
     assert s["world_size"] == 2 and s["global_batch"] == 8 and s["steps"] == 4
