@@ -2,7 +2,7 @@
  * The analysis report (`inheritune analyze --json`), shared by the CLI, the extension host and the webview.
  * Stable and versioned: bump REPORT_SCHEMA_VERSION on any incompatible change and document it in the README.
  */
-export const REPORT_SCHEMA_VERSION = 2;
+export const REPORT_SCHEMA_VERSION = 3;
 
 /** How k* is taken over a batch: of the batch-mean matrix, or the mean of each sequence's k*. */
 export type KStarMode = 'mean' | 'per-seq';
@@ -21,8 +21,17 @@ export type DegenerateWhen = 'kStar' | 'mStar' | 'either';
 export const DEGENERATE_WHEN: readonly DegenerateWhen[] = ['kStar', 'mStar', 'either'];
 
 export interface HeadReport {
-  /** Smallest k with Σ_{i≤k} σ_i² ≥ τ·Σσ² (an integer in mode mean; the mean over sequences in per-seq). */
+  /**
+   * Smallest k with Σ_{i≤k} σ_i² ≥ τ·Σσ² (an integer in mode mean; the mean over sequences in per-seq). Exact unless
+   * kStarBounds is present; then it is the lower end of those bounds.
+   */
   kStar: number;
+  /**
+   * Present only when k* was not resolved exactly (settings.kStarExactUpTo set and k* certified to lie above it):
+   * certified lo ≤ k* ≤ hi, lo > kStarExactUpTo. In per-seq mode, the means of the sequences' bounds (an exact
+   * sequence counts as [k*, k*]). Schema version ≥ 3.
+   */
+  kStarBounds?: [number, number];
   /** Fewest columns whose summed attention mass reaches τ of the total. */
   mStar: number;
   /** The same on squared entries. */
@@ -39,8 +48,11 @@ export interface LayerReport {
   index: number;
   /** Every head degenerate (k* = 1 or m* = 1 by default). */
   lazy: boolean;
+  /** Over the heads' kStar (for heads with kStarBounds, their lower ends: then these are lower bounds too). */
   maxKStar: number;
   meanKStar: number;
+  /** Heads whose k* is reported as bounds (kStarBounds); absent or 0 when every k* is exact. */
+  boundedHeads?: number;
   /** 1 − mean cos(h_l, h_l+1) over positions; null when not computed. */
   blockInfluence: number | null;
   /** arccos(cos(h_l, h_l+1))/π on the last token; null when not computed. */
@@ -103,6 +115,11 @@ export interface AnalysisReport {
     mode: KStarMode;
     seed: number;
     degenerateWhen: DegenerateWhen;
+    /**
+     * k* is exact for every head whose k* is at most this rank; a head certified to lie above it gets kStarBounds
+     * instead of an exact k* (the full spectrum of a high-rank head costs ~T³). null or absent: exact for every head.
+     */
+    kStarExactUpTo?: number | null;
     /** Where the tokens came from: "text:FILE", "tokens:FILE" or "builtin". */
     input: string;
     layers: [number, number];

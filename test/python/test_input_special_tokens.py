@@ -62,7 +62,7 @@ def test_recorded_ids_equal_transformers(built, tmp_path, case, special):
         args.append("--no-special-tokens")
     built(*args)
     rep = json.loads(out.read_text())
-    assert rep["schemaVersion"] == 2
+    assert rep["schemaVersion"] == 3
     hf = AutoTokenizer.from_pretrained(str(ck))
     want = hf(TEXT, add_special_tokens=special)["input_ids"]
     inp = rep["input"]
