@@ -307,6 +307,11 @@ export function buildProgram(): Command {
     .option('--layers <a-b>', 'layer range to report, e.g. 0-11', layerRange)
     .addOption(new Option('--degenerate-when <c>', 'a head is degenerate when').choices([...DEGENERATE_WHEN]).default('either'))
     .option('--seed <s>', 'seed for window sampling', int('--seed'), 0)
+    .option(
+      '--kstar-exact-up-to <r>',
+      'k* exact for heads with k* ≤ r; heads certified above r get bounds [lo, hi] (skips their full spectrum at long T)',
+      int('--kstar-exact-up-to', 1),
+    )
     .option('--json <out>', 'write the report (schema in README)')
     .option('--save-patterns <dir>', 'write batch-mean attention matrices (float16 safetensors)')
     .option('--quiet', 'no summary on stdout')
@@ -325,6 +330,7 @@ export function buildProgram(): Command {
           layers?: [number, number];
           degenerateWhen: DegenerateWhen;
           seed: number;
+          kstarExactUpTo?: number;
           json?: string;
           savePatterns?: string;
           quiet?: boolean;
@@ -347,6 +353,7 @@ export function buildProgram(): Command {
             seed: o.seed,
             layers: o.layers,
             degenerateWhen: o.degenerateWhen,
+            kStarExactUpTo: o.kstarExactUpTo,
             savePatterns: o.savePatterns,
           },
           {

@@ -50,6 +50,8 @@ export interface ResolvedSettings {
   ep: EpName;
   layers: [number, number];
   degenerateWhen: DegenerateWhen;
+  /** null: k* exact for every head. */
+  kStarExactUpTo: number | null;
 }
 
 function argError(msg: string): InherituneError {
@@ -77,7 +79,21 @@ export function resolveSettings(ckpt: Checkpoint, s: AnalyzeSettings): ResolvedS
   const layers = s.layers ?? [0, k - 1];
   if (!(layers[0] >= 0 && layers[1] >= layers[0] && layers[1] < k))
     throw argError(`--layers ${layers[0]}-${layers[1]} is outside the model's layers 0-${k - 1}`);
-  return { seqLen, batch, tau, mode, seed: s.seed ?? 0, ep: s.ep ?? 'auto', layers, degenerateWhen: s.degenerateWhen ?? 'either' };
+  const exactUpTo = s.kStarExactUpTo ?? null;
+  if (exactUpTo !== null && !(Number.isInteger(exactUpTo) && exactUpTo >= 1))
+    throw argError(`--kstar-exact-up-to must be a whole number ≥ 1 (got ${exactUpTo}); leave it out for an exact k* on every head`);
+  return {
+    seqLen,
+    batch,
+    tau,
+    mode,
+    seed: s.seed ?? 0,
+    ep: s.ep ?? 'auto',
+    layers,
+    degenerateWhen: s.degenerateWhen ?? 'either',
+    // rank ≥ T: every k* is at most T, so exact everywhere
+    kStarExactUpTo: exactUpTo !== null && exactUpTo < seqLen ? exactUpTo : null,
+  };
 }
 
 export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {}, o: RunOptions = {}): Promise<AnalysisReport> {
@@ -106,7 +122,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
   const inflight: Promise<{ value: LayerReport; ms: number }>[] = [];
   let settled = 0;
   let metricsMs = 0;
-  const metricOpts = { tau: r.tau, mode: r.mode, degenerateWhen: r.degenerateWhen };
+  const metricOpts = { tau: r.tau, mode: r.mode, degenerateWhen: r.degenerateWhen, kStarExactUpTo: r.kStarExactUpTo };
   try {
     const fwd = await runForward(
       ckpt,
@@ -174,6 +190,7 @@ export async function analyzeCheckpoint(ckptPath: string, s: AnalyzeSettings = {
         mode: r.mode,
         seed: r.seed,
         degenerateWhen: r.degenerateWhen,
+        kStarExactUpTo: r.kStarExactUpTo,
         input: input.description,
         layers: r.layers,
       },
@@ -321,6 +338,15 @@ export function reportText(rep: AnalysisReport): string {
     const sink = l.heads.reduce((a, h) => a + h.sinkMass, 0) / l.heads.length;
     lines.push(
       `  ${String(l.index).padStart(5)}  ${l.lazy ? ' yes' : '    '}  ${fmt(l.maxKStar, 6)}  ${fmt(l.meanKStar, 7)}  ${fmt(mStar, 7)}  ${sink.toFixed(2).padStart(4)}  ${l.blockInfluence === null ? '  -' : l.blockInfluence.toFixed(3)}`,
+    );
+  }
+  const exactUpTo = rep.settings.kStarExactUpTo;
+  if (exactUpTo) {
+    const bounded = rep.layers.reduce((a, l) => a + (l.boundedHeads ?? 0), 0);
+    lines.push(
+      bounded
+        ? `  k* exact up to ${exactUpTo}; ${bounded} head${bounded === 1 ? '' : 's'} above it reported as certified bounds [lo, hi] (max/mean k* count their lo)`
+        : `  k* exact up to ${exactUpTo}; every head's k* is exact`,
     );
   }
   const lazy = rep.layers.filter((l) => l.lazy).map((l) => l.index);

@@ -24,6 +24,8 @@ export interface AnalysisSettings {
   specialTokens?: boolean;
   seed?: number;
   layers?: [number, number];
+  /** k* exact up to this rank, certified bounds above it (report schema ≥ 3); undefined or null: exact everywhere. */
+  kStarExactUpTo?: number | null;
 }
 
 export interface AnalysisRequest {

@@ -16,6 +16,7 @@ export function configuredSettings(): AnalysisSettings {
       executionProvider: c.get('executionProvider'),
       inputFile: c.get('inputFile'),
       specialTokens: c.get('specialTokens'),
+      kStarExactUpTo: c.get('kStarExactUpTo'),
     },
     base,
   );
@@ -111,6 +112,7 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
     mode: mode.label as KStarMode,
     ep: ep.label as EpName,
     ...(cur.specialTokens === false ? { specialTokens: false } : {}),
+    ...(cur.kStarExactUpTo ? { kStarExactUpTo: cur.kStarExactUpTo } : {}),
     ...inputPart,
   };
 }

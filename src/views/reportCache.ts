@@ -25,6 +25,7 @@ export function normalizedSettings(s: AnalysisSettings): Record<string, unknown>
     specialTokens: s.specialTokens ?? true,
     seed: s.seed ?? 0,
     layers: s.layers ?? null,
+    kStarExactUpTo: s.kStarExactUpTo || null,
   };
 }
 

@@ -12,6 +12,7 @@ export interface RawAnalysisConfig {
   executionProvider?: unknown;
   inputFile?: unknown;
   specialTokens?: unknown;
+  kStarExactUpTo?: unknown;
 }
 
 /** Token files the engine reads as ids (nanoGPT uint16 .bin, .npy); anything else is text for the tokenizer. */
@@ -31,6 +32,9 @@ export function settingsFromConfig(c: RawAnalysisConfig, baseDir?: string): Anal
   if (typeof c.executionProvider === 'string' && (EP_NAMES as readonly string[]).includes(c.executionProvider))
     s.ep = c.executionProvider as EpName;
   if (c.specialTokens === false) s.specialTokens = false;
+  // 0 (the setting's default) means exact for every head
+  if (typeof c.kStarExactUpTo === 'number' && Number.isInteger(c.kStarExactUpTo) && c.kStarExactUpTo >= 1)
+    s.kStarExactUpTo = c.kStarExactUpTo;
   return { ...s, ...inputSettings(typeof c.inputFile === 'string' ? c.inputFile : undefined, baseDir) };
 }
 
@@ -48,6 +52,7 @@ export function describeSettings(s: AnalysisSettings): string {
     `EP ${s.ep ?? 'auto'}`,
     input,
     ...(s.specialTokens === false ? ['no special tokens'] : []),
+    ...(s.kStarExactUpTo ? [`k* exact up to ${s.kStarExactUpTo}`] : []),
   ].join(' · ');
 }
 

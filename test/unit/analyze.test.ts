@@ -316,3 +316,41 @@ test("threadCpuMs counts this thread's CPU time, not its waits (Linux; the worke
   assert.ok(c2 - c1 >= 50, `5 s of busy loop counted only ${c2 - c1} ms`);
   assert.ok(c2 - c1 <= processMs + 10 && c2 - c1 >= 0.6 * processMs, `busy loop: thread ${c2 - c1} ms, process ${processMs} ms`);
 });
+
+test('CLI analyze --kstar-exact-up-to: heads with k* ≤ r as in the exact report, the others bounded around it; settings and counts recorded', () => {
+  const run = (extra: string[], out: string) => {
+    const r = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '96', '--batch', '2', '--ep', 'cpu', '--json', out, ...extra], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return { stdout: r.stdout, rep: JSON.parse(readFileSync(out, 'utf8')) };
+  };
+  for (const mode of ['mean', 'per-seq']) {
+    const exact = run(['--mode', mode], path.join(dir, `exact-${mode}.json`)).rep;
+    const { stdout, rep } = run(['--mode', mode, '--kstar-exact-up-to', '2'], path.join(dir, `bounded-${mode}.json`));
+    assert.equal(rep.schemaVersion, 3);
+    assert.equal(rep.settings.kStarExactUpTo, 2);
+    assert.equal(exact.settings.kStarExactUpTo, null);
+    let bounded = 0;
+    for (const [li, layer] of rep.layers.entries()) {
+      const heads = layer.heads;
+      assert.equal(layer.boundedHeads, heads.filter((h: { kStarBounds?: number[] }) => h.kStarBounds).length);
+      assert.equal(layer.lazy, exact.layers[li].lazy, `layer ${li}: the lazy verdict never changes`);
+      for (const [h, head] of heads.entries()) {
+        const k = exact.layers[li].heads[h].kStar;
+        const where = `${mode} layer ${li} head ${h}: exact ${k}, got ${JSON.stringify(head)}`;
+        if (head.kStarBounds) {
+          bounded++;
+          const [lo, hi] = head.kStarBounds;
+          assert.ok(lo > 2 - 1e-9 && lo <= k + 1e-9 && k <= hi + 1e-9 && head.kStar === lo, where);
+        } else assert.equal(head.kStar, k, where);
+        assert.equal(head.mStar, exact.layers[li].heads[h].mStar, where);
+      }
+    }
+    assert.ok(bounded > 0, `${mode}: no head bounded`);
+    assert.match(stdout, new RegExp(`k\\* exact up to 2; ${bounded} heads? above it reported as certified bounds`));
+  }
+  const bad = spawnSync('node', [CLI, 'analyze', planted, '--kstar-exact-up-to', '0'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--kstar-exact-up-to/);
+});

@@ -406,6 +406,11 @@ describe('host helpers', () => {
     assert.deepEqual(settingsFromConfig({ inputFile: 'data/train.bin' }, '/ws'), { tokensFile: path.resolve('/ws', 'data/train.bin') });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/a.npy' }), { tokensFile: '/t/a.npy' });
     assert.deepEqual(settingsFromConfig({ inputFile: '/t/book.txt' }), { textFile: '/t/book.txt' });
+    // kStarExactUpTo: 0 (the default) is exact everywhere; a positive whole number asks for bounds above it
+    assert.deepEqual(settingsFromConfig({ kStarExactUpTo: 0 }), {});
+    assert.deepEqual(settingsFromConfig({ kStarExactUpTo: 2.5 }), {});
+    assert.deepEqual(settingsFromConfig({ kStarExactUpTo: 128 }), { kStarExactUpTo: 128 });
+    assert.match(describeSettings({ kStarExactUpTo: 128 }), / · k\* exact up to 128$/);
     assert.equal(
       describeSettings({}),
       'T auto · batch 4 · τ 0.9 · mean · EP auto · default input (built-in text, or seeded ids without a tokenizer)',

@@ -5,13 +5,33 @@
  */
 import { isDegenerate, type DegenerateWhen, type HeadReport, type KStarMode } from '../../shared/report';
 import { heapCopyRowsF32, kernels, withHeap } from '../kernels/heap';
-import { checkSquare, checkTau, kStarOf, kStarOnHeap } from '../rank/kStar';
+import { checkSquare, checkTau, kStarDetailed, kStarOnHeap, type KStarResult } from '../rank/kStar';
 import { rowStats, rowStatsOnHeap } from './rowStats';
 
 export interface MetricOptions {
   tau: number;
   mode: KStarMode;
   degenerateWhen?: DegenerateWhen;
+  /** k* exact up to this rank; above it certified bounds (rank/kStar.ts). Undefined or null: exact everywhere. */
+  kStarExactUpTo?: number | null;
+}
+
+/** The kStar / kStarBounds fields of a head from one k* result per sequence (their mean in per-seq mode). */
+function kStarFields(results: readonly KStarResult[]): Pick<HeadReport, 'kStar' | 'kStarBounds'> {
+  let k = 0;
+  let hi = 0;
+  let bounded = false;
+  for (const r of results) {
+    k += r.kStar;
+    hi += r.bounds ? r.bounds[1] : r.kStar;
+    bounded ||= r.bounds !== undefined;
+  }
+  const n = results.length;
+  return bounded ? { kStar: k / n, kStarBounds: [k / n, hi / n] } : { kStar: k / n };
+}
+
+function kStarOptions(opts: MetricOptions): { exactUpTo?: number } {
+  return opts.kStarExactUpTo ? { exactUpTo: opts.kStarExactUpTo } : {};
 }
 
 /** One head's metrics: exactly the report's per-head record (src/shared/report.ts documents each field). */
@@ -150,7 +170,7 @@ export function headMetrics(
   const seqCols = perSeq || batch === 1;
   let entSum = 0;
   let sinkSum = 0;
-  let ks = 0;
+  const ks: KStarResult[] = [];
   let ms = 0;
   let ms2 = 0;
   for (let b = 0; b < batch; b++) {
@@ -163,7 +183,7 @@ export function headMetrics(
     const plogp = seqCols ? rowStats(pattern, o, T, col, col2) : rowStats(pattern, o, T);
     for (let i = 1; i < T; i++) entSum -= plogp[i] * invLog[i];
     if (perSeq) {
-      ks += kStarOf(pattern.subarray(o, o + TT), T, tau);
+      ks.push(kStarDetailed(pattern.subarray(o, o + TT), T, tau, kStarOptions(opts)));
       ms += mStarFromColumnSums(col, tau);
       ms2 += mStarFromColumnSums(col2, tau);
     }
@@ -180,10 +200,10 @@ export function headMetrics(
   let dominantColumn = 0;
   for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
 
-  const kStar = perSeq ? ks / batch : kStarOf(mean, T, tau);
+  const k = kStarFields(perSeq ? ks : [kStarDetailed(mean, T, tau, kStarOptions(opts))]);
   const mStar = perSeq ? ms / batch : mStarFromColumnSums(col, tau);
   const mStarSquared = perSeq ? ms2 / batch : mStarFromColumnSums(col2, tau);
-  return { kStar, mStar, mStarSquared, entropy, sinkMass, dominantColumn };
+  return { ...k, mStar, mStarSquared, entropy, sinkMass, dominantColumn };
 }
 
 /** Can headMetricsOneSeq keep the head on the kernel heap (WASM kernels, T ≥ 4)? */
@@ -210,17 +230,17 @@ export function headMetricsOneSeq(rowOf: (i: number) => Float32Array, T: number,
   const col2 = new Float64Array(T);
   let sinkSum = 0;
   for (let i = 0; i < T; i++) sinkSum += rowOf(i)[0];
-  const { plogp, kStar } = withHeap(() => {
+  const { plogp, k } = withHeap(() => {
     const src = heapCopyRowsF32(T, rowOf);
     const plogp = rowStatsOnHeap(src, T, col, col2);
-    return { plogp, kStar: kStarOnHeap(EMPTY, T, opts.tau, {}, src).kStar };
+    return { plogp, k: kStarFields([kStarOnHeap(EMPTY, T, opts.tau, kStarOptions(opts), src)]) };
   });
   let entSum = 0;
   for (let i = 1; i < T; i++) entSum -= plogp[i] * invLog[i];
   let dominantColumn = 0;
   for (let j = 1; j < T; j++) if (col[j] > col[dominantColumn]) dominantColumn = j;
   return {
-    kStar,
+    ...k,
     mStar: mStarFromColumnSums(col, opts.tau),
     mStarSquared: mStarFromColumnSums(col2, opts.tau),
     entropy: T > 1 ? entSum / (T - 1) : 0,

@@ -47,10 +47,11 @@ function complementTop(r: number, R: number, rErr: number, cF: number, d: number
  * S_r(Y2) ≤ complementTop(r) + ε for 1 ≤ r ≤ dim C (docs/design/rank-certificate.md). eps = 0 with pref of T_M is the ε → 0
  * limit without the corner term: a necessary condition, not a bound.
  */
-function upperFromPrefix(pref: Float64Array, j: number, R: number, rErr: number, cF: number, dimC: number, eps: number): number {
-  let u = pref[j];
+function upperFromPrefix(pref: Float64Array, M: number, j: number, R: number, rErr: number, cF: number, dimC: number, eps: number): number {
+  // S_{j−r}(Y1) exists for 0 ≤ j − r ≤ M: j > M needs r ≥ j − M directions from the complement.
+  let u = j <= M ? pref[j] : -Infinity;
   const rMax = Math.min(j, dimC);
-  for (let r = 1; r <= rMax; r++) {
+  for (let r = Math.max(1, j - M); r <= rMax; r++) {
     const v = pref[j - r] + complementTop(r, R, rErr, cF, dimC) + eps;
     if (v > u) u = v;
   }
@@ -79,7 +80,7 @@ export function lanczosEnergyBounds(lz: GramLanczos, tr: number, eps: number, cF
   else ritzPrefix(lz, M, (beta * beta) / eps, d, e, pt);
   const epsUsed = dimC === 0 ? 0 : eps;
   const rErr = (4 * lz.n + 4 * M) * EPS * tr;
-  for (let j = 0; j <= M; j++) upper[j] = upperFromPrefix(pt, j, R, rErr, cF, dimC, epsUsed);
+  for (let j = 0; j <= M; j++) upper[j] = upperFromPrefix(pt, M, j, R, rErr, cF, dimC, epsUsed);
   return { lower, upper };
 }
 
@@ -144,7 +145,7 @@ export class Certifier {
     const R = Math.max(0, tr - sumAlpha);
     const dimC = lz.n - M;
     const rErr = (4 * lz.n + 4 * M) * EPS * tr; // rounding of tr and of the α's
-    const u0 = upperFromPrefix(P, j, R, rErr, cF, dimC, 0);
+    const u0 = upperFromPrefix(P, M, j, R, rErr, cF, dimC, 0);
     this.excess = (u0 - highTarget) / tr;
     this.kLower = kL;
     if (u0 >= highTarget) return 0;
@@ -155,9 +156,72 @@ export class Certifier {
       const eps = f * slack;
       this.lastCost += this.qlCost * M * M;
       ritzPrefix(lz, M, (beta * beta) / eps, this.d, this.e, this.pt);
-      if (upperFromPrefix(this.pt, j, R, rErr, cF, dimC, eps) < highTarget) return kL;
+      if (upperFromPrefix(this.pt, M, j, R, rErr, cF, dimC, eps) < highTarget) return kL;
     }
     return 0;
+  }
+
+  /**
+   * Certified bounds lo ≤ k* ≤ hi with lo > r from the current Krylov space, or null when it cannot show k* > r.
+   * lo: S_j ≤ U_j < (τ−δ)·tr for j = lo − 1 (U_j as in tryCertify, extended past M by directions of C), and the
+   * S_j are non-decreasing. hi: S_j ≥ L_j ≥ (τ+δ)·tr, where past M, L_j = tr(T_M) + (j − M)/(n − M)·R (the Ritz
+   * frame plus the best j − M directions of C, whose energy is at least their share of tr(C) = R).
+   */
+  boundsAbove(lz: GramLanczos, tr: number, lowTarget: number, highTarget: number, cF: number, r: number): [number, number] | null {
+    const M = lz.size;
+    const n = lz.n;
+    this.ensure(M);
+    const P = this.p;
+    ritzPrefix(lz, M, 0, this.d, this.e, P);
+    let sumAlpha = 0;
+    for (let i = 0; i < M; i++) sumAlpha += lz.alpha[i];
+    const R = Math.max(0, tr - sumAlpha);
+    const dimC = n - M;
+    const rErr = (4 * n + 4 * M) * EPS * tr;
+    this.lastCost = this.qlCost * M * M;
+    if (r >= n || (r <= M && P[r] >= lowTarget)) return null; // k* ≤ r by the lower bound: exact is wanted
+    // ε → 0 limit first: a necessary condition for every ε.
+    if (upperFromPrefix(P, M, r, R, rErr, cF, dimC, 0) >= lowTarget) return null;
+    const beta = lz.beta[M - 1];
+    let pt = P;
+    let eps = 0;
+    if (dimC > 0 && beta !== 0) {
+      const slack = lowTarget - upperFromPrefix(P, M, r, R, rErr, cF, dimC, 0);
+      let found = false;
+      for (const f of EPS_FRACTIONS) {
+        eps = f * slack;
+        this.lastCost += this.qlCost * M * M;
+        ritzPrefix(lz, M, (beta * beta) / eps, this.d, this.e, this.pt);
+        if (upperFromPrefix(this.pt, M, r, R, rErr, cF, dimC, eps) < lowTarget) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return null;
+      pt = this.pt;
+    } else if (dimC === 0) return null; // complete Krylov space: tryCertify gives k* itself
+    // lo − 1 = the largest j found with U_j < (τ−δ)·tr, by bisection over [r, n] (each tested j is certified on its own).
+    let good = r;
+    let bad = n;
+    while (bad - good > 1) {
+      const mid = (good + bad) >> 1;
+      if (upperFromPrefix(pt, M, mid, R, rErr, cF, dimC, eps) < lowTarget) good = mid;
+      else bad = mid;
+    }
+    this.lastCost += this.qlCost * n * Math.log2(n);
+    const lo = good + 1;
+    let hi = n;
+    for (let k = 1; k <= M; k++) {
+      if (P[k] >= highTarget) {
+        hi = k;
+        break;
+      }
+    }
+    if (hi === n && dimC > 0) {
+      const share = Math.max(0, R - rErr) / dimC;
+      if (share > 0) hi = Math.min(n, M + Math.max(0, Math.ceil((highTarget - P[M]) / share)));
+    }
+    return [lo, Math.max(lo, hi)];
   }
 }
 

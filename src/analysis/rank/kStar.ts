@@ -13,10 +13,13 @@ import { GramLanczos } from './lanczos';
 import { packRows, RowMatrix, sumSquares } from './rowMatrix';
 
 /** How k* was obtained (diagnostics, tests, benchmarks). */
-export type KStarMethod = 'zero' | 'dense' | 'lanczos' | 'lanczos+gram' | 'gram-dense';
+export type KStarMethod = 'zero' | 'dense' | 'lanczos' | 'lanczos+gram' | 'gram-dense' | 'bounds';
 
 export interface KStarResult {
+  /** k* when exact; the lower end of `bounds` otherwise. */
   kStar: number;
+  /** Certified lo ≤ k* ≤ hi with lo > exactUpTo, when k* was not resolved exactly (method 'bounds'). */
+  bounds?: [number, number];
   method: KStarMethod;
   /** Lanczos steps taken (0 on the pure dense path). */
   steps: number;
@@ -33,6 +36,11 @@ export interface KStarSolverOptions {
   noDense?: boolean;
   /** Lanczos start-vector seed. */
   seed?: number;
+  /**
+   * k* exact when it is at most this rank; a matrix certified to have k* above it gets bounds instead of the
+   * full spectrum (undefined: always exact).
+   */
+  exactUpTo?: number;
 }
 
 const DEFAULT_TIE = 1e-9;
@@ -143,6 +151,16 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
     return e1 <= 0 ? 0 : rate > 0 ? e1 / rate : Infinity;
   };
 
+  // Projected steps to a target of the captured energy Σα (linear in the recent rate, which
+  // is optimistic since the energy captured per step tends to decrease).
+  const projectedSteps = (target: number, sumAlpha: number, M: number): number => {
+    if (sumAlpha >= target) return 0;
+    if (M < 8) return 0;
+    const w = Math.max(4, M >> 2);
+    const rate = (sumAlpha - captured[M - 1 - w]) / w;
+    return rate > 0 ? (target - sumAlpha) / rate : Infinity;
+  };
+
   const lz = new GramLanczos(m, Math.min(n, 64), opts.seed ?? 12345);
   const cert = new Certifier(n, cost.ql);
   let spent = 0; // Lanczos + check cost of the current phase
@@ -152,17 +170,20 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
   const captured: number[] = []; // Σα after each step (energy seen by the Krylov space)
   let lastRNeeded = -1;
 
+  /** Upper bound on ‖C‖_F from an upper bound F2 on ‖G‖_F² (Infinity when F2 < 0: unknown). */
+  const complementF = (F2: number, M: number): number => {
+    if (F2 < 0) return Infinity;
+    let t2 = 0;
+    for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
+    for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
+    const bM = lz.beta[M - 1];
+    const slack = (4 * n + 4 * M) * EPS * tr * tr; // rounding of ‖G‖_F² (when formed), ‖T_M‖_F², the Lanczos relation
+    return Math.sqrt(Math.max(0, F2 - t2 - 2 * bM * bM) + slack);
+  };
+
   /** Runs the certificate on the current Krylov space; returns k* or 0. */
   const check = (M: number, complete: boolean): number => {
-    let cF = Infinity;
-    if (frobG2 >= 0) {
-      let t2 = 0;
-      for (let i = 0; i < M; i++) t2 += lz.alpha[i] * lz.alpha[i];
-      for (let i = 0; i + 1 < M; i++) t2 += 2 * lz.beta[i] * lz.beta[i];
-      const bM = lz.beta[M - 1];
-      const slack = (4 * n + 4 * M) * EPS * tr * tr; // rounding of ‖G‖_F² (when formed), ‖T_M‖_F², the Lanczos relation
-      cF = Math.sqrt(Math.max(0, frobG2 - t2 - 2 * bM * bM) + slack);
-    }
+    const cF = complementF(frobG2, M);
     const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
     spent += cert.lastCost;
     sinceCheck = 0;
@@ -175,6 +196,40 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
     return k;
   };
   const done = (k: number): KStarResult => ({ kStar: k, method: frobG2 < 0 ? 'lanczos' : 'lanczos+gram', steps: lz.size });
+
+  // Bounds mode (opts.exactUpTo = r < n): a matrix whose k* is certified above r stops with lo ≤ k* ≤ hi. Tried when
+  // the Krylov space doubles while its energy is projected to reach τ·tr only past r, and before any dense solve.
+  const exactUpTo = opts.exactUpTo;
+  const boundsWanted = exactUpTo !== undefined && exactUpTo >= 1 && exactUpTo < n;
+  let boundF2 = -1; // upper bound on ‖G‖_F² for the bounds (the float32 one, or ‖G‖_F² once G is formed)
+  let nextBoundsAt = 16;
+  // Instead of forming G or a dense solve, the Lanczos run goes on (bounds tried at each doubling and at the end, the
+  // certificate as usual) up to 2r + 32 steps or half the dense cost; then the dense solve. Measured on the real
+  // model (bench/kstar_bounds.ts): heads with k* just above r are bounded this way, not by dense solves.
+  let extending = false;
+  let extendSpent = 0;
+  const extendBudget = 0.5 * (gramCost + tridiagCost);
+  const extendCap = Math.min(n - 1, 2 * (exactUpTo ?? 0) + 32);
+  const likelyAbove = (M: number, sumAlpha: number): boolean => M + projectedSteps(lowTarget, sumAlpha, M) > exactUpTo!;
+  const extend = (M: number): boolean => {
+    if (!boundsWanted || extending || M >= extendCap) return false;
+    extending = true;
+    return true;
+  };
+  const tryBounds = (): KStarResult | null => {
+    if (frobG2 >= 0) boundF2 = frobG2;
+    else if (boundF2 < 0) {
+      const b = f32Frob ? gramFrobeniusUpper(m) : null;
+      if (b === null) return null; // only with A ≥ 0 before G is formed (the dense break forms it)
+      boundF2 = b;
+      spent += frobCost;
+    }
+    const b = cert.boundsAbove(lz, tr, lowTarget, highTarget, complementF(boundF2, lz.size), exactUpTo!);
+    spent += cert.lastCost;
+    if (!b) return null;
+    if (b[0] === b[1]) return { kStar: b[0], method: frobG2 < 0 ? 'lanczos' : 'lanczos+gram', steps: lz.size };
+    return { kStar: b[0], bounds: b, method: 'bounds', steps: lz.size };
+  };
 
   for (;;) {
     lz.step();
@@ -191,22 +246,27 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
       const k = check(M, complete);
       if (k > 0) return done(k);
     }
+    if (extending) extendSpent += stepCost;
+    const lastExtension = extending && (M >= extendCap || extendSpent >= extendBudget);
+    if (boundsWanted && (M === nextBoundsAt || lastExtension) && !complete) {
+      if (M === nextBoundsAt) nextBoundsAt *= 2;
+      if (extending || likelyAbove(M, sumAlpha)) {
+        const b = tryBounds();
+        if (b) return b;
+      }
+    }
     if (complete) break; // only reachable through rounding at τ ≈ 1: use the dense solve
+    if (extending) {
+      if (lastExtension) break;
+      continue;
+    }
     if (opts.noDense) {
       // tests: the ‖C‖_F bound as soon as the R bound alone is hopeless (no dense fallback)
       if (frobG2 < 0 && lastRNeeded >= 0 && M >= 8) frobG2 = frobeniusOf(m);
       continue;
     }
 
-    // Projected steps to a target of the captured energy Σα (linear in the recent rate, which
-    // is optimistic since the energy captured per step tends to decrease).
-    const stepsTo = (target: number): number => {
-      if (sumAlpha >= target) return 0;
-      if (M < 8) return 0;
-      const w = Math.max(4, M >> 2);
-      const rate = (sumAlpha - captured[M - 1 - w]) / w;
-      return rate > 0 ? (target - sumAlpha) / rate : Infinity;
-    };
+    const stepsTo = (target: number): number => projectedSteps(target, sumAlpha, M);
     // Projected steps until the unseen energy R = tr − Σα is down to `r`, fitting R ∝ M^−s to
     // the recent steps (the tail of an attention spectrum decays like a power law, so this is
     // far less optimistic than stepsTo when R has to shrink by a large factor).
@@ -225,17 +285,21 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
       // Ritz values good enough, but the unseen energy R is still too large for the R bound
       if (!leave && lastRNeeded >= 0) leave = stepsToR(lastRNeeded) * stepCost > Math.min(left, frobCost);
       if (!leave) continue;
-      if (stepsTo(lowTarget) * stepCost > budget2) break; // even the lower bound is far: dense
+      if (stepsTo(lowTarget) * stepCost > budget2) {
+        if (extend(M)) continue;
+        break; // even the lower bound is far: dense
+      }
       // Lower bound already at k: only the upper bound is missing, so the float32 ‖G‖_F² (a
       // fraction of the cost of G) usually settles it, and phase 2 may also use what phase 1
       // left. Otherwise a dense solve is likely: form G, which it reuses.
       if (f32Frob && sumAlpha >= lowTarget) {
-        const b = gramFrobeniusUpper(m);
+        const b = boundF2 >= 0 ? boundF2 : gramFrobeniusUpper(m);
         if (b !== null) {
           frobG2 = b;
           budget2 += Math.max(0, left);
         }
       }
+      if (frobG2 < 0 && extend(M)) continue;
       if (frobG2 < 0) {
         gram = gramPacked(m);
         frobG2 = frobeniusSquaredPacked(gram, n);
@@ -251,9 +315,21 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
     } else if (spent <= budget2Max && sumAlpha >= lowTarget && stepsToClose() * stepCost <= budget2Max - spent) {
       continue;
     }
+    if (extend(M)) continue;
     break;
   }
+  if (boundsWanted) {
+    const b = tryBounds();
+    if (b) return b;
+  }
   const g = gram ?? gramPacked(m);
+  if (boundsWanted && !m.nonNegative && frobG2 < 0) {
+    // G is formed for the dense solve anyway: its exact ‖G‖_F² may still spare the tridiagonalisation.
+    gram = g;
+    frobG2 = frobeniusSquaredPacked(g, n);
+    const b = tryBounds();
+    if (b) return b;
+  }
   const method: KStarMethod = frobG2 < 0 ? 'dense' : 'gram-dense';
   return { kStar: kFromEigenvalues(symmetricEigenvaluesPacked(g, n), n, tau, tr), method, steps: lz.size };
 }

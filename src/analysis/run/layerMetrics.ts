@@ -48,6 +48,7 @@ export function computeLayer(j: LayerJob): LayerReport {
     lazy: heads.every((h) => isDegenerate(h, j.opts.degenerateWhen)),
     maxKStar: Math.max(...ks),
     meanKStar: ks.reduce((a, b) => a + b, 0) / ks.length,
+    ...(j.opts.kStarExactUpTo ? { boundedHeads: heads.filter((h) => h.kStarBounds).length } : {}),
     blockInfluence: resid ? blockInfluence(j.residPre!, j.residPost!, j.batch, j.T, j.d) : null,
     angularDistance: resid ? angularDistance(j.residPre!, j.residPost!, j.batch, j.T, j.d) : null,
     heads,

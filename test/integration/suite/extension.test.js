@@ -85,6 +85,7 @@ describe('Inheritune Studio in the extension host', function () {
     await cfg.update('seqLen', 32, vscode.ConfigurationTarget.Workspace);
     await cfg.update('batch', 2, vscode.ConfigurationTarget.Workspace);
     await cfg.update('executionProvider', 'cpu', vscode.ConfigurationTarget.Workspace);
+    await cfg.update('kStarExactUpTo', 2, vscode.ConfigurationTarget.Workspace);
     try {
       const report = await vscode.commands.executeCommand(
         'inheritune.analyzeAttention',
@@ -99,8 +100,12 @@ describe('Inheritune Studio in the extension host', function () {
         report.layers.filter((l) => l.lazy).map((l) => l.index),
         PLANTED_LAZY,
       );
+      assert.strictEqual(report.settings.kStarExactUpTo, 2, 'kStarExactUpTo from the settings');
+      // (this model's k* are 1 and 5, all certified exactly at once; the CLI tests cover bounded heads)
+      for (const l of report.layers) assert.strictEqual(l.boundedHeads, l.heads.filter((h) => h.kStarBounds).length);
     } finally {
-      for (const k of ['seqLen', 'batch', 'executionProvider']) await cfg.update(k, undefined, vscode.ConfigurationTarget.Workspace);
+      for (const k of ['seqLen', 'batch', 'executionProvider', 'kStarExactUpTo'])
+        await cfg.update(k, undefined, vscode.ConfigurationTarget.Workspace);
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     }
   });
