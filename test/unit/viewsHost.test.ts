@@ -23,6 +23,9 @@ class Emitter<T> {
   fire(e: T) {
     for (const l of [...this.ls]) l(e);
   }
+  get listeners() {
+    return this.ls.length;
+  }
 }
 
 class FakeUri {
@@ -40,11 +43,18 @@ class FakeUri {
 
 const posted: ReportHostMessage[] = [];
 const commands: { id: string; args: unknown[] }[] = [];
-const panels: { fromWebview: Emitter<ReportWebviewMessage>; dispose: () => void; html: string }[] = [];
+const panels: {
+  fromWebview: Emitter<ReportWebviewMessage>;
+  disposed: Emitter<void>;
+  dispose: () => void;
+  disposeCount: () => number;
+  html: string;
+}[] = [];
 
 function fakePanel(title: string) {
   const fromWebview = new Emitter<ReportWebviewMessage>();
   const disposed = new Emitter<void>();
+  let disposeCount = 0;
   const panel = {
     title,
     iconPath: undefined as unknown,
@@ -61,11 +71,16 @@ function fakePanel(title: string) {
     },
     onDidDispose: disposed.event,
     reveal: () => undefined,
-    dispose: () => disposed.fire(),
+    // as VS Code's: the first dispose fires onDidDispose, later ones do nothing
+    dispose: () => {
+      if (disposeCount++ === 0) disposed.fire();
+    },
   };
   panels.push({
     fromWebview,
+    disposed,
     dispose: panel.dispose,
+    disposeCount: () => disposeCount,
     get html() {
       return panel.webview.html;
     },
@@ -105,6 +120,8 @@ M._resolveFilename = function (request: string, ...rest: unknown[]) {
 };
 require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: vscodeMock } as unknown as NodeJS.Module;
 const { ReportPanel } = require('../../src/views/reportPanel') as typeof import('../../src/views/reportPanel');
+const { StartTrainingForm } = require('../../src/views/startTrainingForm') as typeof import('../../src/views/startTrainingForm');
+const { Disposable } = require('../../src/views/dispose') as typeof import('../../src/views/dispose');
 
 const haveWorker = existsSync(path.resolve(__dirname, '../../dist/worker.js'));
 let ckpt: string;
@@ -223,3 +240,58 @@ describe(
     });
   },
 );
+
+describe('Start Training form host (fake vscode)', () => {
+  const init = { python: 'python3', torch: '2.5.1', device: 'cpu' as const, gpus: 0, initModes: ['inherit'] };
+  const context = { extensionUri: FakeUri.file('/ext') } as never;
+  const open = () => {
+    const form = new StartTrainingForm(context, init, undefined);
+    return { form, p: panels[panels.length - 1] };
+  };
+  const settled = (r: Promise<unknown>) =>
+    Promise.race([r.then((v) => ({ v })), new Promise((res) => setTimeout(() => res('pending'), 50))]);
+
+  test('the form is a Disposable panel: disposing it resolves undefined, closes the panel and drops its listeners, once', async () => {
+    const { form, p } = open();
+    assert.ok(form instanceof Disposable, 'the form uses the Disposable base');
+    assert.equal(StartTrainingForm.current, form);
+    assert.match(p.html, /https:\/\/webview\.test\/ext\/dist\/webview\/startTraining\/main\.js/);
+    assert.equal(p.fromWebview.listeners, 1);
+    assert.equal(p.disposed.listeners, 1);
+    const from = posted.length;
+    p.fromWebview.fire({ type: 'ready' } as never);
+    assert.ok(
+      posted.slice(from).some((m) => (m as { type: string }).type === 'init'),
+      'ready is answered with init',
+    );
+    assert.equal(await settled(form.result), 'pending', 'an open form has no answer yet');
+
+    form.dispose();
+    assert.deepEqual(await settled(form.result), { v: undefined });
+    assert.equal(StartTrainingForm.current, undefined);
+    assert.equal(p.disposeCount(), 1, 'the panel is disposed');
+    assert.equal(p.fromWebview.listeners, 0, 'no message listener is left');
+    assert.equal(p.disposed.listeners, 0, 'no dispose listener is left');
+    form.dispose();
+    assert.equal(p.disposeCount(), 1, 'a second dispose does nothing');
+    const after = posted.length;
+    p.fromWebview.fire({ type: 'ready' } as never);
+    assert.equal(posted.length, after, 'a closed form posts nothing');
+  });
+
+  test('closing the panel (the user) or Cancel resolves undefined and releases the form', async () => {
+    const closed = open();
+    closed.p.dispose();
+    assert.deepEqual(await settled(closed.form.result), { v: undefined });
+    assert.equal(StartTrainingForm.current, undefined);
+    assert.equal(closed.p.fromWebview.listeners, 0);
+    assert.equal(closed.p.disposeCount(), 2, "the form's own dispose of the panel is a no-op after the user's");
+
+    const cancelled = open();
+    cancelled.p.fromWebview.fire({ type: 'cancel' } as never);
+    assert.deepEqual(await settled(cancelled.form.result), { v: undefined });
+    assert.equal(StartTrainingForm.current, undefined);
+    assert.equal(cancelled.p.disposeCount(), 1, 'Cancel closes the panel');
+    assert.equal(cancelled.p.fromWebview.listeners, 0);
+  });
+});
