@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { SPECS } from '../../src/arch/spec';
@@ -20,7 +20,9 @@ import {
   planStack,
   rewriteConfig,
 } from '../../src/surgery/plan';
+import { writeSynthGguf } from '../helpers/ggufModel';
 import { tmpDir } from '../helpers/tmp';
+import { torchStateDictZip } from '../helpers/torchZip';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -290,6 +292,65 @@ test('CLI: inspect --json, inherit, grow, stack, init-random and --dry-run', () 
   assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-6L'), '--json').stdout).numLayers, 6);
   assert.equal(cli('init-random', path.join(dir, 'llama-ref'), '--out', path.join(dir, 'cli-rand')).status, 0);
   assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-rand'), '--json').stdout).numLayers, 2);
+});
+
+test('CLI: --dtype is refused where no source is a .gguf (naming each source and the fix); from a .gguf it sets the written dtype', async () => {
+  const sub = path.join(dir, 'dtype');
+  const hf = path.join(sub, 'hf');
+  const gguf = path.join(sub, 'model.gguf');
+  mkdirSync(sub, { recursive: true });
+  const src = await writeSynthGguf(hf, gguf, 'llama', {
+    family: 'llama',
+    numLayers: 4,
+    hidden: 32,
+    heads: 4,
+    kvHeads: 2,
+    vocab: 64,
+    context: 32,
+    seed: 5,
+  });
+  // the same model as pytorch_model.bin (a PyTorch zip checkpoint) beside its config.json
+  const pt = path.join(sub, 'pt');
+  mkdirSync(pt);
+  copyFileSync(path.join(hf, 'config.json'), path.join(pt, 'config.json'));
+  const tensors = [];
+  for (const name of src.tensors.keys()) {
+    const t = await readTensorF32(src, name);
+    tensors.push({ name, shape: t.shape, values: t.data });
+  }
+  writeFileSync(path.join(pt, 'pytorch_model.bin'), torchStateDictZip(tensors));
+  const small = path.join(sub, 'hf-2L');
+  assert.equal(cli('inherit', hf, '--layers', '2', '--out', small).status, 0);
+
+  const out = path.join(sub, 'refused');
+  const safetensors = (p: string) => `${p} is safetensors`;
+  const refusals: [string[], string][] = [
+    [['inherit', hf, '--layers', '2'], safetensors(hf)],
+    [['inherit', pt, '--layers', '2'], `${pt} is a PyTorch checkpoint`],
+    [['grow', small, '--ref', hf, '--add', '1'], `${safetensors(small)} and ${safetensors(hf)}`],
+    [['stack', small], safetensors(small)],
+    [['half-width', hf], safetensors(hf)],
+    [['init-random', hf, '--layers', '2'], safetensors(hf)],
+  ];
+  for (const [args, what] of refusals) {
+    const r = cli(...args, '--dtype', 'f16', '--out', out);
+    assert.equal(r.status, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, `inheritune: --dtype applies to .gguf sources only; ${what}: drop --dtype\n`, args[0]);
+    assert.ok(!existsSync(out), `${args[0]} wrote nothing`);
+    // without --dtype the same command runs
+    assert.equal(cli(...args, '--out', out, '--dry-run').status, 0, args[0]);
+  }
+
+  const dtypes = (p: string) => Object.keys(JSON.parse(cli('inspect', p, '--json').stdout).dtypes);
+  const inh = path.join(sub, 'gguf-2L-f16');
+  const i = cli('inherit', gguf, '--layers', '2', '--dtype', 'f16', '--out', inh);
+  assert.equal(i.status, 0, i.stderr);
+  assert.deepEqual(dtypes(inh), ['F16']);
+  // grow from the trained (safetensors) model and the .gguf reference: --dtype applies to the reference's blocks
+  const grown = path.join(sub, 'gguf-3L-f16');
+  const g = cli('grow', inh, '--ref', gguf, '--add', '1', '--dtype', 'f16', '--out', grown);
+  assert.equal(g.status, 0, g.stderr);
+  assert.deepEqual(dtypes(grown), ['F16']);
 });
 
 test('tokenizer and generation files are copied through', async () => {
