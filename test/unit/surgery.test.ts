@@ -353,6 +353,73 @@ test('CLI: --dtype is refused where no source is a .gguf (naming each source and
   assert.deepEqual(dtypes(grown), ['F16']);
 });
 
+test('CLI: a folder holding one .gguf (no config.json) opens that file in inspect, inherit and analyze; with several, it asks for one', async () => {
+  const sub = path.join(dir, 'gguf-folder');
+  const only = path.join(sub, 'only');
+  mkdirSync(only, { recursive: true });
+  const file = path.join(only, 'SmolModel.Q8.gguf');
+  await writeSynthGguf(path.join(sub, 'hf'), file, 'llama', {
+    family: 'llama',
+    numLayers: 3,
+    hidden: 32,
+    heads: 4,
+    kvHeads: 2,
+    vocab: 64,
+    context: 32,
+    seed: 7,
+  });
+  writeFileSync(path.join(only, 'README.md'), 'a GGUF download\n');
+
+  const viaFolder = cli('inspect', only, '--json');
+  assert.equal(viaFolder.status, 0, viaFolder.stderr);
+  assert.equal(viaFolder.stdout, cli('inspect', file, '--json').stdout);
+  assert.equal(JSON.parse(viaFolder.stdout).path, file);
+
+  const out = path.join(sub, 'inherit-2L');
+  const i = cli('inherit', only, '--layers', '2', '--out', out);
+  assert.equal(i.status, 0, i.stderr);
+  const c = await openCheckpoint(out);
+  assert.equal(c.dims.numLayers, 2);
+  assert.equal(JSON.parse(c.metadata.inheritune).ref, file, 'provenance names the .gguf file');
+
+  // half-width cannot slice GGUF blocks: its message names the file to convert first
+  const hw = cli('half-width', only, '--out', path.join(sub, 'hw'));
+  assert.equal(hw.status, 1);
+  assert.ok(hw.stderr.includes(`write the reference as safetensors first (inheritune inherit ${file} --layers 3 --out DIR)`), hw.stderr);
+
+  // analyze: the folder gives the file's report (the synthetic file has no tokenizer: token ids from a file)
+  const ids = path.join(sub, 'ids.bin');
+  writeFileSync(ids, new Uint8Array(Uint16Array.from({ length: 64 }, (_, k) => (k * 5) % 64).buffer));
+  const report = (p: string, json: string) => {
+    const r = cli('analyze', p, '--tokens', ids, '--seq-len', '8', '--batch', '2', '--ep', 'cpu', '--json', json, '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(json, 'utf8'));
+  };
+  const a = report(only, path.join(sub, 'folder.json'));
+  const b = report(file, path.join(sub, 'file.json'));
+  assert.equal(a.model.path, file);
+  assert.equal(a.layers.length, 3);
+  assert.deepEqual(a.layers, b.layers);
+
+  // several .gguf files: refused, listing them
+  copyFileSync(file, path.join(only, 'SmolModel.Q4.gguf'));
+  for (const args of [
+    ['inspect', only],
+    ['inherit', only, '--layers', '2', '--out', path.join(sub, 'x')],
+    ['analyze', only, '--tokens', ids],
+  ]) {
+    const r = cli(...args);
+    assert.equal(r.status, 1, args[0]);
+    assert.equal(
+      r.stderr,
+      `inheritune: ${only}: 2 .gguf files (SmolModel.Q4.gguf, SmolModel.Q8.gguf) and no .safetensors weights; ` +
+        `give one of the files instead of the folder (e.g. ${path.join(only, 'SmolModel.Q4.gguf')})\n`,
+      args[0],
+    );
+  }
+  assert.ok(!existsSync(path.join(sub, 'x')));
+});
+
 test('tokenizer and generation files are copied through', async () => {
   const ref = path.join(dir, 'tok-ref');
   await writeSynthCheckpoint(ref, { family: 'gpt2', numLayers: 2 });
