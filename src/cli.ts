@@ -5,8 +5,9 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as v8 from 'node:v8';
-import { openCheckpoint } from './checkpoint/checkpoint';
+import { Checkpoint, openCheckpoint } from './checkpoint/checkpoint';
 import { activeTemps } from './checkpoint/writer';
 import { InherituneError, isInherituneError } from './errors';
 import { summarize, summaryText, formatBytes } from './inspect';
@@ -68,8 +69,24 @@ function layerList(v: string): number[] {
 }
 
 type DtypeOpt = { dtype?: 'f32' | 'f16' | 'bf16' };
-/** Open a surgery source; --dtype says how GGUF tensors are written (safetensors tensors are copied as they are). */
-const openSource = (p: string, o: DtypeOpt) => openCheckpoint(p, { dtype: o.dtype && (o.dtype.toUpperCase() as 'F32' | 'F16' | 'BF16') });
+/**
+ * Open the sources of a surgery. --dtype says how GGUF tensors are written; safetensors and PyTorch tensors are copied
+ * in their own dtype, so --dtype is refused (naming each source) when no source is a .gguf, instead of being ignored.
+ * With one .gguf among several sources (grow from a trained folder and a .gguf reference) it applies to that one.
+ */
+async function openSources(paths: string[], o: DtypeOpt): Promise<Checkpoint[]> {
+  const dtype = o.dtype && (o.dtype.toUpperCase() as 'F32' | 'F16' | 'BF16');
+  const ckpts: Checkpoint[] = [];
+  for (const p of paths) ckpts.push(await openCheckpoint(p, { dtype }));
+  if (o.dtype && !ckpts.some((c) => c.gguf)) {
+    const kinds = ckpts.map(
+      (c, i) => `${path.resolve(paths[i])} is ${/\.(bin|pt|pth)$/.test(c.files[0]?.file ?? '') ? 'a PyTorch checkpoint' : 'safetensors'}`,
+    );
+    throw new InherituneError('E_ARGS', `--dtype applies to .gguf sources only; ${kinds.join(' and ')}: drop --dtype`);
+  }
+  return ckpts;
+}
+const openSource = async (p: string, o: DtypeOpt) => (await openSources([p], o))[0];
 
 async function runPlan(plan: SurgeryPlan, out: string, o: { force?: boolean; shardSize?: number; dryRun?: boolean; quiet?: boolean }) {
   if (o.dryRun) {
@@ -187,7 +204,8 @@ export function buildProgram(): Command {
       small: string,
       o: DtypeOpt & { ref: string; add: number; out: string; force?: boolean; shardSize?: number; dryRun?: boolean },
     ) => {
-      const plan = planGrow(await openSource(small, o), await openSource(o.ref, o), o.add);
+      const [s, r] = await openSources([small, o.ref], o);
+      const plan = planGrow(s, r, o.add);
       await runPlan(plan, o.out, o);
     },
   );
@@ -208,8 +226,8 @@ export function buildProgram(): Command {
       .description("half-width baseline: the reference's depth at half the hidden size, heads and MLP width, from its leading rows/columns")
       .argument('<ref>')
       .addOption(out()),
-  ).action(async (ref: string, o: { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
-    await runPlan(planHalfWidth(await openCheckpoint(ref)), o.out, o);
+  ).action(async (ref: string, o: DtypeOpt & { out: string; force?: boolean; shardSize?: number; dryRun?: boolean }) => {
+    await runPlan(planHalfWidth(await openSource(ref, o)), o.out, o);
   });
 
   common(

@@ -62,9 +62,16 @@ async function statOrNull(p: string) {
   }
 }
 
-/** Where the pieces are for a user-given path: a folder, its config.json, a .safetensors, .bin, .pt or .pth file or an index.json. */
-export async function locate(input: string): Promise<{ dir: string; indexPath?: string; files?: string[]; torch?: boolean }> {
+/**
+ * Where the pieces are for a user-given path: a folder, its config.json, a .safetensors, .bin, .pt, .pth or .gguf file
+ * or an index.json. A folder's safetensors or PyTorch weights come first; a folder without them that holds one .gguf
+ * file (as GGUF downloads do, often without config.json) is that file, and one with several is refused, listing them.
+ */
+export async function locate(
+  input: string,
+): Promise<{ dir: string; indexPath?: string; files?: string[]; torch?: boolean; gguf?: string }> {
   const abs = path.resolve(input);
+  if (abs.toLowerCase().endsWith('.gguf')) return { dir: path.dirname(abs), gguf: abs };
   const st = await statOrNull(abs);
   if (!st) throw new InherituneError('E_NOT_FOUND', `${abs}: no such file or folder`, { file: abs });
   if (st.isDirectory()) {
@@ -82,10 +89,20 @@ export async function locate(input: string): Promise<{ dir: string; indexPath?: 
     if (await statOrNull(path.join(abs, TORCH_INDEX_FILE))) return { dir: abs, indexPath: path.join(abs, TORCH_INDEX_FILE), torch: true };
     for (const f of TORCH_SINGLE_FILES)
       if (await statOrNull(path.join(abs, f))) return { dir: abs, files: [path.join(abs, f)], torch: true };
-    const bins = (await fsp.readdir(abs)).filter(isTorchFile);
+    const names = (await fsp.readdir(abs)).sort();
+    const ggufs = names.filter((f) => f.toLowerCase().endsWith('.gguf'));
+    if (ggufs.length === 1) return { dir: abs, gguf: path.join(abs, ggufs[0]) };
+    if (ggufs.length > 1) {
+      throw new InherituneError(
+        'E_ARGS',
+        `${abs}: ${ggufs.length} .gguf files (${ggufs.join(', ')}) and no .safetensors weights; give one of the files instead of the folder (e.g. ${path.join(abs, ggufs[0])})`,
+        { file: abs },
+      );
+    }
+    const bins = names.filter(isTorchFile);
     throw new InherituneError(
       'E_NOT_FOUND',
-      `${abs}: no .safetensors weights, ${TORCH_SINGLE_FILES.join(' or ')} found` +
+      `${abs}: no .safetensors weights, ${TORCH_SINGLE_FILES.join(', ')} or .gguf file found` +
         (bins.length ? ` (found ${bins.join(', ')}: open one of them directly)` : ''),
       { file: abs },
     );
@@ -157,12 +174,12 @@ export interface OpenOptions {
 }
 
 export async function openCheckpoint(input: string, opts: OpenOptions = {}): Promise<Checkpoint> {
-  if (input.toLowerCase().endsWith('.gguf')) {
-    const ckpt = openGgufCheckpoint(path.resolve(input), { dtype: opts.dtype, validate: opts.requireDecodable });
+  const loc = await locate(input);
+  if (loc.gguf) {
+    const ckpt = openGgufCheckpoint(loc.gguf, { dtype: opts.dtype, validate: opts.requireDecodable });
     if (opts.validate !== false) validateCheckpoint(ckpt);
     return ckpt;
   }
-  const loc = await locate(input);
   const torch = loc.torch
     ? await openTorchCheckpoint(
         loc.dir,

@@ -476,7 +476,7 @@ export function planHalfWidth(ref: Checkpoint): SurgeryPlan {
       throw new InherituneError(
         'E_ARGS',
         `${info.file}: tensor ${srcName} is not stored as plain ${info.dtype} rows, so half-width cannot slice it; ` +
-          `write the reference as safetensors first (inheritune inherit ${ref.dir} --layers ${d.numLayers} --out DIR) and cut that`,
+          `write the reference as safetensors first (inheritune inherit ${ref.gguf?.file ?? ref.dir} --layers ${d.numLayers} --out DIR) and cut that`,
         { file: info.file, tensor: srcName },
       );
     }

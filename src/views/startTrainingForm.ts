@@ -1,7 +1,7 @@
 /**
  * The Start Training form (host side): one webview with every option of a run. The host answers the form's requests
  * (folder and file pickers, what a reference or a data choice is, a free run folder) and resolves `ask()` with the
- * fields when the user presses Start, or undefined when the form is closed. The rules live in
+ * fields when the user presses Start, or undefined when the form is closed, cancelled or disposed. The rules live in
  * src/shared/startTrainingProtocol.ts and run on both sides.
  */
 import { existsSync } from 'node:fs';
@@ -21,6 +21,7 @@ import {
 } from '../shared/startTrainingProtocol';
 import { describeData } from '../training/dataInfo';
 import { defaultRunDir } from '../training/inputs';
+import { Disposable } from './dispose';
 import { panelHtml, panelOptions } from './panelPage';
 
 export interface FormResult {
@@ -39,9 +40,8 @@ export async function describeRef(p: string, base: string | undefined): Promise<
   }
 }
 
-export class StartTrainingForm {
+export class StartTrainingForm extends Disposable {
   private readonly panel: vscode.WebviewPanel;
-  private readonly disposables: vscode.Disposable[] = [];
   private ref: RefInfo | undefined;
   private data: DataInfo | undefined;
   private resolve!: (r: FormResult | undefined) => void;
@@ -55,6 +55,7 @@ export class StartTrainingForm {
     private readonly init: FormInit,
     private readonly base: string | undefined,
   ) {
+    super();
     this.ref = init.ref;
     this.data = init.data;
     this.result = new Promise((r) => (this.resolve = r));
@@ -64,10 +65,8 @@ export class StartTrainingForm {
     });
     StartTrainingForm.current = this;
     this.panel.webview.html = this.html();
-    this.disposables.push(
-      this.panel.onDidDispose(() => this.finish(undefined)),
-      this.panel.webview.onDidReceiveMessage((m: StartFormWebviewMessage) => void this.onMessage(m)),
-    );
+    this._register(this.panel.onDidDispose(() => this.dispose()));
+    this._register(this.panel.webview.onDidReceiveMessage((m: StartFormWebviewMessage) => void this.onMessage(m)));
   }
 
   reveal(): void {
@@ -75,7 +74,8 @@ export class StartTrainingForm {
   }
 
   private post(m: StartFormHostMessage): void {
-    void this.panel.webview.postMessage(m);
+    // An answer to a request may arrive after the form closed (a picker or a checkpoint read was awaited).
+    if (!this.isDisposed) void this.panel.webview.postMessage(m);
   }
 
   private suggestOut(ref: RefInfo): string {
@@ -183,10 +183,18 @@ export class StartTrainingForm {
     this.post({ type: 'data', data: this.data });
   }
 
+  /** Resolve `result` (the first answer wins) and close the form. */
   private finish(r: FormResult | undefined): void {
     this.resolve(r);
+    this.dispose();
+  }
+
+  /** Closed by the user, cancelled or disposed by the extension: `result` resolves to undefined unless already answered. */
+  override dispose(): void {
+    if (this.isDisposed) return;
+    this.resolve(undefined);
     if (StartTrainingForm.current === this) StartTrainingForm.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
+    super.dispose();
     this.panel.dispose();
   }
 

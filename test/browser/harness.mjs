@@ -49,7 +49,20 @@ export function ensureBuilt() {
 
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.svg': 'image/svg+xml', '.html': 'text/html' };
 
-export async function startServer() {
+/**
+ * The pages the server serves by default: `/<page>.html` → webview bundle dist/webview/<bundle>/main.js with
+ * media/webview.css and media/<bundle>.css (as src/views/panelPage.ts lays out every panel), and the page's title.
+ */
+export const PAGES = {
+  report: { bundle: 'attention', title: 'attention' },
+  viewer: { bundle: 'safetensors', title: 'safetensors' },
+};
+
+/**
+ * A loopback server for the panel pages in `pages` (a table like PAGES), the built bundles, media/ and the test themes.
+ * `?theme=light|dark` picks the theme's --vscode-* variables and body class.
+ */
+export async function startServer(pages = PAGES) {
   const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
   const roots = {
     '/dist/webview/': path.join(ROOT, 'dist/webview'),
@@ -63,16 +76,16 @@ export async function startServer() {
       res.writeHead(204);
       return res.end();
     }
-    const page = /^\/(report|viewer)\.html$/.exec(url.pathname);
+    const name = /^\/([\w-]+)\.html$/.exec(url.pathname)?.[1];
+    const page = name !== undefined && Object.hasOwn(pages, name) ? pages[name] : undefined;
     if (page) {
       const theme = url.searchParams.get('theme') || 'dark';
-      const kind = page[1] === 'report' ? 'attention' : 'safetensors';
       const html = webviewHtml({
         cspSource: origin,
         nonce: makeNonce(),
-        scriptUri: `${origin}/dist/webview/${kind}/main.js`,
-        styleUris: [`${origin}/themes/${theme}.css`, `${origin}/media/webview.css`, `${origin}/media/${kind}.css`],
-        title: kind,
+        scriptUri: `${origin}/dist/webview/${page.bundle}/main.js`,
+        styleUris: [`${origin}/themes/${theme}.css`, `${origin}/media/webview.css`, `${origin}/media/${page.bundle}.css`],
+        title: page.title,
       }).replace('<body>', `<body class="vscode-${theme}" data-vscode-theme-kind="vscode-${theme}">`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       return res.end(html);

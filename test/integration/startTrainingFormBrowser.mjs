@@ -7,54 +7,15 @@
 //
 //   node esbuild.mjs && node test/integration/startTrainingFormBrowser.mjs
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import * as http from 'node:http';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { importTs, launchBrowser } from '../browser/harness.mjs';
+import { launchBrowser, startServer } from '../browser/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
 const OUT = path.resolve(ROOT, opt('--out', 'docs/screenshots/start-training-form.png'));
 const THEME = opt('--theme', 'dark');
-const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
-
-async function startServer() {
-  const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
-  const roots = {
-    '/dist/webview/': path.join(ROOT, 'dist/webview'),
-    '/media/': path.join(ROOT, 'media'),
-    '/themes/': path.join(ROOT, 'test/browser/themes'),
-  };
-  let origin = '';
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, origin);
-    if (url.pathname === '/form.html') {
-      const html = webviewHtml({
-        cspSource: origin,
-        nonce: makeNonce(),
-        scriptUri: `${origin}/dist/webview/startTraining/main.js`,
-        styleUris: [`${origin}/themes/${THEME}.css`, `${origin}/media/webview.css`, `${origin}/media/startTraining.css`],
-        title: 'Start Inheritune Training',
-      }).replace('<body>', `<body class="vscode-${THEME}" data-vscode-theme-kind="vscode-${THEME}">`);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(html);
-    }
-    for (const [prefix, dir] of Object.entries(roots)) {
-      if (!url.pathname.startsWith(prefix)) continue;
-      const file = path.join(dir, decodeURIComponent(url.pathname.slice(prefix.length)));
-      if (!file.startsWith(dir + path.sep) || !existsSync(file)) break;
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-      return res.end(readFileSync(file));
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${server.address().port}`;
-  return { origin, close: () => new Promise((r) => server.close(r)) };
-}
-
 function fakeApi() {
   window.__posted = [];
   window.__csp = [];
@@ -63,7 +24,7 @@ function fakeApi() {
 }
 
 if (!existsSync(path.join(ROOT, 'dist/webview/startTraining/main.js'))) throw new Error('build first: node esbuild.mjs');
-const server = await startServer();
+const server = await startServer({ form: { bundle: 'startTraining', title: 'Start Inheritune Training' } });
 const browser = await launchBrowser();
 try {
   const context = await browser.newContext({
@@ -76,7 +37,7 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && errors.push(m.text()));
-  await page.goto(`${server.origin}/form.html`);
+  await page.goto(`${server.origin}/form.html?theme=${THEME}`);
   await page.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   const init = {
     python: '/home/me/project/.venv/bin/python',

@@ -7,11 +7,10 @@
 //
 //   node esbuild.mjs && node test/integration/trainingPanelBrowser.mjs
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import * as http from 'node:http';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { rng } from '../browser/fixtures.mjs';
-import { importTs, launchBrowser } from '../browser/harness.mjs';
+import { launchBrowser, startServer } from '../browser/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const argv = process.argv.slice(2);
@@ -151,45 +150,6 @@ const RUNS = [
   },
 ];
 
-const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json' };
-
-async function startServer() {
-  const { webviewHtml, makeNonce } = await importTs('src/views/html.ts');
-  const roots = {
-    '/dist/webview/': path.join(ROOT, 'dist/webview'),
-    '/media/': path.join(ROOT, 'media'),
-    '/themes/': path.join(ROOT, 'test/browser/themes'),
-  };
-  let origin = '';
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, origin);
-    if (url.pathname === '/training.html') {
-      const theme = url.searchParams.get('theme') || 'dark';
-      const html = webviewHtml({
-        cspSource: origin,
-        nonce: makeNonce(),
-        scriptUri: `${origin}/dist/webview/training/main.js`,
-        styleUris: [`${origin}/themes/${theme}.css`, `${origin}/media/webview.css`, `${origin}/media/training.css`],
-        title: 'Training',
-      }).replace('<body>', `<body class="vscode-${theme}" data-vscode-theme-kind="vscode-${theme}">`);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(html);
-    }
-    for (const [prefix, dir] of Object.entries(roots)) {
-      if (!url.pathname.startsWith(prefix)) continue;
-      const file = path.join(dir, decodeURIComponent(url.pathname.slice(prefix.length)));
-      if (!file.startsWith(dir + path.sep) || !existsSync(file)) break;
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-      return res.end(readFileSync(file));
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${server.address().port}`;
-  return { origin, close: () => new Promise((r) => server.close(r)) };
-}
-
 function fakeApi() {
   let state = null;
   window.__posted = [];
@@ -206,7 +166,7 @@ function fakeApi() {
 }
 
 if (!existsSync(path.join(ROOT, 'dist/webview/training/main.js'))) throw new Error('build first: node esbuild.mjs');
-const server = await startServer();
+const server = await startServer({ training: { bundle: 'training', title: 'Training' } });
 const browser = await launchBrowser();
 try {
   const context = await browser.newContext({

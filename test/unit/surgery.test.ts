@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { SPECS } from '../../src/arch/spec';
@@ -20,7 +20,9 @@ import {
   planStack,
   rewriteConfig,
 } from '../../src/surgery/plan';
+import { writeSynthGguf } from '../helpers/ggufModel';
 import { tmpDir } from '../helpers/tmp';
+import { torchStateDictZip } from '../helpers/torchZip';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -290,6 +292,132 @@ test('CLI: inspect --json, inherit, grow, stack, init-random and --dry-run', () 
   assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-6L'), '--json').stdout).numLayers, 6);
   assert.equal(cli('init-random', path.join(dir, 'llama-ref'), '--out', path.join(dir, 'cli-rand')).status, 0);
   assert.equal(JSON.parse(cli('inspect', path.join(dir, 'cli-rand'), '--json').stdout).numLayers, 2);
+});
+
+test('CLI: --dtype is refused where no source is a .gguf (naming each source and the fix); from a .gguf it sets the written dtype', async () => {
+  const sub = path.join(dir, 'dtype');
+  const hf = path.join(sub, 'hf');
+  const gguf = path.join(sub, 'model.gguf');
+  mkdirSync(sub, { recursive: true });
+  const src = await writeSynthGguf(hf, gguf, 'llama', {
+    family: 'llama',
+    numLayers: 4,
+    hidden: 32,
+    heads: 4,
+    kvHeads: 2,
+    vocab: 64,
+    context: 32,
+    seed: 5,
+  });
+  // the same model as pytorch_model.bin (a PyTorch zip checkpoint) beside its config.json
+  const pt = path.join(sub, 'pt');
+  mkdirSync(pt);
+  copyFileSync(path.join(hf, 'config.json'), path.join(pt, 'config.json'));
+  const tensors = [];
+  for (const name of src.tensors.keys()) {
+    const t = await readTensorF32(src, name);
+    tensors.push({ name, shape: t.shape, values: t.data });
+  }
+  writeFileSync(path.join(pt, 'pytorch_model.bin'), torchStateDictZip(tensors));
+  const small = path.join(sub, 'hf-2L');
+  assert.equal(cli('inherit', hf, '--layers', '2', '--out', small).status, 0);
+
+  const out = path.join(sub, 'refused');
+  const safetensors = (p: string) => `${p} is safetensors`;
+  const refusals: [string[], string][] = [
+    [['inherit', hf, '--layers', '2'], safetensors(hf)],
+    [['inherit', pt, '--layers', '2'], `${pt} is a PyTorch checkpoint`],
+    [['grow', small, '--ref', hf, '--add', '1'], `${safetensors(small)} and ${safetensors(hf)}`],
+    [['stack', small], safetensors(small)],
+    [['half-width', hf], safetensors(hf)],
+    [['init-random', hf, '--layers', '2'], safetensors(hf)],
+  ];
+  for (const [args, what] of refusals) {
+    const r = cli(...args, '--dtype', 'f16', '--out', out);
+    assert.equal(r.status, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, `inheritune: --dtype applies to .gguf sources only; ${what}: drop --dtype\n`, args[0]);
+    assert.ok(!existsSync(out), `${args[0]} wrote nothing`);
+    // without --dtype the same command runs
+    assert.equal(cli(...args, '--out', out, '--dry-run').status, 0, args[0]);
+  }
+
+  const dtypes = (p: string) => Object.keys(JSON.parse(cli('inspect', p, '--json').stdout).dtypes);
+  const inh = path.join(sub, 'gguf-2L-f16');
+  const i = cli('inherit', gguf, '--layers', '2', '--dtype', 'f16', '--out', inh);
+  assert.equal(i.status, 0, i.stderr);
+  assert.deepEqual(dtypes(inh), ['F16']);
+  // grow from the trained (safetensors) model and the .gguf reference: --dtype applies to the reference's blocks
+  const grown = path.join(sub, 'gguf-3L-f16');
+  const g = cli('grow', inh, '--ref', gguf, '--add', '1', '--dtype', 'f16', '--out', grown);
+  assert.equal(g.status, 0, g.stderr);
+  assert.deepEqual(dtypes(grown), ['F16']);
+});
+
+test('CLI: a folder holding one .gguf (no config.json) opens that file in inspect, inherit and analyze; with several, it asks for one', async () => {
+  const sub = path.join(dir, 'gguf-folder');
+  const only = path.join(sub, 'only');
+  mkdirSync(only, { recursive: true });
+  const file = path.join(only, 'SmolModel.Q8.gguf');
+  await writeSynthGguf(path.join(sub, 'hf'), file, 'llama', {
+    family: 'llama',
+    numLayers: 3,
+    hidden: 32,
+    heads: 4,
+    kvHeads: 2,
+    vocab: 64,
+    context: 32,
+    seed: 7,
+  });
+  writeFileSync(path.join(only, 'README.md'), 'a GGUF download\n');
+
+  const viaFolder = cli('inspect', only, '--json');
+  assert.equal(viaFolder.status, 0, viaFolder.stderr);
+  assert.equal(viaFolder.stdout, cli('inspect', file, '--json').stdout);
+  assert.equal(JSON.parse(viaFolder.stdout).path, file);
+
+  const out = path.join(sub, 'inherit-2L');
+  const i = cli('inherit', only, '--layers', '2', '--out', out);
+  assert.equal(i.status, 0, i.stderr);
+  const c = await openCheckpoint(out);
+  assert.equal(c.dims.numLayers, 2);
+  assert.equal(JSON.parse(c.metadata.inheritune).ref, file, 'provenance names the .gguf file');
+
+  // half-width cannot slice GGUF blocks: its message names the file to convert first
+  const hw = cli('half-width', only, '--out', path.join(sub, 'hw'));
+  assert.equal(hw.status, 1);
+  assert.ok(hw.stderr.includes(`write the reference as safetensors first (inheritune inherit ${file} --layers 3 --out DIR)`), hw.stderr);
+
+  // analyze: the folder gives the file's report (the synthetic file has no tokenizer: token ids from a file)
+  const ids = path.join(sub, 'ids.bin');
+  writeFileSync(ids, new Uint8Array(Uint16Array.from({ length: 64 }, (_, k) => (k * 5) % 64).buffer));
+  const report = (p: string, json: string) => {
+    const r = cli('analyze', p, '--tokens', ids, '--seq-len', '8', '--batch', '2', '--ep', 'cpu', '--json', json, '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(readFileSync(json, 'utf8'));
+  };
+  const a = report(only, path.join(sub, 'folder.json'));
+  const b = report(file, path.join(sub, 'file.json'));
+  assert.equal(a.model.path, file);
+  assert.equal(a.layers.length, 3);
+  assert.deepEqual(a.layers, b.layers);
+
+  // several .gguf files: refused, listing them
+  copyFileSync(file, path.join(only, 'SmolModel.Q4.gguf'));
+  for (const args of [
+    ['inspect', only],
+    ['inherit', only, '--layers', '2', '--out', path.join(sub, 'x')],
+    ['analyze', only, '--tokens', ids],
+  ]) {
+    const r = cli(...args);
+    assert.equal(r.status, 1, args[0]);
+    assert.equal(
+      r.stderr,
+      `inheritune: ${only}: 2 .gguf files (SmolModel.Q4.gguf, SmolModel.Q8.gguf) and no .safetensors weights; ` +
+        `give one of the files instead of the folder (e.g. ${path.join(only, 'SmolModel.Q4.gguf')})\n`,
+      args[0],
+    );
+  }
+  assert.ok(!existsSync(path.join(sub, 'x')));
 });
 
 test('tokenizer and generation files are copied through', async () => {
