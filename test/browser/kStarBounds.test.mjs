@@ -112,6 +112,7 @@ describe('k* bounds in the attention report', () => {
       await page.locator('svg.heatmap .bounds-legend-label').textContent(),
       `k* > ${R}: certified bounds · colour: the lower end`,
     );
+    assert.match(await page.locator('svg.heatmap').getAttribute('aria-label'), new RegExp(`Striped cells: k\\* > ${R}: certified bounds`));
 
     // Tooltip of a bounded cell and of an exact one.
     const [bKey, [lo, hi]] = [...want.entries()][0];
@@ -326,6 +327,7 @@ describe('k* bounds in the attention report', () => {
       '.kstar-note',
     ])
       assert.equal(await page.locator(sel).count(), 0, `no ${sel}`);
+    assert.doesNotMatch(await page.locator('svg.heatmap').getAttribute('aria-label'), /Striped|bound/);
     await page.locator('svg.heatmap rect.cell[data-layer="1"][data-head="2"]').hover();
     const kRow = page.locator('.tooltip.visible .tt-row', { has: page.locator('.tt-key', { hasText: /^k\*$/ }) });
     assert.equal(await kRow.locator('.tt-val').textContent(), String(plain.layers[1].heads[2].kStar));

@@ -152,7 +152,7 @@ function hatchPatterns(svg: Svg): (stroke: string) => string {
 }
 
 /** Step 2: the SVG root, one tab stop with its description, and the export background. */
-function heatmapRoot({ g, height, compare }: Layout, o: HeatmapOptions): Svg {
+function heatmapRoot({ g, height, compare, bounded }: Layout, o: HeatmapOptions): Svg {
   const svg = chartRoot('chart heatmap', g.width, height, o.theme)
     .attr('tabindex', 0)
     .attr('role', 'application')
@@ -160,7 +160,9 @@ function heatmapRoot({ g, height, compare }: Layout, o: HeatmapOptions): Svg {
     .attr(
       'aria-label',
       `${HEAD_METRICS[o.metric].label} of every head, layers left to right, heads top to bottom` +
-        `${compare ? `, ${o.entries.map((e) => e.label).join(' above ')}` : ''}. Arrow keys move, Enter opens the head's attention matrix.`,
+        `${compare ? `, ${o.entries.map((e) => e.label).join(' above ')}` : ''}.` +
+        `${bounded ? ` Striped cells: ${boundsLegendLabel(o.entries)}, coloured by the lower end.` : ''}` +
+        ` Arrow keys move, Enter opens the head's attention matrix.`,
     );
   svg
     .append('rect')
