@@ -150,6 +150,10 @@ describe('k* bounds in the attention report', () => {
       [layer0.maxKStar, hiMax],
     );
     assert.match(await page.locator('svg.layer-chart .bounds-legend').textContent(), new RegExp(`k\\* > ${R}: bounds`));
+    // Its description for screen readers marks the lower bounds too.
+    const aria = await page.locator('svg.layer-chart').getAttribute('aria-label');
+    assert.match(aria, new RegExp(`max k\\* ≥${layer0.maxKStar}, `));
+    assert.match(aria, /, 1, 1, 1, 1;/, 'exact layers without the mark');
     const box = await page.locator('svg.layer-chart rect.hover-target').boundingBox();
     const cellW = box.width / bounded.layers.length;
     await page.mouse.move(box.x + cellW * (boundedLayers[0].index + 0.5), box.y + box.height / 2);
