@@ -86,6 +86,36 @@ export function syntheticReport({ numLayers, numHeads, lazy, seqLen = 256, batch
   };
 }
 
+/**
+ * A schema-3 report run with kStarExactUpTo = `exactUpTo`: every head whose k* lies above it carries certified bounds
+ * [lo, hi] with lo ≤ k* ≤ hi and lo > exactUpTo, and kStar = lo; layers recount maxKStar / meanKStar over those lower
+ * ends and say how many heads are bounds (boundedHeads), as src/shared/report.ts defines them.
+ */
+export function boundedReport({ exactUpTo = 48, seqLen = 512, seed = 11, name = 'llama-12L-kstar-bounds', ...o } = {}) {
+  const rep = syntheticReport({ numLayers: 12, numHeads: 8, lazy: [8, 9, 10, 11], seqLen, seed, name, ...o });
+  const r = rng(seed * 7 + 1);
+  rep.schemaVersion = 3;
+  rep.model.architecture = 'LlamaForCausalLM';
+  rep.model.family = 'llama';
+  rep.settings.kStarExactUpTo = exactUpTo;
+  for (const l of rep.layers) {
+    let bounded = 0;
+    for (const h of l.heads) {
+      if (h.kStar <= exactUpTo) continue;
+      const lo = exactUpTo + 1 + Math.floor((h.kStar - exactUpTo - 1) * r());
+      const hi = Math.min(seqLen, h.kStar + Math.ceil(h.kStar * r()));
+      h.kStarBounds = [lo, hi];
+      h.kStar = lo;
+      bounded++;
+    }
+    const ks = l.heads.map((x) => x.kStar);
+    l.maxKStar = Math.max(...ks);
+    l.meanKStar = ks.reduce((a, b) => a + b, 0) / ks.length;
+    l.boundedHeads = bounded;
+  }
+  return rep;
+}
+
 /** A causal T×T attention matrix (rows sum to 1): a sink column for lazy layers, local + sink + noise otherwise. */
 export function syntheticPattern(T, { lazy = false, seed = 3 } = {}) {
   const r = rng(seed);

@@ -148,7 +148,7 @@ describe('attention report webview', () => {
     const csv = await p.waitForPost('export', (m) => m.format === 'csv');
     const rows = csv.data.trim().split('\n');
     assert.equal(rows.length, 1 + fx.report.layers.length * fx.report.model.numHeads);
-    assert.match(rows[0], /^model,layer,head,lazy_layer,k_star,m_star/);
+    assert.match(rows[0], /^model,layer,head,lazy_layer,k_star,k_star_lo,k_star_hi,m_star/);
     await page.getByRole('button', { name: 'Export' }).click();
     await page.getByRole('menuitem', { name: 'Per-layer chart as PNG…' }).click();
     const png = await p.waitForPost('export', (m) => m.format === 'png');

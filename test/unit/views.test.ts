@@ -271,7 +271,7 @@ describe('CSV export', () => {
     const rows = csv.trim().split('\n');
     assert.equal(rows[0], CSV_COLUMNS.join(','));
     assert.equal(rows.length, 1 + 4 + 2);
-    assert.equal(rows[1], 'ref,0,0,0,2,4,2,0.5,0.1,0,3,2.5,,,0.9,16,2,mean');
+    assert.equal(rows[1], 'ref,0,0,0,2,2,2,4,2,0.5,0.1,0,3,2.5,0,,,0.9,16,2,mean,');
     assert.match(rows[3], /^ref,1,0,1,1,1,/);
     assert.match(rows[5], /^child,0,0,0,4,/);
   });

@@ -4,6 +4,7 @@
  */
 import type { HeadSelection, ReportHostMessage, ReportWebviewMessage } from '../../src/shared/protocol';
 import { fileStem } from '../shared/csv';
+import { exactUpTo } from '../shared/kStarBounds';
 import { headReportOf, isCompare, readyEntries, type ReportStore } from './state/reportState';
 import type { HeadView } from './views/headView';
 
@@ -87,6 +88,7 @@ export class HeadRequests {
       data,
       headReportOf(s, sel),
       tokens,
+      rep ? exactUpTo(rep) : null,
     );
   }
 }

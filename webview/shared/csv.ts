@@ -1,5 +1,10 @@
-/** CSV export of the metrics: one row per (model, layer, head), the layer's metrics repeated on each row (tidy data). */
+/**
+ * CSV export of the metrics: one row per (model, layer, head), the layer's metrics repeated on each row (tidy data).
+ * k_star_lo / k_star_hi are a head's certified bounds when its k* lies above the exact rank (k_star is then k_star_lo),
+ * else both equal k_star; layer_bounded_heads > 0 makes the layer's max and mean k* lower bounds.
+ */
 import type { AnalysisReport } from '../../src/shared/report';
+import { exactUpTo, kStarRange, layerBoundedHeads } from './kStarBounds';
 
 export const CSV_COLUMNS = [
   'model',
@@ -7,6 +12,8 @@ export const CSV_COLUMNS = [
   'head',
   'lazy_layer',
   'k_star',
+  'k_star_lo',
+  'k_star_hi',
   'm_star',
   'm_star_squared',
   'entropy',
@@ -14,12 +21,14 @@ export const CSV_COLUMNS = [
   'dominant_column',
   'layer_max_k_star',
   'layer_mean_k_star',
+  'layer_bounded_heads',
   'block_influence',
   'angular_distance',
   'tau',
   'seq_len',
   'batch',
   'mode',
+  'k_star_exact_up_to',
 ] as const;
 
 export function csvField(v: unknown): string {
@@ -34,7 +43,9 @@ export function reportsToCsv(entries: { label: string; report: AnalysisReport }[
   for (const { label, report } of entries) {
     const s = report.settings;
     for (const l of report.layers) {
+      const bounded = layerBoundedHeads(l);
       l.heads.forEach((h, head) => {
+        const [lo, hi] = kStarRange(h);
         lines.push(
           [
             label,
@@ -42,6 +53,8 @@ export function reportsToCsv(entries: { label: string; report: AnalysisReport }[
             head,
             l.lazy ? 1 : 0,
             h.kStar,
+            lo,
+            hi,
             h.mStar,
             h.mStarSquared,
             h.entropy,
@@ -49,12 +62,14 @@ export function reportsToCsv(entries: { label: string; report: AnalysisReport }[
             h.dominantColumn,
             l.maxKStar,
             l.meanKStar,
+            bounded,
             l.blockInfluence,
             l.angularDistance,
             s.tau,
             s.seqLen,
             s.batch,
             s.mode,
+            exactUpTo(report),
           ]
             .map(csvField)
             .join(','),

@@ -2,6 +2,7 @@
 import { isDegenerate, type AnalysisReport } from '../../src/shared/report';
 import type { HeadMetric, LayerSeries } from '../../src/shared/protocol';
 import { headValue } from './colorScale';
+import { kStarInterval, layerKStarBounds } from './kStarBounds';
 
 export interface HeatCell {
   layer: number;
@@ -11,6 +12,8 @@ export interface HeatCell {
   lazy: boolean;
   /** This head alone is degenerate (k* = 1 or m* = 1 per the report's rule). */
   degenerate: boolean;
+  /** Metric k* only, and only for a head certified to lie above the exact rank: [lo, hi] (value is lo). */
+  bounds?: [number, number];
 }
 
 export interface HeatmapModel {
@@ -27,15 +30,18 @@ export function heatmapModel(report: AnalysisReport, metric: HeadMetric): Heatma
   let numHeads = 0;
   for (const l of report.layers) {
     numHeads = Math.max(numHeads, l.heads.length);
-    l.heads.forEach((h, head) =>
-      cells.push({
+    l.heads.forEach((h, head) => {
+      const cell: HeatCell = {
         layer: l.index,
         head,
         value: headValue(h, metric),
         lazy: l.lazy,
         degenerate: isDegenerate(h, report.settings.degenerateWhen),
-      }),
-    );
+      };
+      const bounds = metric === 'kStar' ? kStarInterval(h) : undefined;
+      if (bounds) cell.bounds = bounds;
+      cells.push(cell);
+    });
   }
   return {
     numLayers: report.layers.length,
@@ -93,11 +99,21 @@ export function moveCursor(c: Cursor, key: string, layers: number[], numHeads: n
   }
 }
 
+export interface SeriesPoint {
+  layer: number;
+  value: number;
+  /**
+   * k* series, in a layer with heads shown as bounds: the value is a lower bound and this the upper bound (absent
+   * when the value is exact).
+   */
+  upper?: number;
+}
+
 export interface SeriesLine {
   key: string;
   label: string;
   dashed: boolean;
-  points: { layer: number; value: number }[];
+  points: SeriesPoint[];
 }
 
 /** The lines of the per-layer chart for one report; values that were not computed (null) are left out. */
@@ -108,11 +124,33 @@ export function layerLines(report: AnalysisReport, series: LayerSeries): SeriesL
       return v === null || v === undefined || !Number.isFinite(v) ? [] : [{ layer: l.index, value: v }];
     });
   switch (series) {
-    case 'kStar':
+    case 'kStar': {
+      const withUpper = (points: SeriesPoint[], which: 'max' | 'mean') =>
+        points.map((p) => {
+          const b = layerKStarBounds(report.layers.find((l) => l.index === p.layer)!);
+          return b ? { ...p, upper: b[which][1] } : p;
+        });
       return [
-        { key: 'maxKStar', label: 'max k*', dashed: false, points: pts((l) => l.maxKStar) },
-        { key: 'meanKStar', label: 'mean k*', dashed: true, points: pts((l) => l.meanKStar) },
+        {
+          key: 'maxKStar',
+          label: 'max k*',
+          dashed: false,
+          points: withUpper(
+            pts((l) => l.maxKStar),
+            'max',
+          ),
+        },
+        {
+          key: 'meanKStar',
+          label: 'mean k*',
+          dashed: true,
+          points: withUpper(
+            pts((l) => l.meanKStar),
+            'mean',
+          ),
+        },
       ];
+    }
     case 'blockInfluence':
       return [{ key: 'blockInfluence', label: 'Block Influence', dashed: false, points: pts((l) => l.blockInfluence) }];
     case 'angularDistance':

@@ -9,6 +9,7 @@
  */
 import type { HeadReport } from '../../../src/shared/report';
 import { attentionLut, attentionToRgba, rampStops } from '../../shared/colorScale';
+import { boundedReason, kStarInterval } from '../../shared/kStarBounds';
 import { button, clear, h, icon, Tooltip } from '../../shared/dom';
 import { Theme } from '../../shared/theme';
 import { drawTicks, drawTokenLabels, MARGIN_L, MARGIN_T, matrixPng, matrixSvg, type MatrixImage, type MatrixWindow } from './matrixCanvas';
@@ -46,6 +47,8 @@ export class HeadView {
   private data: Float32Array | undefined;
   private max = 0;
   private head: HeadReport | undefined;
+  /** The report's kStarExactUpTo: the rank above which this head's k* may be bounds. */
+  private exactUpTo: number | null = null;
   private fileStem = 'head';
   private off: HTMLCanvasElement | undefined;
   private canvas: HTMLCanvasElement | undefined;
@@ -123,11 +126,13 @@ export class HeadView {
     data: Float32Array,
     head: HeadReport | undefined,
     tokens?: { pieces: string[] | null; batch: number },
+    exactUpTo: number | null = null,
   ): void {
     const sameShape = this.T === T;
     this.T = T;
     this.data = data;
     this.head = head;
+    this.exactUpTo = exactUpTo;
     this.tokens = tokens?.pieces && tokens.pieces.length >= T ? tokens.pieces.slice(0, T) : null;
     this.batch = tokens?.batch ?? 1;
     this.hoverPos = undefined;
@@ -219,11 +224,16 @@ export class HeadView {
     }
     // ready
     const hr = this.head;
+    // A k* shown as bounds: the interval in the chip, and why in a line under the chips (never lo alone).
+    const kb = hr ? kStarInterval(hr) : undefined;
+    const boundsText = kb ? `∈ [${fmt(kb[0])}, ${fmt(kb[1])}]` : '';
     const chips = hr
       ? h(
           'div',
           { class: 'chips' },
-          chip('k*', fmt(hr.kStar)),
+          kb
+            ? chip('k*', boundsText, 'bounded', `certified bounds: ${boundedReason(this.exactUpTo).slice(1, -1)}`)
+            : chip('k*', fmt(hr.kStar)),
           chip('m*', fmt(hr.mStar)),
           chip('entropy', hr.entropy.toFixed(3)),
           chip('sink', hr.sinkMass.toFixed(3)),
@@ -264,7 +274,16 @@ export class HeadView {
     this.canvas = c;
     this.readout = h('div', { class: 'readout', 'aria-live': 'polite' });
     this.strip = this.tokens ? this.tokenStrip() : undefined;
-    this.root.append(toolbar, chips ?? '', h('div', { class: 'canvas-wrap' }, c), this.legend(), this.readout, this.strip ?? '');
+    const boundsNote = kb ? h('div', { class: 'kstar-bounds-note', text: `k* ${boundsText} ${boundedReason(this.exactUpTo)}` }) : '';
+    this.root.append(
+      toolbar,
+      chips ?? '',
+      boundsNote,
+      h('div', { class: 'canvas-wrap' }, c),
+      this.legend(),
+      this.readout,
+      this.strip ?? '',
+    );
     this.bindCanvas(c);
     this.draw();
     this.updateReadout();
@@ -571,8 +590,13 @@ export class HeadView {
   }
 }
 
-function chip(k: string, v: string): HTMLElement {
-  return h('span', { class: 'chip' }, h('span', { class: 'chip-key', text: k }), h('span', { class: 'chip-val', text: v }));
+function chip(k: string, v: string, cls = '', title?: string): HTMLElement {
+  return h(
+    'span',
+    { class: cls ? `chip ${cls}` : 'chip', title },
+    h('span', { class: 'chip-key', text: k }),
+    h('span', { class: 'chip-val', text: v }),
+  );
 }
 
 function fmt(v: number): string {

@@ -7,6 +7,7 @@ import type { Side, SideState } from '../../../src/shared/protocol';
 import { formatCount, formatDate, formatMs } from '../../../src/shared/format';
 import { button, h, icon } from '../../shared/dom';
 import { fileStem, reportsToCsv } from '../../shared/csv';
+import { boundsNote, exactUpTo } from '../../shared/kStarBounds';
 import type { ReadyEntry } from '../state/reportState';
 import type { ViewContext } from './context';
 import { epSummary, inputLabel, inputSummary } from './text';
@@ -126,7 +127,17 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
   const s = r.settings;
   const ep = r.executionProvider;
   const settingsText = `T ${s.seqLen} · batch ${s.batch} · τ ${s.tau} · ${s.mode}`;
-  const settingsTitle = `seq length ${s.seqLen}, batch ${s.batch}, τ = ${s.tau}, k* mode ${s.mode}, seed ${s.seed}, degenerate when ${s.degenerateWhen}, layers ${s.layers[0]}–${s.layers[1]}`;
+  const rank = exactUpTo(r);
+  const settingsTitle = `seq length ${s.seqLen}, batch ${s.batch}, τ = ${s.tau}, k* mode ${s.mode}${rank === null ? '' : `, k* exact up to ${rank}`}, seed ${s.seed}, degenerate when ${s.degenerateWhen}, layers ${s.layers[0]}–${s.layers[1]}`;
+  // Only for reports run with kStarExactUpTo (or carrying bounds): how many heads show bounds instead of k*.
+  const note = boundsNote(r);
+  const kStarNote = note
+    ? h('div', {
+        class: 'kstar-note',
+        title: 'Heads certified to lie above the exact rank get certified bounds [lo, hi] instead of an exact k* (hatched in the heatmap).',
+        text: note,
+      })
+    : null;
   const facts: [string, string, string?][] = [
     [
       'layers × heads',
@@ -168,6 +179,7 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
         h('span', { class: 'model-arch', text: `${r.model.architecture} · ${r.model.family}` }),
         factList,
       ),
+      kStarNote,
       h('div', { class: 'ep-note muted', title: epText, text: `${r.model.path} · ${epText}` }),
     );
   }
@@ -182,6 +194,7 @@ function modelBlock(side: Side, label: string, r: AnalysisReport, compare: boole
     ),
     h('div', { class: 'model-path', text: r.model.path }),
     factList,
+    kStarNote,
     h('div', { class: 'ep-note muted', title: epText, text: epText }),
   );
 }

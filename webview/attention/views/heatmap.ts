@@ -13,8 +13,9 @@ import { HEAD_METRICS, hasRankOneColor, metricColor, rankOneColor } from '../../
 import { Cursor, heatmapGeometry, heatmapModel, HeatmapGeometry, lazyRuns, moveCursor, type HeatmapModel } from '../../shared/heatmapModel';
 import { isLightKind, Theme, textOn } from '../../shared/theme';
 import { Tooltip } from '../../shared/dom';
+import { boundedReason, boundsLegendLabel, exactUpTo, kStarInterval } from '../../shared/kStarBounds';
 import { chartRoot } from './svgRoot';
-import { formatMetric, headTooltip } from './text';
+import { formatKStarBounds, formatMetric, headTooltip } from './text';
 
 export interface HeatmapEntry {
   side: Side;
@@ -40,6 +41,8 @@ const TITLE_H = 22;
 /** The row of per-layer rank-1 head counts above the lazy strip. */
 const COUNT_H = 13;
 const TOP = 8;
+/** The legend row under the blocks for hatched (bounded) k* cells. */
+const BOUNDS_H = 22;
 
 export interface HeatmapHandle {
   svg: SVGSVGElement;
@@ -65,11 +68,16 @@ interface Layout {
   height: number;
   compare: boolean;
   color: (v: number) => string;
+  /** Some cell is a k* shown as bounds (metric k*): hatched, with a legend row under the blocks. */
+  bounded: boolean;
+  /** The id of the hatch pattern with stripes in this colour (made on first use, in the SVG's defs). */
+  hatch: (stroke: string) => string;
 }
 
 export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapHandle {
   const layout = layoutHeatmap(o);
   const svg = heatmapRoot(layout, o);
+  layout.hatch = hatchPatterns(svg);
   const cells: CellRects = new Map();
   let y0 = TOP;
   for (const b of layout.blocks) {
@@ -78,6 +86,7 @@ export function drawHeatmap(container: HTMLElement, o: HeatmapOptions): HeatmapH
   }
   styleAxes(svg, o.theme);
   drawLegend(svg, layout, o);
+  if (layout.bounded) drawBoundsLegend(svg, layout, o);
   const setSelected = bindInteractions(svg, cells, layout, o);
   const node = svg.node()!;
   container.append(node);
@@ -100,12 +109,50 @@ function layoutHeatmap(o: HeatmapOptions): Layout {
     const model = heatmapModel(e.report, metric);
     return { e, model, height: (compare ? TITLE_H : 0) + COUNT_H + STRIP_H + 6 + model.numHeads * g.cellH + 34 };
   });
-  const height = TOP + blocks.reduce((a, b) => a + b.height, 0) + (compare ? 8 * (blocks.length - 1) : 0);
-  return { g, blocks, height, compare, color: metricColor(o.theme, metric, o.domain) };
+  const bounded = blocks.some((b) => b.model.cells.some((c) => c.bounds));
+  const height = TOP + blocks.reduce((a, b) => a + b.height, 0) + (compare ? 8 * (blocks.length - 1) : 0) + (bounded ? BOUNDS_H : 0);
+  const noHatch = () => {
+    throw new Error('hatch patterns are made once the SVG exists');
+  };
+  return { g, blocks, height, compare, color: metricColor(o.theme, metric, o.domain), bounded, hatch: noHatch };
+}
+
+/**
+ * Diagonal stripes over a bounded cell's colour (the colour of its lower end), one pattern per stripe colour: the
+ * theme's foreground or background, whichever reads on the cell (as the cell's text does). Concrete colours in the
+ * SVG's own defs, so an exported SVG or PNG carries the mark.
+ */
+function hatchPatterns(svg: Svg): (stroke: string) => string {
+  const ids = new Map<string, string>();
+  const suffix = Math.random().toString(36).slice(2, 8);
+  let defs: Selection<SVGDefsElement, unknown, null, undefined> | undefined;
+  return (stroke) => {
+    let id = ids.get(stroke);
+    if (id) return id;
+    id = `hatch-${ids.size}-${suffix}`;
+    ids.set(stroke, id);
+    defs ??= svg.append('defs').attr('class', 'hatch-defs');
+    const p = defs
+      .append('pattern')
+      .attr('id', id)
+      .attr('patternUnits', 'userSpaceOnUse')
+      .attr('width', 5)
+      .attr('height', 5)
+      .attr('patternTransform', 'rotate(45)');
+    p.append('line')
+      .attr('x1', 0)
+      .attr('y1', 0)
+      .attr('x2', 0)
+      .attr('y2', 5)
+      .attr('stroke', stroke)
+      .attr('stroke-width', 1.6)
+      .attr('stroke-opacity', 0.7);
+    return id;
+  };
 }
 
 /** Step 2: the SVG root, one tab stop with its description, and the export background. */
-function heatmapRoot({ g, height, compare }: Layout, o: HeatmapOptions): Svg {
+function heatmapRoot({ g, height, compare, bounded }: Layout, o: HeatmapOptions): Svg {
   const svg = chartRoot('chart heatmap', g.width, height, o.theme)
     .attr('tabindex', 0)
     .attr('role', 'application')
@@ -113,7 +160,9 @@ function heatmapRoot({ g, height, compare }: Layout, o: HeatmapOptions): Svg {
     .attr(
       'aria-label',
       `${HEAD_METRICS[o.metric].label} of every head, layers left to right, heads top to bottom` +
-        `${compare ? `, ${o.entries.map((e) => e.label).join(' above ')}` : ''}. Arrow keys move, Enter opens the head's attention matrix.`,
+        `${compare ? `, ${o.entries.map((e) => e.label).join(' above ')}` : ''}.` +
+        `${bounded ? ` Striped cells: ${boundsLegendLabel(o.entries)}, coloured by the lower end.` : ''}` +
+        ` Arrow keys move, Enter opens the head's attention matrix.`,
     );
   svg
     .append('rect')
@@ -249,10 +298,11 @@ function drawCells(
   model: HeatmapModel,
   x: ScaleBand<number>,
   yh: ScaleBand<number>,
-  { g, color }: Layout,
+  layout: Layout,
   o: HeatmapOptions,
   cells: CellRects,
 ): void {
+  const { g, color } = layout;
   const theme = o.theme;
   const cellW = Math.max(1, g.cellW - 1);
   const cellH = Math.max(1, g.cellH - 1);
@@ -260,18 +310,26 @@ function drawCells(
   const stroke = theme.contrastBorder ? ` stroke="${theme.contrastBorder}" stroke-width="0.5"` : '';
   const fills = model.cells.map((c) => color(c.value));
   let markup = '';
+  let hatches = '';
   model.cells.forEach((c, i) => {
-    markup += `<rect class="cell" data-layer="${c.layer}" data-head="${c.head}" data-lazy="${c.lazy}" x="${x(c.layer)! + 0.5}" y="${yh(c.head)! + 0.5}" width="${cellW}" height="${cellH}" rx="${rx}" fill="${fills[i]}"${stroke}/>`;
+    const cx = x(c.layer)! + 0.5;
+    const cy = yh(c.head)! + 0.5;
+    // A bounded k*: drawn in the colour of its lower end, under stripes (never as if that end were exact).
+    const bounded = c.bounds ? ` data-bounded="true" data-lo="${c.bounds[0]}" data-hi="${c.bounds[1]}"` : '';
+    markup += `<rect class="cell" data-layer="${c.layer}" data-head="${c.head}" data-lazy="${c.lazy}"${bounded} x="${cx}" y="${cy}" width="${cellW}" height="${cellH}" rx="${rx}" fill="${fills[i]}"${stroke}/>`;
+    if (c.bounds)
+      hatches += `<rect class="bound-hatch" data-layer="${c.layer}" data-head="${c.head}" x="${cx}" y="${cy}" width="${cellW}" height="${cellH}" rx="${rx}" fill="url(#${layout.hatch(textOn(fills[i], theme))})"/>`;
   });
   const cellsG = block.append('g').attr('class', 'cells').attr('data-side', e.side).node()!;
   cellsG.innerHTML = markup;
   for (const el of Array.from(cellsG.children))
     cells.set(`${e.side}:${el.getAttribute('data-layer')}:${el.getAttribute('data-head')}`, el as SVGRectElement);
+  if (hatches) block.append('g').attr('class', 'bound-hatches').attr('pointer-events', 'none').node()!.innerHTML = hatches;
 
   if (g.cellW >= 36 && g.cellH >= 20) {
     let text = '';
     model.cells.forEach((c, i) => {
-      text += `<text x="${x(c.layer)! + g.cellW / 2}" y="${yh(c.head)! + g.cellH / 2 + 4}" text-anchor="middle" font-size="10.5" fill="${textOn(fills[i], theme)}">${formatMetric(o.metric, c.value, e.report.settings.mode)}</text>`;
+      text += `<text x="${x(c.layer)! + g.cellW / 2}" y="${yh(c.head)! + g.cellH / 2 + 4}" text-anchor="middle" font-size="10.5" fill="${textOn(fills[i], theme)}">${c.bounds ? '≥' : ''}${formatMetric(o.metric, c.value, e.report.settings.mode)}</text>`;
     });
     block.append('g').attr('class', 'cell-values').attr('pointer-events', 'none').node()!.innerHTML = text;
   }
@@ -421,6 +479,35 @@ function drawLegend(svg: Svg, { g, height, compare, color }: Layout, o: HeatmapO
 }
 
 /**
+ * Step 5b: the row under the blocks that says what the stripes mean: a hatched swatch, "k* > r: certified bounds",
+ * and that the colour (and any number in the cell) is the lower end.
+ */
+function drawBoundsLegend(svg: Svg, { g, height, color, hatch }: Layout, o: HeatmapOptions): void {
+  const { theme } = o;
+  const swatchFill = color(Math.sqrt(o.domain[0] * o.domain[1]));
+  const leg = svg
+    .append('g')
+    .attr('class', 'bounds-legend')
+    .attr('transform', `translate(${g.left},${height - BOUNDS_H + 4})`);
+  leg.append('rect').attr('width', 12).attr('height', 12).attr('rx', 2).attr('fill', swatchFill).attr('stroke', theme.border);
+  leg
+    .append('rect')
+    .attr('width', 12)
+    .attr('height', 12)
+    .attr('rx', 2)
+    .attr('fill', `url(#${hatch(textOn(swatchFill, theme))})`);
+  const label = leg
+    .append('text')
+    .attr('class', 'bounds-legend-label')
+    .attr('x', 18)
+    .attr('y', 10)
+    .attr('font-size', 10.5)
+    .attr('fill', theme.foreground)
+    .text(boundsLegendLabel(o.entries));
+  label.append('tspan').attr('fill', theme.muted).text(' · colour: the lower end');
+}
+
+/**
  * Step 6: selection and keyboard-cursor outlines (drawn on top), hover tooltips, click to select, and the keyboard:
  * the SVG is one tab stop; arrows move a cursor, Enter/Space selects, Escape hides the tooltip. In compare mode,
  * moving past the last head goes to the other block. Returns the function that moves the selection outline.
@@ -500,9 +587,10 @@ function bindInteractions(svg: Svg, cells: CellRects, { compare }: Layout, o: He
       showTip(cursor.side, cursor.layer, cursor.head, b.right, b.bottom);
       const r = entryOf(cursor.side).report;
       const hr = r.layers.find((x) => x.index === cursor!.layer)?.heads[cursor.head];
+      const kb = hr && metric === 'kStar' ? kStarInterval(hr) : undefined;
       if (hr)
         o.announce(
-          `${compare ? entryOf(cursor.side).label + ', ' : ''}layer ${cursor.layer}, head ${cursor.head}: ${HEAD_METRICS[metric].short} ${formatMetric(metric, hr[metric], r.settings.mode)}`,
+          `${compare ? entryOf(cursor.side).label + ', ' : ''}layer ${cursor.layer}, head ${cursor.head}: ${HEAD_METRICS[metric].short} ${kb ? `${formatKStarBounds(kb, r.settings.mode)} ${boundedReason(exactUpTo(r))}` : formatMetric(metric, hr[metric], r.settings.mode)}`,
         );
     }
   };

@@ -6,7 +6,8 @@ import { axisBottom, axisLeft, line, max, pointer, scaleLinear } from 'd3';
 import type { LayerSeries, Side } from '../../../src/shared/protocol';
 import type { AnalysisReport } from '../../../src/shared/report';
 import { LAYER_SERIES } from '../../shared/colorScale';
-import { HeatmapGeometry, layerLines, lazyRuns } from '../../shared/heatmapModel';
+import { HeatmapGeometry, layerLines, lazyRuns, type SeriesPoint } from '../../shared/heatmapModel';
+import { aboveRank, exactUpTo, layerBoundedHeads } from '../../shared/kStarBounds';
 import { Theme } from '../../shared/theme';
 import { Tooltip } from '../../shared/dom';
 import { chartRoot } from './svgRoot';
@@ -37,7 +38,10 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
       report: e.report,
     })),
   );
-  const yMax = max(lines.flatMap((l) => l.points.map((p) => p.value))) ?? 1;
+  // Upper bounds count too: a layer's bar from its lower to its upper bound stays inside the plot.
+  const yMax = max(lines.flatMap((l) => l.points.map((p) => p.upper ?? p.value))) ?? 1;
+  const kValue = (p: SeriesPoint) => (Number.isInteger(p.value) ? String(p.value) : p.value.toFixed(2));
+  const kUpper = (p: SeriesPoint) => (Number.isInteger(p.upper) ? String(p.upper) : p.upper!.toFixed(2));
   const yDomain: [number, number] = series === 'kStar' ? [0, Math.max(2, yMax)] : [0, Math.max(0.05, yMax)];
   const y = scaleLinear()
     .domain(yDomain)
@@ -58,7 +62,7 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
         .map(
           (e) =>
             `${e.label}: ${layerLines(e.report, series)
-              .map((l) => `${l.label} ${l.points.map((p) => +p.value.toFixed(3)).join(', ')}`)
+              .map((l) => `${l.label} ${l.points.map((p) => `${p.upper !== undefined ? '≥' : ''}${+p.value.toFixed(3)}`).join(', ')}`)
               .join('; ')}`,
         )
         .join('. ')}`,
@@ -163,6 +167,37 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
       .attr('fill', l.dashed ? theme.background : c)
       .attr('stroke', c)
       .attr('stroke-width', 1.5);
+    // Layers with heads shown as bounds: the value is a lower bound; a bar reaches up to the upper bound (max and
+    // mean side by side, a few px apart, so both read).
+    const bounded = l.points.filter((p) => p.upper !== undefined);
+    if (bounded.length) {
+      const dx = g.cellW >= 12 ? (l.dashed ? -3 : 3) : 0;
+      const bars = svg
+        .append('g')
+        .attr('class', `bound-bars bound-bars-${l.key}`)
+        .selectAll('g')
+        .data(bounded)
+        .join('g')
+        .attr('class', 'bound-bar')
+        .attr('data-layer', (p) => p.layer)
+        .attr('data-lo', (p) => p.value)
+        .attr('data-hi', (p) => p.upper!)
+        .attr('stroke', c)
+        .attr('stroke-width', 1.5);
+      bars
+        .append('line')
+        .attr('x1', (p) => xOf(e, p.layer) + dx)
+        .attr('x2', (p) => xOf(e, p.layer) + dx)
+        .attr('y1', (p) => y(p.value))
+        .attr('y2', (p) => y(p.upper!))
+        .attr('stroke-dasharray', l.dashed ? '2 2' : null);
+      bars
+        .append('line')
+        .attr('x1', (p) => xOf(e, p.layer) + dx - 3)
+        .attr('x2', (p) => xOf(e, p.layer) + dx + 3)
+        .attr('y1', (p) => y(p.upper!))
+        .attr('y2', (p) => y(p.upper!));
+    }
   }
 
   // Legend (top, inside the SVG so exports carry it).
@@ -182,6 +217,55 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
       .attr('stroke-dasharray', l.dashed ? '5 4' : null);
     item.append('text').attr('x', 24).attr('y', 4).attr('fill', theme.foreground).text(l.label);
     lx += 34 + l.label.length * 6.2;
+  }
+  if (lines.some((l) => l.points.some((p) => p.upper !== undefined))) {
+    const ranks = [...new Set(o.entries.filter((e) => e.report.layers.some((l) => layerBoundedHeads(l))).map((e) => exactUpTo(e.report)))];
+    const item = leg.append('g').attr('class', 'bounds-legend').attr('transform', `translate(${lx},0)`);
+    item.append('line').attr('x1', 7).attr('x2', 7).attr('y1', 6).attr('y2', -6).attr('stroke', theme.foreground).attr('stroke-width', 1.5);
+    item
+      .append('line')
+      .attr('x1', 4)
+      .attr('x2', 10)
+      .attr('y1', -6)
+      .attr('y2', -6)
+      .attr('stroke', theme.foreground)
+      .attr('stroke-width', 1.5);
+    const text = `${ranks.length === 1 ? aboveRank(ranks[0]) : 'k* above the exact rank'}: bounds`;
+    item.append('text').attr('x', 16).attr('y', 4).attr('fill', theme.foreground).text(text);
+    lx += 26 + text.length * 6.2;
+  }
+  // Per layer, how many heads are bounds (k* series): a row of counts over the plot (a comparison puts A's left of
+  // B's, each in its side's colour).
+  const counted = series === 'kStar' ? o.entries.filter((e) => e.report.layers.some((l) => layerBoundedHeads(l))) : [];
+  const yRow = top - 4;
+  if (counted.length)
+    svg
+      .append('text')
+      .attr('x', g.left - 8)
+      .attr('y', yRow)
+      .attr('text-anchor', 'end')
+      .attr('font-size', 9)
+      .attr('fill', theme.muted)
+      .text('bounded');
+  for (const e of counted) {
+    const counts = e.report.layers.map((l) => ({ layer: l.index, n: layerBoundedHeads(l), of: l.heads.length })).filter((c) => c.n);
+    svg
+      .append('g')
+      .attr('class', `bounded-counts bounded-counts-${e.side}`)
+      .selectAll('text')
+      .data(counts)
+      .join('text')
+      .attr('class', 'bounded-count')
+      .attr('data-layer', (c) => c.layer)
+      .attr('data-count', (c) => c.n)
+      .attr('x', (c) => xOf(e, c.layer) + (counted.length > 1 ? (e.side === 'a' ? -4 : 4) : 0))
+      .attr('y', yRow)
+      .attr('text-anchor', 'middle')
+      .attr('font-size', 9)
+      .attr('fill', colorOf(e.side))
+      .text((c) => String(c.n))
+      .append('title')
+      .text((c) => `Layer ${c.layer}: ${c.n} of ${c.of} heads bounded (${aboveRank(exactUpTo(e.report))}); max and mean k* are bounds`);
   }
   const anyLazy = o.entries.some((e) => e.report.layers.some((l) => l.lazy));
   if (anyLazy) {
@@ -238,9 +322,18 @@ export function drawLayerChart(container: HTMLElement, o: LayerChartOptions): SV
         if (p)
           rows.push([
             l.label,
-            series === 'kStar' ? (Number.isInteger(p.value) ? String(p.value) : p.value.toFixed(2)) : p.value.toFixed(4),
+            series !== 'kStar' ? p.value.toFixed(4) : p.upper !== undefined ? `≥ ${kValue(p)} (≤ ${kUpper(p)})` : kValue(p),
           ]);
       }
+      if (series === 'kStar')
+        for (const e of o.entries) {
+          const l = e.report.layers.find((x) => x.index === layers[i]);
+          const n = l ? layerBoundedHeads(l) : 0;
+          if (n)
+            rows.push(
+              `${compare ? e.side.toUpperCase() + ': ' : ''}${n} head${n === 1 ? '' : 's'} bounded (${aboveRank(exactUpTo(e.report))}): max and mean are bounds`,
+            );
+        }
       for (const e of o.entries)
         if (e.report.layers.find((x) => x.index === layers[i])?.lazy) rows.push(`${compare ? e.side.toUpperCase() + ': ' : ''}lazy layer`);
       o.tooltip.show(ev.clientX, ev.clientY, rows);

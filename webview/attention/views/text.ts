@@ -1,6 +1,7 @@
 /** Wording and number formats of the report panel. */
-import { isDegenerate, type AnalysisReport, type KStarMode, type LayerReport } from '../../../src/shared/report';
+import { isDegenerate, type AnalysisReport, type HeadReport, type KStarMode, type LayerReport } from '../../../src/shared/report';
 import type { HeadMetric } from '../../../src/shared/protocol';
+import { boundedReason, exactUpTo, kStarInterval } from '../../shared/kStarBounds';
 
 export function formatMetric(metric: HeadMetric, v: number, mode: KStarMode): string {
   if (!Number.isFinite(v)) return '–';
@@ -16,11 +17,26 @@ export function formatMetric(metric: HeadMetric, v: number, mode: KStarMode): st
   }
 }
 
+/** "∈ [130, 201]": a head's certified k* bounds, each end as formatMetric writes a k*. */
+export function formatKStarBounds([lo, hi]: [number, number], mode: KStarMode): string {
+  return `∈ [${formatMetric('kStar', lo, mode)}, ${formatMetric('kStar', hi, mode)}]`;
+}
+
+/**
+ * A head's k* for a read-out: the number when it is exact; for a head shown as bounds the interval and why
+ * ("∈ [130, 201] (bounded: above the exact rank 128)"), never the lower end alone.
+ */
+export function kStarReadout(r: AnalysisReport, h: HeadReport): { value: string; bounded: boolean } {
+  const b = kStarInterval(h);
+  if (!b) return { value: formatMetric('kStar', h.kStar, r.settings.mode), bounded: false };
+  return { value: `${formatKStarBounds(b, r.settings.mode)} ${boundedReason(exactUpTo(r))}`, bounded: true };
+}
+
 export function headTooltip(r: AnalysisReport, l: LayerReport, head: number, model?: string): (string | [string, string])[] {
   const h = l.heads[head];
   const mode = r.settings.mode;
   const lines: (string | [string, string])[] = [`${model ? model + ' · ' : ''}Layer ${l.index} · Head ${head}`];
-  lines.push(['k*', formatMetric('kStar', h.kStar, mode)]);
+  lines.push(['k*', kStarReadout(r, h).value]);
   lines.push(['m*', `${formatMetric('mStar', h.mStar, mode)}  (squared ${formatMetric('mStar', h.mStarSquared, mode)})`]);
   lines.push(['entropy', formatMetric('entropy', h.entropy, mode)]);
   lines.push(['sink mass', h.sinkMass.toFixed(4)]);
