@@ -1,14 +1,20 @@
 // Times each WebAssembly kernel of src/analysis/kernels in the built modules (kernelModules.generated.ts) against
 // another build of them given as .wasm files (e.g. the modules of an earlier commit, written with
 // `--write-current DIR` there), in one process: the two modules get the same data, run alternately, round by round,
-// and each keeps its best time (the machine may be shared). Prints a table of ms per workload and the ratio.
-// Usage: node --import tsx bench/kernels.ts [--against PLAIN.wasm RELAXED.wasm] [--rounds N] [--write-current DIR]
+// and each keeps its best time (the machine may be shared). Prints a table of ms per workload and the ratio. The
+// modules are compiled by the optimising tier only (--no-liftoff; --tiered keeps V8's default): when tier-up waits
+// for a busy background thread, a module can run its baseline code for seconds, which made one kernel of one module
+// 0.7× or 6.8× in single runs on a loaded machine.
+// Usage: node --import tsx bench/kernels.ts [--against PLAIN.wasm RELAXED.wasm] [--rounds N] [--tiered]
+//        [--only SUBSTRING]
+//        node --import tsx bench/kernels.ts --write-current DIR (writes this build's plain.wasm and relaxed.wasm)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import { PLAIN_WASM, RELAXED_WASM } from '../src/analysis/kernels/kernelModules.generated';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+if (!process.argv.includes('--tiered')) v8.setFlagsFromString('--no-liftoff');
 
 type Fn = (...args: number[]) => number | undefined;
 interface Mod {
@@ -107,6 +113,7 @@ function main(): void {
   const a = args.indexOf('--against');
   const r = args.indexOf('--rounds');
   const rounds = r >= 0 ? Number(args[r + 1]) : 15;
+  const o = args.indexOf('--only');
   const builds: [string, Record<string, Uint8Array>][] = [['current', current]];
   if (a >= 0) builds.unshift(['against', { plain: fs.readFileSync(args[a + 1]), relaxed: fs.readFileSync(args[a + 2]) }]);
   for (const variant of ['plain', 'relaxed'] as const) {
@@ -116,6 +123,7 @@ function main(): void {
     console.log(`${'workload'.padEnd(40)} ${builds.map(([n]) => n.padStart(9)).join(' ')}${mods.length > 1 ? '    ratio' : ''}`);
     for (const [name, run] of Object.entries(workloads)) {
       if (variant === 'relaxed' && !name.startsWith('gramPanel32')) continue; // the builds differ only there
+      if (o >= 0 && !name.includes(args[o + 1])) continue;
       const best = mods.map(() => Infinity);
       for (let round = -3; round < rounds; round++) {
         // alternate which module goes first
