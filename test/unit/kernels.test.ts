@@ -51,7 +51,7 @@ test('float64 kernels agree with their JS twins on lengths 0…4099 at odd and e
   const fill = (): void => {
     for (let i = 0; i < R * N; i++) k.f[i] = js.f[i] = rand() * 4;
   };
-  // relative to the sum of |terms| (the JS twins sum in index order, the kernels in two or four lanes)
+  // relative to the sum of |terms| (the JS twins group their sums differently from the kernels' SIMD lanes)
   const close = (a: number, b: number, scale: number, what: string): void =>
     assert.ok(Math.abs(a - b) <= 1e-13 * scale + 1e-300, `${what}: wasm ${a}, js ${b}`);
   const absDot = (x: number, y: number, n: number): number => {

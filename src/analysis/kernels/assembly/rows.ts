@@ -3,8 +3,9 @@
 // scripts/buildKernels.mjs; the JS twins (jsKernels.ts) define the same operations and the load-time self-test
 // compares them. Pointers are byte addresses into the module's memory, n counts doubles.
 //
-// Summation order is part of each kernel's contract: two (dot: four) independent f64x2 accumulators run over the
-// vector, the odd element is added last, and the lanes are summed as lane 0 + lane 1. The JS twins sum in index order,
+// Summation order is part of each kernel's contract: a sum runs in one f64x2 accumulator (lane 0 the even elements,
+// lane 1 the odd ones; dot and rows4 use two, over four elements per iteration, added together after the loop), the
+// odd last element is added after the lanes are summed as lane 0 + lane 1. The JS twins group their sums differently,
 // so the two agree to rounding (the self-test allows 1e-12 relative), not bit for bit. Binaryen does not reassociate
 // floating-point operations, so the order written here is the order executed.
 
