@@ -1,7 +1,9 @@
-// One build for everything: the extension host + CLI + analysis worker (node, cjs) and the webview bundles (browser).
+// One build for everything: the WebAssembly kernels (AssemblyScript → src/analysis/kernels/kernelModules.generated.ts,
+// bundled from there), the extension host + CLI + analysis worker (node, cjs) and the webview bundles (browser).
 // Type-checking is separate (`npm run typecheck`), as esbuild does not check types.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { buildKernels } from './scripts/buildKernels.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -41,6 +43,9 @@ if (webEntries.length) {
     target: 'es2022',
   });
 }
+
+// --watch does not recompile the kernels: after editing src/analysis/kernels/assembly, run `npm run build:kernels`.
+if (await buildKernels()) console.log('kernels: rewrote src/analysis/kernels/kernelModules.generated.ts');
 
 if (watch) {
   for (const b of builds) (await esbuild.context(b)).watch();

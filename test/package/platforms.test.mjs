@@ -96,6 +96,12 @@ test('npm run package: one .vsix per platform, each with exactly its own onnxrun
       'node_modules/onnxruntime-node/dist/index.js',
     ])
       assert.ok(files.includes(f), `${target}: ${f}`);
+    // sources (the AssemblyScript kernels included) stay out: the kernels ship inside the bundles
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('src/') || f.endsWith('.wasm')),
+      [],
+      `${target}: sources or loose .wasm files`,
+    );
     const modules = [...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/')[1]))].sort();
     assert.deepEqual(
       modules,

@@ -1,12 +1,12 @@
 /**
- * The WebAssembly SIMD kernels: assembled from wasmDefs.ts at load, checked against the JS twins (jsKernels.ts) on
- * odd and even lengths, and used only if that self-test passes (it cannot under a CSP without 'wasm-unsafe-eval'; the
- * JS kernels are used then). Method arguments are heap offsets in doubles unless a comment says bytes.
- * Imports this folder only.
+ * The WebAssembly SIMD kernels: written in AssemblyScript (assembly/), compiled at build time into the two modules of
+ * kernelModules.generated.ts (with and without relaxed SIMD), instantiated here, checked against the JS twins
+ * (jsKernels.ts) on odd and even lengths, and used only if that self-test passes (it cannot under a CSP without
+ * 'wasm-unsafe-eval'; the JS kernels are used then). Method arguments are heap offsets in doubles unless a comment says
+ * bytes. Imports this folder only.
  */
-import { assemble } from './assembler';
 import { JsKernels, Kernels } from './jsKernels';
-import { wasmKernelDefs } from './wasmDefs';
+import { PLAIN_WASM, RELAXED_WASM } from './kernelModules.generated';
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -92,23 +92,23 @@ export class WasmKernels implements Kernels {
   rows4(a0: number, a1: number, a2: number, a3: number, q: number, z: number, n: number, d: number): void {
     this.x.rows4(a0 * 8, a1 * 8, a2 * 8, a3 * 8, q * 8, z * 8, n, d * 8);
   }
-  /** See gramPanel32 in wasmKernelDefs; addresses in bytes. */
+  /** See gramPanel32 in assembly/gram32.ts; addresses in bytes. */
   gramPanel32(pj: number, pk: number, nrows: number, ntiles: number, acc: number, tileBytes: number, p: number, accStride: number): void {
     this.x.gramPanel32(pj, pk, nrows, ntiles, acc, tileBytes, p, accStride);
   }
-  /** See cvt8 in wasmKernelDefs; addresses in bytes. */
+  /** See cvt8 in assembly/gram32.ts; addresses in bytes. */
   cvt8(src: number, dst: number, nblocks: number, stride: number): void {
     this.x.cvt8(src, dst, nblocks, stride);
   }
-  /** See packDefs; addresses in bytes. */
+  /** See assembly/f32rows.ts; addresses in bytes. */
   rowExtents32(src: number, ld: number, nrows: number, out: number): void {
     this.x.rowExtents32(src, ld, nrows, out);
   }
-  /** See packDefs; addresses in bytes. */
+  /** See assembly/f32rows.ts; addresses in bytes. */
   promote32(src: number, dst: number, n: number): void {
     this.x.promote32(src, dst, n);
   }
-  /** See rowStats32Def; addresses in bytes. */
+  /** See assembly/f32rows.ts; addresses in bytes. */
   rowStats32(src: number, ld: number, nrows: number, col: number, col2: number, ent: number, doCols: boolean): void {
     this.x.rowStats32(src, ld, nrows, col, col2, ent, doCols ? 1 : 0);
   }
@@ -214,14 +214,18 @@ function selfTestWasmOnly(k: WasmKernels): boolean {
   return true;
 }
 
+const decode = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+
 /** The module with relaxed SIMD where the engine has it (Node ≥ 22, Electron, browsers), else without. */
 export function createWasmKernels(relaxedSimd: 'auto' | 'off'): WasmKernels | null {
   const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
   if (!WA) return null;
   for (const relaxed of relaxedSimd === 'off' ? [false] : [true, false]) {
     try {
-      const inst = new WA.Instance(new WA.Module(assemble(wasmKernelDefs(relaxed))), {});
-      const k = new WasmKernels(inst.exports as unknown as WasmExports, relaxed);
+      const inst = new WA.Instance(new WA.Module(decode(relaxed ? RELAXED_WASM : PLAIN_WASM)), {});
+      // AssemblyScript exports the memory as `memory`
+      const exports = { ...inst.exports, mem: inst.exports.memory } as unknown as WasmExports;
+      const k = new WasmKernels(exports, relaxed);
       if (selfTest(k)) return k;
     } catch {
       // relaxed SIMD not enabled; no SIMD support; a CSP forbids compilation; …
