@@ -168,7 +168,9 @@ def real_workload(args, blas_line, emit):
              "|---:|---:|---|---:|---:|---:|---|---|---|---|---|---|---|"]
     ours_env = dict(os.environ, INHERITUNE_METRICS_WORKER="never") if args.shared_machine else None
     tail = ["", "Targets (issue 13): T = 1024 at least 4×, T = 2048 at least 3× faster than the PyTorch route; peak RSS "
-            "under 1.5 GB at T = 2048; k*/m* identical on every head.", ""]
+            "under 1.5 GB at T = 2048; k*/m* identical on every head. Rows \"k* exact up to r\" are the bounds mode "
+            "(`--kstar-exact-up-to r`): k* exact for every head with k* ≤ r, certified bounds lo ≤ k* ≤ hi (lo > r) for "
+            "the others; the last column checks both against PyTorch's k* on every head.", ""]
     for case in args.real_cases:
         T, B = (int(x) for x in case.split("x"))
         for mode in (["mean"] if B == 1 else ["mean", "per-seq"]):
@@ -208,6 +210,34 @@ def real_workload(args, blas_line, emit):
                          f"{diag['kStarRange'][0]:g}–{diag['kStarRange'][1]:g} | "
                          f"{verdict} |")
             print(lines[-1], flush=True)
+            for r in args.exact_up_to:
+                # Bounds mode: every head with k* <= r must equal PyTorch's k*, every other one hold it in [lo, hi].
+                b_json = work / f"ours-r{r}.json"
+                runs_b = [timed_cpu(ours_cmd[:-2] + [str(b_json), "--quiet", "--kstar-exact-up-to", str(r)], env=ours_env)
+                          for _ in range(args.repeat)]
+                wall_b, _, cpu_b = min(runs_b)
+                rss_b = max(x for _, x, _ in runs_b)
+                rb = json.loads(b_json.read_text())
+                bad, bounded, widths = [], 0, []
+                for l, pl in zip(rb["layers"], pt["layers"]):
+                    for i, (h, p) in enumerate(zip(l["heads"], pl)):
+                        if h.get("kStarBounds"):
+                            lo, hi = h["kStarBounds"]
+                            bounded += 1
+                            widths.append(hi - lo)
+                            ok = lo > r - 1e-9 and lo - 1e-9 <= p["kStar"] <= hi + 1e-9
+                        else:
+                            ok = abs(h["kStar"] - p["kStar"]) <= 1e-9
+                        if not ok or abs(h["mStar"] - p["mStar"]) > 1e-9:
+                            bad.append((l["index"], i, h["kStar"], h.get("kStarBounds"), p["kStar"]))
+                tb = rb["timings"]
+                b_phases = ", ".join(f"{k.removesuffix('Ms')} {v / 1000:.2f}" for k, v in tb.items() if k != "totalMs")
+                b_verdict = (f"yes: {heads - bounded} exact, {bounded} bounded (mean width {np.mean(widths) if widths else 0:.0f}), "
+                             f"every bound holds PyTorch's k*" if not bad else f"NO: {bad[:5]}")
+                lines.append(f"| {T} | {B} | {mode}, k* exact up to {r} | {wall_b:.2f} | {wall_p:.2f} | "
+                             f"**{wall_p / wall_b:.2f}×** | {cpu_b:.1f} / {cpu_p:.1f} ({cpu_p / cpu_b:.2f}×) | {b_phases} | "
+                             f"(as above) | {rss_b:.0f} / {rss_p:.0f} | – | – | {b_verdict} |")
+                print(lines[-1], flush=True)
             emit("\n".join(lines + [f"Load average after this row: {os.getloadavg()[0]:.1f}."] + tail))
     return "\n".join(lines + [f"Load average at the end: {os.getloadavg()[0]:.1f}."] + tail)
 
@@ -219,6 +249,8 @@ def main():
     ap.add_argument("--real-cases", nargs="+", default=["512x1", "1024x1", "2048x1", "512x4"],
                     help="real workload, TxB (B > 1: modes mean and per-seq)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender (the fastest counts)")
+    ap.add_argument("--exact-up-to", type=int, nargs="*", default=[64],
+                    help="real workload: also run ours in bounds mode with each of these ranks (--kstar-exact-up-to)")
     ap.add_argument("--shared-machine", action="store_true",
                     help="real workload: our metrics inline at normal priority (see the section's note)")
     ap.add_argument("--write", action="store_true")

@@ -54,10 +54,12 @@ async function main(): Promise<void> {
           const ms = cpuMs(() => (res = kStarDetailed(a, T, 0.9, { exactUpTo: p.r })));
           p.ms += ms;
           if (!res) throw new Error('unreachable');
+          const where = `layer ${out.layer} head ${h} (k* = ${k})`;
+          if (process.env.KB_VERBOSE && (res.method === 'dense' || res.method === 'gram-dense'))
+            console.error(`dense ${where} r=${p.r} ${res.method} steps ${res.steps} ${ms.toFixed(0)} ms`);
           const bm = (p.byMethod[res.method] ??= { heads: 0, cpuS: 0 });
           bm.heads++;
           bm.cpuS += ms / 1000;
-          const where = `layer ${out.layer} head ${h} (k* = ${k})`;
           if (res.bounds) {
             p.bounded++;
             p.widthSum += res.bounds[1] - res.bounds[0];

@@ -183,7 +183,7 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
 
   /** Runs the certificate on the current Krylov space; returns k* or 0. */
   const check = (M: number, complete: boolean): number => {
-    const cF = complementF(frobG2, M);
+    const cF = complementF(frobG2 >= 0 ? frobG2 : boundF2, M); // boundF2: bounds mode only
     const k = cert.tryCertify(lz, tr, lowTarget, highTarget, cF, complete);
     spent += cert.lastCost;
     sinceCheck = 0;
