@@ -30,7 +30,7 @@ export async function chooseSettings(
   const pick = await vscode.window.showQuickPick(
     [
       { label: '$(play) Run with defaults', description: describeSettings(current), id: 'run' },
-      { label: '$(settings-gear) Adjust…', description: 'sequence length, batch, τ, k* mode, execution provider, input', id: 'adjust' },
+      { label: '$(settings-gear) Adjust…', description: 'sequence length, batch, τ, k* mode, execution provider, k* exactness, input', id: 'adjust' },
       { label: '$(gear) Open Settings', description: 'inheritune.analysis.*', id: 'settings' },
     ],
     { title, placeHolder: 'Analyze attention: per-head k*, m*, entropy and sink mass; lazy layers' },
@@ -45,7 +45,7 @@ export async function chooseSettings(
 }
 
 export async function adjustSettings(title: string, cur: AnalysisSettings): Promise<AnalysisSettings | undefined> {
-  const steps = 6;
+  const steps = 7;
   const seq = await vscode.window.showInputBox({
     title: `${title} (1/${steps})`,
     prompt: 'Sequence length T (empty: min(512, context length))',
@@ -83,6 +83,8 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
     { title: `${title} (5/${steps})`, placeHolder: `Execution provider (now ${cur.ep ?? 'auto'})` },
   );
   if (!ep) return undefined;
+  const exactUpTo = await pickExactUpTo(`${title} (6/${steps})`, cur.kStarExactUpTo ?? null);
+  if (exactUpTo === undefined) return undefined;
   const inputNow = cur.textFile ?? cur.tokensFile;
   const input = await vscode.window.showQuickPick(
     [
@@ -90,7 +92,7 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
       ...(inputNow ? [{ label: `Keep ${inputNow}`, id: 'keep' }] : []),
       { label: 'Choose a file…', description: 'text (.txt) or token ids (.bin uint16, .npy)', id: 'file' },
     ],
-    { title: `${title} (6/${steps})`, placeHolder: 'Input tokens' },
+    { title: `${title} (7/${steps})`, placeHolder: 'Input tokens' },
   );
   if (!input) return undefined;
   let inputPart: Pick<AnalysisSettings, 'textFile' | 'tokensFile'> = {};
@@ -112,7 +114,32 @@ export async function adjustSettings(title: string, cur: AnalysisSettings): Prom
     mode: mode.label as KStarMode,
     ep: ep.label as EpName,
     ...(cur.specialTokens === false ? { specialTokens: false } : {}),
-    ...(cur.kStarExactUpTo ? { kStarExactUpTo: cur.kStarExactUpTo } : {}),
+    ...(exactUpTo ? { kStarExactUpTo: exactUpTo } : {}),
     ...inputPart,
   };
+}
+
+/**
+ * "k* exact for every head" or exact up to a rank r (heads certified above it get bounds): the choice that decides
+ * the cost at long context. null: exact everywhere; undefined: dismissed.
+ */
+async function pickExactUpTo(title: string, now: number | null): Promise<number | null | undefined> {
+  const items = [
+    { label: 'Exact for every head', description: 'the full spectrum where a head needs it (~T³ each; slow at T ≥ 1024)', r: null },
+    ...[16, 64, 256].map((r) => ({ label: `Exact up to ${r}`, description: `heads with k* > ${r} get certified bounds [lo, hi]`, r })),
+    { label: 'Exact up to…', description: 'another rank', r: -1 },
+  ].map((i) => ({ ...i, picked: i.r === now }));
+  const pick = await vscode.window.showQuickPick(items, {
+    title,
+    placeHolder: `k*: exact, or certified bounds above a rank (now ${now ? `exact up to ${now}` : 'exact for every head'})`,
+  });
+  if (!pick) return undefined;
+  if (pick.r !== -1) return pick.r;
+  const v = await vscode.window.showInputBox({
+    title,
+    prompt: 'k* exact for heads with k* up to this rank; heads certified above it get bounds',
+    value: now ? String(now) : '64',
+    validateInput: (x) => validateInt(x, 1, false),
+  });
+  return v === undefined ? undefined : Number(v);
 }
