@@ -30,7 +30,11 @@ export async function chooseSettings(
   const pick = await vscode.window.showQuickPick(
     [
       { label: '$(play) Run with defaults', description: describeSettings(current), id: 'run' },
-      { label: '$(settings-gear) Adjust…', description: 'sequence length, batch, τ, k* mode, execution provider, k* exactness, input', id: 'adjust' },
+      {
+        label: '$(settings-gear) Adjust…',
+        description: 'sequence length, batch, τ, k* mode, execution provider, k* exactness, input',
+        id: 'adjust',
+      },
       { label: '$(gear) Open Settings', description: 'inheritune.analysis.*', id: 'settings' },
     ],
     { title, placeHolder: 'Analyze attention: per-head k*, m*, entropy and sink mass; lazy layers' },
