@@ -141,9 +141,12 @@ def real_workload(args, blas_line, emit):
     stream = np.load(ckpt / "bench-text-tokens.npy")
     subprocess.run(["cat", str(ckpt / "model.safetensors")], stdout=subprocess.DEVNULL, check=True)
     load = os.getloadavg()
-    lines = ["## Analysis: real model (SmolLM2-135M-Instruct), CPU, shared machine", "",
-             f"**Shared machine: {os.cpu_count()} cores used by several engineers at once (load average "
-             f"{load[0]:.1f} at the start); the numbers are noisy, compare ratios from the same run only.** "
+    lines = ["## Analysis: real model (SmolLM2-135M-Instruct), CPU", "",
+             (f"**Shared machine: {os.cpu_count()} cores used by several engineers at once (load average "
+              f"{load[0]:.1f} at the start); the numbers are noisy, compare ratios from the same run only.** "
+              if args.shared_machine else
+              f"{os.cpu_count()} cores, load average {load[0]:.1f} at the start (the machine may run other work; "
+              f"compare ratios from the same run only). ") +
              f"Command: `.venv/bin/python bench/analysis.py --workload real --real-cases {' '.join(args.real_cases)} "
              f"--repeat {args.repeat} --exact-up-to {' '.join(map(str, args.exact_up_to))}"
              f"{' --shared-machine' if args.shared_machine else ''} --write`.", "",
@@ -251,7 +254,7 @@ def main():
     ap.add_argument("--real-cases", nargs="+", default=["512x1", "1024x1", "2048x1", "512x4"],
                     help="real workload, TxB (B > 1: modes mean and per-seq)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender (the fastest counts)")
-    ap.add_argument("--exact-up-to", type=int, nargs="*", default=[64],
+    ap.add_argument("--exact-up-to", type=int, nargs="*", default=[16, 64],
                     help="real workload: also run ours in bounds mode with each of these ranks (--kstar-exact-up-to)")
     ap.add_argument("--shared-machine", action="store_true",
                     help="real workload: our metrics inline at normal priority (see the section's note)")
