@@ -18,8 +18,13 @@ export const HF_CHECKPOINT_FOLDERS_KEY = 'inheritune:hfCheckpointFolders';
 export const WEIGHT_FILES: RegExp[] = [/\.safetensors$/i, /^model\.safetensors\.index\.json$/i, /^pytorch_model.*\.bin(\.index\.json)?$/i];
 const GGUF_FILE = /\.gguf$/i;
 const WATCH_GLOB = '**/{config.json,*.safetensors,model.safetensors.index.json,pytorch_model*.bin,pytorch_model*.bin.index.json,*.gguf}';
-/** Where the activation scan looks: a file every checkpoint folder holds (config.json or its .gguf). */
-const SCAN_GLOB = '**/{config.json,*.gguf}';
+/**
+ * Where the activation scan looks: a file every checkpoint folder holds (config.json or its .gguf). package.json's
+ * activationEvents hold a `workspaceContains` event for each name (at any depth), so a workspace of GGUF files alone
+ * activates the extension and gets the menus (a unit test keeps them equal).
+ */
+export const SCAN_FILES = ['config.json', '*.gguf'];
+const SCAN_GLOB = `**/{${SCAN_FILES.join(',')}}`;
 const EXCLUDE = '{**/node_modules/**,**/.git/**}';
 
 /**

@@ -5,7 +5,7 @@
  * Needs the build (dist/worker.js): node esbuild.mjs.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -155,7 +155,7 @@ require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports
 const { ReportPanel } = require('../../src/views/reportPanel') as typeof import('../../src/views/reportPanel');
 const { StartTrainingForm } = require('../../src/views/startTrainingForm') as typeof import('../../src/views/startTrainingForm');
 const { Disposable } = require('../../src/views/dispose') as typeof import('../../src/views/dispose');
-const { CHECKPOINT_FOLDERS_KEY, HF_CHECKPOINT_FOLDERS_KEY, checkpointFolderKind, registerCheckpointContext } =
+const { CHECKPOINT_FOLDERS_KEY, HF_CHECKPOINT_FOLDERS_KEY, SCAN_FILES, checkpointFolderKind, registerCheckpointContext } =
   require('../../src/views/checkpointContext') as typeof import('../../src/views/checkpointContext');
 
 const haveWorker = existsSync(path.resolve(__dirname, '../../dist/worker.js'));
@@ -332,6 +332,12 @@ describe('Start Training form host (fake vscode)', () => {
 });
 
 describe('checkpoint folders context key (fake vscode, real files)', () => {
+  test('package.json activates the extension in a workspace holding any kind of checkpoint the scan looks for', () => {
+    // Without workspaceContains:**/*.gguf, a folder of GGUF files had no Explorer menu until another command ran.
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { activationEvents: string[] };
+    for (const f of SCAN_FILES) assert.ok(pkg.activationEvents.includes(`workspaceContains:**/${f}`), f);
+  });
+
   let root: string;
   const touch = (...p: string[]) => {
     mkdirSync(path.join(root, ...p.slice(0, -1)), { recursive: true });
