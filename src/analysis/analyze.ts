@@ -323,6 +323,9 @@ class PatternSink {
   }
 }
 
+/** From this T on, exact k* of high-rank heads dominates the run (bench/RESULTS.md): the summary names the bounds mode. */
+const LONG_T = 1024;
+
 /** A short human summary for stdout. */
 export function reportText(rep: AnalysisReport): string {
   const ep = rep.executionProvider;
@@ -341,6 +344,10 @@ export function reportText(rep: AnalysisReport): string {
     );
   }
   const exactUpTo = rep.settings.kStarExactUpTo;
+  if (!exactUpTo && rep.settings.seqLen >= LONG_T)
+    lines.push(
+      `  tip: at T = ${rep.settings.seqLen}, --kstar-exact-up-to 64 keeps k* exact up to 64 and certifies bounds for the heads above it instead of computing their full spectrum (several times faster; the report marks them)`,
+    );
   if (exactUpTo) {
     const bounded = rep.layers.reduce((a, l) => a + (l.boundedHeads ?? 0), 0);
     lines.push(

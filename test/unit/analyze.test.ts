@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import { analyzeCheckpoint, headPattern, resolveSettings } from '../../src/analysis/analyze';
+import { analyzeCheckpoint, headPattern, reportText, resolveSettings } from '../../src/analysis/analyze';
 import { parseTokenFile, prepareTokens, windows } from '../../src/analysis/input';
 import { METRICS_NICE, MetricsPool } from '../../src/analysis/run/layerMetrics';
 import { threadCpuMs } from '../../src/analysis/run/thread';
@@ -353,4 +353,17 @@ test('CLI analyze --kstar-exact-up-to: heads with k* ≤ r as in the exact repor
   const bad = spawnSync('node', [CLI, 'analyze', planted, '--kstar-exact-up-to', '0'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--kstar-exact-up-to/);
+});
+
+test('CLI summary: an exact run at T ≥ 1024 names the bounds mode; a bounds run or a short T does not', () => {
+  const out = path.join(dir, 'tip.json');
+  const r = spawnSync('node', [CLI, 'analyze', planted, '--seq-len', '32', '--batch', '1', '--ep', 'cpu', '--json', out], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /tip:/);
+  const rep = JSON.parse(readFileSync(out, 'utf8'));
+  const long = { ...rep, settings: { ...rep.settings, seqLen: 1024 } };
+  assert.match(reportText(long), /tip: at T = 1024, --kstar-exact-up-to 64 keeps k\* exact up to 64/);
+  assert.doesNotMatch(reportText({ ...long, settings: { ...long.settings, kStarExactUpTo: 64 } }), /tip:/);
 });
