@@ -216,6 +216,8 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
     extending = true;
     return true;
   };
+  let triedAt = -1; // Krylov size and ‖G‖_F² bound of the last bounds that failed: the same inputs fail again
+  let triedF2 = -1;
   const tryBounds = (): KStarResult | null => {
     if (frobG2 >= 0) boundF2 = frobG2;
     else if (boundF2 < 0) {
@@ -224,6 +226,9 @@ export function kStarOnHeap(a: ArrayLike<number>, T: number, tau: number, opts: 
       boundF2 = b;
       spent += frobCost;
     }
+    if (lz.size === triedAt && boundF2 === triedF2) return null;
+    triedAt = lz.size;
+    triedF2 = boundF2;
     const b = cert.boundsAbove(lz, tr, lowTarget, highTarget, complementF(boundF2, lz.size), exactUpTo!);
     spent += cert.lastCost;
     if (!b) return null;
