@@ -232,3 +232,11 @@ function f16(h) {
   if (e === 31) return m ? NaN : s * Infinity;
   return s * 2 ** (e - 15) * (1 + m / 1024);
 }
+
+/** The report panel's state of a side whose analysis is done (what the host posts in `init`). */
+export const readySide = (report, request = { path: report.model.path, settings: {} }) => ({
+  request,
+  status: 'ready',
+  progress: { fraction: 1, message: 'done' },
+  report,
+});

@@ -1,6 +1,7 @@
 // Harness for webview tests in headless Chromium: a loopback HTTP server that serves the exact page the extension
 // serves (src/views/html.ts: same CSP, nonce, scripts, styles) plus a VS Code theme's --vscode-* variables, and a fake
 // acquireVsCodeApi (injected like VS Code injects the real one) that records what the webview posts.
+import assert from 'node:assert/strict';
 import * as esbuild from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -196,4 +197,10 @@ export async function openPanel(
     close: () => context.close(),
   };
   return api;
+}
+
+/** A panel opened by openPanel threw nothing and violated no CSP rule. */
+export async function assertNoErrors(p) {
+  assert.deepEqual(p.pageErrors, [], 'no page errors');
+  assert.deepEqual(await p.cspViolations(), [], 'no CSP violations');
 }

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { boundedReport, ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
-import { ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
+import { boundedReport, readySide, ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
+import { assertNoErrors, ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
 
 const SHOTS = path.join(ROOT, 'docs/screenshots');
 const R = 48;
@@ -17,13 +17,6 @@ let browser;
 /** The bounded report and, for comparisons and the schema-2 check, a report without bounds. */
 let bounded;
 let plain;
-
-const ready = (report) => ({
-  request: { path: report.model.path, settings: {} },
-  status: 'ready',
-  progress: { fraction: 1, message: 'done' },
-  report,
-});
 
 /** (layer, head) → [lo, hi] of the fixture's bounded heads. */
 function boundsOf(report) {
@@ -53,11 +46,6 @@ async function open(sides, o = {}) {
   await p.page.locator('svg.heatmap rect.cell').first().waitFor();
   await p.page.locator('svg.layer-chart path.series').first().waitFor();
   return p;
-}
-
-async function noErrors(p) {
-  assert.deepEqual(p.pageErrors, [], 'no page errors');
-  assert.deepEqual(await p.cspViolations(), [], 'no CSP violations');
 }
 
 /** Cells of the heatmap as { key, bounded, lo, hi, hatch } (hatch: the fill of the stripes drawn over the cell). */
@@ -99,7 +87,7 @@ function assertMarked(cells, report) {
 
 describe('k* bounds in the attention report', () => {
   test('bounded heads: hatched cells, legend, tooltip, header note, per-layer bounds, head read-out; screenshot', async () => {
-    const p = await open({ a: ready(bounded) }, { scale: 2, height: 1000 });
+    const p = await open({ a: readySide(bounded) }, { scale: 2, height: 1000 });
     const { page } = p;
     const want = boundsOf(bounded);
 
@@ -198,12 +186,12 @@ describe('k* bounds in the attention report', () => {
     assert.equal(await page.locator('svg.heatmap .bound-hatch, svg.heatmap .bounds-legend').count(), 0);
     await page.getByRole('radio', { name: 'k*', exact: true }).click();
     await page.locator('svg.heatmap .bounds-legend').waitFor();
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
   test('exports: CSV with k_star_lo / k_star_hi, SVG and PNG with the hatch', async () => {
-    const p = await open({ a: ready(bounded) });
+    const p = await open({ a: readySide(bounded) });
     const { page } = p;
     await page.getByRole('button', { name: 'Export' }).click();
     await page.getByRole('menuitem', { name: 'Metrics as CSV…' }).click();
@@ -271,7 +259,7 @@ describe('k* bounds in the attention report', () => {
       { url: png.data, rect },
     );
     assert.ok(colours > 2, `the bounded cell is striped in the PNG (${colours} colours)`);
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -280,7 +268,7 @@ describe('k* bounds in the attention report', () => {
       [bounded, plain],
       [plain, bounded],
     ]) {
-      const p = await open({ a: ready(a), b: ready(b) }, { height: 1100 });
+      const p = await open({ a: readySide(a), b: readySide(b) }, { height: 1100 });
       const { page } = p;
       await page.locator('svg.heatmap .block-b rect.cell').first().waitFor();
       for (const [side, r] of [
@@ -311,14 +299,14 @@ describe('k* bounds in the attention report', () => {
         await page.locator('.tooltip.visible').textContent(),
         new RegExp(`k\\*∈ \\[${lo}, ${hi}\\] \\(bounded: above the exact rank ${R}\\)`),
       );
-      await noErrors(p);
+      await assertNoErrors(p);
       await p.close();
     }
   });
 
   test('a schema-2 report (no bounds fields) shows none of it', async () => {
     assert.equal(plain.schemaVersion, 2);
-    const p = await open({ a: ready(plain) });
+    const p = await open({ a: readySide(plain) });
     const { page } = p;
     for (const sel of [
       'svg.heatmap rect.cell[data-bounded]',
@@ -345,7 +333,7 @@ describe('k* bounds in the attention report', () => {
     await page.waitForFunction(() => Number(document.body.dataset.heatmapPainted) >= 2);
     assert.equal(await page.locator('svg.heatmap').getAttribute('height'), h2);
     assert.equal(await page.locator('.kstar-note').count(), 0);
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 });

@@ -6,20 +6,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { plantedFixture, ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
-import { ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
+import { plantedFixture, readySide, ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
+import { assertNoErrors, ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
 
 const SHOTS = path.join(ROOT, 'docs/screenshots');
 let server;
 let browser;
 let fx;
-
-const ready = (report, request = { path: report.model.path, settings: {} }) => ({
-  request,
-  status: 'ready',
-  progress: { fraction: 1, message: 'done' },
-  report,
-});
 
 before(async () => {
   ensureBuilt();
@@ -39,14 +32,9 @@ after(async () => {
 async function openReport(theme, o = {}) {
   const p = await openPanel(browser, server.origin, { theme, ...o });
   await p.waitForPost('ready');
-  await p.send({ type: 'init', sides: { a: ready(fx.report) } });
+  await p.send({ type: 'init', sides: { a: readySide(fx.report) } });
   await p.page.locator('svg.heatmap rect.cell').first().waitFor();
   return p;
-}
-
-async function noErrors(p) {
-  assert.deepEqual(p.pageErrors, [], 'no page errors');
-  assert.deepEqual(await p.cspViolations(), [], 'no CSP violations');
 }
 
 describe('attention report webview', () => {
@@ -71,7 +59,7 @@ describe('attention report webview', () => {
     // The per-layer chart: the max and mean k* lines, the lazy band.
     assert.equal(await page.locator('svg.layer-chart path.series').count(), 2);
     assert.equal(await page.locator('svg.layer-chart .lazy-bands rect').count(), 1);
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -125,7 +113,7 @@ describe('attention report webview', () => {
     const req3 = await p.waitForPost('requestHead', (m) => m.layer === 9);
     await p.sendPattern(req3, T, fx.pattern(9, 0, T));
     await page.locator('.head-title', { hasText: 'Layer 9 · Head 0' }).waitFor();
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -165,7 +153,7 @@ describe('attention report webview', () => {
     await page.locator('canvas.attention-canvas').waitFor();
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(SHOTS, 'attention-report-light.png') });
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -177,7 +165,7 @@ describe('attention report webview', () => {
     await p.send({
       type: 'init',
       sides: {
-        a: ready(fx.report),
+        a: readySide(fx.report),
         b: { request: { path: '/models/child', settings: {} }, status: 'loading', progress: { fraction: 0.1, message: 'layer 1/8' } },
       },
     });
@@ -241,14 +229,14 @@ describe('attention report webview', () => {
     await page.locator('svg.heatmap .block-b rect.cell').first().waitFor();
     assert.equal(await page.locator('#status-b').count(), 0);
     assert.equal(await page.locator('.layout.below').count(), 1, 'the dock choice holds across the rebuild');
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
   test('high-contrast theme renders with cell borders', async () => {
     const p = await openReport('high-contrast');
     assert.ok((await p.page.locator('svg.heatmap rect.cell[stroke]').count()) > 0);
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -288,7 +276,7 @@ describe('attention report webview', () => {
     const req = await p.waitForPost('requestHead', (m) => m.layer === 1);
     await p.send({ type: 'headPatternError', requestId: req.requestId, message: 'worker exited' });
     await page.locator('#head-card .error-text', { hasText: 'worker exited' }).waitFor();
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -296,7 +284,7 @@ describe('attention report webview', () => {
     const p = await openPanel(browser, server.origin, { theme: 'dark', scale: 2, height: 1000 });
     const { page } = p;
     await p.waitForPost('ready');
-    await p.send({ type: 'init', sides: { a: ready(fx.report), b: ready(fx.child) } });
+    await p.send({ type: 'init', sides: { a: readySide(fx.report), b: readySide(fx.child) } });
     await page.locator('svg.heatmap .block-b rect.cell').first().waitFor();
     assert.equal(await page.locator('svg.heatmap .block-a rect.cell').count(), fx.report.layers.length * fx.report.model.numHeads);
     assert.equal(await page.locator('svg.heatmap .block-b rect.cell').count(), fx.child.layers.length * fx.child.model.numHeads);
@@ -313,7 +301,7 @@ describe('attention report webview', () => {
     await page.locator('canvas.attention-canvas').waitFor();
     await page.mouse.move(5, 5);
     await page.screenshot({ path: path.join(SHOTS, 'attention-compare-dark.png') });
-    await noErrors(p);
+    await assertNoErrors(p);
     await p.close();
   });
 
@@ -325,7 +313,7 @@ describe('attention report webview', () => {
       seqLen: 1024,
       name: 'gpt2-48L-25H',
     });
-    const init = { type: 'init', sides: { a: ready(big) } };
+    const init = { type: 'init', sides: { a: readySide(big) } };
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const round = (x) => Math.round(x * 10) / 10;
 
@@ -380,7 +368,7 @@ describe('attention report webview', () => {
             await p.page.waitForFunction((k) => performance.getEntriesByName('attention-paint').length > k, n);
             attn.push(await p.page.evaluate(() => performance.getEntriesByName('attention-paint').at(-1).duration));
           }
-          await noErrors(p);
+          await assertNoErrors(p);
         }
         await p.close();
       }

@@ -6,20 +6,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
+import { readySide, ROOT, syntheticPattern, syntheticReport } from './fixtures.mjs';
 import { lab } from 'd3';
 import { ensureBuilt, launchBrowser, openPanel, startServer } from './harness.mjs';
 
 const SHOTS = path.join(ROOT, 'docs/screenshots');
 let server;
 let browser;
-
-const ready = (report) => ({
-  request: { path: report.model.path, settings: {} },
-  status: 'ready',
-  progress: { fraction: 1, message: 'done' },
-  report,
-});
 
 /** Token pieces as a hostile tokenizer could make them: markup, a script end tag, control and bidi characters. */
 const HOSTILE = [
@@ -62,7 +55,7 @@ after(async () => {
 async function openWith(report, theme = 'dark', o = {}) {
   const p = await openPanel(browser, server.origin, { theme, ...o });
   await p.waitForPost('ready');
-  await p.send({ type: 'init', sides: { a: ready(report) } });
+  await p.send({ type: 'init', sides: { a: readySide(report) } });
   await p.page.locator('svg.heatmap rect.cell').first().waitFor();
   return p;
 }
